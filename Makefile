@@ -1,0 +1,39 @@
+# Status Server — the commands a user needs. See README.md.
+SHELL := /bin/bash
+BUILD ?= build
+PRESET ?= release
+NODES ?= 3
+JOBS ?= 2
+export CCACHE_DIR ?= $(HOME)/.cache/ccache
+
+.PHONY: all deps build test unit system browser bench up clean asan
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	@[ -f $(BUILD)/build.ninja ] || cmake --preset $(PRESET) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+	@[ ! -f web/package.json ] || scripts/build-web
+
+test: build
+	@WITH_BROWSER=1 scripts/install-deps
+	scripts/run-tests
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -j 2
+
+asan:
+	cmake --preset asan >/dev/null && cmake --build build-asan -j $(JOBS)
+
+bench: build
+	@WITH_BROWSER=1 scripts/install-deps
+	bench/run
+
+up: build
+	scripts/up $(NODES)
+
+clean:
+	rm -rf build build-debug build-asan

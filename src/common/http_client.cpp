@@ -1,0 +1,128 @@
+#include "common/http_client.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/url/parse.hpp>
+
+#include <stdexcept>
+
+namespace status::common {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+std::string BaseUrl::str() const { return "http://" + host + ":" + std::to_string(port) + path; }
+
+BaseUrl parse_base_url(const std::string& url) {
+  auto r = boost::urls::parse_uri(url);
+  if (!r) throw std::invalid_argument("malformed URL '" + url + "'");
+  if (r->scheme() != "http") throw std::invalid_argument("URL '" + url + "' must be http://");
+  BaseUrl b;
+  b.host = std::string(r->host());
+  if (b.host.empty()) throw std::invalid_argument("URL '" + url + "' has no host");
+  if (r->has_port()) {
+    auto p = r->port_number();
+    if (p == 0) throw std::invalid_argument("URL '" + url + "' has an invalid port");
+    b.port = p;
+  }
+  b.path = std::string(r->encoded_path());
+  while (!b.path.empty() && b.path.back() == '/') b.path.pop_back();
+  return b;
+}
+
+namespace {
+
+Request make_request(http::verb method, const BaseUrl& base, const std::string& target,
+                     const std::string& body, const Headers& headers) {
+  Request req{method, base.path + target, 11};
+  req.set(http::field::host, base.host + ":" + std::to_string(base.port));
+  req.set(http::field::user_agent, "status-server");
+  for (const auto& [k, v] : headers) req.set(k, v);
+  if (!body.empty() || method == http::verb::post || method == http::verb::put) {
+    req.body() = body;
+    if (req.find(http::field::content_type) == req.end())
+      req.set(http::field::content_type, "application/json");
+    req.prepare_payload();
+  }
+  req.keep_alive(false);
+  return req;
+}
+
+}  // namespace
+
+ClientResult http_request(http::verb method, const BaseUrl& base, const std::string& target,
+                          const std::string& body, const Headers& headers,
+                          std::chrono::milliseconds timeout, std::size_t body_limit) {
+  ClientResult out;
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  tcp::resolver resolver(ioc);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(body_limit);
+  parser.header_limit(64 * 1024);
+  auto req = make_request(method, base, target, body, headers);
+  stream.expires_after(timeout);
+  resolver.async_resolve(base.host, std::to_string(base.port), [&](beast::error_code ec,
+                                                                   tcp::resolver::results_type r) {
+    if (ec) { out.ec = ec; return; }
+    stream.async_connect(r, [&](beast::error_code ec, const tcp::endpoint&) {
+      if (ec) { out.ec = ec; return; }
+      http::async_write(stream, req, [&](beast::error_code ec, std::size_t) {
+        if (ec) { out.ec = ec; return; }
+        http::async_read(stream, buffer, parser, [&](beast::error_code ec, std::size_t) {
+          if (ec) { out.ec = ec; return; }
+          out.res = parser.release();
+        });
+      });
+    });
+  });
+  ioc.run();
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  return out;
+}
+
+int http_stream(const BaseUrl& base, const std::string& target, const Headers& headers,
+                std::chrono::milliseconds connect_timeout,
+                const std::function<bool(std::string_view)>& on_data) {
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  tcp::resolver resolver(ioc);
+  beast::error_code ec;
+  auto results = resolver.resolve(base.host, std::to_string(base.port), ec);
+  if (ec) return 0;
+  stream.expires_after(connect_timeout);
+  stream.connect(results, ec);
+  if (ec) return 0;
+  auto req = make_request(http::verb::get, base, target, {}, headers);
+  req.keep_alive(true);
+  http::write(stream, req, ec);
+  if (ec) return 0;
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none);
+  http::read_header(stream, buffer, parser, ec);
+  if (ec) return 0;
+  int status = parser.get().result_int();
+  std::array<char, 8192> chunk;
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk.data();
+    parser.get().body().size = chunk.size();
+    http::read(stream, buffer, parser, ec);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) break;
+    std::size_t n = chunk.size() - parser.get().body().size;
+    if (n > 0 && !on_data(std::string_view(chunk.data(), n))) break;
+  }
+  return status;
+}
+
+}  // namespace status::common

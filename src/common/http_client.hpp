@@ -1,0 +1,47 @@
+#pragma once
+// A small blocking HTTP/1.1 client with a deadline, for background threads (registration,
+// peer calls, tools). Not for the request path of a server.
+
+#include "common/http.hpp"
+
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace status::common {
+
+/// http://host:port/base-path split into parts. Throws std::invalid_argument when malformed.
+struct BaseUrl {
+  std::string host;
+  unsigned short port = 80;
+  std::string path;  // without trailing '/', may be empty
+  std::string str() const;
+};
+BaseUrl parse_base_url(const std::string& url);
+
+struct ClientResult {
+  boost::system::error_code ec;  // set on connect/IO/timeout failure; res is then empty
+  http::response<http::string_body> res;
+  bool ok() const { return !ec; }
+};
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+/// One request on a new connection, all of it (connect, send, receive) within `timeout`.
+ClientResult http_request(http::verb method, const BaseUrl& base, const std::string& target,
+                          const std::string& body = {}, const Headers& headers = {},
+                          std::chrono::milliseconds timeout = std::chrono::milliseconds(5000),
+                          std::size_t body_limit = 256 * 1024 * 1024);
+
+/// Reads an open-ended answer (e.g. text/event-stream) and hands each received piece of the
+/// body to `on_data` until it returns false, the server closes, or `connect_timeout` passes
+/// before the headers arrive. Returns the status code (0 if never connected).
+int http_stream(const BaseUrl& base, const std::string& target, const Headers& headers,
+                std::chrono::milliseconds connect_timeout,
+                const std::function<bool(std::string_view)>& on_data);
+
+}  // namespace status::common

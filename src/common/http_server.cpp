@@ -1,0 +1,387 @@
+#include "common/http_server.hpp"
+
+#include "common/log.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <deque>
+#include <unordered_set>
+
+namespace status::common {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+class Session;
+
+struct HttpServer::Worker {
+  // Declared before ioc: destroying ioc destroys pending handlers, which may end sessions.
+  std::unordered_set<Session*> sessions;  // touched on this worker's thread only
+  asio::io_context ioc{1};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard{
+      asio::make_work_guard(ioc)};
+};
+
+namespace {
+
+class ExchangeImpl;
+
+}  // namespace
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, HttpServer& server, HttpServer::Worker& worker)
+      : stream_(std::move(socket)), server_(server), worker_(worker) {
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = ep.address().to_string();
+  }
+  ~Session() {
+    worker_.sessions.erase(this);
+    --server_.connections_;
+  }
+
+  void start() {
+    worker_.sessions.insert(this);
+    wait_idle();
+  }
+
+  // Called on this session's thread when the server starts draining.
+  void drain() {
+    if (state_ == State::kIdle) close();
+    else if (state_ == State::kStreaming) end_stream();
+  }
+
+  // ---- called on the session's thread (posted by ExchangeImpl) ----
+  void send(std::shared_ptr<Response> res, bool client_keep_alive, std::string route,
+            std::string method, Clock::time_point started) {
+    if (state_ != State::kBusy) return;
+    bool keep = client_keep_alive && !server_.draining();
+    res->keep_alive(keep);
+    if (auto* m = server_.metrics())
+      m->observe_request(route, method, res->result_int(),
+                         std::chrono::duration<double>(Clock::now() - started).count());
+    --server_.in_flight_;
+    state_ = State::kWriting;
+    stream_.expires_after(server_.options().write_timeout);
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res, keep](beast::error_code ec, std::size_t) {
+                        if (ec || !keep) return self->close();
+                        self->wait_idle();
+                      });
+  }
+
+  void begin_stream(const Response& head, std::string route, std::string method) {
+    if (state_ != State::kBusy) return;
+    --server_.in_flight_;
+    if (auto* m = server_.metrics()) m->observe_request(route, method, head.result_int(), 0);
+    state_ = State::kStreaming;
+    stream_open_ = true;
+    std::string h = "HTTP/1.1 " + std::to_string(head.result_int()) + " " +
+                    std::string(reason(head.result_int())) + "\r\n";
+    for (const auto& f : head) {
+      if (f.name() == http::field::content_length || f.name() == http::field::transfer_encoding ||
+          f.name() == http::field::connection)
+        continue;
+      h += std::string(f.name_string()) + ": " + std::string(f.value()) + "\r\n";
+    }
+    h += "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    queue(std::move(h));
+    // Detect the client going away while we only write: any read result ends the stream.
+    stream_.socket().async_read_some(asio::buffer(sink_),
+                                     [self = shared_from_this()](beast::error_code, std::size_t) {
+                                       self->stream_open_ = false;
+                                       self->close();
+                                     });
+  }
+
+  void push(std::string data) {
+    if (state_ != State::kStreaming || data.empty()) return;
+    char len[20];
+    int n = std::snprintf(len, sizeof len, "%zx\r\n", data.size());
+    queue(std::string(len, n) + data + "\r\n");
+  }
+
+  void end_stream() {
+    if (state_ != State::kStreaming) return;
+    state_ = State::kEnding;
+    queue("0\r\n\r\n");
+  }
+
+  std::atomic<bool> stream_open_{false};
+  beast::tcp_stream stream_;
+  std::string remote_;
+
+ private:
+  enum class State { kIdle, kReading, kBusy, kWriting, kStreaming, kEnding, kClosed };
+
+  void wait_idle() {
+    if (server_.draining()) return close();
+    state_ = State::kIdle;
+    if (buffer_.size() > 0) return read();
+    stream_.expires_after(server_.options().idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              if (ec) return self->close();
+                              self->buffer_.commit(n);
+                              self->read();
+                            });
+  }
+
+  void read() {
+    state_ = State::kReading;
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(server_.options().header_limit));
+    parser_->body_limit(server_.options().body_limit);
+    stream_.expires_after(server_.options().read_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->on_read(ec);
+                     });
+  }
+
+  void reject(int status, const char* detail) {
+    // The request could not be read as a whole: answer and close (the stream's framing is lost).
+    ++server_.in_flight_;
+    state_ = State::kBusy;
+    auto res = std::make_shared<Response>(problem(status, detail, 11, false));
+    send(res, false, "(unparsed)", "-", Clock::now());
+  }
+
+  void on_read(beast::error_code ec);
+  void queue(std::string data) {
+    out_.push_back(std::move(data));
+    if (!writing_) write_next();
+  }
+  void write_next() {
+    if (out_.empty()) {
+      writing_ = false;
+      if (state_ == State::kEnding) close();
+      return;
+    }
+    writing_ = true;
+    stream_.expires_after(server_.options().write_timeout);
+    asio::async_write(stream_, asio::buffer(out_.front()),
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec) {
+                          self->stream_open_ = false;
+                          return self->close();
+                        }
+                        self->out_.pop_front();
+                        self->write_next();
+                      });
+  }
+  void close() {
+    if (state_ == State::kClosed) return;
+    if (state_ == State::kBusy) --server_.in_flight_;
+    state_ = State::kClosed;
+    stream_open_ = false;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close();
+  }
+
+  HttpServer& server_;
+  HttpServer::Worker& worker_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  State state_ = State::kIdle;
+  std::deque<std::string> out_;
+  bool writing_ = false;
+  std::array<char, 512> sink_{};
+};
+
+namespace {
+
+class ExchangeImpl : public Exchange {
+ public:
+  ExchangeImpl(std::shared_ptr<Session> s, bool keep_alive, std::string method)
+      : session_(std::move(s)), keep_alive_(keep_alive), method_(std::move(method)),
+        started_(Clock::now()), remote_(session_->remote_) {}
+  ~ExchangeImpl() override {
+    if (!done_.exchange(true)) {
+      // A handler dropped the request without answering: never leave the client hanging.
+      auto res = std::make_shared<Response>(problem(500, "the request was not answered"));
+      post_send(res);
+    }
+    // The session must die on its own thread (it unregisters from its worker there).
+    auto exec = session_->stream_.get_executor();
+    asio::post(exec, [s = std::move(session_)] {});
+  }
+  void respond(Response res) override {
+    if (done_.exchange(true)) return;
+    post_send(std::make_shared<Response>(std::move(res)));
+  }
+  void begin_stream(Response head) override {
+    if (done_.exchange(true)) return;
+    streaming_ = true;
+    auto h = std::make_shared<Response>(std::move(head));
+    session_->stream_open_ = true;
+    asio::post(session_->stream_.get_executor(),
+               [s = session_, h, r = route_, m = method_] { s->begin_stream(*h, r, m); });
+  }
+  bool push(std::string data) override {
+    if (!streaming_ || !session_->stream_open_) return false;
+    asio::post(session_->stream_.get_executor(),
+               [s = session_, d = std::move(data)]() mutable { s->push(std::move(d)); });
+    return true;
+  }
+  void end_stream() override {
+    if (!streaming_) return;
+    asio::post(session_->stream_.get_executor(), [s = session_] { s->end_stream(); });
+  }
+  bool open() const override { return streaming_ && session_->stream_open_; }
+  void set_route(std::string route) override { route_ = std::move(route); }
+  asio::any_io_executor executor() override { return session_->stream_.get_executor(); }
+  std::string remote_address() const override { return remote_; }
+
+ private:
+  void post_send(std::shared_ptr<Response> res) {
+    asio::post(session_->stream_.get_executor(),
+               [s = session_, res, k = keep_alive_, r = route_, m = method_, t = started_] {
+                 s->send(res, k, r, m, t);
+               });
+  }
+  std::shared_ptr<Session> session_;
+  bool keep_alive_;
+  std::string method_;
+  std::string route_ = "(unmatched)";
+  Clock::time_point started_;
+  std::string remote_;
+  std::atomic<bool> done_{false};
+  bool streaming_ = false;
+};
+
+}  // namespace
+
+void Session::on_read(beast::error_code ec) {
+  if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+      ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+      ec == asio::error::connection_reset)
+    return close();
+  if (ec == http::error::header_limit) return reject(431, "request header fields too large");
+  if (ec == http::error::body_limit) return reject(413, "request body too large");
+  if (ec) return reject(400, "malformed HTTP request");
+  state_ = State::kBusy;
+  ++server_.in_flight_;
+  Request req = parser_->release();
+  bool keep = req.keep_alive();
+  auto ex = std::make_shared<ExchangeImpl>(shared_from_this(), keep,
+                                           std::string(req.method_string()));
+  try {
+    server_.handler()(std::move(req), ex);
+  } catch (const std::exception& e) {
+    spdlog::error("event=handler_exception what=\"{}\"", e.what());
+    ex->respond(problem(500, "internal error"));
+  }
+}
+
+HttpServer::HttpServer(ServerOptions options, Handler handler, Metrics* metrics)
+    : options_(std::move(options)), handler_(std::move(handler)), metrics_(metrics) {
+  int n = std::max(1, options_.threads);
+  for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>());
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+asio::io_context& HttpServer::context(int i) { return workers_.at(i)->ioc; }
+
+namespace {
+
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  Listener(HttpServer& server, std::vector<std::unique_ptr<HttpServer::Worker>>& workers,
+           tcp::endpoint ep)
+      : server_(server), workers_(workers), acceptor_(workers[0]->ioc) {
+    acceptor_.open(ep.protocol());
+    acceptor_.set_option(asio::socket_base::reuse_address(true));
+    acceptor_.bind(ep);
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+  }
+  unsigned short port() const { return acceptor_.local_endpoint().port(); }
+  void accept() {
+    auto& w = *workers_[next_++ % workers_.size()];
+    acceptor_.async_accept(w.ioc, [self = shared_from_this(), &w](beast::error_code ec,
+                                                                  tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+      if (!ec) {
+        if (++self->server_.connections_ > self->server_.options().max_connections) {
+          --self->server_.connections_;
+          beast::error_code ignored;
+          socket.close(ignored);
+        } else {
+          socket.set_option(tcp::no_delay(true), ec);
+          asio::post(w.ioc, [s = std::move(socket), &w, srv = &self->server_]() mutable {
+            std::make_shared<Session>(std::move(s), *srv, w)->start();
+          });
+        }
+      } else {
+        // e.g. EMFILE: back off briefly instead of spinning.
+        spdlog::warn("event=accept_failed error=\"{}\"", ec.message());
+      }
+      self->accept();
+    });
+  }
+  void close() {
+    beast::error_code ec;
+    acceptor_.close(ec);
+  }
+
+ private:
+  HttpServer& server_;
+  std::vector<std::unique_ptr<HttpServer::Worker>>& workers_;
+  tcp::acceptor acceptor_;
+  std::size_t next_ = 0;
+};
+
+}  // namespace
+
+void HttpServer::start() {
+  beast::error_code ec;
+  auto addr = asio::ip::make_address(options_.bind, ec);
+  if (ec) throw std::system_error(ec, "invalid bind address '" + options_.bind + "'");
+  std::shared_ptr<Listener> listener;
+  try {
+    listener = std::make_shared<Listener>(*this, workers_, tcp::endpoint{addr, options_.port});
+  } catch (const boost::system::system_error& e) {
+    throw std::system_error(e.code(), "cannot listen on " + options_.bind + ":" +
+                                          std::to_string(options_.port));
+  }
+  port_ = listener->port();
+  listener->accept();
+  // The listener is kept alive by its pending accept; stop() closes it on its thread.
+  asio::io_context& first = workers_[0]->ioc;
+  stop_listener_ = [listener, &first] { asio::post(first, [listener] { listener->close(); }); };
+  for (auto& w : workers_) threads_.emplace_back([&ioc = w->ioc] { ioc.run(); });
+}
+
+void HttpServer::stop() {
+  if (stopped_.exchange(true)) return;
+  draining_ = true;
+  if (stop_listener_) stop_listener_();
+  for (auto& w : workers_)
+    asio::post(w->ioc, [wp = w.get()] {
+      std::vector<Session*> copy(wp->sessions.begin(), wp->sessions.end());
+      for (auto* s : copy) s->drain();
+    });
+  auto deadline = Clock::now() + options_.drain_timeout;
+  while (connections_.load() > 0 && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (auto& w : workers_) {
+    w->guard.reset();
+    w->ioc.stop();
+  }
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+}
+
+}  // namespace status::common

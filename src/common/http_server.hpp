@@ -1,0 +1,102 @@
+#pragma once
+// An HTTP/1.1 server on Boost.Beast: one io_context per I/O thread, each with its own
+// SO_REUSEPORT acceptor, so a connection lives on one thread from accept to close.
+
+#include "common/http.hpp"
+#include "common/metrics.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace status::common {
+
+/// The answer side of one request. Handlers may complete it from any thread, exactly once
+/// (respond), or turn it into a stream (begin_stream, then push… , end_stream).
+class Exchange {
+ public:
+  virtual ~Exchange() = default;
+  /// Sends the answer; the connection then reads the next request (keep-alive) or closes.
+  virtual void respond(Response res) = 0;
+  /// Sends the status line and headers of a chunked, open-ended answer (e.g. text/event-stream).
+  virtual void begin_stream(Response head) = 0;
+  /// Queues one chunk; false if the client is gone (the caller should stop pushing).
+  virtual bool push(std::string data) = 0;
+  /// Sends the final chunk and closes the connection.
+  virtual void end_stream() = 0;
+  /// True while a stream is open and the client connected.
+  virtual bool open() const = 0;
+  /// Route label used for metrics, e.g. "/api/statuses/{username}".
+  virtual void set_route(std::string route) = 0;
+  /// The executor of the connection's I/O thread (for timers bound to this exchange).
+  virtual boost::asio::any_io_executor executor() = 0;
+  virtual std::string remote_address() const = 0;
+};
+using ExchangePtr = std::shared_ptr<Exchange>;
+using Handler = std::function<void(Request&&, ExchangePtr)>;
+
+struct ServerOptions {
+  std::string bind = "127.0.0.1";
+  unsigned short port = 0;
+  int threads = 1;
+  std::size_t header_limit = 8 * 1024;  // larger → 431
+  std::size_t body_limit = 64 * 1024;   // larger → 413
+  std::chrono::milliseconds idle_timeout{30000};   // no request started on a kept-alive connection
+  std::chrono::milliseconds read_timeout{10000};   // a started request must arrive completely
+  std::chrono::milliseconds write_timeout{10000};  // each write (also each stream chunk)
+  std::chrono::milliseconds drain_timeout{5000};   // graceful stop waits this long for in-flight
+  std::size_t max_connections = 10000;             // beyond → accept and close at once
+};
+
+/// Owns its listeners, its connections and its threads. start() binds (throws
+/// std::system_error with a clear message, e.g. port in use); stop() drains and joins.
+/// `metrics` may be null.
+class HttpServer {
+ public:
+  HttpServer(ServerOptions options, Handler handler, Metrics* metrics);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  void start();
+  /// Bound port (after start).
+  unsigned short port() const { return port_; }
+  /// Stops accepting, closes idle connections, lets in-flight requests finish (up to
+  /// drain_timeout), ends streams, then stops the threads. Idempotent; any thread but the I/O ones.
+  void stop();
+  bool draining() const { return draining_.load(); }
+  std::size_t connections() const { return connections_.load(); }
+  /// io_context of thread i (0 ≤ i < threads), for components that want to share the loops.
+  boost::asio::io_context& context(int i);
+  int threads() const { return static_cast<int>(workers_.size()); }
+
+  struct Worker;  // one per I/O thread (implementation detail)
+  const ServerOptions& options() const { return options_; }
+  const Handler& handler() const { return handler_; }
+  Metrics* metrics() const { return metrics_; }
+  std::atomic<std::size_t> connections_{0};
+  std::atomic<std::size_t> in_flight_{0};
+
+ private:
+  ServerOptions options_;
+  Handler handler_;
+  Metrics* metrics_;
+  unsigned short port_ = 0;
+  std::atomic<bool> draining_{false};
+  std::atomic<bool> stopped_{false};
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+  std::function<void()> stop_listener_;
+};
+
+}  // namespace status::common

@@ -1,0 +1,115 @@
+#include "common/http.hpp"
+#include "common/http_client.hpp"
+#include "common/http_server.hpp"
+#include "common/metrics.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+using namespace status::common;
+
+TEST(Http, PercentDecodeAndQuery) {
+  EXPECT_EQ(*percent_decode("a%20b"), "a b");
+  EXPECT_FALSE(percent_decode("a%2"));
+  EXPECT_FALSE(percent_decode("%zz"));
+  EXPECT_EQ(*query_param("limit=5&offset=10", "offset"), "10");
+  EXPECT_FALSE(query_param("limit=5", "offset"));
+  auto [p, q] = split_target("/api/x?y=1");
+  EXPECT_EQ(p, "/api/x");
+  EXPECT_EQ(q, "y=1");
+}
+
+TEST(Http, ProblemJson) {
+  auto r = problem(400, "statusText must not be empty");
+  EXPECT_EQ(r[http::field::content_type], "application/problem+json");
+  EXPECT_EQ(r.body(),
+            R"({"type":"about:blank","title":"Bad Request","status":400,"detail":"statusText must not be empty"})");
+}
+
+TEST(Http, ParseBaseUrl) {
+  auto b = parse_base_url("http://127.0.0.1:8761/eureka/");
+  EXPECT_EQ(b.host, "127.0.0.1");
+  EXPECT_EQ(b.port, 8761);
+  EXPECT_EQ(b.path, "/eureka");
+  EXPECT_THROW(parse_base_url("not a url"), std::invalid_argument);
+  EXPECT_THROW(parse_base_url("ftp://x/"), std::invalid_argument);
+}
+
+namespace {
+
+// Sends raw bytes and returns everything the server answers until it closes (or 2 s pass).
+std::string raw_exchange(unsigned short port, const std::string& bytes) {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket s(ioc);
+  s.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  boost::asio::write(s, boost::asio::buffer(bytes));
+  std::string out;
+  boost::system::error_code ec;
+  std::array<char, 4096> buf;
+  while (true) {
+    auto n = s.read_some(boost::asio::buffer(buf), ec);
+    if (ec) break;
+    out.append(buf.data(), n);
+  }
+  return out;
+}
+
+struct ServerFixture : ::testing::Test {
+  Metrics metrics;
+  std::unique_ptr<HttpServer> server;
+  void SetUp() override {
+    ServerOptions o;
+    o.threads = 2;
+    o.idle_timeout = std::chrono::milliseconds(300);
+    o.read_timeout = std::chrono::milliseconds(300);
+    server = std::make_unique<HttpServer>(
+        o,
+        [](Request&& req, ExchangePtr ex) {
+          ex->set_route("/echo");
+          Response res{http::status::ok, req.version()};
+          res.body() = req.body().empty() ? std::string(req.target()) : req.body();
+          res.prepare_payload();
+          ex->respond(std::move(res));
+        },
+        &metrics);
+    server->start();
+  }
+  void TearDown() override { server->stop(); }
+};
+
+}  // namespace
+
+TEST_F(ServerFixture, AnswersAndKeepsAlive) {
+  auto base = parse_base_url("http://127.0.0.1:" + std::to_string(server->port()));
+  auto r = http_request(http::verb::get, base, "/hello");
+  ASSERT_TRUE(r.ok()) << r.ec.message();
+  EXPECT_EQ(r.res.body(), "/hello");
+  auto raw = raw_exchange(server->port(),
+                          "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n"
+                          "Connection: close\r\n\r\n");
+  EXPECT_NE(raw.find("/a"), std::string::npos);
+  EXPECT_NE(raw.find("/b"), std::string::npos);
+  EXPECT_GE(metrics.value("http_requests_total", {{"route", "/echo"}, {"method", "GET"}, {"status", "200"}}), 3);
+}
+
+TEST_F(ServerFixture, LimitsAnswer431And413) {
+  std::string big_header = "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(9000, 'a') + "\r\n\r\n";
+  EXPECT_NE(raw_exchange(server->port(), big_header).find("HTTP/1.1 431"), std::string::npos);
+  std::string big_body = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n" + std::string(70000, 'b');
+  auto out = raw_exchange(server->port(), big_body);
+  EXPECT_NE(out.find("HTTP/1.1 413"), std::string::npos);
+  EXPECT_NE(out.find("application/problem+json"), std::string::npos);
+  EXPECT_NE(raw_exchange(server->port(), "GARBAGE\r\n\r\n").find("HTTP/1.1 400"), std::string::npos);
+}
+
+TEST_F(ServerFixture, IdleAndSlowConnectionsAreClosed) {
+  // Sends half a request and stops: the read timeout (300 ms) closes the connection.
+  auto start = std::chrono::steady_clock::now();
+  auto out = raw_exchange(server->port(), "GET / HTTP/1.1\r\nHo");
+  EXPECT_EQ(out, "");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+}
