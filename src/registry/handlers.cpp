@@ -1,0 +1,373 @@
+#include "registry/handlers.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <sstream>
+#include <variant>
+#include <vector>
+
+#include "registry/instance_codec.hpp"
+
+namespace status::registry {
+
+namespace http = common::http;
+using common::Request;
+using common::Response;
+
+namespace {
+
+constexpr std::string_view kPrefixes[] = {"/eureka/v2", "/eureka"};
+
+Response empty_response(int status, const Request& req) {
+  Response res{static_cast<http::status>(status), req.version()};
+  res.keep_alive(req.keep_alive());
+  res.prepare_payload();
+  return res;
+}
+
+Response problem(int status, std::string_view detail, const Request& req) {
+  return common::problem(status, detail, req.version(), req.keep_alive());
+}
+
+Response method_not_allowed(const Request& req, std::string_view allow) {
+  Response res =
+      problem(405, "method " + std::string(req.method_string()) + " not allowed here", req);
+  res.set(http::field::allow, allow);
+  return res;
+}
+
+// JSON unless the client accepts only something else (e.g. XML, which we do not write).
+bool accepts_json(const Request& req) {
+  auto accept = common::header(req, "Accept");
+  if (!accept || accept->empty()) return true;
+  for (std::string_view ok : {"json", "*/*", "application/*"})
+    if (accept->find(ok) != std::string::npos) return true;
+  return false;
+}
+
+Response document(std::string body, const Request& req) {
+  if (!accepts_json(req))
+    return problem(406,
+                   "only application/json is served (Accept: " +
+                       common::header(req, "Accept").value_or("") + ")",
+                   req);
+  return common::json_response(200, std::move(body), req);
+}
+
+std::optional<std::int64_t> to_int64(std::string_view s) {
+  std::int64_t n = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return std::nullopt;
+  return n;
+}
+
+std::string escape_html(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+// Everything one request needs while being answered.
+struct Call {
+  const Request& req;
+  const HandlerDeps& deps;
+  std::string_view query;
+  bool replicated = false;
+
+  void replicate(ReplicationTask::Kind kind, const std::string& app, const std::string& id,
+                 std::string status = {}, std::int64_t last_dirty_ts = 0) const {
+    if (replicated || !deps.replication) return;
+    deps.replication->replicate({kind, upper_case(app), id, std::move(status), last_dirty_ts});
+  }
+  void count(const char* name) const {
+    if (deps.metrics) deps.metrics->inc(name);
+  }
+  std::optional<std::string> param(std::string_view name) const {
+    return common::query_param(query, name);
+  }
+};
+
+Response register_instance(const Call& c, const std::string& app) {
+  if (auto type = common::header(c.req, "Content-Type");
+      type && type->find("xml") != std::string::npos)
+    return problem(415, "only JSON bodies are accepted ({\"instance\":{…}})", c.req);
+  auto parsed = parse_registration(c.req.body());
+  if (auto* bad = std::get_if<BadInstance>(&parsed)) return problem(400, bad->reason, c.req);
+  Instance in = std::move(std::get<Instance>(parsed));
+  if (in.app != upper_case(app))
+    return problem(400, "Mismatched appName, expecting " + upper_case(app) + " but was " + in.app,
+                   c.req);
+  std::string id = in.instance_id;
+  std::string status(to_string(in.status));
+  bool is_new = c.deps.registry.register_instance(std::move(in));
+  c.count("registry_registrations_total");
+  spdlog::info("event=register app={} instance={} status={} new={} replicated={}", app, id, status,
+               is_new, c.replicated);
+  c.replicate(ReplicationTask::Kind::kRegister, app, id);
+  return empty_response(204, c.req);
+}
+
+Response renew(const Call& c, const std::string& app, const std::string& id) {
+  std::optional<Status> status;
+  if (auto s = c.param("status")) status = parse_status(upper_case(*s));
+  std::optional<std::int64_t> dirty;
+  if (auto d = c.param("lastDirtyTimestamp")) dirty = to_int64(*d);
+  auto result = c.deps.registry.renew(app, id, status, dirty);
+  if (result == RenewResult::kNotFound) {
+    spdlog::debug("event=renew_unknown app={} instance={} replicated={}", app, id, c.replicated);
+    return problem(404, "unknown instance " + upper_case(app) + "/" + id + ": register again",
+                   c.req);
+  }
+  c.count("registry_renewals_total");
+  if (!c.replicated && c.deps.replication)
+    if (auto in = c.deps.registry.find(app, id))
+      c.replicate(ReplicationTask::Kind::kHeartbeat, app, id, std::string(to_string(in->status)),
+                  in->last_dirty_ts);
+  return empty_response(200, c.req);
+}
+
+Response cancel(const Call& c, const std::string& app, const std::string& id) {
+  if (!c.deps.registry.cancel(app, id))
+    return problem(404, "unknown instance " + upper_case(app) + "/" + id, c.req);
+  c.count("registry_cancellations_total");
+  spdlog::info("event=cancel app={} instance={} replicated={}", app, id, c.replicated);
+  c.replicate(ReplicationTask::Kind::kCancel, app, id);
+  return empty_response(200, c.req);
+}
+
+Response status_update(const Call& c, const std::string& app, const std::string& id) {
+  auto& registry = c.deps.registry;
+  if (c.req.method() == http::verb::put) {
+    auto value = c.param("value");
+    auto status = value ? parse_status(upper_case(*value)) : std::nullopt;
+    if (!status)
+      return problem(400, "value must be one of UP, DOWN, STARTING, OUT_OF_SERVICE, UNKNOWN",
+                     c.req);
+    if (!registry.set_override(app, id, *status))
+      return problem(404, "unknown instance " + upper_case(app) + "/" + id, c.req);
+    c.count("registry_status_updates_total");
+    spdlog::info("event=status_override app={} instance={} status={} replicated={}", app, id,
+                 to_string(*status), c.replicated);
+    c.replicate(ReplicationTask::Kind::kStatus, app, id, std::string(to_string(*status)));
+    return empty_response(200, c.req);
+  }
+  std::optional<Status> own;
+  if (auto value = c.param("value")) own = parse_status(upper_case(*value));
+  if (!registry.delete_override(app, id, own))
+    return problem(404, "unknown instance " + upper_case(app) + "/" + id, c.req);
+  c.count("registry_status_updates_total");
+  spdlog::info("event=status_override_removed app={} instance={} replicated={}", app, id,
+               c.replicated);
+  c.replicate(ReplicationTask::Kind::kDeleteStatus, app, id);
+  return empty_response(200, c.req);
+}
+
+Response update_metadata(const Call& c, const std::string& app, const std::string& id) {
+  std::map<std::string, std::string> metadata;
+  std::string_view q = c.query;
+  while (!q.empty()) {
+    auto part = q.substr(0, q.find('&'));
+    q.remove_prefix(std::min(q.size(), part.size() + 1));
+    auto eq = part.find('=');
+    auto key = common::percent_decode(part.substr(0, eq), true);
+    auto value =
+        common::percent_decode(eq == std::string_view::npos ? "" : part.substr(eq + 1), true);
+    if (!key || !value || key->empty()) return problem(400, "malformed query string", c.req);
+    metadata[*key] = *value;
+  }
+  if (!c.deps.registry.update_metadata(app, id, metadata))
+    return problem(404, "unknown instance " + upper_case(app) + "/" + id, c.req);
+  c.replicate(ReplicationTask::Kind::kRegister, app, id);
+  return empty_response(200, c.req);
+}
+
+Snapshot by_vip(const Registry& registry, const std::string& vip, bool secure) {
+  Snapshot all = registry.snapshot();
+  Snapshot out{{}, all.apps_hashcode, all.version};
+  for (auto& in : all.instances) {
+    std::stringstream list(secure ? in.secure_vip_address : in.vip_address);
+    std::string item;
+    while (std::getline(list, item, ','))
+      if (item == vip) {
+        out.instances.push_back(std::move(in));
+        break;
+      }
+  }
+  return out;
+}
+
+// Routes a path below the Eureka prefix, split into decoded segments.
+HandlerResult eureka_route(const Call& c, std::string_view prefix,
+                           const std::vector<std::string>& seg) {
+  const auto& req = c.req;
+  auto& registry = c.deps.registry;
+  auto method = req.method();
+  bool get = method == http::verb::get || method == http::verb::head;
+  std::string p(prefix);
+  auto n = seg.size();
+  if (n >= 1 && seg[0] == "apps") {
+    if (n == 1) {
+      if (!get) return {method_not_allowed(req, "GET"), p + "/apps"};
+      return {document(applications_document(registry.snapshot()), req), p + "/apps"};
+    }
+    if (n == 2 && seg[1] == "delta") {
+      if (!get) return {method_not_allowed(req, "GET"), p + "/apps/delta"};
+      return {document(applications_document(registry.delta()), req), p + "/apps/delta"};
+    }
+    const std::string& app = seg[1];
+    if (n == 2) {
+      std::string route = p + "/apps/{app}";
+      if (method == http::verb::post) return {register_instance(c, app), route};
+      if (!get) return {method_not_allowed(req, "GET, POST"), route};
+      auto snap = registry.snapshot(app);
+      if (snap.instances.empty())
+        return {problem(404, "unknown application " + upper_case(app), req), route};
+      return {document(application_document(upper_case(app), snap.instances), req), route};
+    }
+    const std::string& id = seg[2];
+    if (n == 3) {
+      std::string route = p + "/apps/{app}/{id}";
+      if (method == http::verb::put) return {renew(c, app, id), route};
+      if (method == http::verb::delete_) return {cancel(c, app, id), route};
+      if (!get) return {method_not_allowed(req, "GET, PUT, DELETE"), route};
+      auto in = registry.find(app, id);
+      if (!in) return {problem(404, "unknown instance " + upper_case(app) + "/" + id, req), route};
+      return {document(instance_document(*in), req), route};
+    }
+    if (n == 4 && seg[3] == "status") {
+      std::string route = p + "/apps/{app}/{id}/status";
+      if (method != http::verb::put && method != http::verb::delete_)
+        return {method_not_allowed(req, "PUT, DELETE"), route};
+      return {status_update(c, app, id), route};
+    }
+    if (n == 4 && seg[3] == "metadata") {
+      std::string route = p + "/apps/{app}/{id}/metadata";
+      if (method != http::verb::put) return {method_not_allowed(req, "PUT"), route};
+      return {update_metadata(c, app, id), route};
+    }
+  }
+  if (n == 2 && seg[0] == "instances") {
+    std::string route = p + "/instances/{id}";
+    if (!get) return {method_not_allowed(req, "GET"), route};
+    auto in = registry.find_by_id(seg[1]);
+    if (!in) return {problem(404, "unknown instance " + seg[1], req), route};
+    return {document(instance_document(*in), req), route};
+  }
+  if (n == 2 && (seg[0] == "vips" || seg[0] == "svips")) {
+    std::string route = p + "/" + seg[0] + "/{vip}";
+    if (!get) return {method_not_allowed(req, "GET"), route};
+    return {document(applications_document(by_vip(registry, seg[1], seg[0] == "svips")), req),
+            route};
+  }
+  return {problem(404, "no such resource", req), "(unmatched)"};
+}
+
+}  // namespace
+
+HandlerResult handle_request(const Request& req, const HandlerDeps& deps) {
+  auto [path, query] =
+      common::split_target(std::string_view(req.target().data(), req.target().size()));
+  bool get = req.method() == http::verb::get || req.method() == http::verb::head;
+  if (path == "/" || path == "/health" || path == "/metrics") {
+    std::string route(path);
+    if (!get) return {method_not_allowed(req, "GET"), route};
+    if (path == "/health") return {common::json_response(200, R"({"status":"UP"})", req), route};
+    if (path == "/metrics") {
+      Response res = common::json_response(200, deps.metrics ? deps.metrics->render() : "", req);
+      res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+      return {std::move(res), route};
+    }
+    Response res = common::json_response(
+        200, render_dashboard(deps.registry.snapshot(), system_now_ms()), req);
+    res.set(http::field::content_type, "text/html; charset=utf-8");
+    return {std::move(res), route};
+  }
+  for (std::string_view prefix : kPrefixes) {
+    if (path.substr(0, prefix.size()) != prefix) continue;
+    std::string_view rest = path.substr(prefix.size());
+    if (!rest.empty() && rest.front() != '/') continue;  // e.g. /eurekaX
+    std::vector<std::string> segments;
+    while (!rest.empty()) {
+      rest.remove_prefix(1);  // the '/'
+      auto end = rest.find('/');
+      auto decoded = common::percent_decode(rest.substr(0, end));
+      if (!decoded) return {problem(400, "malformed percent-encoding in path", req), "(unmatched)"};
+      if (!decoded->empty()) segments.push_back(std::move(*decoded));
+      if (end == std::string_view::npos) break;
+      rest.remove_prefix(end);
+    }
+    auto replication = common::header(req, kReplicationHeader);
+    Call call{req, deps, query, replication && *replication == "true"};
+    return eureka_route(call, prefix, segments);
+  }
+  return {problem(404, "no such resource", req), "(unmatched)"};
+}
+
+void describe_metrics(common::Metrics& metrics, const Registry& registry) {
+  metrics.describe("registry_registrations_total", "counter", "Registrations accepted");
+  metrics.describe("registry_renewals_total", "counter", "Heartbeats accepted");
+  metrics.describe("registry_cancellations_total", "counter", "Instances deregistered");
+  metrics.describe("registry_evictions_total", "counter", "Instances evicted on lease expiry");
+  metrics.describe("registry_status_updates_total", "counter", "Status overrides set or removed");
+  metrics.add_collector([&registry] {
+    return "# HELP registry_instances Instances currently registered\n"
+           "# TYPE registry_instances gauge\nregistry_instances " +
+           std::to_string(registry.size()) + "\n";
+  });
+}
+
+std::string render_dashboard(const Snapshot& snapshot, std::int64_t now_ms) {
+  std::ostringstream out;
+  out << "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>status-registry</title>"
+         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+         "td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
+         ".UP{color:#070}.DOWN,.OUT_OF_SERVICE{color:#a00}.STARTING{color:#a60}</style>"
+         "</head><body>\n<h1>status-registry</h1>\n<p>"
+      << snapshot.instances.size() << " instance(s); apps hashcode <code>"
+      << escape_html(snapshot.apps_hashcode) << "</code></p>\n";
+  if (snapshot.instances.empty()) {
+    out << "<p>No instances registered.</p>\n";
+  } else {
+    out << "<table><tr><th>Application</th><th>Instance</th><th>Status</th><th>URL</th>"
+           "<th>Last renewal</th><th>Lease</th></tr>\n";
+    for (const auto& in : snapshot.instances) {
+      std::string status(to_string(in.effective_status()));
+      std::string url = in.home_page_url.empty()
+                            ? "http://" + in.host_name + ":" + std::to_string(in.port) + "/"
+                            : in.home_page_url;
+      double ago = static_cast<double>(now_ms - in.last_renewal_ts) / 1000.0;
+      out << "<tr><td>" << escape_html(in.app) << "</td><td>" << escape_html(in.instance_id)
+          << "</td><td class=\"" << status << "\">" << status;
+      if (in.overridden_status != Status::kUnknown)
+        out << " (override; own " << to_string(in.status) << ")";
+      out << "</td><td><a href=\"" << escape_html(url) << "\">" << escape_html(url)
+          << "</a></td><td>" << std::fixed;
+      out.precision(1);
+      out << ago << " s ago</td><td>" << in.renewal_interval_s << " s / " << in.duration_s
+          << " s</td></tr>\n";
+    }
+    out << "</table>\n";
+  }
+  out << "</body></html>\n";
+  return out.str();
+}
+
+}  // namespace status::registry
