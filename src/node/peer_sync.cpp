@@ -1,0 +1,100 @@
+#include "node/peer_sync.hpp"
+
+#include "common/http_client.hpp"
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <future>
+
+namespace status::node {
+
+namespace http = common::http;
+using namespace std::chrono_literals;
+
+PeerSync::PeerSync(Store& store, std::function<std::vector<std::string>()> peers)
+    : store_(store), peers_(std::move(peers)) {}
+
+std::size_t PeerSync::apply_and_wait(std::vector<Status> states) {
+  if (states.empty()) return 0;
+  std::promise<std::int64_t> p;
+  auto f = p.get_future();
+  store_.apply(std::move(states), [&p](std::int64_t n) { p.set_value(n); });
+  auto n = f.get();
+  return n < 0 ? 0 : static_cast<std::size_t>(n);
+}
+
+bool PeerSync::bootstrap() {
+  for (const auto& url : peers_()) {
+    try {
+      auto r = common::http_request(http::verb::get, common::parse_base_url(url), "/internal/snapshot",
+                                    {}, {}, 30s);
+      if (!r.ok() || r.res.result_int() != 200) continue;
+      auto states = from_wire_array(r.res.body());
+      if (!states) continue;
+      std::size_t n = states->size();
+      std::size_t applied = apply_and_wait(std::move(*states));
+      spdlog::info("event=bootstrapped peer={} states={} applied={}", url, n, applied);
+      return true;
+    } catch (const std::exception& e) {
+      spdlog::warn("event=bootstrap_failed peer={} error=\"{}\"", url, e.what());
+    }
+  }
+  return false;
+}
+
+std::string PeerSync::digest_json(const Store& store, std::size_t buckets) {
+  boost::json::array a;
+  for (auto d : store.digest(buckets)) a.push_back(boost::json::value(std::to_string(d)));
+  return boost::json::serialize(a);
+}
+
+std::size_t PeerSync::anti_entropy_round() {
+  std::size_t changed = 0;
+  for (const auto& url : peers_()) {
+    try {
+      auto base = common::parse_base_url(url);
+      auto r = common::http_request(http::verb::get, base,
+                                    "/internal/digest?buckets=" + std::to_string(kBuckets), {}, {}, 3s);
+      if (!r.ok() || r.res.result_int() != 200) continue;
+      auto theirs = boost::json::parse(r.res.body()).as_array();
+      auto mine = store_.digest(kBuckets);
+      if (theirs.size() != kBuckets) continue;
+      for (std::size_t i = 0; i < kBuckets; ++i) {
+        if (std::string(theirs[i].as_string()) == std::to_string(mine[i])) continue;
+        auto b = common::http_request(http::verb::get, base,
+                                      "/internal/bucket?i=" + std::to_string(i) + "&n=" +
+                                          std::to_string(kBuckets),
+                                      {}, {}, 10s);
+        if (!b.ok() || b.res.result_int() != 200) continue;
+        if (auto states = from_wire_array(b.res.body())) changed += apply_and_wait(std::move(*states));
+      }
+    } catch (const std::exception& e) {
+      spdlog::debug("event=anti_entropy_failed peer={} error=\"{}\"", url, e.what());
+    }
+  }
+  if (changed) spdlog::info("event=anti_entropy_repaired states={}", changed);
+  return changed;
+}
+
+ReplicationReport PeerSync::push_all(const Status& s, std::chrono::milliseconds timeout) {
+  auto peers = peers_();
+  std::string body = to_wire_array({s});
+  std::vector<std::future<bool>> results;
+  for (const auto& url : peers)
+    results.push_back(std::async(std::launch::async, [url, body, timeout] {
+      try {
+        auto r = common::http_request(http::verb::post, common::parse_base_url(url), "/internal/apply",
+                                      body, {}, timeout);
+        return r.ok() && r.res.result_int() == 200;
+      } catch (const std::exception&) {
+        return false;
+      }
+    }));
+  ReplicationReport rep{1, 1 + static_cast<int>(peers.size())};
+  for (auto& f : results)
+    if (f.get()) ++rep.applied;
+  return rep;
+}
+
+}  // namespace status::node

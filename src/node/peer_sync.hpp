@@ -1,0 +1,39 @@
+#pragma once
+// Node-to-node state transfer over HTTP (internal endpoints, never routed by the gateway):
+// bootstrap from a peer's snapshot, anti-entropy by bucket digests, and synchronous pushes for
+// `X-Consistency: all`.
+
+#include "node/api.hpp"
+#include "node/store.hpp"
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace status::node {
+
+class PeerSync {
+ public:
+  static constexpr std::size_t kBuckets = 64;
+  /// `peers` returns the base URLs (http://host:port) of the other nodes, each call afresh.
+  PeerSync(Store& store, std::function<std::vector<std::string>()> peers);
+
+  /// Loads the full state of the first peer that answers. False if none answered.
+  bool bootstrap();
+  /// One round against every peer: pulls the buckets whose digests differ. Returns how many
+  /// states changed here.
+  std::size_t anti_entropy_round();
+  /// Pushes `s` to every peer and waits (up to `timeout`) for each to commit it.
+  ReplicationReport push_all(const Status& s, std::chrono::milliseconds timeout);
+
+  // Internal endpoint bodies (served by Node).
+  static std::string digest_json(const Store& store, std::size_t buckets);
+
+ private:
+  std::size_t apply_and_wait(std::vector<Status> states);
+  Store& store_;
+  std::function<std::vector<std::string>()> peers_;
+};
+
+}  // namespace status::node

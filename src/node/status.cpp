@@ -1,0 +1,358 @@
+#include "node/status.hpp"
+
+#include <boost/json.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+namespace status::node {
+
+namespace json = boost::json;
+
+std::string Version::str() const {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(hlc));
+  return std::string(buf) + "." + node;
+}
+
+std::optional<Version> Version::parse(std::string_view s) {
+  if (s.size() < 18 || s[16] != '.') return std::nullopt;
+  Version v;
+  auto r = std::from_chars(s.data(), s.data() + 16, v.hlc, 16);
+  if (r.ec != std::errc() || r.ptr != s.data() + 16) return std::nullopt;
+  v.node = std::string(s.substr(17));
+  return v;
+}
+
+bool valid_username(std::string_view u) {
+  if (u.empty() || u.size() > 64) return false;
+  for (char c : u)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '_' || c == '-'))
+      return false;
+  return true;
+}
+
+std::optional<std::size_t> utf8_length(std::string_view s) {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    int len;
+    std::uint32_t cp;
+    if (c < 0x80) { len = 1; cp = c; }
+    else if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
+    else return std::nullopt;
+    if (i + len > s.size()) return std::nullopt;
+    for (int k = 1; k < len; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return std::nullopt;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return std::nullopt;
+    i += len;
+    ++n;
+  }
+  return n;
+}
+
+namespace {
+
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+void civil_from_days(std::int64_t z, int& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t yy = static_cast<std::int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y = static_cast<int>(yy + (m <= 2));
+}
+
+bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
+  if (pos + n > s.size()) return false;
+  out = 0;
+  for (std::size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    out = out * 10 + (s[i] - '0');
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> parse_time(std::string_view s) {
+  int y, mo, d, h, mi, sec = 0;
+  if (!digits(s, 0, 4, y) || s.size() < 16 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
+      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+      !digits(s, 11, 2, h) || s[13] != ':' || !digits(s, 14, 2, mi))
+    return std::nullopt;
+  std::size_t p = 16;
+  if (p < s.size() && s[p] == ':') {
+    if (!digits(s, p + 1, 2, sec)) return std::nullopt;
+    p += 3;
+  }
+  int ms = 0;
+  if (p < s.size() && (s[p] == '.' || s[p] == ',')) {
+    ++p;
+    std::size_t start = p;
+    int scale = 100;
+    while (p < s.size() && s[p] >= '0' && s[p] <= '9') {
+      ms += (s[p] - '0') * scale;
+      scale /= 10;
+      ++p;
+    }
+    if (p == start || p - start > 9) return std::nullopt;
+  }
+  int offset_min = 0;
+  if (p < s.size()) {
+    if ((s[p] == 'Z' || s[p] == 'z') && p + 1 == s.size()) {
+      ++p;
+    } else if (s[p] == '+' || s[p] == '-') {
+      int oh, om;
+      int sign = s[p] == '-' ? -1 : 1;
+      if (!digits(s, p + 1, 2, oh)) return std::nullopt;
+      std::size_t q = p + 3;
+      if (q < s.size() && s[q] == ':') ++q;
+      if (!digits(s, q, 2, om) || q + 2 != s.size() || oh > 23 || om > 59) return std::nullopt;
+      offset_min = sign * (oh * 60 + om);
+      p = s.size();
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (p != s.size()) return std::nullopt;
+  static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] + (mo == 2 && leap ? 1 : 0) || h > 23 ||
+      mi > 59 || sec > 59)
+    return std::nullopt;
+  std::int64_t days = days_from_civil(y, mo, d);
+  std::int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_min * 60;
+  return secs * 1000 + ms;
+}
+
+std::string format_time(std::int64_t ms) {
+  std::int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+  int milli = static_cast<int>(ms - secs * 1000);
+  std::int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+  int rem = static_cast<int>(secs - days * 86400);
+  int y;
+  unsigned m, d;
+  civil_from_days(days, y, m, d);
+  char buf[64];
+  if (milli)
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", y, m, d, rem / 3600,
+                  rem / 60 % 60, rem % 60, milli);
+  else
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", y, m, d, rem / 3600,
+                  rem / 60 % 60, rem % 60);
+  return buf;
+}
+
+namespace {
+
+std::optional<double> coordinate(const json::value& v, const char* name, double limit,
+                                 std::string& err) {
+  if (v.is_null()) return std::nullopt;
+  if (!v.is_number()) {
+    err = std::string(name) + " must be a number";
+    return std::nullopt;
+  }
+  double d = v.to_number<double>();
+  if (!std::isfinite(d) || d < -limit || d > limit) {
+    err = std::string(name) + " must be between " + std::to_string(static_cast<int>(-limit)) +
+          " and " + std::to_string(static_cast<int>(limit));
+    return std::nullopt;
+  }
+  return d;
+}
+
+}  // namespace
+
+std::variant<StatusInput, InputError> parse_status_input(
+    std::string_view body, std::optional<std::string_view> path_username) {
+  if (body.empty()) return InputError{"request body must be a JSON object"};
+  if (!utf8_length(body)) return InputError{"request body is not valid UTF-8"};
+  json::parse_options opts;
+  opts.max_depth = 16;
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec, {}, opts);
+  if (ec) return InputError{"malformed JSON: " + ec.message()};
+  if (!v.is_object()) return InputError{"request body must be a JSON object"};
+  const auto& o = v.get_object();
+  StatusInput in;
+  const json::value* text = nullptr;
+  const json::value *lat = nullptr, *lon = nullptr;
+  for (const auto& kv : o) {
+    std::string_view k = kv.key();
+    if (k == "username") {
+      if (!kv.value().is_string()) return InputError{"username must be a string"};
+      in.username = std::string(kv.value().get_string());
+    } else if (k == "statusText" || k == "statustext") {
+      if (text) return InputError{"give statusText only once (statustext is an alias)"};
+      text = &kv.value();
+    } else if (k == "time") {
+      if (kv.value().is_null()) continue;
+      if (!kv.value().is_string()) return InputError{"time must be an ISO-8601 string"};
+      auto t = parse_time(kv.value().get_string());
+      if (!t) return InputError{"time is not a valid ISO-8601 date-time: '" +
+                                std::string(kv.value().get_string()) + "'"};
+      in.time_ms = *t;
+    } else if (k == "latitude") {
+      lat = &kv.value();
+    } else if (k == "longitude") {
+      lon = &kv.value();
+    } else if (k == "version") {
+      // set by the server; ignored on input
+    } else {
+      return InputError{"unknown field '" + std::string(k) + "'"};
+    }
+  }
+  if (path_username) {
+    if (in.username && *in.username != *path_username)
+      return InputError{"username in the body ('" + *in.username +
+                        "') does not match the path ('" + std::string(*path_username) + "')"};
+    in.username = std::string(*path_username);
+  }
+  if (!in.username) return InputError{"username is required"};
+  if (!valid_username(*in.username))
+    return InputError{"username must be 1-64 characters of A-Z a-z 0-9 . _ -"};
+  if (!text || text->is_null()) return InputError{"statusText is required"};
+  if (!text->is_string()) return InputError{"statusText must be a string"};
+  in.text = std::string(text->get_string());
+  auto len = utf8_length(in.text);
+  if (!len) return InputError{"statusText is not valid UTF-8"};
+  if (*len == 0) return InputError{"statusText must not be empty"};
+  if (*len > 1000) return InputError{"statusText must be at most 1000 characters"};
+  std::string err;
+  if (lat) in.latitude = coordinate(*lat, "latitude", 90, err);
+  if (!err.empty()) return InputError{err};
+  if (lon) in.longitude = coordinate(*lon, "longitude", 180, err);
+  if (!err.empty()) return InputError{err};
+  if (in.latitude.has_value() != in.longitude.has_value())
+    return InputError{"latitude and longitude must be given together"};
+  return in;
+}
+
+namespace {
+
+// Shortest round-trip decimal form (48.2, not 4.82E1 as Boost.JSON 1.81 writes doubles).
+void append_number(std::string& out, double d) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, d);
+  out.append(buf, r.ptr);
+}
+
+}  // namespace
+
+std::string to_api_json(const Status& s) {
+  std::string out;
+  out.reserve(96 + s.text.size());
+  out += "{\"username\":";
+  out += json::serialize(json::string_view(s.username));
+  out += ",\"statusText\":";
+  out += json::serialize(json::string_view(s.text));
+  out += ",\"time\":\"" + format_time(s.time_ms) + "\"";
+  if (s.latitude && s.longitude) {
+    out += ",\"latitude\":";
+    append_number(out, *s.latitude);
+    out += ",\"longitude\":";
+    append_number(out, *s.longitude);
+  }
+  out += ",\"version\":\"" + s.version.str() + "\"}";
+  return out;
+}
+
+std::string to_wire_json(const Status& s) {
+  json::object o;
+  o["u"] = s.username;
+  o["h"] = s.version.hlc;
+  o["n"] = s.version.node;
+  if (s.deleted) {
+    o["d"] = true;
+  } else {
+    o["x"] = s.text;
+    o["t"] = s.time_ms;
+    if (s.latitude && s.longitude) {
+      o["la"] = *s.latitude;
+      o["lo"] = *s.longitude;
+    }
+  }
+  return json::serialize(o);
+}
+
+namespace {
+
+std::optional<Status> from_wire_value(const json::value& v) {
+  if (!v.is_object()) return std::nullopt;
+  const auto& o = v.get_object();
+  try {
+    Status s;
+    s.username = std::string(o.at("u").as_string());
+    s.version.hlc = o.at("h").to_number<std::uint64_t>();
+    s.version.node = std::string(o.at("n").as_string());
+    if (auto* d = o.if_contains("d"); d && d->is_bool() && d->get_bool()) {
+      s.deleted = true;
+    } else {
+      s.text = std::string(o.at("x").as_string());
+      s.time_ms = o.at("t").to_number<std::int64_t>();
+      if (auto* la = o.if_contains("la")) s.latitude = la->to_number<double>();
+      if (auto* lo = o.if_contains("lo")) s.longitude = lo->to_number<double>();
+    }
+    if (!valid_username(s.username) || s.version.node.empty()) return std::nullopt;
+    return s;
+  } catch (const std::exception&) {
+    return std::nullopt;  // a malformed event from the wire is dropped by the caller, logged
+  }
+}
+
+}  // namespace
+
+std::optional<Status> from_wire_json(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec) return std::nullopt;
+  return from_wire_value(v);
+}
+
+std::string to_wire_array(const std::vector<Status>& states) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    if (i) out += ',';
+    out += to_wire_json(states[i]);
+  }
+  return out + "]";
+}
+
+std::optional<std::vector<Status>> from_wire_array(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_array()) return std::nullopt;
+  std::vector<Status> out;
+  out.reserve(v.get_array().size());
+  for (const auto& e : v.get_array()) {
+    auto s = from_wire_value(e);
+    if (!s) return std::nullopt;
+    out.push_back(std::move(*s));
+  }
+  return out;
+}
+
+}  // namespace status::node

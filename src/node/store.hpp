@@ -1,0 +1,176 @@
+#pragma once
+// The node's state: every status (and tombstone) in SQLite for durability, and in memory for
+// reads. One writer thread owns the SQLite connection and commits writes in groups (one
+// transaction, one fsync for many requests); readers never touch SQLite.
+
+#include "node/hlc.hpp"
+#include "node/sqlite.hpp"
+#include "node/status.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+namespace status::node {
+
+/// Conditional-request headers of a write, entity tags without quotes; "*" matches anything.
+struct Preconditions {
+  std::vector<std::string> if_match;
+  std::vector<std::string> if_none_match;
+};
+
+enum class Outcome { kCreated, kReplaced, kDeleted, kNotFound, kPreconditionFailed, kFailed };
+
+struct WriteResult {
+  Outcome outcome = Outcome::kFailed;
+  Status status;         // the stored state after the write (tombstone for deletes)
+  std::string api_json;  // API form of a live status
+  std::int64_t outbox_seq = 0;  // > 0 when the change waits in the outbox for the broker
+};
+
+/// A change applied to the store (after its commit), local or replicated.
+struct Change {
+  Status status;
+  std::string api_json;     // empty for tombstones
+  std::int64_t outbox_seq;  // > 0 for local changes written to the outbox
+};
+
+/// The current state of one user as readers see it.
+struct Entry {
+  Status status;
+  std::string api_json;
+  std::string etag;  // "\"<version>\""
+};
+
+class Store {
+ public:
+  struct Options {
+    std::string data_dir;
+    std::string node_id;           // empty: the id persisted in the data dir (created once)
+    bool sync_full = true;         // PRAGMA synchronous=FULL (else NORMAL); see docs/node.md
+    bool outbox = false;           // record local changes for the replication publisher
+    std::size_t max_batch = 1024;  // writes per transaction
+    std::int64_t tombstone_ttl_ms = 7LL * 24 * 3600 * 1000;
+  };
+  using WriteCallback = std::function<void(WriteResult)>;
+  using ChangeListener = std::function<void(const std::vector<Change>&)>;
+
+  /// Opens (creates) the database and loads it into memory. Throws SqliteError / runtime_error.
+  Store(Options options, HybridClock& clock);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  /// Called on the writer thread after each commit; set before start().
+  void set_change_listener(ChangeListener l) { listener_ = std::move(l); }
+  void start();
+  /// Finishes queued writes, then stops the writer thread. Idempotent.
+  void stop();
+
+  const std::string& node_id() const { return node_id_; }
+  /// True when the data dir held no data when the store was opened.
+  bool was_empty() const { return was_empty_; }
+
+  // ---- reads: any thread, never blocked by SQLite ----
+  std::optional<Entry> get(const std::string& username) const;
+  struct Page {
+    std::vector<std::string> items;  // API JSON of each status, newest time first
+    std::size_t total = 0;
+  };
+  Page list(std::size_t offset, std::size_t limit) const;
+  std::size_t live_count() const;
+  std::size_t tombstone_count() const;
+  /// Every entry, tombstones included (bootstrap of another node).
+  std::vector<Status> snapshot() const;
+  /// Anti-entropy: one 64-bit digest per bucket of usernames (order-independent).
+  std::vector<std::uint64_t> digest(std::size_t buckets) const;
+  std::vector<Status> bucket(std::size_t index, std::size_t buckets) const;
+  static std::size_t bucket_of(const std::string& username, std::size_t buckets);
+
+  // ---- writes: any thread; callbacks run on the writer thread after the commit ----
+  void upsert(StatusInput in, Preconditions pre, WriteCallback cb);
+  void remove(std::string username, Preconditions pre, WriteCallback cb);
+  /// Applies replicated states by last-writer-wins; cb gets how many changed something, or -1
+  /// when the transaction failed (nothing applied; the caller must not acknowledge).
+  void apply(std::vector<Status> states, std::function<void(std::int64_t)> cb);
+  /// Runs `task` on the writer thread inside the next transaction.
+  void run_in_writer(std::function<void(Db&)> task);
+
+  // ---- outbox (replication) ----
+  struct OutboxRow {
+    std::int64_t seq;
+    std::string payload;
+  };
+  /// Rows after `after` not yet confirmed by the broker, oldest first.
+  std::vector<OutboxRow> outbox_pending(std::int64_t after, std::size_t max);
+  void outbox_delete_upto(std::int64_t seq);
+  std::size_t outbox_size() const { return outbox_size_.load(); }
+
+  std::string meta(const std::string& key);
+  void set_meta(const std::string& key, const std::string& value);
+  /// Writes committed so far (for metrics).
+  std::uint64_t commits() const { return commits_.load(); }
+
+ private:
+  struct LocalWrite {
+    bool is_delete;
+    StatusInput in;
+    std::string username;
+    Preconditions pre;
+    WriteCallback cb;
+  };
+  struct RemoteWrite {
+    std::vector<Status> states;
+    std::function<void(std::int64_t)> cb;
+  };
+  using Task = std::function<void(Db&)>;
+  using Item = std::variant<LocalWrite, RemoteWrite, Task>;
+
+  struct ByTime {
+    bool operator()(const Entry* a, const Entry* b) const {
+      if (a->status.time_ms != b->status.time_ms) return a->status.time_ms > b->status.time_ms;
+      return a->status.username < b->status.username;
+    }
+  };
+
+  void enqueue(Item item);
+  void writer_loop();
+  void process_batch(std::vector<Item>& batch);
+  static Entry make_entry(Status s);
+  void store_row(const Status& s);
+  std::int64_t add_outbox(const Status& s);
+  void install(Entry e);  // under unique lock
+
+  Options options_;
+  HybridClock& clock_;
+  std::string node_id_;
+  bool was_empty_ = false;
+  Db db_;
+  Stmt upsert_stmt_, outbox_stmt_;
+
+  mutable std::shared_mutex mutex_;  // guards entries_ and by_time_
+  std::unordered_map<std::string, Entry> entries_;
+  std::set<const Entry*, ByTime> by_time_;  // live entries only
+  std::size_t tombstones_ = 0;
+
+  std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;
+  std::deque<Item> queue_;
+  bool stopping_ = false;
+  std::thread writer_;
+  ChangeListener listener_;
+  std::atomic<std::size_t> outbox_size_{0};
+  std::atomic<std::uint64_t> commits_{0};
+};
+
+}  // namespace status::node
