@@ -232,7 +232,7 @@ HandlerResult eureka_route(const Call& c, std::string_view prefix,
       if (!get) return {method_not_allowed(req, "GET"), p + "/apps/delta"};
       return {document(applications_document(registry.delta()), req), p + "/apps/delta"};
     }
-    const std::string& app = seg[1];
+    const std::string app = upper_case(seg[1]);  // Eureka upper-cases app names
     if (n == 2) {
       std::string route = p + "/apps/{app}";
       if (method == http::verb::post) return {register_instance(c, app), route};
