@@ -1,0 +1,460 @@
+// The SQLite store: local writes with preconditions, listing, durability across reopen, and
+// last-writer-wins application of replicated states.
+#include "node/store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <future>
+#include <random>
+
+using namespace status::node;
+
+namespace {
+
+/// A unique temporary directory, removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() /
+            ("store_test_" + std::to_string(::getpid()) + "_" + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string str() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// Physical time the test moves by hand, so versions do not depend on the wall clock.
+struct ManualTime {
+  std::shared_ptr<std::atomic<std::uint64_t>> ms =
+      std::make_shared<std::atomic<std::uint64_t>>(1'800'000'000'000ULL);
+  HybridClock::PhysicalClock fn() const {
+    return [m = ms] { return m->load(); };
+  }
+};
+
+StatusInput input(std::string user, std::string text, std::optional<std::int64_t> time = {}) {
+  StatusInput in;
+  in.username = std::move(user);
+  in.text = std::move(text);
+  in.time_ms = time;
+  return in;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void open(std::string node_id = "n1") {
+    store_.reset();
+    Store::Options o;
+    o.data_dir = dir_.str();
+    o.node_id = std::move(node_id);
+    store_ = std::make_unique<Store>(o, clock_);
+    store_->start();
+  }
+  void SetUp() override { open(); }
+
+  WriteResult upsert(StatusInput in, Preconditions pre = {}) {
+    std::promise<WriteResult> p;
+    auto f = p.get_future();
+    store_->upsert(std::move(in), std::move(pre), [&p](WriteResult r) { p.set_value(std::move(r)); });
+    return f.get();
+  }
+  WriteResult remove(std::string u, Preconditions pre = {}) {
+    std::promise<WriteResult> p;
+    auto f = p.get_future();
+    store_->remove(std::move(u), std::move(pre), [&p](WriteResult r) { p.set_value(std::move(r)); });
+    return f.get();
+  }
+  std::int64_t apply(std::vector<Status> states) {
+    std::promise<std::int64_t> p;
+    auto f = p.get_future();
+    store_->apply(std::move(states), [&p](std::int64_t n) { p.set_value(n); });
+    return f.get();
+  }
+
+  TempDir dir_;
+  ManualTime time_;
+  HybridClock clock_{time_.fn()};
+  std::unique_ptr<Store> store_;
+};
+
+/// An HLC stamp `n` ticks after the test's start time (tombstones far older than the tombstone
+/// TTL are dropped on apply, so stamps must look like recent ones).
+constexpr std::uint64_t stamp(std::uint64_t n) { return (1'800'000'000'000ULL << 16) + n; }
+
+Status remote(std::string user, std::string text, std::uint64_t n, std::string node = "n2",
+              std::int64_t time_ms = 1'800'000'000'000) {
+  Status s;
+  s.username = std::move(user);
+  s.text = std::move(text);
+  s.time_ms = time_ms;
+  s.version = {stamp(n), std::move(node)};
+  return s;
+}
+
+Status tombstone(std::string user, std::uint64_t n, std::string node = "n2") {
+  Status s;
+  s.username = std::move(user);
+  s.deleted = true;
+  s.version = {stamp(n), std::move(node)};
+  return s;
+}
+
+}  // namespace
+
+TEST_F(StoreTest, UpsertCreatesThenReplaces) {
+  auto r1 = upsert(input("alice", "one"));
+  ASSERT_EQ(r1.outcome, Outcome::kCreated);
+  EXPECT_EQ(r1.status.username, "alice");
+  EXPECT_EQ(r1.status.version.node, "n1");
+  EXPECT_NE(r1.api_json.find("\"statusText\":\"one\""), std::string::npos);
+  auto r2 = upsert(input("alice", "two"));
+  ASSERT_EQ(r2.outcome, Outcome::kReplaced);
+  EXPECT_GT(r2.status.version, r1.status.version);
+  auto e = store_->get("alice");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->status.text, "two");
+  EXPECT_EQ(e->etag, "\"" + r2.status.version.str() + "\"");
+  EXPECT_EQ(store_->live_count(), 1u);
+  EXPECT_FALSE(store_->get("bob"));
+}
+
+TEST_F(StoreTest, TimeDefaultsToServerTimeOfTheWrite) {
+  auto r = upsert(input("alice", "x"));
+  EXPECT_EQ(r.status.time_ms, static_cast<std::int64_t>(time_.ms->load()));
+  auto r2 = upsert(input("bob", "x", 1234));
+  EXPECT_EQ(r2.status.time_ms, 1234);
+}
+
+TEST_F(StoreTest, DeleteLeavesTombstone) {
+  upsert(input("alice", "x"));
+  auto d = remove("alice");
+  ASSERT_EQ(d.outcome, Outcome::kDeleted);
+  EXPECT_TRUE(d.status.deleted);
+  EXPECT_FALSE(store_->get("alice"));
+  EXPECT_EQ(store_->live_count(), 0u);
+  EXPECT_EQ(store_->tombstone_count(), 1u);
+  EXPECT_EQ(store_->list(0, 10).total, 0u);
+  auto snap = store_->snapshot();
+  ASSERT_EQ(snap.size(), 1u);
+  EXPECT_TRUE(snap[0].deleted);
+  EXPECT_EQ(remove("alice").outcome, Outcome::kNotFound);
+  EXPECT_EQ(remove("nobody").outcome, Outcome::kNotFound);
+  // Re-creating after a delete is a create, with a later version than the tombstone.
+  auto r = upsert(input("alice", "back"));
+  EXPECT_EQ(r.outcome, Outcome::kCreated);
+  EXPECT_GT(r.status.version, d.status.version);
+  EXPECT_EQ(store_->tombstone_count(), 0u);
+}
+
+TEST_F(StoreTest, IfMatch) {
+  auto r = upsert(input("alice", "x"));
+  std::string v = r.status.version.str();
+  EXPECT_EQ(upsert(input("alice", "y"), {{"0000000000000001.zz"}, {}}).outcome,
+            Outcome::kPreconditionFailed);
+  EXPECT_EQ(store_->get("alice")->status.text, "x");
+  auto ok = upsert(input("alice", "y"), {{"bogus", v}, {}});
+  EXPECT_EQ(ok.outcome, Outcome::kReplaced);
+  // The old tag no longer matches.
+  EXPECT_EQ(remove("alice", {{v}, {}}).outcome, Outcome::kPreconditionFailed);
+  EXPECT_TRUE(store_->get("alice"));
+  // "*" matches any existing status, but not a missing one.
+  EXPECT_EQ(upsert(input("alice", "z"), {{"*"}, {}}).outcome, Outcome::kReplaced);
+  EXPECT_EQ(upsert(input("carol", "z"), {{"*"}, {}}).outcome, Outcome::kPreconditionFailed);
+  EXPECT_FALSE(store_->get("carol"));
+  EXPECT_EQ(remove("alice", {{store_->get("alice")->status.version.str()}, {}}).outcome,
+            Outcome::kDeleted);
+}
+
+TEST_F(StoreTest, IfNoneMatch) {
+  EXPECT_EQ(upsert(input("alice", "x"), {{}, {"*"}}).outcome, Outcome::kCreated);
+  EXPECT_EQ(upsert(input("alice", "y"), {{}, {"*"}}).outcome, Outcome::kPreconditionFailed);
+  EXPECT_EQ(store_->get("alice")->status.text, "x");
+  std::string v = store_->get("alice")->status.version.str();
+  EXPECT_EQ(upsert(input("alice", "y"), {{}, {v}}).outcome, Outcome::kPreconditionFailed);
+  EXPECT_EQ(upsert(input("alice", "y"), {{}, {"0000000000000001.zz"}}).outcome, Outcome::kReplaced);
+  // A tombstone is no current representation: If-None-Match: * succeeds after a delete.
+  remove("alice");
+  EXPECT_EQ(upsert(input("alice", "again"), {{}, {"*"}}).outcome, Outcome::kCreated);
+}
+
+TEST_F(StoreTest, ListNewestFirstWithPaging) {
+  // Times out of insertion order; the list follows the status time, not the write order.
+  upsert(input("a", "x", 3000));
+  upsert(input("b", "x", 1000));
+  upsert(input("c", "x", 5000));
+  upsert(input("d", "x", 2000));
+  upsert(input("e", "x", 4000));
+  auto page = store_->list(0, 100);
+  EXPECT_EQ(page.total, 5u);
+  std::vector<std::string> users;
+  for (const auto& j : page.items) users.push_back(j.substr(13, 1));  // {"username":"X"
+  EXPECT_EQ(users, (std::vector<std::string>{"c", "e", "a", "d", "b"}));
+  auto p2 = store_->list(1, 2);
+  EXPECT_EQ(p2.total, 5u);
+  ASSERT_EQ(p2.items.size(), 2u);
+  EXPECT_EQ(p2.items[0], page.items[1]);
+  EXPECT_EQ(p2.items[1], page.items[2]);
+  EXPECT_EQ(store_->list(4, 10).items.size(), 1u);
+  EXPECT_TRUE(store_->list(5, 10).items.empty());
+  EXPECT_TRUE(store_->list(1000, 10).items.empty());
+  // Moving a status in time re-sorts it; deleting removes it from the listing.
+  upsert(input("b", "x", 9000));
+  EXPECT_EQ(store_->list(0, 1).items[0].substr(13, 1), "b");
+  remove("c");
+  EXPECT_EQ(store_->list(0, 100).total, 4u);
+  // Equal times: a stable order, every entry exactly once.
+  upsert(input("y", "x", 100));
+  upsert(input("x", "x", 100));
+  auto all = store_->list(0, 100);
+  EXPECT_EQ(all.items.size(), 6u);
+}
+
+TEST_F(StoreTest, ReopenBringsEverythingBack) {
+  auto a = upsert(input("alice", "hello €", 1111));
+  StatusInput geo = input("bob", "geo");
+  geo.latitude = 48.2082;
+  geo.longitude = -16.3738;
+  auto b = upsert(geo);
+  upsert(input("carol", "gone"));
+  auto c = remove("carol");
+  for (int i = 0; i < 200; ++i) upsert(input("u" + std::to_string(i), "t" + std::to_string(i)));
+  std::string node = store_->node_id();
+  auto digest = store_->digest(16);
+
+  open("");  // no explicit id: the persisted one
+  EXPECT_EQ(store_->node_id(), node);
+  EXPECT_FALSE(store_->was_empty());
+  EXPECT_EQ(store_->live_count(), 202u);
+  EXPECT_EQ(store_->tombstone_count(), 1u);
+  EXPECT_EQ(store_->digest(16), digest);
+  auto ea = store_->get("alice");
+  ASSERT_TRUE(ea);
+  EXPECT_EQ(ea->status.text, "hello €");
+  EXPECT_EQ(ea->status.time_ms, 1111);
+  EXPECT_EQ(ea->status.version, a.status.version);
+  EXPECT_EQ(ea->api_json, a.api_json);
+  auto eb = store_->get("bob");
+  ASSERT_TRUE(eb);
+  EXPECT_EQ(eb->status.latitude, 48.2082);
+  EXPECT_EQ(eb->status.longitude, -16.3738);
+  EXPECT_FALSE(store_->get("carol"));
+  // The clock never stamps below what was stored, even if the wall clock went back.
+  time_.ms->store(1'000'000'000'000ULL);
+  HybridClock fresh(time_.fn());
+  Store::Options o;
+  o.data_dir = dir_.str();
+  store_.reset();
+  store_ = std::make_unique<Store>(o, fresh);
+  store_->start();
+  auto r = upsert(input("alice", "later"));
+  EXPECT_GT(r.status.version, c.status.version);
+  store_.reset();  // before `fresh` goes away
+}
+
+TEST_F(StoreTest, GeneratedNodeIdIsPersisted) {
+  TempDir other;
+  Store::Options o;
+  o.data_dir = other.str();
+  std::string id;
+  {
+    Store s(o, clock_);
+    id = s.node_id();
+    EXPECT_FALSE(id.empty());
+    EXPECT_TRUE(s.was_empty());
+  }
+  Store again(o, clock_);
+  EXPECT_EQ(again.node_id(), id);
+}
+
+TEST_F(StoreTest, ApplyLastWriterWins) {
+  EXPECT_EQ(apply({remote("alice", "v10", 10)}), 1);
+  EXPECT_EQ(store_->get("alice")->status.text, "v10");
+  // Older version: ignored.
+  EXPECT_EQ(apply({remote("alice", "v5", 5)}), 0);
+  EXPECT_EQ(store_->get("alice")->status.text, "v10");
+  // Same version twice: nothing changes.
+  auto before = store_->digest(8);
+  EXPECT_EQ(apply({remote("alice", "v10-dup", 10)}), 0);
+  EXPECT_EQ(store_->get("alice")->status.text, "v10");
+  EXPECT_EQ(store_->digest(8), before);
+  // Same hlc, tie broken by node id.
+  EXPECT_EQ(apply({remote("alice", "tie-n1", 10, "n1")}), 0);  // "n1" < "n2"
+  EXPECT_EQ(apply({remote("alice", "tie-n3", 10, "n3")}), 1);
+  EXPECT_EQ(store_->get("alice")->status.text, "tie-n3");
+  // Newer wins.
+  EXPECT_EQ(apply({remote("alice", "v20", 20)}), 1);
+  EXPECT_EQ(store_->get("alice")->status.text, "v20");
+  // Within one batch, order does not matter: the newest stays.
+  EXPECT_EQ(apply({remote("bob", "b30", 30), remote("bob", "b25", 25)}), 1);
+  EXPECT_EQ(store_->get("bob")->status.text, "b30");
+}
+
+TEST_F(StoreTest, DeleteNotUndoneByOlderUpdate) {
+  apply({remote("alice", "v10", 10)});
+  EXPECT_EQ(apply({tombstone("alice", 20)}), 1);
+  EXPECT_FALSE(store_->get("alice"));
+  EXPECT_EQ(store_->tombstone_count(), 1u);
+  EXPECT_EQ(apply({remote("alice", "late", 15)}), 0);
+  EXPECT_FALSE(store_->get("alice"));
+  // An older tombstone does not delete a newer status either.
+  EXPECT_EQ(apply({remote("alice", "v30", 30)}), 1);
+  EXPECT_EQ(apply({tombstone("alice", 25)}), 0);
+  ASSERT_TRUE(store_->get("alice"));
+  EXPECT_EQ(store_->get("alice")->status.text, "v30");
+  // A tombstone for an unknown user is remembered, so the older write arriving later loses.
+  EXPECT_EQ(apply({tombstone("ghost", 100)}), 1);
+  EXPECT_EQ(apply({remote("ghost", "old", 50)}), 0);
+  EXPECT_FALSE(store_->get("ghost"));
+}
+
+TEST_F(StoreTest, TombstonesOlderThanTheTtlAreNotRecorded) {
+  // A delete of a user this node never knew, older than the tombstone TTL (7 days), is dropped:
+  // every live copy it could hide is older still and long replaced or deleted.
+  Status old = tombstone("ancient", 0);
+  old.version.hlc = (1'000'000'000'000ULL << 16);
+  EXPECT_EQ(apply({old}), 0);
+  EXPECT_EQ(store_->tombstone_count(), 0u);
+  // A recent one is kept.
+  EXPECT_EQ(apply({tombstone("recent", 1)}), 1);
+  EXPECT_EQ(store_->tombstone_count(), 1u);
+}
+
+TEST_F(StoreTest, ApplyTombstonesSurviveReopen) {
+  apply({remote("alice", "v10", 10), tombstone("bob", 11)});
+  open("n1");
+  EXPECT_TRUE(store_->get("alice"));
+  EXPECT_EQ(store_->tombstone_count(), 1u);
+  EXPECT_EQ(apply({remote("bob", "older", 5)}), 0);
+  EXPECT_FALSE(store_->get("bob"));
+}
+
+TEST_F(StoreTest, LocalWritesOrderAfterObservedRemoteStamps) {
+  const std::uint64_t ahead = 3'600'000ULL << 16;  // a peer clock an hour ahead of ours
+  const std::uint64_t far = stamp(ahead);
+  apply({remote("alice", "remote", ahead)});
+  auto r = upsert(input("alice", "local"));
+  EXPECT_EQ(r.outcome, Outcome::kReplaced);
+  EXPECT_GT(r.status.version.hlc, far);
+  EXPECT_EQ(store_->get("alice")->status.text, "local");
+}
+
+TEST_F(StoreTest, DigestEqualForEqualStatesDifferentOtherwise) {
+  TempDir d2;
+  Store::Options o;
+  o.data_dir = d2.str();
+  o.node_id = "n9";
+  HybridClock c2(time_.fn());
+  Store other(o, c2);
+  other.start();
+  auto apply_to = [](Store& s, std::vector<Status> v) {
+    std::promise<std::int64_t> p;
+    auto f = p.get_future();
+    s.apply(std::move(v), [&p](std::int64_t n) { p.set_value(n); });
+    return f.get();
+  };
+  std::vector<Status> states = {remote("a", "1", 1), remote("b", "2", 2, "n3"), tombstone("c", 3)};
+  apply(states);
+  // Same states, other order, other store.
+  apply_to(other, {states[2], states[0], states[1]});
+  EXPECT_EQ(store_->digest(64), other.digest(64));
+  EXPECT_EQ(store_->digest(1), other.digest(1));
+  // A newer version of one user changes exactly its bucket.
+  apply_to(other, {remote("a", "1", 4)});
+  auto d1 = store_->digest(64), d2v = other.digest(64);
+  EXPECT_NE(d1, d2v);
+  std::size_t differing = 0;
+  for (std::size_t i = 0; i < d1.size(); ++i) differing += d1[i] != d2v[i];
+  EXPECT_EQ(differing, 1u);
+  EXPECT_NE(d1[Store::bucket_of("a", 64)], d2v[Store::bucket_of("a", 64)]);
+  // Same hlc, other node: different.
+  apply({remote("a", "1", 4, "n0")});
+  EXPECT_NE(store_->digest(64), other.digest(64));
+  apply({remote("a", "1", 4, "n2")});
+  EXPECT_EQ(store_->digest(64), other.digest(64));
+  // A tombstone differs from a live status with the same version.
+  apply({remote("z", "live", 7)});
+  apply_to(other, {tombstone("z", 7)});
+  EXPECT_NE(store_->digest(64), other.digest(64));
+  // The bucket holds what the digest covers.
+  auto bucket = store_->bucket(Store::bucket_of("z", 64), 64);
+  EXPECT_TRUE(std::any_of(bucket.begin(), bucket.end(), [](const Status& s) { return s.username == "z"; }));
+  other.stop();
+}
+
+TEST_F(StoreTest, ChangeListenerSeesEveryAppliedChange) {
+  std::vector<Change> seen;
+  std::mutex m;
+  store_.reset();
+  Store::Options o;
+  o.data_dir = dir_.str();
+  o.node_id = "n1";
+  store_ = std::make_unique<Store>(o, clock_);
+  store_->set_change_listener([&](const std::vector<Change>& cs) {
+    std::lock_guard lock(m);
+    seen.insert(seen.end(), cs.begin(), cs.end());
+  });
+  store_->start();
+  upsert(input("alice", "x"));
+  upsert(input("alice", "x"), {{"nomatch"}, {}});  // failed precondition: no change
+  remove("alice");
+  apply({remote("bob", "b", 5)});
+  apply({remote("bob", "older", 4)});  // ignored: no change
+  std::lock_guard lock(m);
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_FALSE(seen[0].status.deleted);
+  EXPECT_FALSE(seen[0].api_json.empty());
+  EXPECT_TRUE(seen[1].status.deleted);
+  EXPECT_EQ(seen[2].status.username, "bob");
+}
+
+TEST_F(StoreTest, ConcurrentWritersAllCommitted) {
+  constexpr int kThreads = 4, kPerThread = 250;
+  std::atomic<int> created{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t)
+    ts.emplace_back([&, t] {
+      std::vector<std::future<WriteResult>> fs;
+      for (int i = 0; i < kPerThread; ++i) {
+        auto p = std::make_shared<std::promise<WriteResult>>();
+        fs.push_back(p->get_future());
+        store_->upsert(input("t" + std::to_string(t) + "_" + std::to_string(i), "x"), {},
+                       [p](WriteResult r) { p->set_value(std::move(r)); });
+      }
+      for (auto& f : fs)
+        if (f.get().outcome == Outcome::kCreated) ++created;
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(created.load(), kThreads * kPerThread);
+  EXPECT_EQ(store_->live_count(), static_cast<std::size_t>(kThreads * kPerThread));
+  open("n1");
+  EXPECT_EQ(store_->live_count(), static_cast<std::size_t>(kThreads * kPerThread));
+}
+
+TEST_F(StoreTest, OutboxRecordsLocalChangesOnly) {
+  store_.reset();
+  Store::Options o;
+  o.data_dir = dir_.str();
+  o.node_id = "n1";
+  o.outbox = true;
+  store_ = std::make_unique<Store>(o, clock_);
+  store_->start();
+  auto r = upsert(input("alice", "x"));
+  EXPECT_GT(r.outbox_seq, 0);
+  apply({remote("bob", "b", 5)});
+  EXPECT_EQ(store_->outbox_size(), 1u);
+  auto rows = store_->outbox_pending(0, 10);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(from_wire_json(rows[0].payload)->username, "alice");
+  store_->outbox_delete_upto(rows[0].seq);
+  EXPECT_TRUE(store_->outbox_pending(0, 10).empty());
+  EXPECT_EQ(store_->outbox_size(), 0u);
+}
