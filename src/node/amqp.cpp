@@ -37,6 +37,8 @@ AmqpConnection::AmqpConnection(const std::string& url, std::chrono::milliseconds
   amqp_connection_info info;
   amqp_default_connection_info(&info);
   if (amqp_parse_url(buf.data(), &info) != AMQP_STATUS_OK) throw AmqpError("malformed AMQP URL");
+  // "amqp://host:5672/" names the empty vhost; users mean the default one.
+  if (info.vhost == nullptr || info.vhost[0] == '\0') info.vhost = const_cast<char*>("/");
   conn_ = amqp_new_connection();
   amqp_socket_t* socket = amqp_tcp_socket_new(conn_);
   if (!socket) throw AmqpError("cannot create socket");

@@ -134,14 +134,25 @@ Node::Node(NodeOptions options) : options_(std::move(options)) {
 Node::~Node() { stop(); }
 
 std::vector<std::string> Node::peer_urls() {
-  std::vector<std::string> urls = options_.peers;
+  std::vector<std::string> urls;
+  auto self = [this](const std::string& url) {
+    try {
+      auto b = common::parse_base_url(url);
+      return b.port == port() && (b.host == options_.advertise_host || b.host == "127.0.0.1" ||
+                                  b.host == "localhost");
+    } catch (const std::exception&) {
+      return true;  // unusable: validated at startup, so never reached
+    }
+  };
+  for (const auto& p : options_.peers)
+    if (!self(p)) urls.push_back(p);
 #ifdef STATUS_HAVE_EUREKA
   if (!options_.registry_urls.empty()) {
     std::vector<common::BaseUrl> regs;
     for (const auto& u : options_.registry_urls) regs.push_back(common::parse_base_url(u));
     if (auto found = common::fetch_instances(regs, "STATUS-NODE", 2s)) {
       for (const auto& i : *found) {
-        if (i.instance_id == node_id() || i.status != "UP") continue;
+        if (i.instance_id == node_id() || i.status != "UP" || self(i.url)) continue;
         if (std::find(urls.begin(), urls.end(), i.url) == urls.end()) urls.push_back(i.url);
       }
     }

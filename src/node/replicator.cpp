@@ -151,8 +151,10 @@ void Replicator::publisher_loop() {
       AmqpConnection c(url, 2000ms);
       publish_session(c);
     } catch (const std::exception& e) {
-      if (publisher_up_) spdlog::warn("event=publisher_disconnected error=\"{}\"", e.what());
-      else spdlog::debug("event=publisher_connect_failed error=\"{}\"", e.what());
+      if (publisher_up_ || backoff <= std::chrono::milliseconds(100))
+        spdlog::warn("event=publisher_disconnected error=\"{}\"", e.what());
+      else
+        spdlog::debug("event=publisher_connect_failed error=\"{}\"", e.what());
       publisher_up_ = false;
       fire_waiters(0, true);  // nobody waits for a broker that is gone
       std::lock_guard lock(mutex_);
@@ -261,7 +263,8 @@ void Replicator::consumer_loop() {
       AmqpConnection c(options_.urls[index % options_.urls.size()], 2000ms);
       consume_session(c);
     } catch (const std::exception& e) {
-      if (consumer_up_) spdlog::warn("event=consumer_disconnected error=\"{}\"", e.what());
+      if (consumer_up_ || backoff <= std::chrono::milliseconds(100))
+        spdlog::warn("event=consumer_disconnected error=\"{}\"", e.what());
       consumer_up_ = false;
       ++index;
     }

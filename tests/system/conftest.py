@@ -20,7 +20,7 @@ def procs():
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory):
     """One private RabbitMQ for the whole session (tests use their own node ids and queues)."""
-    b = harness.Broker(str(tmp_path_factory.mktemp("broker")))
+    b = harness.Broker()
     b.start()
     yield b
-    b.stop()
+    b.remove()

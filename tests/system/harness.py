@@ -151,9 +151,14 @@ class Proc:
 class Broker:
     """A private RabbitMQ started through scripts/rabbitmq-private."""
 
-    def __init__(self, workdir):
-        self.dir = os.path.join(workdir, "rabbitmq")
+    def __init__(self, workdir=None):
+        # The broker drops privileges to the `rabbitmq` user, which cannot enter pytest's private
+        # (0700) temp dirs: give it a directory of its own directly under the system temp dir.
+        import tempfile
+        self.dir = tempfile.mkdtemp(prefix="status-rabbitmq-")
+        os.chmod(self.dir, 0o755)
         self.port = free_port()
+        self.dist_port = free_port()
         self.script = os.path.join(ROOT, "scripts", "rabbitmq-private")
 
     @property
@@ -161,11 +166,17 @@ class Broker:
         return f"amqp://guest:guest@127.0.0.1:{self.port}/"
 
     def start(self):
-        subprocess.run([self.script, "start", self.dir, str(self.port)], check=True, timeout=120)
+        subprocess.run([self.script, "start", self.dir, str(self.port)], check=True, timeout=120,
+                       env=dict(os.environ, DIST_PORT=str(self.dist_port)))
         return self
 
     def stop(self):
         subprocess.run([self.script, "stop", self.dir], check=False, timeout=120)
+
+    def remove(self):
+        import shutil
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def ctl(self, *args):
         return subprocess.run([self.script, "ctl", self.dir, *args], check=True, timeout=60,
