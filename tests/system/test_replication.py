@@ -64,8 +64,8 @@ class Cluster:
     def converged(self, timeout=10):
         def same():
             vs = [versions(n) for n in self.nodes]
-            return all(v == vs[0] for v in vs) and vs[0]
-        return wait_until(same, timeout, interval=0.1, what="identical state on all nodes")
+            return all(v == vs[0] for v in vs) and (vs[0],)
+        return wait_until(same, timeout, interval=0.1, what="identical state on all nodes")[0]
 
 
 @pytest.fixture
