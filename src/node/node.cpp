@@ -4,10 +4,7 @@
 #include "node/peer_sync.hpp"
 #include "node/replicator.hpp"
 
-#if __has_include("common/eureka_client.hpp")
 #include "common/eureka_client.hpp"
-#define STATUS_HAVE_EUREKA 1
-#endif
 
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
@@ -146,7 +143,6 @@ std::vector<std::string> Node::peer_urls() {
   };
   for (const auto& p : options_.peers)
     if (!self(p)) urls.push_back(p);
-#ifdef STATUS_HAVE_EUREKA
   if (!options_.registry_urls.empty()) {
     std::vector<common::BaseUrl> regs;
     for (const auto& u : options_.registry_urls) regs.push_back(common::parse_base_url(u));
@@ -157,7 +153,6 @@ std::vector<std::string> Node::peer_urls() {
       }
     }
   }
-#endif
   return urls;
 }
 
@@ -166,7 +161,6 @@ void Node::start() {
   server_->start();
   spdlog::info("event=listening node_id={} port={} data_dir={} replication={}", node_id(), port(),
                options_.store.data_dir, replicator_ ? "rabbitmq" : "off");
-#ifdef STATUS_HAVE_EUREKA
   if (!options_.registry_urls.empty()) {
     std::vector<common::BaseUrl> regs;
     for (const auto& u : options_.registry_urls) regs.push_back(common::parse_base_url(u));
@@ -179,7 +173,6 @@ void Node::start() {
     registration_ = std::make_unique<common::EurekaClient>(regs, info);
     registration_->start("STARTING");
   }
-#endif
   if (replicator_) replicator_->start();
   maintenance_ = std::thread([this] { maintenance_loop(); });
 }
@@ -206,9 +199,7 @@ void Node::maintenance_loop() {
   store_->set_meta("bootstrapped", "1");
   ready_ = true;
   spdlog::info("event=ready node_id={} statuses={}", node_id(), store_->live_count());
-#ifdef STATUS_HAVE_EUREKA
   if (registration_) registration_->set_status("UP");
-#endif
 
   // 2. Periodic work: keep event streams alive, repair divergence, forget old tombstones.
   auto next_ping = std::chrono::steady_clock::now() + 15s;
@@ -236,9 +227,7 @@ void Node::stop() {
   spdlog::info("event=stopping node_id={}", node_id());
   // Deregister first so the gateway stops sending new requests, then drain.
   draining_ = true;
-#ifdef STATUS_HAVE_EUREKA
   if (registration_) registration_->stop();
-#endif
   maintenance_cv_.notify_all();
   if (maintenance_.joinable()) maintenance_.join();
   events_.close_all();
