@@ -1,0 +1,135 @@
+// Talks to the gateway's REST API. Every answer's X-Served-By is reported to the listeners
+// (the cluster view shows who answered); errors become ApiError with the server's own words
+// (problem+json `detail`); network errors are retried a few times and say so.
+
+const TIMEOUT_MS = 8000;
+const RETRY_DELAYS_MS = [500, 1000, 2000];
+
+/** An error to show to the user: `message` is already in words. */
+export class ApiError extends Error {
+  constructor(message, { status = 0, title = '', detail = '', network = false } = {}) {
+    super(message);
+    this.status = status;   // HTTP status, 0 for a network failure
+    this.title = title;     // problem+json title
+    this.detail = detail;   // problem+json detail: the server's explanation
+    this.network = network;
+  }
+}
+
+const servedByListeners = new Set();
+const retryListeners = new Set();
+
+/** fn(nodeId, {method, path, status, background}) after every answer naming the node that served it. */
+export function onServedBy(fn) { servedByListeners.add(fn); }
+/** fn({attempt, of, delayMs, method, path, error}) before each retry; fn(null) when it worked. */
+export function onRetry(fn) { retryListeners.add(fn); }
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function problemOf(res) {
+  const text = await res.text().catch(() => '');
+  try {
+    const p = JSON.parse(text);
+    if (p && typeof p === 'object' && !Array.isArray(p)) return p;
+  } catch { /* not JSON */ }
+  return { title: res.statusText, detail: text.trim().slice(0, 300) };
+}
+
+/**
+ * One API call. Returns {status, headers, body} for 2xx and 304 (body parsed from JSON when
+ * there is one); throws ApiError otherwise. Network failures, timeouts and 502/503/504 are
+ * retried (every request of this API is idempotent: writes are upserts by username).
+ */
+export async function api(method, path,
+  { body, headers = {}, retries = RETRY_DELAYS_MS.length, background = false } = {}) {
+  const init = { method, headers: { Accept: 'application/json', ...headers }, cache: 'no-store' };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers['Content-Type'] = 'application/json';
+  }
+  for (let attempt = 0; ; attempt++) {
+    let res;
+    try {
+      res = await fetch(path, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    } catch (e) {
+      const why = e.name === 'TimeoutError' ? `no answer within ${TIMEOUT_MS / 1000} s`
+        : 'the server could not be reached';
+      if (attempt < retries) {
+        await retryPause(attempt, retries, method, path, why);
+        continue;
+      }
+      retryDone();
+      throw new ApiError(`Network error: ${why} (tried ${attempt + 1} times).`, { network: true });
+    }
+    const servedBy = res.headers.get('X-Served-By');
+    if (servedBy) for (const fn of servedByListeners) fn(servedBy, { method, path, status: res.status, background });
+
+    if ([502, 503, 504].includes(res.status) && attempt < retries) {
+      const p = await problemOf(res);
+      await retryPause(attempt, retries, method, path, `${res.status} ${p.detail || p.title || ''}`.trim(),
+        Number(res.headers.get('Retry-After')) * 1000 || 0);
+      continue;
+    }
+    retryDone();
+    if (res.ok || res.status === 304) {
+      const text = res.status === 204 || res.status === 304 ? '' : await res.text();
+      let parsed = null;
+      if (text) {
+        try { parsed = JSON.parse(text); } catch {
+          throw new ApiError(`The server sent an answer that is not JSON (${res.status}).`, { status: res.status });
+        }
+      }
+      return { status: res.status, headers: res.headers, body: parsed, servedBy };
+    }
+    const p = await problemOf(res);
+    const title = p.title || res.statusText || `HTTP ${res.status}`;
+    const detail = p.detail || '';
+    throw new ApiError(detail ? `${detail}` : `${title} (${res.status})`, { status: res.status, title, detail });
+  }
+}
+
+async function retryPause(attempt, of, method, path, error, minDelayMs = 0) {
+  const delayMs = Math.max(RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)], Math.min(minDelayMs, 5000));
+  for (const fn of retryListeners) fn({ attempt: attempt + 1, of, delayMs, method, path, error });
+  await sleep(delayMs);
+}
+
+function retryDone() { for (const fn of retryListeners) fn(null); }
+
+// The status resource.
+const enc = encodeURIComponent;
+export const statuses = {
+  list: (limit, offset) => api('GET', `/api/statuses?limit=${limit}&offset=${offset}`),
+  get: (username) => api('GET', `/api/statuses/${enc(username)}`),
+  /** PUT: create or replace. `ifMatch`: the version the user edited (412 if it changed). */
+  put: (username, body, { ifMatch } = {}) =>
+    api('PUT', `/api/statuses/${enc(username)}`, { body, headers: ifMatch ? { 'If-Match': `"${ifMatch}"` } : {} }),
+  remove: (username, { ifMatch } = {}) =>
+    api('DELETE', `/api/statuses/${enc(username)}`, { headers: ifMatch ? { 'If-Match': `"${ifMatch}"` } : {} }),
+  services: () => api('GET', '/api/services', { retries: 0, background: true }),
+};
+
+/** Every status, following the Link rel="next" pages (bounded). */
+export async function allStatuses({ pageSize = 1000, maxPages = 20 } = {}) {
+  const out = [];
+  let url = `/api/statuses?limit=${pageSize}&offset=0`;
+  for (let i = 0; url && i < maxPages; i++) {
+    const r = await api('GET', url);
+    out.push(...(r.body || []));
+    url = nextLink(r.headers.get('Link'));
+  }
+  return out;
+}
+
+/** The target of rel="next" in a Link header, or null. */
+export function nextLink(link) {
+  if (!link) return null;
+  for (const part of link.split(',')) {
+    const m = part.match(/<([^>]*)>\s*;\s*rel="?next"?/i);
+    if (m) {
+      const u = new URL(m[1], location.href);
+      return u.pathname + u.search;
+    }
+  }
+  return null;
+}

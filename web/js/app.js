@@ -1,0 +1,407 @@
+// Wires the page: the status form, the look-up card, the feed, the map, the cluster view and
+// the live event stream. Talks only to the gateway's /api (see docs/web.md).
+import { allStatuses, ApiError, onRetry, statuses } from './api.js';
+import { ClusterView } from './cluster.js';
+import { Feed } from './feed.js';
+import { connectEvents } from './live.js';
+import { OSM_TILES, StatusMap, storeTileSetting, tileSetting } from './map.js';
+import { colorOf, formatPos, fullTime, h, pinIcon, relativeTime } from './util.js';
+import { MAX_TEXT, parseCoord, textLength, validateStatus } from './validate.js';
+
+const $ = (id) => document.getElementById(id);
+
+// ---------------------------------------------------------------- shared state
+const known = new Map();   // username -> status: everything we know, for the map
+let editing = null;        // {username, version} while the form edits a looked-up status
+let shown = null;          // the status in the look-up card
+
+// ---------------------------------------------------------------- banner: retries, surprises
+const banner = $('banner');
+function showBanner(text, kind = 'warn') {
+  banner.textContent = text;
+  banner.className = `banner ${kind === 'error' ? 'error' : ''}`;
+  banner.hidden = false;
+}
+function hideBanner() { banner.hidden = true; banner.textContent = ''; }
+
+onRetry((r) => {
+  if (!r) return hideBanner();
+  showBanner(`Network problem on ${r.method} ${r.path}: ${r.error}. Retrying in ${r.delayMs / 1000} s `
+    + `(attempt ${r.attempt + 1} of ${r.of + 1})…`);
+});
+window.addEventListener('error', (e) => showBanner(`Unexpected error: ${e.message}`, 'error'));
+window.addEventListener('unhandledrejection', (e) =>
+  showBanner(`Unexpected error: ${e.reason?.message || e.reason}`, 'error'));
+
+/** Words for an error: what we tried, and the server's own detail. */
+function describe(err, what) {
+  if (!(err instanceof ApiError)) return `${what}: ${err.message || err}`;
+  if (err.network) return `${what}. ${err.message}`;
+  return `${what}: ${err.detail || err.message} (${err.status}${err.title ? ` ${err.title}` : ''})`;
+}
+
+// ---------------------------------------------------------------- map
+const map = new StatusMap($('map'), {
+  onPick: ({ lat, lon }) => {
+    $('f-lat').value = String(lat);
+    $('f-lon').value = String(lon);
+    setFieldError('latitude', '');
+    setFieldError('longitude', '');
+    map.setPick({ lat, lon });
+    $('form-ok').textContent = `Position set to ${lat}, ${lon} — save to keep it.`;
+  },
+  onOpen: (username) => lookup(username),
+});
+function updateMapCount() {
+  $('map-count').textContent = map.ok ? `${map.count} on the map` : '';
+}
+
+// ---------------------------------------------------------------- feed
+const feed = new Feed({
+  list: $('feed-list'), total: $('feed-total'), page: $('feed-page'), prev: $('feed-prev'),
+  next: $('feed-next'), empty: $('feed-empty'), msg: $('feed-msg'),
+  onOpen: (u) => lookup(u),
+  onShowOnMap: (u) => {
+    $('map-section').scrollIntoView({ behavior: 'smooth', block: 'center' });
+    map.focus(u);
+  },
+});
+
+async function reloadAll() {
+  await Promise.all([
+    feed.load(),
+    allStatuses().then((list) => {
+      known.clear();
+      for (const s of list) known.set(s.username, s);
+      map.replaceAll(list);
+      updateMapCount();
+    }).catch((e) => { $('feed-msg').textContent = describe(e, 'Could not load the map’s statuses'); }),
+  ]);
+}
+
+// ---------------------------------------------------------------- the status form
+const form = $('status-form');
+const fields = {
+  username: $('f-username'), statusText: $('f-text'), latitude: $('f-lat'), longitude: $('f-lon'),
+};
+const errEl = { username: 'f-username-err', statusText: 'f-text-err', latitude: 'f-lat-err', longitude: 'f-lon-err' };
+
+function setFieldError(name, msg) {
+  $(errEl[name]).textContent = msg;
+  if (msg) fields[name].setAttribute('aria-invalid', 'true');
+  else fields[name].removeAttribute('aria-invalid');
+}
+
+/** The server names the field in its detail ("statusText must not be empty"): point at it. */
+function fieldOfDetail(detail) {
+  const d = (detail || '').toLowerCase();
+  if (d.includes('statustext')) return 'statusText';
+  if (d.includes('username')) return 'username';
+  if (d.includes('latitude')) return 'latitude';
+  if (d.includes('longitude')) return 'longitude';
+  return null;
+}
+
+function updateCount() {
+  const n = textLength(fields.statusText.value);
+  const el = $('f-text-count');
+  el.textContent = `${n} / ${MAX_TEXT}`;
+  el.classList.toggle('over', n > MAX_TEXT);
+}
+fields.statusText.addEventListener('input', () => { updateCount(); setFieldError('statusText', ''); });
+fields.username.addEventListener('input', () => setFieldError('username', ''));
+for (const name of ['latitude', 'longitude']) {
+  fields[name].addEventListener('input', () => {
+    setFieldError(name, '');
+    const lat = parseCoord(fields.latitude.value);
+    const lon = parseCoord(fields.longitude.value);
+    const ok = lat !== null && lon !== null && Math.abs(lat) <= 90 && Math.abs(lon) <= 180;
+    map.setPick(ok ? { lat, lon } : null);
+  });
+}
+
+function clearMessages() {
+  $('form-ok').textContent = '';
+  $('form-error').replaceChildren();
+}
+
+function showFormError(text, ...actions) {
+  $('form-error').replaceChildren(h('span', { text }), ...(actions.length ? [h('br')] : []), ...actions);
+}
+
+function setEditing(s) {
+  editing = s ? { username: s.username, version: s.version } : null;
+  fields.username.readOnly = !!s;
+  $('compose-h').textContent = s ? `Edit ${s.username}’s status` : 'Set your status';
+  $('save').textContent = s ? 'Update status' : 'Save status';
+  $('cancel-edit').hidden = !s;
+  if (s) {
+    fields.username.value = s.username;
+    fields.statusText.value = s.statusText;
+    fields.latitude.value = typeof s.latitude === 'number' ? String(s.latitude) : '';
+    fields.longitude.value = typeof s.longitude === 'number' ? String(s.longitude) : '';
+    map.setPick(typeof s.latitude === 'number' ? { lat: s.latitude, lon: s.longitude } : null);
+    updateCount();
+  }
+}
+
+$('cancel-edit').addEventListener('click', () => {
+  setEditing(null);
+  clearMessages();
+  fields.statusText.value = '';
+  updateCount();
+  fields.username.focus();
+});
+
+form.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  await save({ overwrite: false });
+});
+
+async function save({ overwrite }) {
+  clearMessages();
+  for (const n of Object.keys(fields)) setFieldError(n, '');
+  const values = Object.fromEntries(Object.entries(fields).map(([k, el]) => [k, el.value]));
+  values.username = values.username.trim();
+  const { errors, status } = validateStatus(values);
+  const bad = Object.keys(errors);
+  if (bad.length) {
+    for (const n of bad) setFieldError(n, errors[n]);
+    showFormError('Please correct the marked fields.');
+    fields[bad[0]].focus();
+    return;
+  }
+  const btn = $('save');
+  btn.disabled = true;
+  btn.classList.add('busy');
+  const username = values.username;
+  try {
+    const ifMatch = editing && !overwrite ? editing.version : undefined;
+    const r = await statuses.put(username, status, { ifMatch });
+    const s = r.body;
+    feed.applyUpsert(s, !known.has(s.username));
+    known.set(s.username, s);
+    map.upsert(s, { fresh: true });
+    updateMapCount();
+    $('form-ok').textContent = r.status === 201
+      ? `Saved: ${s.username} now has a status (served by ${r.servedBy || '?'}).`
+      : `Updated ${s.username}’s status (served by ${r.servedBy || '?'}).`;
+    if (editing) setEditing(null);
+    if (shown && shown.username === s.username) renderCard(s, true);
+    map.setPick(null);
+  } catch (err) {
+    if (err.status === 412) {
+      const overwriteBtn = h('button', { type: 'button', class: 'danger', text: 'Overwrite anyway',
+        onclick: () => save({ overwrite: true }) });
+      const reloadBtn = h('button', { type: 'button', text: 'Load the current one',
+        onclick: async () => { await lookup(username); if (shown) startEdit(); } });
+      showFormError(describe(err, `${username}’s status was changed by someone else since you loaded it`),
+        reloadBtn, overwriteBtn);
+    } else {
+      const f = err.status === 400 ? fieldOfDetail(err.detail) : null;
+      if (f) setFieldError(f, err.detail);
+      showFormError(describe(err, 'The server did not accept the status'));
+      if (f) fields[f].focus();
+    }
+  } finally {
+    btn.disabled = false;
+    btn.classList.remove('busy');
+  }
+}
+
+$('clear-position').addEventListener('click', () => {
+  fields.latitude.value = '';
+  fields.longitude.value = '';
+  setFieldError('latitude', '');
+  setFieldError('longitude', '');
+  map.setPick(null);
+});
+
+$('use-location').addEventListener('click', () => {
+  clearMessages();
+  if (!('geolocation' in navigator)) {
+    showFormError('This browser cannot tell its location (no geolocation, or the page is not served over HTTPS or from localhost).');
+    return;
+  }
+  const btn = $('use-location');
+  btn.disabled = true;
+  $('form-ok').textContent = 'Asking the browser for your location…';
+  navigator.geolocation.getCurrentPosition((p) => {
+    btn.disabled = false;
+    const lat = Math.round(p.coords.latitude * 1e5) / 1e5;
+    const lon = Math.round(p.coords.longitude * 1e5) / 1e5;
+    fields.latitude.value = String(lat);
+    fields.longitude.value = String(lon);
+    setFieldError('latitude', '');
+    setFieldError('longitude', '');
+    map.setPick({ lat, lon }, { pan: true });
+    $('form-ok').textContent = `Position set to your location (±${Math.round(p.coords.accuracy)} m) — save to keep it.`;
+  }, (err) => {
+    btn.disabled = false;
+    $('form-ok').textContent = '';
+    const why = { 1: 'permission was denied', 2: 'the position is not available', 3: 'it took too long' }[err.code]
+      || err.message;
+    showFormError(`Could not get your location: ${why}. You can click the map or type coordinates instead.`);
+  }, { enableHighAccuracy: false, timeout: 10000, maximumAge: 60000 });
+});
+
+// ---------------------------------------------------------------- look-up, edit, delete
+const card = $('lookup-card');
+
+function renderCard(s, flash = false) {
+  shown = s;
+  card.hidden = false;
+  card.dataset.username = s.username;
+  const av = card.querySelector('.avatar');
+  av.textContent = s.username.slice(0, 1);
+  av.style.background = colorOf(s.username);
+  card.querySelector('.who').textContent = s.username;
+  const when = card.querySelector('.when');
+  when.textContent = `${relativeTime(s.time)} · ${fullTime(s.time)}`;
+  card.querySelector('.text').textContent = s.statusText;
+  const pos = formatPos(s);
+  card.querySelector('.where').replaceChildren(...(pos ? [pinIcon(), ` ${pos}`] : ['no position']));
+  card.querySelector('.meta').textContent = `version ${s.version}`;
+  if (flash) {
+    card.classList.remove('flash');
+    void card.offsetWidth;
+    card.classList.add('flash');
+  }
+}
+
+function hideCard() {
+  shown = null;
+  card.hidden = true;
+  delete card.dataset.username;
+}
+
+async function lookup(username) {
+  username = username.trim();
+  $('l-username').value = username;
+  const msg = $('lookup-msg');
+  msg.className = 'msg';
+  if (!username) {
+    msg.className = 'msg error';
+    msg.textContent = 'Enter a username to look up.';
+    $('l-username').focus();
+    return;
+  }
+  msg.textContent = `Looking up ${username}…`;
+  try {
+    const r = await statuses.get(username);
+    msg.textContent = '';
+    renderCard(r.body, true);
+    $('lookup').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+  } catch (err) {
+    hideCard();
+    msg.className = 'msg error';
+    msg.textContent = err.status === 404
+      ? `${username} has no status (server: ${err.detail || 'not found'}).`
+      : describe(err, `Could not look up ${username}`);
+  }
+}
+
+$('lookup-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  lookup($('l-username').value);
+});
+
+function startEdit() {
+  clearMessages();
+  setEditing(shown);
+  $('compose').scrollIntoView({ behavior: 'smooth', block: 'start' });
+  fields.statusText.focus();
+}
+$('edit-btn').addEventListener('click', () => shown && startEdit());
+
+const dialog = $('confirm-delete');
+$('delete-btn').addEventListener('click', () => {
+  if (!shown) return;
+  $('confirm-text').textContent = `${shown.username}’s status “${shown.statusText}” will be deleted on every node.`;
+  dialog.returnValue = '';
+  dialog.showModal();
+});
+dialog.addEventListener('close', async () => {
+  if (dialog.returnValue !== 'delete' || !shown) return;
+  const s = shown;
+  const msg = $('lookup-msg');
+  msg.className = 'msg';
+  msg.textContent = `Deleting ${s.username}’s status…`;
+  try {
+    const r = await statuses.remove(s.username);
+    hideCard();
+    msg.className = 'msg ok';
+    msg.textContent = `Deleted: ${s.username}’s status is gone (served by ${r.servedBy || '?'}).`;
+    if (known.delete(s.username)) feed.applyDelete(s.username);
+    map.remove(s.username);
+    updateMapCount();
+    if (editing?.username === s.username) setEditing(null);
+    $('l-username').focus();
+  } catch (err) {
+    msg.className = 'msg error';
+    msg.textContent = describe(err, `Could not delete ${s.username}’s status`);
+  }
+});
+
+// ---------------------------------------------------------------- tiles
+$('tiles-url').value = tileSetting();
+$('tiles-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const v = $('tiles-url').value.trim();
+  storeTileSetting(v);
+  map.setTiles(v === 'none' ? '' : v);
+});
+$('tiles-osm').addEventListener('click', () => {
+  $('tiles-url').value = OSM_TILES;
+  storeTileSetting(OSM_TILES);
+  map.setTiles(OSM_TILES);
+});
+$('tiles-none').addEventListener('click', () => {
+  $('tiles-url').value = '';
+  storeTileSetting('');
+  map.setTiles('');
+});
+
+// ---------------------------------------------------------------- live events
+const live = $('live');
+connectEvents({
+  onState: (state, retryS) => {
+    live.dataset.state = state;
+    live.querySelector('.label').textContent = {
+      connecting: 'connecting…',
+      live: 'live',
+      reconnecting: `reconnecting in ${retryS} s…`,
+    }[state];
+  },
+  onOpen: () => reloadAll(),
+  onUpsert: (s) => {
+    const isNew = !known.has(s.username);
+    known.set(s.username, s);
+    feed.applyUpsert(s, isNew);
+    map.upsert(s, { fresh: true });
+    updateMapCount();
+    if (shown?.username === s.username && shown.version !== s.version) renderCard(s, true);
+  },
+  onDelete: ({ username }) => {
+    known.delete(username);
+    feed.applyDelete(username);
+    map.remove(username);
+    updateMapCount();
+    if (shown?.username === username) {
+      hideCard();
+      const msg = $('lookup-msg');
+      msg.className = 'msg ok';
+      msg.textContent = `${username}’s status was deleted.`;
+    }
+  },
+});
+
+// ---------------------------------------------------------------- cluster
+new ClusterView({
+  list: $('nodes'), summary: $('cluster-summary'), msg: $('cluster-msg'), recent: $('recent'),
+  servedBy: $('served-by'),
+}).start();
+
+updateCount();
+reloadAll();
+window.addEventListener('resize', () => map.invalidate());

@@ -1,0 +1,114 @@
+// The cluster view: GET /api/services every 1.5 s, plus one cheap API request through the
+// gateway each round (it shows the balancer at work, and a dead node is noticed by the
+// gateway's passive health check even when nobody else is using the system).
+import { api, onServedBy, statuses } from './api.js';
+import { h } from './util.js';
+
+const POLL_MS = 1500;
+const RECENT = 12;
+
+export class ClusterView {
+  constructor({ list, summary, msg, recent, servedBy }) {
+    Object.assign(this, { list, summary, msg, recent, servedByEl: servedBy });
+    this.prev = new Map();        // instanceId -> {requests, at}
+    this.nodeOfInstance = new Map(); // instanceId -> node id learned from X-Served-By
+    this.lastUserNode = null;
+    this.pingNode = null;
+    this.stopped = false;
+    onServedBy((node, info) => this.answered(node, info));
+  }
+
+  start() { this.round(); }
+
+  answered(node, { method, path, background }) {
+    const li = h('li', { class: background ? 'bg' : '', text: node, title: `${method} ${path}` });
+    this.recent.prepend(li);
+    while (this.recent.children.length > RECENT) this.recent.lastChild.remove();
+    if (background) return;
+    this.lastUserNode = node;
+    this.servedByEl.textContent = node;
+    this.servedByEl.dataset.node = node;
+    this.servedByEl.title = `${method} ${path}`;
+    this.servedByEl.classList.remove('bump');
+    void this.servedByEl.offsetWidth; // restart the animation
+    this.servedByEl.classList.add('bump');
+    this.markAnswered();
+  }
+
+  async round() {
+    if (this.stopped) return;
+    const started = performance.now();
+    let pinged = null;
+    try {
+      const r = await api('GET', '/api/statuses?limit=1', { retries: 0, background: true });
+      pinged = r.servedBy;
+    } catch {
+      // Shown through the services answer below (or the gateway being unreachable).
+    }
+    try {
+      const r = await statuses.services();
+      this.render(r.body || [], pinged);
+      this.msg.textContent = '';
+    } catch (e) {
+      this.msg.textContent = e.network
+        ? 'The gateway cannot be reached — retrying every 1.5 s.'
+        : `Could not read the cluster state: ${e.message}`;
+      for (const li of this.list.children) {
+        li.dataset.state = 'unknown';
+        li.querySelector('.badge').textContent = 'unknown';
+      }
+      this.summary.textContent = 'gateway unreachable';
+    }
+    const wait = Math.max(200, POLL_MS - (performance.now() - started));
+    setTimeout(() => this.round(), wait);
+  }
+
+  render(services, pinged) {
+    const now = performance.now();
+    // Learn which node id sits behind an instance: if exactly one instance served exactly one
+    // request since the last round, and that was our ping, its X-Served-By names it.
+    const deltas = services.map((s) => s.requests - (this.prev.get(s.instanceId)?.requests ?? s.requests));
+    if (pinged && this.prev.size && deltas.reduce((a, b) => a + b, 0) === 1) {
+      const i = deltas.indexOf(1);
+      if (i >= 0) this.nodeOfInstance.set(services[i].instanceId, pinged);
+    }
+    for (const s of services) if (s.instanceId === pinged) this.nodeOfInstance.set(s.instanceId, pinged);
+
+    const up = services.filter((s) => isUp(s)).length;
+    this.summary.textContent = `${up} of ${services.length} up`;
+    this.summary.dataset.up = String(up);
+    this.summary.dataset.total = String(services.length);
+
+    const items = services.map((s) => {
+      const prev = this.prev.get(s.instanceId);
+      const rate = prev ? ((s.requests - prev.requests) * 1000) / Math.max(1, now - prev.at) : 0;
+      const nodeId = this.nodeOfInstance.get(s.instanceId) || (s.instanceId.includes(':') ? null : s.instanceId);
+      const state = isUp(s) ? 'up' : 'down';
+      const badge = state === 'up' ? 'up' : !s.healthy ? 'down' : s.status.toLowerCase().replace(/_/g, ' ');
+      return h('li', { class: 'node', 'data-state': state, 'data-instance': s.instanceId, 'data-node': nodeId || '' },
+        h('h3', {}, h('span', { text: nodeId ? `${nodeId}` : s.instanceId }),
+          h('span', { class: 'badge', text: badge, 'aria-label': `state: ${badge}` })),
+        h('p', { class: 'url', text: nodeId ? `${s.instanceId} · ${s.url}` : s.url }),
+        h('dl', {},
+          h('dt', { text: 'registry status' }), h('dd', { text: s.status }),
+          h('dt', { text: 'healthy' }), h('dd', { text: s.healthy ? 'yes' : 'no' }),
+          h('dt', { text: 'requests served' }), h('dd', { class: 'requests', text: s.requests.toLocaleString() }),
+          h('dt', { text: 'per second' }), h('dd', { text: rate.toFixed(1) }),
+          h('dt', { text: 'in flight' }), h('dd', { text: String(s.inFlight) })));
+    });
+    this.list.replaceChildren(...items);
+    this.prev = new Map(services.map((s) => [s.instanceId, { requests: s.requests, at: now }]));
+    this.markAnswered();
+  }
+
+  markAnswered() {
+    for (const li of this.list.children) {
+      const yes = !!this.lastUserNode && li.dataset.node === this.lastUserNode;
+      li.classList.toggle('answered', yes);
+      if (yes) li.title = 'answered your last request';
+      else li.removeAttribute('title');
+    }
+  }
+}
+
+const isUp = (s) => s.healthy && s.status === 'UP';

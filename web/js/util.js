@@ -1,0 +1,60 @@
+// Small helpers shared by the views.
+
+/** A stable, pleasant color per username. */
+export function colorOf(name) {
+  let h = 0;
+  for (const ch of name) h = (h * 31 + ch.codePointAt(0)) >>> 0;
+  return `hsl(${h % 360} 62% 46%)`;
+}
+
+/** "just now", "5 min ago", "3 h ago", or a date. */
+export function relativeTime(iso, now = Date.now()) {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return iso || '';
+  const s = Math.round((now - t) / 1000);
+  if (s < -60) return new Date(t).toLocaleString();
+  if (s < 10) return 'just now';
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  if (s < 7 * 86400) return `${Math.floor(s / 86400)} d ago`;
+  return new Date(t).toLocaleDateString();
+}
+
+export function fullTime(iso) {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? String(iso || '') : new Date(t).toLocaleString();
+}
+
+export function formatPos(s) {
+  if (typeof s.latitude !== 'number' || typeof s.longitude !== 'number') return '';
+  const lat = `${Math.abs(s.latitude).toFixed(4)}° ${s.latitude >= 0 ? 'N' : 'S'}`;
+  const lon = `${Math.abs(s.longitude).toFixed(4)}° ${s.longitude >= 0 ? 'E' : 'W'}`;
+  return `${lat}, ${lon}`;
+}
+
+/** document.createElement with properties and children. */
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') el.className = v;
+    else if (k === 'text') el.textContent = v;
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k.startsWith('data-') || k.startsWith('aria-') || k === 'role' || k === 'datetime' || k === 'title')
+      el.setAttribute(k, v);
+    else el[k] = v;
+  }
+  el.append(...children.filter((c) => c !== null && c !== undefined && c !== false));
+  return el;
+}
+
+const PIN_SVG = '<svg viewBox="0 0 24 24" width="1em" height="1em" aria-hidden="true" class="icon">'
+  + '<path fill="currentColor" d="M12 2a7 7 0 0 0-7 7c0 5.2 7 13 7 13s7-7.8 7-13a7 7 0 0 0-7-7Zm0 9.5A2.5 2.5 0 1 1 12 6a2.5 2.5 0 0 1 0 5.5Z"/></svg>';
+
+/** A small map-pin icon (decorative). */
+export function pinIcon() {
+  const span = document.createElement('span');
+  span.innerHTML = PIN_SVG; // a constant, no user data
+  return span.firstChild;
+}
