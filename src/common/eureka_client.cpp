@@ -241,7 +241,14 @@ bool EurekaClient::heartbeat_at(std::size_t index, const std::string& status, st
                        "&lastDirtyTimestamp=" + std::to_string(dirty);
   auto r = http_request(http::verb::put, registries_[index], target, {}, kJsonHeaders,
                         request_timeout());
-  if (r.ok() && r.res.result_int() == 200) return true;
+  if (r.ok() && r.res.result_int() == 200) {
+    // This registry knows us (e.g. through replication after a failover): use it from now on,
+    // and deregister there at the end.
+    std::lock_guard lock(mutex_);
+    current_ = index;
+    reached_.insert(index);
+    return true;
+  }
   if (r.ok() && r.res.result_int() == 404) {
     spdlog::info("event=eureka_heartbeat_unknown registry={} instance={} action=reregister",
                  registries_[index].str(), info_.instance_id);

@@ -62,7 +62,8 @@ class EurekaClient {
   void start(const std::string& initial_status);
   /// Changes the status the instance reports; re-registers with it promptly.
   void set_status(const std::string& status);
-  /// Deregisters (DELETE) at every registry it registered with, joins its thread.
+  /// Joins its thread, then deregisters (DELETE) at every registry that accepted its
+  /// registration or a heartbeat.
   void stop();
   /// True once a registration was accepted (for tests and logs).
   bool registered() const;
@@ -89,7 +90,7 @@ class EurekaClient {
   bool registered_ = false;
   bool stopping_ = false;
   bool started_ = false;
-  std::set<std::size_t> reached_;  // registries that accepted a registration
+  std::set<std::size_t> reached_;  // registries that accepted a registration or heartbeat
   std::size_t current_ = 0;        // registry in use
   std::thread thread_;
 };

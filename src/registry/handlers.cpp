@@ -296,7 +296,7 @@ HandlerResult handle_request(const Request& req, const HandlerDeps& deps) {
       return {std::move(res), route};
     }
     Response res = common::json_response(
-        200, render_dashboard(deps.registry.snapshot(), system_now_ms()), req);
+        200, render_dashboard(deps.registry.snapshot(), deps.registry.now()), req);
     res.set(http::field::content_type, "text/html; charset=utf-8");
     return {std::move(res), route};
   }

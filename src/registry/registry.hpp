@@ -73,6 +73,8 @@ class Registry {
   /// with its action type; hashcode and version are those of the whole registry.
   Snapshot delta() const;
   std::size_t size() const;
+  /// The injected clock's time (epoch ms).
+  std::int64_t now() const { return clock_(); }
 
  private:
   using Key = std::pair<std::string, std::string>;  // app, instance id
