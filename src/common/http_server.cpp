@@ -65,7 +65,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void send(std::shared_ptr<Response> res, bool client_keep_alive, std::string route,
             std::string method, Clock::time_point started) {
     if (state_ != State::kBusy) return;
-    bool keep = client_keep_alive && !server_.draining();
+    // A handler may ask to close (e.g. after a request whose framing cannot be trusted).
+    bool keep = client_keep_alive && res->keep_alive() && !server_.draining();
     res->keep_alive(keep);
     if (auto* m = server_.metrics())
       m->observe_request(route, method, res->result_int(),

@@ -1,0 +1,196 @@
+#include "gateway/gateway.hpp"
+
+#include "common/log.hpp"
+#include "gateway/headers.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <filesystem>
+
+namespace status::gateway {
+
+namespace json = boost::json;
+using common::ExchangePtr;
+using common::Request;
+using common::Response;
+
+std::string services_json(const Snapshot& snapshot) {
+  json::array out;
+  for (const auto& i : snapshot.all) {
+    json::object o;
+    o["instanceId"] = i->id();
+    o["url"] = i->url();
+    o["status"] = i->status();
+    o["healthy"] = i->healthy();
+    o["inFlight"] = i->in_flight.load(std::memory_order_relaxed);
+    o["requests"] = i->requests.load(std::memory_order_relaxed);
+    out.push_back(std::move(o));
+  }
+  return json::serialize(out);
+}
+
+Route route_of(std::string_view path) {
+  if (path == "/api/services") return Route::kServices;
+  if (path == "/api" || path.starts_with("/api/")) return Route::kApi;
+  if (path == "/health") return Route::kHealth;
+  if (path == "/metrics") return Route::kMetrics;
+  return Route::kStatic;
+}
+
+namespace {
+
+// A bounded set of route labels for metrics.
+const char* api_route_label(std::string_view path) {
+  if (path == "/api/statuses") return "/api/statuses";
+  if (path.starts_with("/api/statuses/")) return "/api/statuses/{username}";
+  if (path == "/api/events") return "/api/events";
+  return "/api/(other)";
+}
+
+}  // namespace
+
+Gateway::Gateway(GatewayOptions options)
+    : options_(std::move(options)), static_files_(options_.web_root) {
+  std::vector<Discovered> statics;
+  for (const auto& [host, port] : options_.upstreams) {
+    auto ip = resolve_host(host);
+    if (!ip) throw common::ConfigError("--upstream " + host + ": cannot resolve the host");
+    statics.push_back({host + ":" + std::to_string(port), host, *ip, port, "UP"});
+  }
+  directory_ = std::make_unique<Directory>(std::move(statics), options_.ejection);
+  proxy_ = std::make_unique<Proxy>(options_.proxy, *directory_);
+  if (options_.rate_limit > 0) limiter_.emplace(options_.rate_limit, options_.rate_burst);
+  metrics_.describe("gateway_upstream_requests_total", "counter",
+                    "requests sent to each instance (attempts, including retries)");
+  metrics_.describe("gateway_upstream_in_flight", "gauge", "outstanding requests per instance");
+  metrics_.describe("gateway_upstream_healthy", "gauge", "1 unless the instance is ejected");
+  metrics_.describe("gateway_retries_total", "counter", "extra attempts on another instance");
+  metrics_.describe("gateway_upstream_errors_total", "counter",
+                    "failed attempts: connect, reset, timeout, 503");
+  metrics_.describe("gateway_streams_open", "gauge", "event streams currently proxied");
+  metrics_.add_collector([this] { return render_instance_metrics(); });
+  server_ = std::make_unique<common::HttpServer>(
+      options_.server, [this](Request&& req, ExchangePtr ex) { handle(std::move(req), ex); },
+      &metrics_);
+  std::vector<boost::asio::io_context*> contexts;
+  for (int i = 0; i < server_->threads(); ++i) contexts.push_back(&server_->context(i));
+  proxy_->attach(contexts);
+}
+
+Gateway::~Gateway() { stop(); }
+
+void Gateway::start() {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(options_.web_root, ec))
+    spdlog::warn("event=web_root_missing path={}", options_.web_root);
+  if (!options_.registries.empty()) {
+    discovery_ = std::make_unique<Discovery>(options_.registries, options_.app, *directory_,
+                                             options_.registry_interval,
+                                             options_.registry_timeout);
+    discovery_->start();
+  }
+  prober_ = std::make_unique<HealthProber>(*directory_, options_.probe_interval,
+                                           options_.proxy.connect_timeout);
+  prober_->start();
+  server_->start();
+  started_ = true;
+}
+
+void Gateway::stop() {
+  if (server_) server_->stop();  // drains in-flight requests first
+  if (discovery_) discovery_->stop();
+  if (prober_) prober_->stop();
+}
+
+std::string Gateway::render_instance_metrics() const {
+  auto snap = directory_->snapshot();
+  std::string out;
+  auto line = [&](const char* name, const Instance& i, long v) {
+    out += std::string(name) + "{instance=\"" + i.id() + "\",url=\"" + i.url() + "\"} " +
+           std::to_string(v) + "\n";
+  };
+  for (const auto& i : snap->all) {
+    line("gateway_upstream_requests_total", *i, i->requests.load());
+    line("gateway_upstream_in_flight", *i, i->in_flight.load());
+    line("gateway_upstream_healthy", *i, i->healthy() ? 1 : 0);
+  }
+  const auto& s = proxy_->stats();
+  out += "gateway_retries_total " + std::to_string(s.retries.load()) + "\n";
+  out += "gateway_upstream_errors_total " + std::to_string(s.upstream_errors.load()) + "\n";
+  out += "gateway_no_instance_total " + std::to_string(s.no_instance.load()) + "\n";
+  out += "gateway_streams_open " + std::to_string(s.streams.load()) + "\n";
+  return out;
+}
+
+Response Gateway::health(const Request& req) const {
+  auto snap = directory_->snapshot();
+  long healthy = 0;
+  for (const auto& i : snap->routable) healthy += i->healthy() ? 1 : 0;
+  json::object o;
+  bool draining = server_->draining();
+  o["status"] = draining ? "DRAINING" : "UP";
+  o["instances"] = snap->routable.size();
+  o["healthyInstances"] = healthy;
+  return common::json_response(draining ? 503 : 200, json::serialize(o), req);
+}
+
+void Gateway::handle(Request&& req, ExchangePtr ex) {
+  auto path = common::split_target(req.target()).first;
+  Route route = route_of(path);
+  if (route == Route::kHealth) {
+    ex->set_route("/health");
+    return ex->respond(health(req));
+  }
+  if (route == Route::kMetrics) {
+    ex->set_route("/metrics");
+    auto res = Response{http::status::ok, 11};
+    res.set(http::field::content_type, "text/plain; version=0.0.4");
+    res.body() = metrics_.render();
+    res.keep_alive(req.keep_alive());
+    res.prepare_payload();
+    return ex->respond(std::move(res));
+  }
+  std::string request_id = request_id_for(req);
+  if (limiter_) {
+    if (int wait = limiter_->check(ex->remote_address(), Clock::now()); wait > 0) {
+      ex->set_route("(rate-limited)");
+      auto res = common::problem(429, "too many requests from this address", 11,
+                                 req.keep_alive());
+      res.set(http::field::retry_after, std::to_string(wait));
+      res.set("X-Request-Id", request_id);
+      return ex->respond(std::move(res));
+    }
+  }
+  if (route == Route::kServices) {
+    ex->set_route("/api/services");
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+      auto res = common::problem(405, "only GET is allowed here", 11, req.keep_alive());
+      res.set(http::field::allow, "GET, HEAD");
+      return ex->respond(std::move(res));
+    }
+    auto res = common::json_response(200, services_json(*directory_->snapshot()), req);
+    res.set("X-Request-Id", request_id);
+    return ex->respond(std::move(res));
+  }
+  if (route == Route::kApi) {
+    ex->set_route(api_route_label(path));
+    if (auto why = framing_error(req)) {
+      // Ambiguous framing: the rest of this connection cannot be trusted. Answer and close.
+      spdlog::warn("event=request_rejected reason=\"{}\" client={} request_id={}", *why,
+                   ex->remote_address(), request_id);
+      auto res = common::problem(400, *why, 11, false);
+      res.set(http::field::connection, "close");
+      return ex->respond(std::move(res));
+    }
+    prepare_upstream_request(req, ex->remote_address(), request_id);
+    return proxy_->forward(std::move(req), std::move(ex), std::move(request_id));
+  }
+  ex->set_route("(static)");
+  auto res = static_files_.serve(req);
+  res.set("X-Request-Id", request_id);
+  ex->respond(std::move(res));
+}
+
+}  // namespace status::gateway

@@ -1,0 +1,60 @@
+#pragma once
+// The gateway: one HTTP server that forwards /api/… to the nodes and answers /api/services,
+// /health, /metrics and the web client's static files itself.
+
+#include "common/http_server.hpp"
+#include "common/metrics.hpp"
+#include "gateway/discovery.hpp"
+#include "gateway/instance.hpp"
+#include "gateway/options.hpp"
+#include "gateway/proxy.hpp"
+#include "gateway/rate_limiter.hpp"
+#include "gateway/static_files.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace status::gateway {
+
+/// /api/services: every known instance with the gateway's view of it, as a JSON array.
+std::string services_json(const Snapshot& snapshot);
+
+/// Where a request goes, by its path alone.
+enum class Route { kServices, kApi, kHealth, kMetrics, kStatic };
+Route route_of(std::string_view path);
+
+/// Owns the server, the proxy, the directory and the background threads. start() binds and runs
+/// (throws std::system_error with a clear message, e.g. port in use, and ConfigError for an
+/// upstream host that does not resolve); stop() deregisters nothing (the gateway is not
+/// registered), stops accepting, drains in-flight requests and joins. Start/stop from one thread.
+class Gateway {
+ public:
+  explicit Gateway(GatewayOptions options);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  void start();
+  void stop();
+  unsigned short port() const { return server_->port(); }
+  Directory& directory() { return *directory_; }
+
+ private:
+  void handle(common::Request&& req, common::ExchangePtr ex);
+  common::Response health(const common::Request& req) const;
+  std::string render_instance_metrics() const;
+
+  GatewayOptions options_;
+  common::Metrics metrics_;
+  std::unique_ptr<Directory> directory_;
+  std::unique_ptr<Proxy> proxy_;
+  StaticFiles static_files_;
+  std::optional<RateLimiter> limiter_;
+  std::unique_ptr<Discovery> discovery_;
+  std::unique_ptr<HealthProber> prober_;
+  std::unique_ptr<common::HttpServer> server_;
+  bool started_ = false;
+};
+
+}  // namespace status::gateway

@@ -1,0 +1,139 @@
+#include "gateway/headers.hpp"
+
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/rfc7230.hpp>
+
+#include <algorithm>
+#include <vector>
+
+namespace status::gateway {
+
+namespace beast = boost::beast;
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return beast::iequals(beast::string_view(a.data(), a.size()),
+                        beast::string_view(b.data(), b.size()));
+}
+
+bool istarts_with(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+bool is_hop_by_hop(std::string_view name) {
+  static constexpr std::string_view kFixed[] = {"connection", "keep-alive", "te", "trailer",
+                                                "transfer-encoding", "upgrade"};
+  for (auto f : kFixed)
+    if (iequals(name, f)) return true;
+  return istarts_with(name, "proxy-");
+}
+
+void strip_hop_by_hop(http::fields& fields) {
+  std::vector<std::string> named;
+  for (auto it = fields.find(http::field::connection); it != fields.end() &&
+                                                       it->name() == http::field::connection;
+       ++it) {
+    for (auto token : http::token_list{it->value()}) named.emplace_back(token);
+  }
+  std::vector<std::string> doomed;
+  for (const auto& f : fields) {
+    std::string_view name(f.name_string().data(), f.name_string().size());
+    bool drop = is_hop_by_hop(name) || std::any_of(named.begin(), named.end(), [&](auto& n) {
+                  return iequals(n, name);
+                });
+    if (drop) doomed.emplace_back(name);
+  }
+  for (const auto& name : doomed) fields.erase(name);
+}
+
+std::optional<std::string_view> framing_error(const Request& req) {
+  std::size_t te_count = std::distance(req.equal_range(http::field::transfer_encoding).first,
+                                       req.equal_range(http::field::transfer_encoding).second);
+  auto cls = req.equal_range(http::field::content_length);
+  bool has_cl = cls.first != cls.second;
+  if (te_count > 0 && has_cl) return "both Content-Length and Transfer-Encoding";
+  if (te_count > 1) return "repeated Transfer-Encoding";
+  if (te_count == 1 && !iequals(trim(std::string_view(req[http::field::transfer_encoding])),
+                                "chunked"))
+    return "unsupported Transfer-Encoding";
+  std::optional<std::string_view> first;
+  for (auto it = cls.first; it != cls.second; ++it) {
+    // A field may itself be a list ("5, 5"); every element must agree.
+    std::string_view v(it->value().data(), it->value().size());
+    while (!v.empty()) {
+      auto comma = v.find(',');
+      auto one = trim(v.substr(0, comma));
+      if (one.empty() || !std::all_of(one.begin(), one.end(), [](char c) {
+            return c >= '0' && c <= '9';
+          }))
+        return "malformed Content-Length";
+      if (first && *first != one) return "conflicting Content-Length";
+      first = one;
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string request_id_for(const Request& req) {
+  auto it = req.find("X-Request-Id");
+  if (it != req.end()) {
+    auto v = it->value();
+    bool sane = !v.empty() && v.size() <= 128 &&
+                std::all_of(v.begin(), v.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+    if (sane) return std::string(v);
+  }
+  return common::random_id();
+}
+
+void prepare_upstream_request(Request& req, std::string_view client_ip,
+                              std::string_view request_id) {
+  strip_hop_by_hop(req.base());
+  auto xff = req.find("X-Forwarded-For");
+  std::string forwarded = xff == req.end() ? std::string(client_ip)
+                                           : std::string(xff->value()) + ", " +
+                                                 std::string(client_ip);
+  req.set("X-Forwarded-For", forwarded);
+  req.set("X-Forwarded-Proto", "http");
+  req.set("X-Request-Id", request_id);
+  req.version(11);
+  req.erase(http::field::content_length);
+  // Our own framing: a length for any body, none for a bodiless GET/HEAD/DELETE.
+  if (!req.body().empty() || req.method() == http::verb::post || req.method() == http::verb::put ||
+      req.method() == http::verb::patch)
+    req.content_length(req.body().size());
+}
+
+void prepare_client_response(Response& res, std::string_view request_id, bool head_request) {
+  // HEAD, 304 and 204 answers have no body but may carry the length a GET would have had.
+  int code = res.result_int();
+  bool bodiless = head_request || code == 204 || code == 304 || code < 200;
+  std::optional<std::string> length;
+  if (bodiless)
+    if (auto it = res.find(http::field::content_length); it != res.end())
+      length = std::string(it->value());
+  strip_hop_by_hop(res.base());
+  if (res.find("X-Request-Id") == res.end()) res.set("X-Request-Id", request_id);
+  res.version(11);
+  if (length) res.set(http::field::content_length, *length);
+  else if (!bodiless) res.prepare_payload();
+}
+
+void prepare_stream_head(http::response_header<>& head, std::string_view request_id) {
+  strip_hop_by_hop(head);
+  head.erase(http::field::content_length);
+  if (head.find("X-Request-Id") == head.end()) head.set("X-Request-Id", request_id);
+  head.version(11);
+}
+
+}  // namespace status::gateway

@@ -1,0 +1,379 @@
+#include "gateway/proxy.hpp"
+
+#include "common/log.hpp"
+#include "gateway/balancer.hpp"
+#include "gateway/headers.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <sys/socket.h>
+
+#include <array>
+#include <cerrno>
+#include <unordered_map>
+
+namespace status::gateway {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// One kept-alive connection to a node; owned by one I/O thread.
+struct Conn {
+  explicit Conn(asio::io_context& ioc) : stream(ioc) {}
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+  bool reused = false;
+  Clock::time_point idle_since{};
+
+  void close() {
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream.socket().close(ec);
+  }
+  // A pooled connection the node has closed (FIN/RST) or that holds stray bytes is unusable.
+  // One non-blocking peek tells, without waiting.
+  bool alive() {
+    if (!stream.socket().is_open() || buffer.size() > 0) return false;
+    char c;
+    ssize_t n = ::recv(stream.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+};
+
+bool is_event_stream(const http::response_header<>& h) {
+  auto it = h.find(http::field::content_type);
+  return it != h.end() && it->value().starts_with("text/event-stream");
+}
+
+}  // namespace
+
+struct Proxy::ThreadState {
+  asio::io_context* ioc = nullptr;
+  std::unordered_map<std::string, std::vector<std::unique_ptr<Conn>>> idle;  // by Instance::key()
+  PickState pick;
+  std::shared_ptr<const Snapshot> snapshot;
+  std::uint64_t version = ~std::uint64_t{0};
+
+  const Snapshot& current(const Directory& directory) {
+    auto v = directory.version();
+    if (v != version) {
+      snapshot = directory.snapshot();
+      version = v;
+    }
+    return *snapshot;
+  }
+
+  std::unique_ptr<Conn> take(const Instance& inst, Clock::time_point now,
+                             std::chrono::milliseconds max_idle) {
+    auto it = idle.find(inst.key());
+    if (it == idle.end()) return nullptr;
+    auto& list = it->second;
+    while (!list.empty()) {
+      auto c = std::move(list.back());  // most recently used first
+      list.pop_back();
+      if (now - c->idle_since < max_idle && c->alive()) {
+        c->reused = true;
+        return c;
+      }
+      c->close();
+    }
+    return nullptr;
+  }
+
+  void put(const Instance& inst, std::unique_ptr<Conn> c, std::size_t max_idle_conns) {
+    auto& list = idle[inst.key()];
+    if (list.size() >= max_idle_conns) return c->close();
+    c->idle_since = Clock::now();
+    list.push_back(std::move(c));
+  }
+};
+
+/// One client request on its way through the proxy: attempts, each on a (new or pooled)
+/// connection to a picked instance, until an answer comes back or the retries are used up.
+class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
+ public:
+  Call(Proxy& proxy, ThreadState& ts, common::Request&& req, common::ExchangePtr ex,
+       std::string request_id)
+      : proxy_(proxy), ts_(ts), req_(std::move(req)), ex_(std::move(ex)),
+        request_id_(std::move(request_id)),
+        deadline_(Clock::now() + proxy.options_.response_timeout),
+        head_(req_.method() == http::verb::head) {}
+
+  void attempt() {
+    const auto& opts = proxy_.options_;
+    const Snapshot& snap = ts_.current(proxy_.directory_);
+    auto i = pick(opts.policy, snap.routable,
+                  std::span<const Instance* const>(tried_.data(), tried_count_), ts_.pick);
+    if (!i) return give_up();
+    inst_ = snap.routable[*i];
+    inst_->in_flight.fetch_add(1, std::memory_order_relaxed);
+    inst_->requests.fetch_add(1, std::memory_order_relaxed);
+    auto now = Clock::now();
+    conn_ = ts_.take(*inst_, now, opts.pool_idle);
+    if (conn_) return send();
+    conn_ = std::make_unique<Conn>(*ts_.ioc);
+    beast::error_code ec;
+    tcp::endpoint ep(asio::ip::make_address(inst_->address(), ec), inst_->port());
+    if (ec) return failed(ec, true);
+    conn_->stream.expires_after(std::min<Clock::duration>(opts.connect_timeout, deadline_ - now));
+    conn_->stream.async_connect(ep, [self = shared_from_this()](beast::error_code ec) {
+      if (ec) return self->failed(ec, true);
+      beast::error_code ignored;
+      self->conn_->stream.socket().set_option(tcp::no_delay(true), ignored);
+      self->send();
+    });
+  }
+
+ private:
+  void send() {
+    auto now = Clock::now();
+    conn_->stream.expires_after(
+        std::min<Clock::duration>(proxy_.options_.first_byte_timeout, deadline_ - now));
+    http::async_write(conn_->stream, req_,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec) return self->failed(ec, false);
+                        self->read_head();
+                      });
+  }
+
+  void read_head() {
+    parser_.emplace();
+    parser_->body_limit(proxy_.options_.response_body_limit);
+    parser_->header_limit(64 * 1024);
+    if (head_) parser_->skip(true);
+    http::async_read_header(conn_->stream, conn_->buffer, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->on_head(ec);
+                            });
+  }
+
+  void on_head(beast::error_code ec) {
+    if (ec) {
+      // Part of a head came back: the node has seen the request; no retry.
+      if (parser_->got_some()) return finish_error(ec);
+      return failed(ec, false);
+    }
+    const auto& head = parser_->get();
+    if (head.result_int() == 503 && attempts_left()) {
+      // Bootstrapping or draining: it has not processed the request. Try another node; probes
+      // of its /health re-admit it once it serves again.
+      eject("status_503");
+      conn_->close();
+      conn_.reset();
+      return retry(503);
+    }
+    if (is_event_stream(head)) return begin_stream();
+    if (parser_->is_done()) return on_body({});
+    http::async_read(conn_->stream, conn_->buffer, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->on_body(ec);
+                     });
+  }
+
+  void on_body(beast::error_code ec) {
+    if (ec) return finish_error(ec);
+    bool reusable = parser_->keep_alive() && conn_->buffer.size() == 0;
+    common::Response res = parser_->release();
+    prepare_client_response(res, request_id_, head_);
+    ex_->respond(std::move(res));
+    if (reusable) ts_.put(*inst_, std::move(conn_), proxy_.options_.max_idle_per_instance);
+    else conn_->close();
+    release_instance();
+  }
+
+  // ---- streams (text/event-stream): passed through as they come, until either side ends ----
+  void begin_stream() {
+    common::Response head;
+    head.base() = parser_->get().base();
+    prepare_stream_head(head.base(), request_id_);
+    ex_->begin_stream(std::move(head));
+    parser_->body_limit(boost::none);
+    proxy_.stats_.streams.fetch_add(1, std::memory_order_relaxed);
+    release_instance();  // a long-lived stream is not an outstanding request for balancing
+    conn_->stream.expires_never();
+    watchdog_.emplace(*ts_.ioc);
+    watch();
+    pump({});
+  }
+
+  void pump(beast::error_code ec) {
+    if (!ec) {
+      std::string chunk;
+      chunk.swap(parser_->get().body());
+      if (!chunk.empty() && !ex_->push(std::move(chunk))) ec = asio::error::connection_aborted;
+      else if (parser_->is_done()) ec = http::error::end_of_stream;
+    }
+    if (ec) return end_stream();
+    http::async_read_some(conn_->stream, conn_->buffer, *parser_,
+                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                            self->pump(ec);
+                          });
+  }
+
+  // The node may be silent for long; notice a departed client within a second anyway.
+  void watch() {
+    watchdog_->expires_after(std::chrono::seconds(1));
+    watchdog_->async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->stream_ended_) return;
+      if (!self->ex_->open()) return self->conn_->close();  // the pending read then ends it
+      self->watch();
+    });
+  }
+
+  void end_stream() {
+    if (stream_ended_) return;
+    stream_ended_ = true;
+    watchdog_->cancel();
+    ex_->end_stream();
+    conn_->close();
+    proxy_.stats_.streams.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  // ---- failures ----
+  bool attempts_left() const { return attempts_ < proxy_.options_.max_retries; }
+
+  // Nothing of an answer came back: eject the node (unless a pooled connection merely went stale)
+  // and retry elsewhere.
+  void failed(beast::error_code ec, bool connecting) {
+    bool timeout = ec == beast::error::timeout;
+    bool stale = !connecting && conn_ && conn_->reused && !timeout;
+    if (conn_) conn_->close();
+    conn_.reset();
+    if (stale && stale_retries_ < kMaxStaleRetries) {
+      // The node closed a kept-alive connection as we reused it: not a health signal.
+      ++stale_retries_;
+      release_instance();
+      proxy_.stats_.retries.fetch_add(1, std::memory_order_relaxed);
+      return attempt();
+    }
+    spdlog::warn("event=upstream_failed instance={} stage={} error=\"{}\" request_id={}",
+                 inst_->id(), connecting ? "connect" : "request", ec.message(), request_id_);
+    eject(connecting ? "connect_failed" : timeout ? "timeout" : "reset");
+    retry(timeout ? 504 : 502);
+  }
+
+  void eject(const char* reason) {
+    proxy_.stats_.upstream_errors.fetch_add(1, std::memory_order_relaxed);
+    if (inst_->report_failure(Clock::now()))
+      spdlog::warn("event=instance_ejected instance={} url={} reason={}", inst_->id(),
+                   inst_->url(), reason);
+  }
+
+  void retry(int status_if_last) {
+    last_status_ = status_if_last;
+    if (tried_count_ < tried_.size()) tried_[tried_count_++] = inst_.get();
+    release_instance();
+    if (!attempts_left() || Clock::now() >= deadline_) return give_up();
+    ++attempts_;
+    proxy_.stats_.retries.fetch_add(1, std::memory_order_relaxed);
+    attempt();
+  }
+
+  void give_up() {
+    int status = last_status_;
+    std::string detail;
+    if (status == 0) {
+      proxy_.stats_.no_instance.fetch_add(1, std::memory_order_relaxed);
+      status = 503;
+      detail = "no status node is available";
+    } else if (status == 504) {
+      detail = "the status nodes did not answer in time";
+    } else if (status == 503) {
+      detail = "the status nodes are unavailable (starting or draining)";
+    } else {
+      detail = "the status nodes could not be reached";
+    }
+    respond_problem(status, detail);
+  }
+
+  // The answer broke off after it had started: no retry (the node has acted on the request).
+  void finish_error(beast::error_code ec) {
+    bool timeout = ec == beast::error::timeout;
+    spdlog::warn("event=upstream_answer_failed instance={} error=\"{}\" request_id={}",
+                 inst_->id(), ec.message(), request_id_);
+    if (ec != http::error::body_limit) eject(timeout ? "timeout" : "reset");
+    conn_->close();
+    release_instance();
+    respond_problem(timeout ? 504 : 502, timeout ? "the status node did not answer in time"
+                                                 : "the status node's answer broke off");
+  }
+
+  void respond_problem(int status, const std::string& detail) {
+    auto res = common::problem(status, detail, 11, req_.keep_alive());
+    res.set("X-Request-Id", request_id_);
+    if (status == 503) res.set(http::field::retry_after, "1");
+    ex_->respond(std::move(res));
+  }
+
+  void release_instance() {
+    if (!inst_) return;
+    inst_->in_flight.fetch_sub(1, std::memory_order_relaxed);
+    inst_.reset();
+  }
+
+  static constexpr int kMaxStaleRetries = 2;
+  Proxy& proxy_;
+  ThreadState& ts_;
+  common::Request req_;
+  common::ExchangePtr ex_;
+  std::string request_id_;
+  Clock::time_point deadline_;
+  bool head_;
+  InstancePtr inst_;
+  std::unique_ptr<Conn> conn_;
+  std::optional<http::response_parser<http::string_body>> parser_;
+  std::optional<asio::steady_timer> watchdog_;
+  std::array<const Instance*, 8> tried_{};
+  std::size_t tried_count_ = 0;
+  int attempts_ = 0;  // retries made so far
+  int stale_retries_ = 0;
+  int last_status_ = 0;
+  bool stream_ended_ = false;
+};
+
+Proxy::Proxy(ProxyOptions options, Directory& directory)
+    : options_(options), directory_(directory) {}
+
+Proxy::~Proxy() = default;
+
+void Proxy::attach(const std::vector<asio::io_context*>& contexts) {
+  std::uint64_t seed = 0x2545f4914f6cdd1d;
+  for (auto* ioc : contexts) {
+    auto ts = std::make_unique<ThreadState>();
+    ts->ioc = ioc;
+    ts->pick.rng = (seed += 0x9e3779b97f4a7c15);
+    ts->pick.next = states_.size();  // threads start at different instances
+    states_.push_back(std::move(ts));
+  }
+}
+
+Proxy::ThreadState* Proxy::state_for(const common::ExchangePtr& ex) {
+  auto exec = ex->executor();
+  auto* ctx = &asio::query(exec, asio::execution::context);
+  for (auto& ts : states_)
+    if (static_cast<asio::execution_context*>(ts->ioc) == ctx) return ts.get();
+  return nullptr;
+}
+
+void Proxy::forward(common::Request&& req, common::ExchangePtr ex, std::string request_id) {
+  ThreadState* ts = state_for(ex);
+  if (!ts) {
+    // Not one of our I/O threads: a wiring bug, not a client error.
+    spdlog::error("event=proxy_unattached_thread request_id={}", request_id);
+    auto res = common::problem(500, "gateway misconfigured", 11, req.keep_alive());
+    return ex->respond(std::move(res));
+  }
+  std::make_shared<Call>(*this, *ts, std::move(req), std::move(ex), std::move(request_id))
+      ->attempt();
+}
+
+}  // namespace status::gateway

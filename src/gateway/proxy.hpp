@@ -1,0 +1,58 @@
+#pragma once
+// The reverse proxy: forwards /api requests to the nodes over kept-alive connections, with
+// balancing, retries on another node, passive health and timeouts.
+
+#include "common/http_server.hpp"
+#include "gateway/instance.hpp"
+#include "gateway/options.hpp"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace status::gateway {
+
+/// Counters for /metrics; any thread may read.
+struct ProxyStats {
+  std::atomic<long> retries{0};          // extra attempts made
+  std::atomic<long> upstream_errors{0};  // failed attempts (connect, reset, timeout, 503)
+  std::atomic<long> no_instance{0};      // requests answered 503: nobody to send them to
+  std::atomic<long> streams{0};          // streamed answers currently open
+};
+
+/// One connection pool and one balancing state per I/O thread (the io_contexts given to
+/// attach()), so the request path takes no lock. forward() must run on the thread of the
+/// exchange's executor, which must be one of those io_contexts.
+class Proxy {
+ public:
+  Proxy(ProxyOptions options, Directory& directory);
+  ~Proxy();
+  Proxy(const Proxy&) = delete;
+  Proxy& operator=(const Proxy&) = delete;
+
+  /// Call once, before any forward(), with every I/O thread's io_context.
+  void attach(const std::vector<boost::asio::io_context*>& contexts);
+
+  /// Forwards `req` (already checked and rewritten for the upstream) and completes `ex` with the
+  /// node's answer, a pass-through stream (text/event-stream), or a 502/503/504 problem+json.
+  void forward(common::Request&& req, common::ExchangePtr ex, std::string request_id);
+
+  const ProxyStats& stats() const { return stats_; }
+
+  struct ThreadState;  // implementation detail
+  class Call;
+
+ private:
+  ThreadState* state_for(const common::ExchangePtr& ex);
+  ProxyOptions options_;
+  Directory& directory_;
+  ProxyStats stats_;
+  std::vector<std::unique_ptr<ThreadState>> states_;
+};
+
+}  // namespace status::gateway
