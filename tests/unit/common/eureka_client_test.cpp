@@ -160,6 +160,20 @@ TEST(EurekaClient, FailsOverToTheNextRegistry) {
   EXPECT_EQ(registry.count("DELETE"), 1u);
 }
 
+TEST(EurekaClient, HeartbeatsMoveToAPeerWhenItsRegistryDies) {
+  auto first = std::make_unique<FakeRegistry>();
+  FakeRegistry second;  // knows the instance already, as a replicating peer would
+  EurekaClient client({first->url(), second.url()}, node_info());
+  client.start("UP");
+  ASSERT_TRUE(eventually([&] { return client.registered(); }));
+  EXPECT_EQ(first->count("POST"), 1u);
+  first.reset();
+  ASSERT_TRUE(eventually([&] { return second.count("PUT") >= 1; }));
+  EXPECT_EQ(second.count("POST"), 0u) << "the peer answered the heartbeat: no registration needed";
+  client.stop();
+  EXPECT_EQ(second.count("DELETE"), 1u) << "deregistered where its heartbeats went";
+}
+
 TEST(EurekaClient, StopWithoutStartIsHarmless) {
   EurekaClient client({parse_base_url("http://127.0.0.1:1/eureka")}, node_info());
   client.stop();
