@@ -1,4 +1,4 @@
-// The cluster view: GET /api/services every 1.5 s, plus one cheap API request through the
+// The cluster view: GET /api/services every 1.5 s, around one cheap API request through the
 // gateway each round (it shows the balancer at work, and a dead node is noticed by the
 // gateway's passive health check even when nobody else is using the system).
 import { api, onServedBy, statuses } from './api.js';
@@ -38,16 +38,19 @@ export class ClusterView {
   async round() {
     if (this.stopped) return;
     const started = performance.now();
-    let pinged = null;
     try {
-      const r = await api('GET', '/api/statuses?limit=1', { retries: 0, background: true });
-      pinged = r.servedBy;
-    } catch {
-      // Shown through the services answer below (or the gateway being unreachable).
-    }
-    try {
-      const r = await statuses.services();
-      this.render(r.body || [], pinged);
+      // services, ping, services: the ping is then (almost always) the only request between
+      // the two snapshots, and the instance whose counter moved is the node it names.
+      const before = (await statuses.services()).body || [];
+      let pinged = null;
+      try {
+        pinged = (await api('GET', '/api/statuses?limit=1', { retries: 0, background: true })).servedBy;
+      } catch {
+        // A failed ping is what makes the gateway eject a dead node: the services answer shows it.
+      }
+      const after = (await statuses.services()).body || [];
+      if (pinged) this.learn(before, after, pinged);
+      this.render(after);
       this.msg.textContent = '';
     } catch (e) {
       this.msg.textContent = e.network
@@ -63,16 +66,17 @@ export class ClusterView {
     setTimeout(() => this.round(), wait);
   }
 
-  render(services, pinged) {
+  /** Learns which node id sits behind an instance (needed when instances are HOST:PORT). */
+  learn(before, after, pinged) {
+    const old = new Map(before.map((s) => [s.instanceId, s.requests]));
+    const moved = after.filter((s) => s.requests !== (old.get(s.instanceId) ?? s.requests));
+    if (moved.length === 1 && moved[0].requests - old.get(moved[0].instanceId) === 1)
+      this.nodeOfInstance.set(moved[0].instanceId, pinged);
+    for (const s of after) if (s.instanceId === pinged) this.nodeOfInstance.set(s.instanceId, pinged);
+  }
+
+  render(services) {
     const now = performance.now();
-    // Learn which node id sits behind an instance: if exactly one instance served exactly one
-    // request since the last round, and that was our ping, its X-Served-By names it.
-    const deltas = services.map((s) => s.requests - (this.prev.get(s.instanceId)?.requests ?? s.requests));
-    if (pinged && this.prev.size && deltas.reduce((a, b) => a + b, 0) === 1) {
-      const i = deltas.indexOf(1);
-      if (i >= 0) this.nodeOfInstance.set(services[i].instanceId, pinged);
-    }
-    for (const s of services) if (s.instanceId === pinged) this.nodeOfInstance.set(s.instanceId, pinged);
 
     const up = services.filter((s) => isUp(s)).length;
     this.summary.textContent = `${up} of ${services.length} up`;

@@ -1,0 +1,207 @@
+// Starts a real cluster for the browser tests: a private RabbitMQ (scripts/rabbitmq-private),
+// N status-nodes and one status-gateway serving web/, all on free ports of 127.0.0.1.
+// Mirrors tests/system/harness.py: binaries from $STATUS_BUILD_DIR/bin (default build/bin),
+// every wait bounded, everything stopped in stop() — and killed on process exit as a last resort.
+//
+// Run directly (`node tests/browser/cluster.mjs`) it starts a cluster and keeps it up until
+// Ctrl-C: handy for working on the page.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BIN = path.resolve(ROOT, process.env.STATUS_BUILD_DIR || 'build', 'bin');
+const RABBIT = path.join(ROOT, 'scripts', 'rabbitmq-private');
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `fn` until it returns something truthy; throws after `timeoutMs`. */
+export async function waitUntil(fn, { timeoutMs = 10000, intervalMs = 100, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(intervalMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last})`);
+}
+
+// Every child and broker we start, so that an exit of any kind can still end them.
+const live = new Set();
+const brokers = new Set();
+function killEverything() {
+  for (const p of live) {
+    try { process.kill(-p.pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+  live.clear();
+  for (const dir of brokers) spawnSync(RABBIT, ['stop', dir], { stdio: 'ignore', timeout: 60000 });
+  brokers.clear();
+}
+process.on('exit', killEverything);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    console.error(`cluster: ${sig}: stopping everything`);
+    killEverything();
+    process.exit(1);
+  });
+}
+
+class Proc {
+  constructor(binary, args, workdir, name) {
+    this.binary = binary;
+    this.args = args;
+    this.name = name;
+    this.logPath = path.join(workdir, `${name}.log`);
+    this.port = Number(args[args.indexOf('--port') + 1]);
+    this.child = null;
+    this.exited = null;
+  }
+
+  get url() { return `http://127.0.0.1:${this.port}`; }
+
+  async start() {
+    const exe = path.join(BIN, this.binary);
+    if (!fs.existsSync(exe)) throw new Error(`${exe} does not exist: build it first (make build)`);
+    const log = fs.openSync(this.logPath, 'a');
+    // detached: its own process group, so a kill reaches anything it spawns too.
+    this.child = spawn(exe, this.args, { stdio: ['ignore', log, log], detached: true });
+    fs.closeSync(log);
+    live.add(this.child);
+    this.exited = new Promise((r) => this.child.once('exit', (code, sig) => {
+      live.delete(this.child);
+      r(code ?? sig);
+    }));
+    await waitUntil(async () => {
+      if (this.child.exitCode !== null || this.child.signalCode !== null)
+        throw new Error(`${this.name} exited: ${this.logTail()}`);
+      const r = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(2000) });
+      return r.status === 200;
+    }, { timeoutMs: 30000, what: `${this.name} healthy` }).catch((e) => {
+      throw new Error(`${e.message}\n--- ${this.name} log:\n${this.logTail()}`);
+    });
+    return this;
+  }
+
+  running() { return this.child && this.child.exitCode === null && this.child.signalCode === null; }
+
+  /** kill -9: no chance to clean up. */
+  async kill() {
+    if (!this.running()) return;
+    this.child.kill('SIGKILL');
+    await Promise.race([this.exited, sleep(10000)]);
+  }
+
+  /** SIGTERM, then SIGKILL of the whole group if it does not exit within `graceMs`. */
+  async stop(graceMs = 10000) {
+    if (!this.running()) return;
+    this.child.kill('SIGTERM');
+    const done = await Promise.race([this.exited.then(() => true), sleep(graceMs).then(() => false)]);
+    if (!done) {
+      try { process.kill(-this.child.pid, 'SIGKILL'); } catch { /* gone */ }
+      await Promise.race([this.exited, sleep(5000)]);
+    }
+  }
+
+  logTail(n = 30) {
+    try {
+      return fs.readFileSync(this.logPath, 'utf8').split('\n').slice(-n).join('\n');
+    } catch {
+      return '';
+    }
+  }
+}
+
+export class Cluster {
+  constructor({ nodes = 3 } = {}) {
+    this.nodeCount = nodes;
+    this.workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'status-browser-'));
+    // The broker may run as the `rabbitmq` user: it must be able to reach its directory.
+    fs.chmodSync(this.workdir, 0o755);
+    this.nodes = [];
+    this.gateway = null;
+    this.brokerDir = path.join(this.workdir, 'rabbitmq');
+    this.brokerStarted = false;
+  }
+
+  get url() { return this.gateway.url; }
+
+  async start() {
+    const brokerPort = await freePort();
+    const r = spawnSync(RABBIT, ['start', this.brokerDir, String(brokerPort)],
+      { stdio: 'inherit', timeout: 120000 });
+    this.brokerStarted = true;  // stop() must run even after a failed start
+    brokers.add(this.brokerDir);
+    if (r.status !== 0) throw new Error(`rabbitmq-private start failed (${r.status ?? r.error})`);
+    const amqp = `amqp://guest:guest@127.0.0.1:${brokerPort}/`;
+
+    for (let i = 1; i <= this.nodeCount; i++) {
+      const port = await freePort();
+      const id = `n${i}`;
+      this.nodes.push(new Proc('status-node', ['--port', String(port), '--node-id', id,
+        '--data-dir', path.join(this.workdir, `data-${id}`), '--amqp-url', amqp,
+        '--threads', '2'], this.workdir, `node-${id}`));
+    }
+    // The first node alone, then the rest: later ones may bootstrap from it.
+    await this.nodes[0].start();
+    await Promise.all(this.nodes.slice(1).map((n) => n.start()));
+
+    const gwPort = await freePort();
+    const args = ['--port', String(gwPort), '--threads', '2', '--web-root', path.join(ROOT, 'web')];
+    for (const n of this.nodes) args.push('--upstream', `127.0.0.1:${n.port}`);
+    this.gateway = new Proc('status-gateway', args, this.workdir, 'gateway');
+    await this.gateway.start();
+    return this;
+  }
+
+  async stop() {
+    const procs = [this.gateway, ...this.nodes].filter(Boolean);
+    await Promise.all(procs.map((p) => p.stop()));
+    if (this.brokerStarted) {
+      spawnSync(RABBIT, ['stop', this.brokerDir], { stdio: 'inherit', timeout: 120000 });
+      this.brokerStarted = false;
+      brokers.delete(this.brokerDir);
+    }
+    if (!process.env.KEEP_WORKDIR) fs.rmSync(this.workdir, { recursive: true, force: true });
+  }
+
+  logs() {
+    return [this.gateway, ...this.nodes].filter(Boolean)
+      .map((p) => `--- ${p.name} (${p.logPath}):\n${p.logTail(15)}`).join('\n');
+  }
+}
+
+// `node tests/browser/cluster.mjs [N]`: a cluster to develop the page against.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const cluster = new Cluster({ nodes: Number(process.argv[2] || 3) });
+  try {
+    await cluster.start();
+  } catch (e) {
+    console.error(e.message);
+    await cluster.stop();
+    process.exit(1);
+  }
+  console.log(`web client: ${cluster.url}/`);
+  for (const n of cluster.nodes) console.log(`${n.name}: ${n.url}`);
+  console.log(`workdir: ${cluster.workdir} — Ctrl-C stops everything`);
+  // Ctrl-C / SIGTERM: the handlers above kill the processes and stop the broker.
+  setInterval(() => {}, 1 << 30);
+}
