@@ -220,7 +220,7 @@ HandlerResult eureka_route(const Call& c, std::string_view prefix,
   const auto& req = c.req;
   auto& registry = c.deps.registry;
   auto method = req.method();
-  bool get = method == http::verb::get || method == http::verb::head;
+  bool get = method == http::verb::get;
   std::string p(prefix);
   auto n = seg.size();
   if (n >= 1 && seg[0] == "apps") {
@@ -285,7 +285,7 @@ HandlerResult eureka_route(const Call& c, std::string_view prefix,
 HandlerResult handle_request(const Request& req, const HandlerDeps& deps) {
   auto [path, query] =
       common::split_target(std::string_view(req.target().data(), req.target().size()));
-  bool get = req.method() == http::verb::get || req.method() == http::verb::head;
+  bool get = req.method() == http::verb::get;
   if (path == "/" || path == "/health" || path == "/metrics") {
     std::string route(path);
     if (!get) return {method_not_allowed(req, "GET"), route};
