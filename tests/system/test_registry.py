@@ -297,13 +297,20 @@ def same_view(a, b):
     return va if va == vb else None
 
 
-def test_two_peers_agree_and_survive_the_loss_of_either(tmp_path, procs):
+def peered_pair(tmp_path, procs, start=True):
+    """Registries A and B, each the other's --peer, on ports chosen up front."""
     pa, pb = harness.free_port(), harness.free_port()
     a = harness.registry(str(tmp_path), "registry-a", peers=[f"http://127.0.0.1:{pb}/eureka"], port=pa)
     b = harness.registry(str(tmp_path), "registry-b", peers=[f"http://127.0.0.1:{pa}/eureka"], port=pb)
     procs.extend([a, b])
-    a.start()
-    b.start()
+    if start:
+        a.start()
+        b.start()
+    return a, b
+
+
+def test_two_peers_agree_and_survive_the_loss_of_either(tmp_path, procs):
+    a, b = peered_pair(tmp_path, procs)
     one = java_client_instance("n1", "STATUS-NODE", renewal=1, duration=3)
     two = java_client_instance("n2", "STATUS-NODE", renewal=1, duration=3)
 
@@ -339,15 +346,11 @@ def test_two_peers_agree_and_survive_the_loss_of_either(tmp_path, procs):
 
 
 def test_restarted_registry_copies_from_its_peer(tmp_path, procs):
-    pa, pb = harness.free_port(), harness.free_port()
-    a = harness.registry(str(tmp_path), "registry-a", peers=[f"http://127.0.0.1:{pb}/eureka"], port=pa)
-    procs.append(a)
+    a, b = peered_pair(tmp_path, procs, start=False)
     a.start()
     for n in range(3):
         assert register(a, java_client_instance(f"x{n}", "STATUS-NODE")).status == 204
     # B starts later: it copies from A before it answers.
-    b = harness.registry(str(tmp_path), "registry-b", peers=[f"http://127.0.0.1:{pa}/eureka"], port=pb)
-    procs.append(b)
     b.start()
     assert instances(b) == {"x0": "UP", "x1": "UP", "x2": "UP"}
     assert b.stop() == 0
@@ -357,12 +360,7 @@ def test_restarted_registry_copies_from_its_peer(tmp_path, procs):
 
 
 def test_replicated_calls_are_not_replicated_again(tmp_path, procs):
-    pa, pb = harness.free_port(), harness.free_port()
-    a = harness.registry(str(tmp_path), "registry-a", peers=[f"http://127.0.0.1:{pb}/eureka"], port=pa)
-    b = harness.registry(str(tmp_path), "registry-b", peers=[f"http://127.0.0.1:{pa}/eureka"], port=pb)
-    procs.extend([a, b])
-    a.start()
-    b.start()
+    a, b = peered_pair(tmp_path, procs)
     # A call marked as a replica at A stays at A.
     assert register(a, java_client_instance("only-a", "STATUS-NODE"), headers=REPLICA).status == 204
     time.sleep(0.5)
