@@ -150,13 +150,20 @@ uiTest('a status written by another client appears in the open page within 2 s',
   const ms = Date.now() - t0;
   console.log(`  new status visible after ${ms} ms`);
 
-  // An update and a delete by another client arrive too.
+  // An update and a delete by another client arrive too: in the feed and in the open card.
+  await page.fill('#l-username', 'bob');
+  await page.click('#lookup-btn');
+  await page.locator('#lookup-card[data-username="bob"] .text', { hasText: 'Hello from curl' }).waitFor();
   await apiCall('PUT', '/api/statuses/bob', { statusText: 'Changed elsewhere' });
   await page.locator('#feed-list li[data-username="bob"]', { hasText: 'Changed elsewhere' })
     .waitFor({ timeout: 2000 });
-  await page.locator('#feed-list li[data-username="bob"]').first().waitFor();
+  await page.locator('#lookup-card[data-username="bob"] .text', { hasText: 'Changed elsewhere' })
+    .waitFor({ timeout: 2000 });
+  assert.equal(await page.locator('#feed-list li[data-username="bob"]').count(), 1);
   await apiCall('DELETE', '/api/statuses/bob');
   await page.locator('#feed-list li[data-username="bob"]').waitFor({ state: 'detached', timeout: 2000 });
+  await page.locator('#lookup-msg', { hasText: 'bob’s status was deleted' }).waitFor({ timeout: 2000 });
+  assert.equal(await page.locator('#lookup-card').isVisible(), false);
 });
 
 uiTest('validation errors are shown in words, the server’s detail too', async () => {
@@ -251,6 +258,31 @@ uiTest('statuses with coordinates appear as markers; position by map click and g
   await page.locator('.leaflet-popup-content', { hasText: 'Kaffee im Hawelka' }).waitFor();
   assert.equal(await page.locator('#map-count').innerText(), '3 on the map');
 
+  // Without reachable tiles the map still works: markers on the locally drawn grid, no errors.
+  // (A closed port on 127.0.0.1 stands in for "no network".)
+  const offline = await context.newPage();
+  const offlineErrors = [];
+  offline.on('pageerror', (e) => offlineErrors.push(e.message));
+  await offline.goto(`${cluster.url}/?tiles=${encodeURIComponent('http://127.0.0.1:9/{z}/{x}/{y}.png')}`);
+  await offline.locator('.leaflet-marker-icon[title="vienna"]').waitFor();
+  await waitUntil(async () => (await offline.locator('img.leaflet-tile').count()) > 0,
+    { timeoutMs: 5000, what: 'tile images requested' });
+  assert.match(await offline.locator('img.leaflet-tile').first().getAttribute('src'), /^http:\/\/127\.0\.0\.1:9\//);
+  await offline.locator('#live[data-state="live"]').waitFor();
+  await offline.waitForTimeout(500);
+  assert.deepEqual(offlineErrors, []);
+  await offline.close();
+
+  // The tile setting is stored in the browser.
+  await page.click('#tiles summary');
+  await page.fill('#tiles-url', 'http://127.0.0.1:9/t/{z}/{x}/{y}.png');
+  await page.click('#tiles-form button[type="submit"]');
+  assert.equal(await page.evaluate(() => localStorage.getItem('statusServer.tiles')),
+    'http://127.0.0.1:9/t/{z}/{x}/{y}.png');
+  await page.click('#tiles-none');
+  assert.equal(await page.evaluate(() => localStorage.getItem('statusServer.tiles')), 'none');
+  await page.click('#tiles summary');
+
   // A delete removes the marker.
   await apiCall('DELETE', '/api/statuses/geo');
   await page.locator('.leaflet-marker-icon[title="geo"]').waitFor({ state: 'detached', timeout: 2000 });
@@ -307,6 +339,8 @@ uiTest('the cluster view shows three nodes; a killed node is shown as down withi
   await page.locator('#live[data-state="live"]').waitFor({ timeout: 10000 });
   await apiCall('PUT', '/api/statuses/after-kill', { statusText: 'still live' });
   await page.locator('#feed-list li[data-username="after-kill"]').waitFor({ timeout: 3000 });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot('overview');
 });
 
 uiTest('keyboard use and a phone-sized screen', async () => {

@@ -76,7 +76,8 @@ export class Feed {
     if (!this.loaded) return;
     const i = this.items.findIndex((x) => x.username === username);
     if (i < 0) {
-      if (this.offset !== 0) this.reloadSoon();
+      // Not on this page (or already gone): the counts and later pages may still change.
+      this.reloadSoon();
       return;
     }
     const li = this.list.querySelector(`li[data-username="${CSS.escape(username)}"]`);
