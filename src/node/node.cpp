@@ -27,7 +27,7 @@ std::vector<Option> node_option_table() {
       {"peer", "", "a peer node's base URL for bootstrap and repair, e.g. http://127.0.0.1:8082", true},
       {"advertise-host", "", "host name other processes use to reach this node (default: --bind, or 127.0.0.1)"},
       {"threads", std::to_string(common::default_threads()), "number of I/O threads"},
-      {"sync", "full", "SQLite synchronous mode: full (survives power loss) or normal (survives process crashes)"},
+      {"sync", "normal", "SQLite synchronous mode: normal (a commit survives kill -9 of the node) or full (also power loss; fsync per commit)"},
       {"queue-type", "classic", "RabbitMQ queue type of this node's queue: classic or quorum"},
       {"sync-timeout-ms", "2000", "longest wait of an X-Consistency: all write"},
       {"anti-entropy-interval-ms", "5000", "how often to compare state digests with peers"},

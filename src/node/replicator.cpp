@@ -60,7 +60,8 @@ void Replicator::on_changes(const std::vector<Change>& changes) {
 void Replicator::when_published(std::int64_t seq, std::function<void()> fn) {
   {
     std::lock_guard lock(mutex_);
-    if (publisher_up_ && !stopping_) {
+    // A confirm may arrive before the writer asks for it (the publisher sees the change first).
+    if (publisher_up_ && !stopping_ && seq > confirmed_upto_) {
       waiters_.emplace(seq, std::make_pair(SteadyClock::now() + options_.confirm_wait, std::move(fn)));
       return;
     }
@@ -72,6 +73,7 @@ void Replicator::fire_waiters(std::int64_t confirmed_upto, bool all) {
   std::vector<std::function<void()>> ready;
   {
     std::lock_guard lock(mutex_);
+    confirmed_upto_ = std::max(confirmed_upto_, confirmed_upto);
     auto now = SteadyClock::now();
     for (auto it = waiters_.begin(); it != waiters_.end();) {
       if (all || it->first <= confirmed_upto || it->second.first <= now) {

@@ -76,6 +76,7 @@ class Replicator {
   std::deque<std::pair<std::int64_t, std::string>> fresh_;  // committed, not yet published
   std::multimap<std::int64_t, std::pair<std::chrono::steady_clock::time_point, std::function<void()>>> waiters_;
   QueueState queue_state_ = QueueState::kUnknown;
+  std::int64_t confirmed_upto_ = 0;  // every outbox seq ≤ this is confirmed
   std::size_t url_index_ = 0;
 };
 

@@ -57,7 +57,7 @@ class Store {
   struct Options {
     std::string data_dir;
     std::string node_id;           // empty: the id persisted in the data dir (created once)
-    bool sync_full = true;         // PRAGMA synchronous=FULL (else NORMAL); see docs/node.md
+    bool sync_full = false;        // PRAGMA synchronous=FULL (else NORMAL); see docs/node.md
     bool outbox = false;           // record local changes for the replication publisher
     std::size_t max_batch = 1024;  // writes per transaction
     std::int64_t tombstone_ttl_ms = 7LL * 24 * 3600 * 1000;
