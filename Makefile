@@ -16,7 +16,6 @@ deps:
 build: deps
 	@[ -f $(BUILD)/build.ninja ] || cmake --preset $(PRESET) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
-	@[ ! -f web/package.json ] || scripts/build-web
 
 test: build
 	@WITH_BROWSER=1 scripts/install-deps
