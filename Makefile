@@ -5,6 +5,9 @@ PRESET ?= release
 NODES ?= 3
 JOBS ?= 2
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
+# Relative paths in the cache key: clones in other folders (CI) reuse the cache.
+export CCACHE_BASEDIR ?= $(CURDIR)
+export CCACHE_NOHASHDIR ?= true
 
 .PHONY: all deps build test unit system browser bench up clean asan
 
