@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -214,9 +215,10 @@ class ExchangeImpl : public Exchange {
       auto res = std::make_shared<Response>(problem(500, "the request was not answered"));
       post_send(res);
     }
-    // The session must die on its own thread (it unregisters from its worker there).
+    // The session must die on its own thread (it unregisters from its worker there); when we
+    // already are on it (the usual case), at once rather than through the queue.
     auto exec = session_->stream_.get_executor();
-    asio::post(exec, [s = std::move(session_)] {});
+    asio::dispatch(exec, [s = std::move(session_)] {});
   }
   void respond(Response res) override {
     if (done_.exchange(true)) return;
@@ -246,8 +248,11 @@ class ExchangeImpl : public Exchange {
   std::string remote_address() const override { return remote_; }
 
  private:
+  // Inline when called on the session's thread (an asynchronous handler such as the gateway's
+  // proxy completes there), queued otherwise. Streams keep asio::post: their chunks may come
+  // from several threads and must stay in order.
   void post_send(std::shared_ptr<Response> res) {
-    asio::post(session_->stream_.get_executor(),
+    asio::dispatch(session_->stream_.get_executor(),
                [s = session_, res, k = keep_alive_, r = route_, m = method_, t = started_] {
                  s->send(res, k, r, m, t);
                });

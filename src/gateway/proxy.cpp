@@ -12,10 +12,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
-#include <sys/socket.h>
-
 #include <array>
-#include <cerrno>
 #include <unordered_map>
 
 namespace status::gateway {
@@ -39,14 +36,10 @@ struct Conn {
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream.socket().close(ec);
   }
-  // A pooled connection the node has closed (FIN/RST) or that holds stray bytes is unusable.
-  // One non-blocking peek tells, without waiting.
-  bool alive() {
-    if (!stream.socket().is_open() || buffer.size() > 0) return false;
-    char c;
-    ssize_t n = ::recv(stream.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-  }
+  // Usable as far as we can tell without a syscall. A connection the node has closed meanwhile
+  // shows as a failed write or an EOF before any answer byte: a "stale" failure, retried (a peek
+  // per request would cost a fifth of the proxy's syscalls).
+  bool reusable() const { return stream.socket().is_open() && buffer.size() == 0; }
 };
 
 bool is_event_stream(const http::response_header<>& h) {
@@ -80,13 +73,21 @@ struct Proxy::ThreadState {
     while (!list.empty()) {
       auto c = std::move(list.back());  // most recently used first
       list.pop_back();
-      if (now - c->idle_since < max_idle && c->alive()) {
+      if (now - c->idle_since < max_idle && c->reusable()) {
         c->reused = true;
         return c;
       }
       c->close();
     }
     return nullptr;
+  }
+
+  // One kept-alive connection went stale: the node probably closed them all (restart, drain).
+  void flush(const Instance& inst) {
+    auto it = idle.find(inst.key());
+    if (it == idle.end()) return;
+    for (auto& c : it->second) c->close();
+    it->second.clear();
   }
 
   void put(const Instance& inst, std::unique_ptr<Conn> c, std::size_t max_idle_conns) {
@@ -251,6 +252,7 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
     if (stale && stale_retries_ < kMaxStaleRetries) {
       // The node closed a kept-alive connection as we reused it: not a health signal.
       ++stale_retries_;
+      ts_.flush(*inst_);
       release_instance();
       proxy_.stats_.retries.fetch_add(1, std::memory_order_relaxed);
       return attempt();
