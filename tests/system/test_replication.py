@@ -272,3 +272,24 @@ def test_event_stream_on_one_node_sees_write_on_another(cluster):
         buf += resp.fp.read1(65536)
     conn.close()
     assert b"event: upsert" in buf and b"hello stream" in buf
+
+
+def test_quorum_queues_and_several_broker_urls(tmp_path, procs, broker):
+    """--queue-type quorum, and a first --amqp-url that is dead: the next one is used."""
+    dead = f"amqp://guest:guest@127.0.0.1:{harness.free_port()}/"
+    ports = [harness.free_port() for _ in range(2)]
+    nodes = []
+    for i in range(2):
+        n = harness.node(str(tmp_path), f"quorum-{i + 1}", port=ports[i],
+                         peers=[f"http://127.0.0.1:{ports[1 - i]}"],
+                         extra=["--amqp-url", dead, "--amqp-url", broker.url, "--queue-type", "quorum"])
+        procs.append(n)
+        nodes.append(n.start(wait=False))
+    for n in nodes:
+        n.wait_ready()
+    wait_until(lambda: "quorum" in broker.ctl("list_queues", "name", "type"), 10, what="quorum queues")
+    queues = broker.ctl("list_queues", "name", "type")
+    assert any("status.node.quorum-1" in line and "quorum" in line for line in queues.splitlines()), queues
+    assert put(nodes[0], "quinn", "via a quorum queue").status == 201
+    wait_until(lambda: request("GET", f"{nodes[1].url}/api/statuses/quinn").status == 200, 5,
+               what="replicated through quorum queues")
