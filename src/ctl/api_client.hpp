@@ -1,0 +1,52 @@
+#pragma once
+// The Status Server's REST API as seen by a command-line client: one blocking call per request.
+
+#include "common/http_client.hpp"
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace status::ctl {
+
+/// The outcome of one API call: `reached` is false when there was no HTTP answer at all
+/// (connection refused, DNS failure, timeout); `error` then says why.
+struct ApiReply {
+  bool reached = false;
+  std::string error;
+  int status = 0;
+  std::string body;
+  common::Headers headers;  // as received, names as sent by the server
+  std::string header(std::string_view name) const;  // case-insensitive; "" if absent
+};
+
+/// A client of one base URL (a gateway, or a node). Stateless between calls; each call opens its
+/// own connection, so one object may be used from one thread at a time.
+class ApiClient {
+ public:
+  /// Throws std::invalid_argument when `base_url` is not an http:// URL.
+  ApiClient(const std::string& base_url, std::chrono::milliseconds timeout);
+
+  ApiReply get(const std::string& target) const;
+  ApiReply put(const std::string& target, const std::string& json, const common::Headers& headers) const;
+  ApiReply del(const std::string& target, const common::Headers& headers) const;
+
+  /// Follows a text/event-stream at `target`, handing each received piece to `on_data` until it
+  /// returns false or the server closes. Returns the HTTP status, 0 when never connected.
+  int stream(const std::string& target, const std::function<bool(std::string_view)>& on_data) const;
+
+  const std::string& url() const { return url_; }
+
+ private:
+  ApiReply call(common::http::verb method, const std::string& target, const std::string& body,
+                const common::Headers& headers) const;
+  std::string url_;
+  common::BaseUrl base_;
+  std::chrono::milliseconds timeout_;
+};
+
+/// Percent-encodes one path segment (everything but RFC 3986's unreserved characters).
+std::string encode_segment(std::string_view s);
+
+}  // namespace status::ctl

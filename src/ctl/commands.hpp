@@ -1,0 +1,22 @@
+#pragma once
+// statusctl's commands: each a function of (invocation, API client, output streams) → exit code.
+
+#include "ctl/api_client.hpp"
+#include "ctl/invocation.hpp"
+
+#include <iosfwd>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace status::ctl {
+
+/// Runs one statusctl command line. `env` holds the STATUS_* variables. Results go to `out`,
+/// messages (one line, "statusctl: …") to `err`. Returns an ExitCode.
+int run(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+        std::ostream& out, std::ostream& err);
+
+/// The exit code an unexpected HTTP answer maps to (see ExitCode).
+ExitCode exit_code_for_status(int status);
+
+}  // namespace status::ctl

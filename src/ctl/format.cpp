@@ -1,0 +1,129 @@
+#include "ctl/format.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+
+namespace status::ctl {
+
+namespace json = boost::json;
+
+namespace {
+
+// Characters, counting a UTF-8 sequence as one (good enough to align Latin, Greek, Cyrillic...).
+std::size_t width(std::string_view s) {
+  return static_cast<std::size_t>(
+      std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+const json::value* field(const json::object& o, std::string_view name) {
+  auto it = o.find(name);
+  return it == o.end() ? nullptr : &it->value();
+}
+
+std::string text_of(const json::object& o, std::string_view name) {
+  const auto* v = field(o, name);
+  return v ? scalar_text(*v) : std::string();
+}
+
+}  // namespace
+
+std::string render_table(const std::vector<std::string>& header,
+                         const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths(header.size(), 0);
+  auto measure = [&](const std::vector<std::string>& row) {
+    for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i)
+      widths[i] = std::max(widths[i], width(row[i]));
+  };
+  measure(header);
+  for (const auto& r : rows) measure(r);
+  std::string out;
+  auto emit = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - width(row[i]) + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  };
+  emit(header);
+  for (const auto& r : rows) emit(r);
+  return out;
+}
+
+std::string one_line(std::string_view s, std::size_t max_chars) {
+  std::string out;
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    bool starts_char = (c & 0xC0) != 0x80;
+    if (starts_char && chars == max_chars) {
+      // Cut here, and leave room for the ellipsis by dropping the last character.
+      auto last = out.size();
+      while (last > 0 && (static_cast<unsigned char>(out[last - 1]) & 0xC0) == 0x80) --last;
+      out.resize(last > 0 ? last - 1 : 0);
+      return out + "…";
+    }
+    if (starts_char) ++chars;
+    out += (c < 0x20 || c == 0x7F) ? ' ' : static_cast<char>(c);
+  }
+  return out;
+}
+
+std::string scalar_text(const json::value& v) {
+  if (v.is_string()) return std::string(v.get_string());
+  if (v.is_null()) return {};
+  if (v.is_double()) {  // 48.2082, not Boost.JSON's 4.82082E1
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.15g", v.get_double());
+    return buf;
+  }
+  return json::serialize(v);
+}
+
+std::string location_text(const json::object& status) {
+  const auto* lat = field(status, "latitude");
+  const auto* lon = field(status, "longitude");
+  if (!lat || !lon || lat->is_null() || lon->is_null()) return {};
+  return scalar_text(*lat) + ", " + scalar_text(*lon);
+}
+
+std::string render_status(const json::object& status) {
+  std::vector<std::vector<std::string>> rows{
+      {"username", text_of(status, "username")},
+      {"status", one_line(text_of(status, "statusText"), 10000)},
+      {"time", text_of(status, "time")},
+  };
+  if (auto loc = location_text(status); !loc.empty()) rows.push_back({"location", loc});
+  rows.push_back({"version", text_of(status, "version")});
+  std::string out;
+  for (const auto& r : rows) out += r[0] + std::string(10 - r[0].size(), ' ') + r[1] + "\n";
+  return out;
+}
+
+std::string render_status_table(const json::array& statuses) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& v : statuses) {
+    if (!v.is_object()) continue;
+    const auto& s = v.get_object();
+    rows.push_back({text_of(s, "username"), text_of(s, "time"), location_text(s),
+                    one_line(text_of(s, "statusText"), 60)});
+  }
+  return render_table({"USER", "TIME", "LOCATION", "STATUS"}, rows);
+}
+
+std::string render_services_table(const json::array& services) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& v : services) {
+    if (!v.is_object()) continue;
+    const auto& s = v.get_object();
+    rows.push_back({text_of(s, "instanceId"), text_of(s, "url"), text_of(s, "status"),
+                    text_of(s, "healthy") == "true" ? "yes" : "no", text_of(s, "inFlight"),
+                    text_of(s, "requests")});
+  }
+  return render_table({"INSTANCE", "URL", "STATUS", "HEALTHY", "IN-FLIGHT", "REQUESTS"}, rows);
+}
+
+}  // namespace status::ctl

@@ -1,0 +1,108 @@
+#include "ctl/invocation.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace status::ctl {
+
+using common::ConfigError;
+using common::Option;
+
+namespace {
+
+constexpr const char* kProgram = "statusctl <command> [arguments]";
+constexpr const char* kSummary =
+    "The Status Server's command-line client. Talks to the gateway (or to any node) over HTTP.\n"
+    "\n"
+    "Commands:\n"
+    "  set USER TEXT... [--lat X --lon Y] [--time T]  create or replace USER's status\n"
+    "  get USER                                       show USER's status\n"
+    "  list [--limit N] [--offset N]                  list statuses, newest first\n"
+    "  delete USER                                    delete USER's status\n"
+    "  watch [--count N]                              print every change as it happens\n"
+    "  nodes                                          the gateway's view of the nodes\n"
+    "\n"
+    "Exit codes: 0 ok, 1 not found, 2 usage error or input refused by the server (400/413),\n"
+    "3 unreachable (no connection, timeout, 502/503/504, event stream ended), 4 other server "
+    "error.";
+
+struct CommandSpec {
+  const char* name;
+  std::size_t min_args;
+  std::size_t max_args;  // SIZE_MAX: the rest are joined (set's TEXT)
+};
+
+constexpr std::array<CommandSpec, 6> kCommands{{
+    {"set", 2, SIZE_MAX},
+    {"get", 1, 1},
+    {"list", 0, 0},
+    {"delete", 1, 1},
+    {"watch", 0, 0},
+    {"nodes", 0, 0},
+}};
+
+}  // namespace
+
+std::vector<Option> ctl_option_table() {
+  return {
+      {"gateway", "http://127.0.0.1:8080", "base URL of the gateway (or of one node)"},
+      {"json", "", "print the server's JSON instead of tables (for scripts)", false, true},
+      {"timeout-ms", "5000", "timeout of one request (watch: of connecting)"},
+      {"lat", "", "set: latitude, -90..90 (with --lon)"},
+      {"lon", "", "set: longitude, -180..180 (with --lat)"},
+      {"time", "", "set: the status's time, ISO-8601 (default: the server's clock)"},
+      {"consistency", "", "set/delete: 'all' waits until every node has applied the write"},
+      {"limit", "", "list: at most this many statuses (server default 100, max 1000)"},
+      {"offset", "", "list: skip this many statuses"},
+      {"count", "", "watch: exit 0 after this many events (default: follow until interrupted)"},
+  };
+}
+
+std::string help_text() {
+  return common::Config(kProgram, kSummary, ctl_option_table()).help_text();
+}
+
+Invocation parse_invocation(const std::vector<std::string>& args,
+                            const std::map<std::string, std::string>& env) {
+  auto table = ctl_option_table();
+  std::vector<std::string> flags, positionals;
+  bool options_ended = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (options_ended || a == "-" || (a.rfind("-", 0) != 0)) {
+      positionals.push_back(a);
+      continue;
+    }
+    if (a == "--") {
+      options_ended = true;
+      continue;
+    }
+    flags.push_back(a);
+    // A value-taking option given as "--name VALUE" takes the next argument with it, even one
+    // that starts with '-' (a negative latitude).
+    if (a.rfind("--", 0) == 0 && a.find('=') == std::string::npos) {
+      std::string name = a.substr(2);
+      auto it = std::find_if(table.begin(), table.end(), [&](const Option& o) { return o.name == name; });
+      if (it != table.end() && !it->is_switch && i + 1 < args.size()) flags.push_back(args[++i]);
+    }
+  }
+  Invocation inv{"", {}, common::Config(kProgram, kSummary, table)};
+  if (!inv.config.parse(flags, env)) return inv;  // --help
+  if (positionals.empty()) throw ConfigError("no command given (see --help)");
+  inv.command = positionals.front();
+  inv.args.assign(positionals.begin() + 1, positionals.end());
+  auto spec = std::find_if(kCommands.begin(), kCommands.end(),
+                           [&](const CommandSpec& c) { return inv.command == c.name; });
+  if (spec == kCommands.end()) throw ConfigError("unknown command '" + inv.command + "' (see --help)");
+  if (inv.args.size() < spec->min_args || inv.args.size() > spec->max_args)
+    throw ConfigError("wrong number of arguments for '" + inv.command + "' (see --help)");
+  if (inv.command == "set" && inv.args.size() > 2) {  // set alice In a meeting → one text
+    std::string text = inv.args[1];
+    for (std::size_t i = 2; i < inv.args.size(); ++i) text += " " + inv.args[i];
+    inv.args.resize(1);
+    inv.args.push_back(text);
+  }
+  return inv;
+}
+
+}  // namespace status::ctl

@@ -1,0 +1,19 @@
+// statusctl: the Status Server's command-line client. See docs/statusctl.md.
+#include "ctl/commands.hpp"
+
+#include <csignal>
+#include <iostream>
+
+extern char** environ;
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // `statusctl watch | head` ends on a write error, not a signal
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string::npos && kv.rfind("STATUS_", 0) == 0) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return status::ctl::run(args, env, std::cout, std::cerr);
+}
