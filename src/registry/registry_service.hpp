@@ -27,6 +27,7 @@ struct ServiceOptions {
 
 /// Owns every part of a registry process. start() copies the registry from a peer, binds
 /// (throws std::system_error, e.g. port in use) and starts the threads; stop() is idempotent.
+/// start and stop belong to one controlling thread (main); registry() may be used from any.
 class RegistryService {
  public:
   RegistryService(ServiceOptions options, common::Metrics& metrics, Clock clock = system_now_ms);
