@@ -186,6 +186,26 @@ TEST_F(StoreTest, IfNoneMatch) {
   EXPECT_EQ(upsert(input("alice", "again"), {{}, {"*"}}).outcome, Outcome::kCreated);
 }
 
+TEST_F(StoreTest, ConcurrentIfMatchWritesOnlyOneWins) {
+  // Queued together they land in one batch: the second must see the first's new version.
+  std::string v = upsert(input("alice", "x")).status.version.str();
+  std::vector<std::future<WriteResult>> fs;
+  for (int i = 0; i < 8; ++i) {
+    auto p = std::make_shared<std::promise<WriteResult>>();
+    fs.push_back(p->get_future());
+    store_->upsert(input("alice", "w" + std::to_string(i)), {{v}, {}},
+                   [p](WriteResult r) { p->set_value(std::move(r)); });
+  }
+  int replaced = 0, failed = 0;
+  for (auto& f : fs) {
+    auto o = f.get().outcome;
+    replaced += o == Outcome::kReplaced;
+    failed += o == Outcome::kPreconditionFailed;
+  }
+  EXPECT_EQ(replaced, 1);
+  EXPECT_EQ(failed, 7);
+}
+
 TEST_F(StoreTest, ListNewestFirstWithPaging) {
   // Times out of insertion order; the list follows the status time, not the write order.
   upsert(input("a", "x", 3000));
