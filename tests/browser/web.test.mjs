@@ -42,7 +42,8 @@ function uiTest(name, fn) {
     } catch (e) {
       const file = `FAILED-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`;
       await shot(file, { fullPage: true }).catch(() => {});
-      e.message += `\n(screenshot: build/screenshots/${file}.png)\n${cluster?.logs() ?? ''}`;
+      // The reporter prints the stack taken at the throw: the extra context goes to stderr.
+      console.error(`--- ${name} failed; screenshot: build/screenshots/${file}.png\n${cluster?.logs() ?? ''}`);
       throw e;
     }
   });
@@ -71,13 +72,16 @@ before(async () => {
     locale: 'en-GB',
     timezoneId: 'UTC',
   });
-  context.setDefaultTimeout(10000);
+  // Generous for loading and ordinary waits (a busy CI machine); the timing requirements
+  // (2 s for live updates, 5 s for a dead node) have their own explicit timeouts.
+  context.setDefaultTimeout(15000);
+  context.setDefaultNavigationTimeout(30000);
   page = await context.newPage();
   page.on('pageerror', (e) => pageErrors.push(e.message));
   // No tiles: the tests must not reach outside 127.0.0.1; the offline grid is drawn instead.
   await page.goto(`${cluster.url}/?tiles=none`);
-  await page.locator('#live[data-state="live"]').waitFor({ timeout: 15000 });
-}, { timeout: 180000 });
+  await page.locator('#live[data-state="live"]').waitFor({ timeout: 30000 });
+}, { timeout: 240000 });
 
 after(async () => {
   await browser?.close().catch(() => {});
@@ -366,6 +370,19 @@ uiTest('keyboard use and a phone-sized screen', async () => {
   assert.ok(overflow <= 0, `no horizontal scrolling on a phone (overflow ${overflow}px)`);
   await shot('phone', { fullPage: true });
   await page.setViewportSize({ width: 1400, height: 950 });
+});
+
+uiTest('when the gateway itself is gone, the page says so and retries', async () => {
+  await cluster.gateway.kill();
+  await page.locator('#cluster-msg', { hasText: 'The gateway cannot be reached' }).waitFor({ timeout: 5000 });
+  await page.locator('#live[data-state="reconnecting"]').waitFor({ timeout: 5000 });
+  await page.fill('#l-username', 'vienna');
+  await page.click('#lookup-btn');
+  await page.locator('#banner', { hasText: 'Retrying' }).waitFor({ timeout: 3000 });
+  await page.locator('#lookup-msg', { hasText: 'Network error: the server could not be reached (tried 4 times)' })
+    .waitFor({ timeout: 10000 });
+  await page.locator('#banner').waitFor({ state: 'hidden' });
+  await page.locator('#cluster').screenshot({ path: path.join(SHOTS, 'gateway-down.png') });
 });
 
 uiTest('no script errors on the page during the whole run', async () => {

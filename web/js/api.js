@@ -47,6 +47,8 @@ export async function api(method, path,
     init.body = JSON.stringify(body);
     init.headers['Content-Type'] = 'application/json';
   }
+  let announced = false; // whether this call told the listeners it is retrying
+  const done = () => { if (announced) retryDone(); };
   for (let attempt = 0; ; attempt++) {
     let res;
     try {
@@ -55,10 +57,11 @@ export async function api(method, path,
       const why = e.name === 'TimeoutError' ? `no answer within ${TIMEOUT_MS / 1000} s`
         : 'the server could not be reached';
       if (attempt < retries) {
+        announced = true;
         await retryPause(attempt, retries, method, path, why);
         continue;
       }
-      retryDone();
+      done();
       throw new ApiError(`Network error: ${why} (tried ${attempt + 1} times).`, { network: true });
     }
     const servedBy = res.headers.get('X-Served-By');
@@ -66,11 +69,12 @@ export async function api(method, path,
 
     if ([502, 503, 504].includes(res.status) && attempt < retries) {
       const p = await problemOf(res);
+      announced = true;
       await retryPause(attempt, retries, method, path, `${res.status} ${p.detail || p.title || ''}`.trim(),
         Number(res.headers.get('Retry-After')) * 1000 || 0);
       continue;
     }
-    retryDone();
+    done();
     if (res.ok || res.status === 304) {
       const text = res.status === 204 || res.status === 304 ? '' : await res.text();
       let parsed = null;

@@ -1,6 +1,6 @@
-// The cluster view: GET /api/services every 1.5 s, around one cheap API request through the
-// gateway each round (it shows the balancer at work, and a dead node is noticed by the
-// gateway's passive health check even when nobody else is using the system).
+// The cluster view: GET /api/services every 1.5 s, around one cheap API request per node
+// through the gateway each round (it shows the balancer at work, and a dead node is noticed by
+// the gateway's passive health check even when nobody else is using the system).
 import { api, onServedBy, statuses } from './api.js';
 import { h } from './util.js';
 
@@ -39,17 +39,24 @@ export class ClusterView {
     if (this.stopped) return;
     const started = performance.now();
     try {
-      // services, ping, services: the ping is then (almost always) the only request between
-      // the two snapshots, and the instance whose counter moved is the node it names.
-      const before = (await statuses.services()).body || [];
-      let pinged = null;
-      try {
-        pinged = (await api('GET', '/api/statuses?limit=1', { retries: 0, background: true })).servedBy;
-      } catch {
-        // A failed ping is what makes the gateway eject a dead node: the services answer shows it.
+      // services, ping, services, ping, … — one ping per node, so that each node is asked about
+      // once a round (round-robin), and the gateway's passive health check sees a dead node
+      // within a round even when nobody else uses the system. Each ping is then (almost always)
+      // the only request between two snapshots: the instance whose counter moved is the node
+      // its X-Served-By names.
+      let before = (await statuses.services()).body || [];
+      let after = before;
+      for (let i = 0; i < Math.max(1, before.length); i++) {
+        let pinged = null;
+        try {
+          pinged = (await api('GET', '/api/statuses?limit=1', { retries: 0, background: true })).servedBy;
+        } catch {
+          // A failed ping is what makes the gateway eject a dead node: the services answer shows it.
+        }
+        after = (await statuses.services()).body || [];
+        if (pinged) this.learn(before, after, pinged);
+        before = after;
       }
-      const after = (await statuses.services()).body || [];
-      if (pinged) this.learn(before, after, pinged);
       this.render(after);
       this.msg.textContent = '';
     } catch (e) {

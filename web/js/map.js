@@ -50,12 +50,13 @@ function offlineGrid(L) {
         ctx.strokeStyle = Math.abs(lon) < 1e-9 ? mainColor : lineColor;
         ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, size.y); ctx.stroke();
         ctx.fillStyle = label;
-        ctx.fillText(`${fmt(lon)}°`, x + 3, size.y - 4);
+        ctx.fillText(`${fmt(lon)}°`, x + 3, 12);
       }
       for (let lat = Math.ceil(br.lat / step) * step; lat <= tl.lat; lat += step) {
         const y = Math.round(toPx(lat, tl.lng).y) + 0.5;
         ctx.strokeStyle = Math.abs(lat) < 1e-9 ? mainColor : lineColor;
         ctx.beginPath(); ctx.moveTo(0, y); ctx.lineTo(size.x, y); ctx.stroke();
+        if (y < 26) continue; // would run into the longitude labels at the top
         ctx.fillStyle = label;
         ctx.fillText(`${fmt(lat)}°`, 3, y - 3);
       }
