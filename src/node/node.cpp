@@ -33,6 +33,7 @@ std::vector<Option> node_option_table() {
       {"anti-entropy-interval-ms", "5000", "how often to compare state digests with peers"},
       {"lease-renewal-s", "1", "registry heartbeat interval (seconds)"},
       {"lease-duration-s", "3", "registry lease duration (seconds)"},
+      {"drain-grace-ms", "1500", "on shutdown: time between deregistering and refusing new requests"},
       {"idle-timeout-ms", "30000", "close kept-alive connections idle this long"},
       {"read-timeout-ms", "10000", "a started request must arrive within this time"},
       {"tombstone-ttl-hours", "168", "how long deletes are remembered (longer than any replay window)"},
@@ -86,6 +87,7 @@ NodeOptions node_options_from(const common::Config& c) {
   o.anti_entropy_interval = std::chrono::milliseconds(c.get_int("anti-entropy-interval-ms", 100, 3600000));
   o.lease_renewal_s = static_cast<int>(c.get_int("lease-renewal-s", 1, 3600));
   o.lease_duration_s = static_cast<int>(c.get_int("lease-duration-s", 1, 36000));
+  o.drain_grace = std::chrono::milliseconds(c.get_int("drain-grace-ms", 0, 60000));
   return o;
 }
 
@@ -225,9 +227,13 @@ void Node::maintenance_loop() {
 void Node::stop() {
   if (stopping_.exchange(true)) return;
   spdlog::info("event=stopping node_id={}", node_id());
-  // Deregister first so the gateway stops sending new requests, then drain.
+  // Deregister first and keep serving for a moment, so gateways stop sending new requests
+  // before the node stops accepting them; then drain what is in flight.
+  if (registration_) {
+    registration_->stop();
+    std::this_thread::sleep_for(options_.drain_grace);
+  }
   draining_ = true;
-  if (registration_) registration_->stop();
   maintenance_cv_.notify_all();
   if (maintenance_.joinable()) maintenance_.join();
   events_.close_all();

@@ -35,6 +35,7 @@ struct NodeOptions {
   std::chrono::milliseconds anti_entropy_interval{5000};
   int lease_renewal_s = 1;
   int lease_duration_s = 3;
+  std::chrono::milliseconds drain_grace{1500};  // deregistered but still serving (registry only)
 };
 
 /// The option table of status-node (shared by main and the deploy/flag consistency test).
