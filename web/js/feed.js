@@ -28,7 +28,6 @@ export class Feed {
       const r = await statuses.list(this.limit, this.offset);
       this.items = r.body || [];
       this.total = Number(r.headers.get('X-Total-Count') ?? this.items.length);
-      this.hasNext = !!r.headers.get('Link') || this.offset + this.items.length < this.total;
       if (!this.items.length && this.offset > 0 && this.total > 0) {
         // The page we were on emptied (deletes): step back to the last page that has entries.
         this.offset = Math.max(0, Math.floor((this.total - 1) / this.limit) * this.limit);
@@ -59,16 +58,14 @@ export class Feed {
     let at = this.items.findIndex((x) => Date.parse(x.time) < t);
     if (at < 0) at = this.items.length;
     if (at >= this.limit) {
-      // Older than everything on this page: it belongs to a later page.
-      this.hasNext = this.total > this.limit;
-      this.render();
+      // Older than everything on this page: it belongs to a later page (and if it was on this
+      // one, the page now lacks an entry from the next).
+      if (old >= 0) this.reloadSoon();
+      else this.render();
       return;
     }
     this.items.splice(at, 0, s);
-    if (this.items.length > this.limit) {
-      this.items.length = this.limit;
-      this.hasNext = true;
-    }
+    if (this.items.length > this.limit) this.items.length = this.limit;
     this.render(s.username);
   }
 
