@@ -6,12 +6,14 @@ import { h } from './util.js';
 
 const POLL_MS = 1500;
 const RECENT = 12;
+const GONE_MS = 5 * 60 * 1000;
 
 export class ClusterView {
   constructor({ list, summary, msg, recent, servedBy }) {
     Object.assign(this, { list, summary, msg, recent, servedByEl: servedBy });
     this.prev = new Map();        // instanceId -> {requests, at}
     this.nodeOfInstance = new Map(); // instanceId -> node id learned from X-Served-By
+    this.seen = new Map();        // instanceId -> {s: last services entry, at}
     this.lastUserNode = null;
     this.pingNode = null;
     this.stopped = false;
@@ -84,31 +86,44 @@ export class ClusterView {
 
   render(services) {
     const now = performance.now();
+    // A node the registry has dropped (its lease expired) stays on the list, red and marked
+    // "gone", for GONE_MS: otherwise a dead node would just vanish a few seconds after dying.
+    const listed = new Set(services.map((s) => s.instanceId));
+    for (const s of services) this.seen.set(s.instanceId, { s, at: now });
+    const gone = [];
+    for (const [id, { s, at }] of this.seen) {
+      if (listed.has(id)) continue;
+      if (now - at > GONE_MS) this.seen.delete(id);
+      else gone.push({ ...s, status: 'GONE', healthy: false, inFlight: 0 });
+    }
+    const all = [...services, ...gone];
 
-    const up = services.filter((s) => isUp(s)).length;
-    this.summary.textContent = `${up} of ${services.length} up`;
+    const up = all.filter((s) => isUp(s)).length;
+    this.summary.textContent = `${up} of ${all.length} up`;
     this.summary.dataset.up = String(up);
-    this.summary.dataset.total = String(services.length);
+    this.summary.dataset.total = String(all.length);
 
-    const items = services.map((s) => {
+    const items = all.map((s) => {
       const prev = this.prev.get(s.instanceId);
       const rate = prev ? ((s.requests - prev.requests) * 1000) / Math.max(1, now - prev.at) : 0;
       const nodeId = this.nodeOfInstance.get(s.instanceId) || (s.instanceId.includes(':') ? null : s.instanceId);
       const state = isUp(s) ? 'up' : 'down';
-      const badge = state === 'up' ? 'up' : !s.healthy ? 'down' : s.status.toLowerCase().replace(/_/g, ' ');
+      const badge = state === 'up' ? 'up' : s.status === 'GONE' ? 'gone' : !s.healthy ? 'down'
+        : s.status.toLowerCase().replace(/_/g, ' ');
       return h('li', { class: 'node', 'data-state': state, 'data-instance': s.instanceId, 'data-node': nodeId || '' },
-        h('h3', {}, h('span', { text: nodeId ? `${nodeId}` : s.instanceId }),
+        h('h3', {}, h('span', { text: nodeId || s.instanceId }),
           h('span', { class: 'badge', text: badge, 'aria-label': `state: ${badge}` })),
-        h('p', { class: 'url', text: nodeId ? `${s.instanceId} · ${s.url}` : s.url }),
+        h('p', { class: 'url', text: nodeId && nodeId !== s.instanceId ? `${s.instanceId} · ${s.url}` : s.url }),
         h('dl', {},
-          h('dt', { text: 'registry status' }), h('dd', { text: s.status }),
+          h('dt', { text: 'registry status' }),
+          h('dd', { text: s.status === 'GONE' ? 'not listed any more' : s.status }),
           h('dt', { text: 'healthy' }), h('dd', { text: s.healthy ? 'yes' : 'no' }),
           h('dt', { text: 'requests served' }), h('dd', { class: 'requests', text: s.requests.toLocaleString() }),
           h('dt', { text: 'per second' }), h('dd', { text: rate.toFixed(1) }),
           h('dt', { text: 'in flight' }), h('dd', { text: String(s.inFlight) })));
     });
     this.list.replaceChildren(...items);
-    this.prev = new Map(services.map((s) => [s.instanceId, { requests: s.requests, at: now }]));
+    this.prev = new Map(all.map((s) => [s.instanceId, { requests: s.requests, at: now }]));
     this.markAnswered();
   }
 
