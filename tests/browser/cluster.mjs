@@ -48,6 +48,7 @@ export async function waitUntil(fn, { timeoutMs = 10000, intervalMs = 100, what 
 // Every child and broker we start, so that an exit of any kind can still end them.
 const live = new Set();
 const brokers = new Set();
+const workdirs = new Set();
 function killEverything() {
   for (const p of live) {
     try { process.kill(-p.pid, 'SIGKILL'); } catch { /* already gone */ }
@@ -55,6 +56,8 @@ function killEverything() {
   live.clear();
   for (const dir of brokers) spawnSync(RABBIT, ['stop', dir], { stdio: 'ignore', timeout: 60000 });
   brokers.clear();
+  if (!process.env.KEEP_WORKDIR) for (const dir of workdirs) fs.rmSync(dir, { recursive: true, force: true });
+  workdirs.clear();
 }
 process.on('exit', killEverything);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
@@ -136,6 +139,7 @@ export class Cluster {
     this.workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'status-browser-'));
     // The broker may run as the `rabbitmq` user: it must be able to reach its directory.
     fs.chmodSync(this.workdir, 0o755);
+    workdirs.add(this.workdir);
     this.nodes = [];
     this.gateway = null;
     this.brokerDir = path.join(this.workdir, 'rabbitmq');
@@ -181,6 +185,7 @@ export class Cluster {
       brokers.delete(this.brokerDir);
     }
     if (!process.env.KEEP_WORKDIR) fs.rmSync(this.workdir, { recursive: true, force: true });
+    workdirs.delete(this.workdir);
   }
 
   logs() {
