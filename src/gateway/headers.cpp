@@ -114,6 +114,24 @@ void prepare_upstream_request(Request& req, std::string_view client_ip,
     req.content_length(req.body().size());
 }
 
+std::string serialize_request(const Request& req) {
+  std::string out;
+  out.reserve(256 + req.body().size());
+  out.append(req.method_string().data(), req.method_string().size());
+  out += ' ';
+  out.append(req.target().data(), req.target().size());
+  out += " HTTP/1.1\r\n";
+  for (const auto& f : req) {
+    out.append(f.name_string().data(), f.name_string().size());
+    out += ": ";
+    out.append(f.value().data(), f.value().size());
+    out += "\r\n";
+  }
+  out += "\r\n";
+  out += req.body();
+  return out;
+}
+
 void prepare_client_response(Response& res, std::string_view request_id, bool head_request) {
   // HEAD, 304 and 204 answers have no body but may carry the length a GET would have had.
   int code = res.result_int();

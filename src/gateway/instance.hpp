@@ -14,14 +14,15 @@ namespace status::gateway {
 
 using Clock = std::chrono::steady_clock;
 
-/// Passive-health state of one instance: a failure ejects it for a backoff; when the backoff has
-/// passed a probe of /health is due; a successful probe re-admits it, a failed one doubles the
-/// backoff (up to `max`). Pure (time is passed in); not thread-safe.
+/// Ejection backoff: the first one, and the longest after repeated failed probes.
 struct EjectionPolicy {
   std::chrono::milliseconds base{250};
   std::chrono::milliseconds max{8000};
 };
 
+/// Passive-health state of one instance: a failure ejects it for a backoff; when the backoff has
+/// passed a probe of /health is due; a successful probe re-admits it, a failed one doubles the
+/// backoff (up to `max`). Pure (time is passed in); not thread-safe.
 class Ejection {
  public:
   explicit Ejection(EjectionPolicy policy = {}) : policy_(policy) {}

@@ -7,10 +7,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 
 #include <array>
 #include <unordered_map>
@@ -139,7 +139,8 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
     auto now = Clock::now();
     conn_->stream.expires_after(
         std::min<Clock::duration>(proxy_.options_.first_byte_timeout, deadline_ - now));
-    http::async_write(conn_->stream, req_,
+    if (wire_.empty()) wire_ = serialize_request(req_);  // once; retries resend the same bytes
+    asio::async_write(conn_->stream, asio::buffer(wire_),
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
                         if (ec) return self->failed(ec, false);
                         self->read_head();
@@ -327,6 +328,7 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
   ThreadState& ts_;
   common::Request req_;
   common::ExchangePtr ex_;
+  std::string wire_;  // req_ serialized
   std::string request_id_;
   Clock::time_point deadline_;
   bool head_;

@@ -498,3 +498,39 @@ def test_sigterm_drains_and_exits_0(tmp_path, procs):
         load.wait()
     assert gw.stop() == 0
     assert not load.failures, load.failures[:5]
+
+
+def test_node_answering_503_is_retried_elsewhere(tmp_path, procs):
+    """A node that is bootstrapping or draining answers 503 without acting: try another one."""
+    import http.server
+
+    class Busy(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            body = b'{"status":"STARTING"}'
+            self.send_response(503)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Retry-After", "1")
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_PUT = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    busy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Busy)
+    threading.Thread(target=busy.serve_forever, daemon=True).start()
+    try:
+        (node,) = start_nodes(tmp_path, procs, 1, prefix="b")
+        gw = harness.gateway(str(tmp_path), upstreams=[f"127.0.0.1:{busy.server_address[1]}",
+                                                       f"127.0.0.1:{node.port}"])
+        procs.append(gw)
+        gw.start()
+        counts = served_by_counts(gw.port, 20)
+        assert counts == {"b1": 20}, counts
+        services = {s["instanceId"]: s for s in request("GET", gw.url + "/api/services").json()}
+        assert services[f"127.0.0.1:{busy.server_address[1]}"]["healthy"] is False, services
+    finally:
+        busy.shutdown()

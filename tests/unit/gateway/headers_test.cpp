@@ -140,3 +140,15 @@ TEST(Headers, StreamHead) {
   EXPECT_EQ(h.find(http::field::content_length), h.end());
   EXPECT_EQ(h["X-Request-Id"], "rid");
 }
+
+TEST(Headers, SerializeRequest) {
+  Request r = make_request(http::verb::put, "/api/statuses/alice?x=1");
+  r.body() = "{}";
+  prepare_upstream_request(r, "127.0.0.1", "rid");
+  auto wire = serialize_request(r);
+  EXPECT_EQ(wire.rfind("PUT /api/statuses/alice?x=1 HTTP/1.1\r\n", 0), 0u);
+  EXPECT_NE(wire.find("\r\nHost: gw\r\n"), std::string::npos);
+  EXPECT_NE(wire.find("\r\nContent-Length: 2\r\n"), std::string::npos);
+  EXPECT_NE(wire.find("\r\nX-Request-Id: rid\r\n"), std::string::npos);
+  EXPECT_EQ(wire.substr(wire.size() - 6), "\r\n\r\n{}");
+}
