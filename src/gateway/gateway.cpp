@@ -99,7 +99,10 @@ void Gateway::start() {
 }
 
 void Gateway::stop() {
-  if (server_) server_->stop();  // drains in-flight requests first
+  if (server_) {
+    server_->stop();  // drains in-flight requests first, then joins the I/O threads
+    proxy_->close_idle();
+  }
   if (discovery_) discovery_->stop();
   if (prober_) prober_->stop();
 }

@@ -360,6 +360,14 @@ void Proxy::attach(const std::vector<asio::io_context*>& contexts) {
   }
 }
 
+void Proxy::close_idle() {
+  for (auto& ts : states_) {
+    for (auto& [key, list] : ts->idle)
+      for (auto& c : list) c->close();
+    ts->idle.clear();
+  }
+}
+
 Proxy::ThreadState* Proxy::state_for(const common::ExchangePtr& ex) {
   auto exec = ex->executor();
   auto* ctx = &asio::query(exec, asio::execution::context);

@@ -42,6 +42,10 @@ class Proxy {
   /// node's answer, a pass-through stream (text/event-stream), or a 502/503/504 problem+json.
   void forward(common::Request&& req, common::ExchangePtr ex, std::string request_id);
 
+  /// Closes the pooled idle connections. Only once the I/O threads have stopped (their sockets
+  /// must go before the io_contexts they belong to).
+  void close_idle();
+
   const ProxyStats& stats() const { return stats_; }
 
   struct ThreadState;  // implementation detail
