@@ -149,6 +149,10 @@ export class Cluster {
   get url() { return this.gateway.url; }
 
   async start() {
+    for (const b of ['status-node', 'status-gateway']) {
+      const exe = path.join(BIN, b);
+      if (!fs.existsSync(exe)) throw new Error(`${exe} does not exist: build it first (make build)`);
+    }
     const brokerPort = await freePort();
     const r = spawnSync(RABBIT, ['start', this.brokerDir, String(brokerPort)],
       { stdio: 'inherit', timeout: 120000 });
