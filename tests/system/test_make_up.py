@@ -1,0 +1,252 @@
+"""`make up` / scripts/up: the whole system in the foreground, stopped cleanly by SIGTERM or Ctrl-C.
+
+scripts/up runs on free ports (GATEWAY_PORT, REGISTRY_PORT, NODE_BASE_PORT, AMQP_PORT) with its
+data in a temporary RUN_DIR, so it neither needs nor disturbs 8080/8761/8081… Each start of the
+cluster waits for a real RabbitMQ (up to a minute on a busy machine).
+"""
+import hashlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+import harness
+from harness import request, wait_until
+
+UP = os.path.join(harness.ROOT, "scripts", "up")
+BUILD_DIR = os.path.join(harness.ROOT, os.environ.get("STATUS_BUILD_DIR", "build"))
+
+needs_binaries = pytest.mark.skipif(
+    not all(os.path.exists(os.path.join(harness.BIN, b))
+            for b in ("status-node", "status-registry", "status-gateway")),
+    reason="status-node, status-registry and status-gateway must be built")
+
+
+def port_free(port):
+    """Nobody listens on it. (SO_REUSEADDR, like the servers: TIME_WAIT leftovers don't count.)"""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_block(n):
+    """n consecutive free ports (the nodes listen on NODE_BASE_PORT, +1, …)."""
+    for _ in range(100):
+        base = harness.free_port()
+        if base + n < 65536 and all(port_free(base + i) for i in range(n)):
+            return base
+    raise AssertionError("no block of free ports")
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie is dead for our purposes (its parent, scripts/up, may not have reaped it yet).
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def pids_mentioning(*needles):
+    """Pids of processes whose command line mentions any of `needles` (paths of this run)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                cmd = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        if any(n in cmd for n in needles) and int(d) != os.getpid() and alive(int(d)):
+            out.append((int(d), cmd.replace("\0", " ")))
+    return out
+
+
+class Up:
+    """scripts/up in the background, like a user's terminal running `make up`."""
+
+    def __init__(self, tmp_path, nodes=3):
+        self.nodes = nodes
+        self.run_dir = str(tmp_path / "run")
+        self.out_path = str(tmp_path / "up.out")
+        self.gateway_port = harness.free_port()
+        self.registry_port = harness.free_port()
+        self.node_base = free_block(nodes)
+        self.amqp_port = harness.free_port()
+        self.env = dict(os.environ, GATEWAY_PORT=str(self.gateway_port),
+                        REGISTRY_PORT=str(self.registry_port), NODE_BASE_PORT=str(self.node_base),
+                        AMQP_PORT=str(self.amqp_port), RUN_DIR=self.run_dir, BUILD_DIR=BUILD_DIR)
+        self.p = None
+        self.pids = {}
+        # Where the broker lives when the rabbitmq user cannot enter RUN_DIR (see scripts/up).
+        self.alt_dir = "/var/tmp/status-up-" + hashlib.md5(self.run_dir.encode()).hexdigest()[:12]
+
+    @property
+    def gateway(self):
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    def ports(self):
+        return [self.gateway_port, self.registry_port, self.amqp_port] + \
+               [self.node_base + i for i in range(self.nodes)]
+
+    def output(self):
+        try:
+            with open(self.out_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def start(self, timeout=180):
+        with open(self.out_path, "ab") as out:
+            self.p = subprocess.Popen([UP, str(self.nodes)], stdout=out, stderr=subprocess.STDOUT,
+                                      env=self.env, cwd=harness.ROOT, start_new_session=True)
+
+        def ready():
+            if self.p.poll() is not None:
+                raise AssertionError(f"scripts/up exited {self.p.returncode}:\n{self.output()}")
+            return "Press Ctrl-C" in self.output()
+        wait_until(ready, timeout, interval=0.5, what="scripts/up to report the system up")
+        for name, pid in re.findall(r"^  (\S+)\s+\S+\s+pid (\d+)", self.output(), re.M):
+            self.pids[name] = int(pid)
+        return self
+
+    def stop(self, sig, timeout=120):
+        self.p.send_signal(sig)
+        return self.p.wait(timeout)
+
+    def cleanup(self):
+        """Whatever happened in the test: nothing of this run may survive it."""
+        if self.p and self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(120)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(10)
+        for pid, _ in pids_mentioning(self.run_dir, self.alt_dir):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        subprocess.run(["rm", "-rf", self.alt_dir], check=False)
+
+    def assert_all_gone(self):
+        assert self.pids, self.output()
+        wait_until(lambda: not [n for n, pid in self.pids.items() if alive(pid)], 10,
+                   what="every process of scripts/up to be gone")
+        wait_until(lambda: all(port_free(p) for p in self.ports()), 10,
+                   what="every port of scripts/up to be free")
+        assert pids_mentioning(self.run_dir, self.alt_dir) == []
+
+
+@pytest.fixture
+def up(tmp_path):
+    started = []
+
+    def make(nodes=3):
+        u = Up(tmp_path, nodes)
+        started.append(u)
+        return u
+    yield make
+    for u in started:
+        u.cleanup()
+
+
+def test_defaults_are_the_contracts():
+    text = open(UP).read()
+    for var, default in (("GATEWAY_PORT", 8080), ("REGISTRY_PORT", 8761), ("NODE_BASE_PORT", 8081),
+                         ("AMQP_PORT", 5672)):
+        assert f"{var}=${{{var}:-{default}}}" in text
+    assert re.search(r"^NODES=\$\{NODES:-3\}$", text, re.M)
+    dry = subprocess.run(["make", "-n", "up", "NODES=5"], cwd=harness.ROOT, capture_output=True,
+                         text=True, timeout=30)
+    assert "scripts/up 5" in dry.stdout
+
+
+def test_busy_port_fails_fast_and_starts_nothing(tmp_path):
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        busy = blocker.getsockname()[1]
+        run_dir = str(tmp_path / "run")
+        env = dict(os.environ, GATEWAY_PORT=str(busy), REGISTRY_PORT=str(harness.free_port()),
+                   NODE_BASE_PORT=str(free_block(3)), RUN_DIR=run_dir, BUILD_DIR=BUILD_DIR)
+        r = subprocess.run([UP], env=env, cwd=harness.ROOT, capture_output=True, text=True,
+                           timeout=30)
+    assert r.returncode != 0
+    assert f"gateway {busy}" in r.stderr, r.stderr
+    assert pids_mentioning(run_dir) == []
+
+
+@needs_binaries
+def test_up_serves_through_the_gateway_reports_deaths_and_stops_on_sigterm(up):
+    u = up(3).start()
+    assert set(u.pids) >= {"registry", "n1", "n2", "n3", "gateway"}, u.output()
+    assert f"http://127.0.0.1:{u.gateway_port}/" in u.output()           # the web client's URL
+    assert f"http://127.0.0.1:{u.registry_port}/" in u.output()          # the dashboard's
+    for name in ("registry", "n1", "n2", "n3", "gateway"):
+        assert re.search(rf"^  {name}\s+UP\s", u.output(), re.M), u.output()
+    assert os.path.isdir(os.path.join(u.run_dir, "node-1"))
+    assert os.path.exists(os.path.join(u.run_dir, "logs", "gateway.log"))
+
+    # Write through the gateway; every node applies it before the answer (X-Consistency: all) so
+    # that the next run of scripts/up finds it in any node's data dir.
+    r = request("PUT", u.gateway + "/api/statuses/upalice", {"statusText": "up and running"},
+                headers={"X-Consistency": "all"})
+    assert r.status == 201, r
+    writer = r.header("X-Served-By")
+    assert r.header("X-Replicated") == "3/3", r.headers
+
+    def read_elsewhere():
+        g = request("GET", u.gateway + "/api/statuses/upalice")
+        return g.status == 200 and g.header("X-Served-By") != writer and g.json()
+    got = wait_until(read_elsewhere, 15, what="a read served by another node")
+    assert got["statusText"] == "up and running"
+
+    # A process that dies is reported, not left silently dead.
+    os.kill(u.pids["n3"], signal.SIGKILL)
+    wait_until(lambda: re.search(r"n3 \(pid \d+\) DIED", u.output()), 10, what="the death report")
+    assert u.p.poll() is None
+    assert request("GET", u.gateway + "/api/statuses/upalice").status == 200
+
+    assert u.stop(signal.SIGTERM) == 0, u.output()
+    u.assert_all_gone()
+    out = u.output()
+    # The order of a clean stop: the gateway first, the nodes, the registry, the broker last.
+    order = [out.index(f"stopped {n}") for n in ("gateway", "n1", "registry", "rabbitmq")]
+    assert order == sorted(order), out
+
+
+@needs_binaries
+def test_up_keeps_data_between_runs_and_stops_on_ctrl_c(up, tmp_path):
+    first = up(1).start()
+    r = request("PUT", first.gateway + "/api/statuses/keeper", {"statusText": "still here"})
+    assert r.status == 201, r
+    assert first.stop(signal.SIGTERM) == 0, first.output()
+    first.assert_all_gone()
+
+    # The same RUN_DIR again: the node's data dir was kept. Stopped by Ctrl-C this time.
+    second = up(1)
+    second.run_dir, second.env["RUN_DIR"], second.alt_dir = first.run_dir, first.run_dir, first.alt_dir
+    second.out_path = str(tmp_path / "up2.out")
+    second.start()
+    r = request("GET", second.gateway + "/api/statuses/keeper")
+    assert r.status == 200 and r.json()["statusText"] == "still here", r
+    assert second.stop(signal.SIGINT) == 0, second.output()
+    assert "got SIGINT" in second.output()
+    second.assert_all_gone()
