@@ -1,0 +1,171 @@
+"""Every flag and STATUS_* variable that scripts/up, deploy/ and docs/deployment.md hand to a binary
+exists in that binary's --help. (Docker can't run here; this is what can be checked of deploy/.)"""
+import os
+import re
+import subprocess
+
+import pytest
+
+import harness
+
+ROOT = harness.ROOT
+BINARIES = ("status-node", "status-registry", "status-gateway")
+FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)")
+ENV = re.compile(r"\b(STATUS_[A-Z0-9_]+)\b")
+
+
+def read(*path):
+    with open(os.path.join(ROOT, *path)) as f:
+        return f.read()
+
+
+def help_of(binary):
+    exe = os.path.join(harness.BIN, binary)
+    if not os.path.exists(exe):
+        pytest.skip(f"{binary} is not built")
+    out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=10, check=True).stdout
+    flags = set(re.findall(r"^\s+--([a-z0-9-]+)", out, re.M))
+    envs = set(re.findall(r"\{(STATUS_[A-Z0-9_]+)\}", out))
+    assert "help" in flags and envs, out  # the parse itself works
+    return flags, envs
+
+
+@pytest.fixture(scope="module")
+def helps():
+    return {b: help_of(b) for b in BINARIES}
+
+
+def uses_in_up():
+    """{binary: (flags, envs)} from the commands scripts/up runs (lines joined at '\\')."""
+    text = read("scripts", "up").replace("\\\n", " ")
+    out = {b: (set(), set()) for b in BINARIES}
+    for line in text.splitlines():
+        m = re.search(r'"\$BIN/(status-[a-z]+)"(.*)', line)
+        if m:
+            out[m.group(1)][0].update(FLAG.findall(m.group(2)))
+    return out
+
+
+def uses_in_systemd():
+    d = os.path.join(ROOT, "deploy", "systemd")
+    env_file = {"status-node@": "node", "status-registry": "registry", "status-gateway": "gateway"}
+    out = {b: (set(), set()) for b in BINARIES}
+    for unit in sorted(f for f in os.listdir(d) if f.endswith(".service")):
+        text = read("deploy", "systemd", unit)
+        binary = re.search(r"^ExecStart=\S*/(status-[a-z]+)(.*)$", text, re.M)
+        assert binary, unit
+        flags, envs = out[binary.group(1)]
+        flags.update(FLAG.findall(binary.group(2)))
+        envs.update(ENV.findall("\n".join(l for l in text.splitlines() if l.startswith("Environment="))))
+        # The example EnvironmentFiles the unit reads.
+        assert "/etc/status-server/common.env" in text, unit
+        for example in ("common", env_file[unit.removesuffix(".service")]):
+            body = read("deploy", "systemd", example + ".env.example")
+            envs.update(re.findall(r"^(STATUS_[A-Z0-9_]+)=", body, re.M))
+    return out
+
+
+def uses_in_compose():
+    """Per service (and x- anchor) of docker-compose.yml: its binary, its flags and variables.
+    A small reader of this file's own layout, so the test needs no YAML library."""
+    blocks, current, anchors = {}, None, {}
+    for line in read("deploy", "docker-compose.yml").splitlines():
+        if line.strip().startswith("#"):
+            continue
+        m = re.match(r"^(x-[\w-]+):(?:\s*&([\w-]+))?", line) or re.match(r"^  ([\w-]+):\s*(?:&([\w-]+))?\s*$", line)
+        if m:
+            current = m.group(1)
+            blocks[current] = {"binary": None, "merge": None, "flags": set(), "envs": set()}
+            if m.group(2):
+                anchors[m.group(2)] = current
+            continue
+        if current is None or re.match(r"^\S", line):
+            current = None if re.match(r"^\S", line) else current
+            continue
+        b = blocks[current]
+        if (m := re.search(r"<<:\s*\*([\w-]+)", line)):
+            b["merge"] = m.group(1)
+        if (m := re.search(r"command:.*?(status-[a-z]+)(.*)", line)):
+            b["binary"] = m.group(1)
+            b["flags"].update(FLAG.findall(m.group(2)))
+        if (m := re.match(r"^\s+(STATUS_[A-Z0-9_]+):", line)):
+            b["envs"].add(m.group(1))
+
+    def binary_of(name):
+        b = blocks[name]
+        return b["binary"] or (binary_of(anchors[b["merge"]]) if b["merge"] else None)
+
+    out = {b: (set(), set()) for b in BINARIES}
+    for name, b in blocks.items():
+        if b["envs"] or b["flags"]:
+            binary = binary_of(name)
+            assert binary, f"compose service {name} sets STATUS_* but runs no known binary"
+            out[binary][0].update(b["flags"])
+            out[binary][1].update(b["envs"])
+    return out
+
+
+def uses_in_docs():
+    """Command lines in docs/deployment.md that start a binary."""
+    out = {b: (set(), set()) for b in BINARIES}
+    text = read("docs", "deployment.md").replace("\\\n", " ")
+    for line in text.splitlines():
+        for m in re.finditer(r"\b(status-(?:node|registry|gateway))\b(?!@)((?:\s+(?:--[a-z0-9-]+(?:[ =][^\s`|]+)?))+)", line):
+            out[m.group(1)][0].update(FLAG.findall(m.group(2)))
+    return out
+
+
+def check(uses, helps, where):
+    wrong = []
+    for binary, (flags, envs) in uses.items():
+        known_flags, known_envs = helps[binary]
+        wrong += [f"{where}: {binary} --{f}" for f in sorted(flags - known_flags)]
+        wrong += [f"{where}: {binary} {e}" for e in sorted(envs - known_envs)]
+    assert not wrong, "not in --help: " + ", ".join(wrong)
+
+
+def test_scripts_up(helps):
+    uses = uses_in_up()
+    assert {"amqp-url", "registry-url", "node-id", "data-dir"} <= uses["status-node"][0]
+    assert "web-root" in uses["status-gateway"][0]
+    check(uses, helps, "scripts/up")
+
+
+def test_systemd_units(helps):
+    uses = uses_in_systemd()
+    assert {"STATUS_AMQP_URL", "STATUS_QUEUE_TYPE", "STATUS_NODE_ID", "STATUS_DATA_DIR"} <= uses["status-node"][1]
+    assert "STATUS_PEER" in uses["status-registry"][1]
+    assert "STATUS_REGISTRY_URL" in uses["status-gateway"][1]
+    check(uses, helps, "deploy/systemd")
+
+
+def test_compose(helps):
+    uses = uses_in_compose()
+    assert {"STATUS_AMQP_URL", "STATUS_NODE_ID", "STATUS_ADVERTISE_HOST"} <= uses["status-node"][1]
+    assert "STATUS_PEER" in uses["status-registry"][1]
+    assert "STATUS_WEB_ROOT" in uses["status-gateway"][1]
+    check(uses, helps, "deploy/docker-compose.yml")
+
+
+def test_dockerfile(helps):
+    text = read("deploy", "Dockerfile")
+    envs = set(re.findall(r"^\s*(?:ENV\s+)?(STATUS_[A-Z0-9_]+)=", text, re.M))
+    assert "STATUS_BIND" in envs
+    for e in envs:  # an image-wide default must mean something to at least one binary
+        assert any(e in helps[b][1] for b in BINARIES), e
+    assert "STATUS_BIND" in helps["status-node"][1] and "STATUS_BIND" in helps["status-registry"][1] \
+        and "STATUS_BIND" in helps["status-gateway"][1]
+    for binary in BINARIES + ("statusctl",):
+        assert f"/src/build/bin/{binary}" in text, binary
+
+
+def test_deployment_doc(helps):
+    uses = uses_in_docs()
+    assert "queue-type" in uses["status-node"][0] and "peer" in uses["status-registry"][0]
+    check(uses, helps, "docs/deployment.md")
+
+
+def test_checker_catches_a_wrong_flag(helps):
+    with pytest.raises(AssertionError, match="--no-such-flag"):
+        check({"status-node": ({"no-such-flag"}, set()), "status-registry": (set(), set()),
+               "status-gateway": (set(), set())}, helps, "self-test")
