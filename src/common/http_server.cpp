@@ -77,9 +77,26 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(server_.options().write_timeout);
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res, keep](beast::error_code ec, std::size_t) {
-                        if (ec || !keep) return self->close();
+                        if (ec) return self->close();
+                        if (!keep) return self->linger_close();
                         self->wait_idle();
                       });
+  }
+
+  // Closing a socket with unread request bytes (e.g. the rest of a body refused with 413) makes
+  // the kernel send a reset that can destroy the answer before the client reads it. So: stop
+  // sending, read and discard what still comes for a bounded time (1 s), then close.
+  void linger_close() {
+    state_ = State::kEnding;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return close();
+    stream_.expires_after(std::chrono::seconds(1));
+    stream_.async_read_some(asio::buffer(sink_), [self = shared_from_this()](beast::error_code ec,
+                                                                             std::size_t) {
+      if (ec) return self->close();
+      self->linger_close();
+    });
   }
 
   void begin_stream(const Response& head, std::string route, std::string method) {
@@ -156,6 +173,14 @@ class Session : public std::enable_shared_from_this<Session> {
     ++server_.in_flight_;
     state_ = State::kBusy;
     auto res = std::make_shared<Response>(problem(status, detail, 11, false));
+    std::string rid;
+    if (parser_) {  // fields parsed so far (a body refused by its Content-Length has them all)
+      auto it = parser_->get().find("X-Request-Id");
+      if (it != parser_->get().end() && !it->value().empty() && it->value().size() <= 128)
+        rid = std::string(it->value());
+    }
+    res->set("X-Request-Id", rid.empty() ? random_id() : rid);
+    for (const auto& [k, v] : server_.options().answer_headers) res->set(k, v);
     send(res, false, "(unparsed)", "-", Clock::now());
   }
 
@@ -277,6 +302,14 @@ void Session::on_read(beast::error_code ec) {
   if (ec == http::error::header_limit) return reject(431, "request header fields too large");
   if (ec == http::error::body_limit) return reject(413, "request body too large");
   if (ec) return reject(400, "malformed HTTP request");
+  // Beast applies header_limit per parse call, and part of the header may already have been in
+  // the buffer: count the whole header once more, exactly.
+  {
+    const auto& msg = parser_->get();
+    std::size_t size = msg.method_string().size() + msg.target().size() + 12;
+    for (const auto& f : msg) size += f.name_string().size() + f.value().size() + 4;
+    if (size > server_.options().header_limit) return reject(431, "request header fields too large");
+  }
   state_ = State::kBusy;
   ++server_.in_flight_;
   Request req = parser_->release();

@@ -56,6 +56,9 @@ struct ServerOptions {
   std::chrono::milliseconds write_timeout{10000};  // each write (also each stream chunk)
   std::chrono::milliseconds drain_timeout{5000};   // graceful stop waits this long for in-flight
   std::size_t max_connections = 10000;             // beyond → accept and close at once
+  /// Added to the answers the server makes itself (400/413/431 before any handler ran), e.g.
+  /// X-Served-By. (X-Request-Id is always added there, freshly made.)
+  std::vector<std::pair<std::string, std::string>> answer_headers;
 };
 
 /// Owns its listeners, its connections and its threads. start() binds (throws

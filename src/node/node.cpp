@@ -93,6 +93,7 @@ NodeOptions node_options_from(const common::Config& c) {
 
 Node::Node(NodeOptions options) : options_(std::move(options)) {
   store_ = std::make_unique<Store>(options_.store, clock_);
+  options_.server.answer_headers.emplace_back("X-Served-By", store_->node_id());
   api_ = std::make_unique<ApiDeps>(ApiDeps{*store_, events_, store_->node_id(), {}, {}, {}});
   api_->ready = [this] { return ready(); };
   server_ = std::make_unique<common::HttpServer>(
@@ -161,6 +162,7 @@ std::vector<std::string> Node::peer_urls() {
 void Node::start() {
   store_->start();
   server_->start();
+  started_ = true;
   spdlog::info("event=listening node_id={} port={} data_dir={} replication={}", node_id(), port(),
                options_.store.data_dir, replicator_ ? "rabbitmq" : "off");
   if (!options_.registry_urls.empty()) {
@@ -225,7 +227,7 @@ void Node::maintenance_loop() {
 }
 
 void Node::stop() {
-  if (stopping_.exchange(true)) return;
+  if (!started_ || stopping_.exchange(true)) return;
   spdlog::info("event=stopping node_id={}", node_id());
   // Deregister first and keep serving for a moment, so gateways stop sending new requests
   // before the node stops accepting them; then drain what is in flight.

@@ -73,6 +73,7 @@ class Node {
   std::atomic<bool> ready_{false};
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopping_{false};
+  bool started_ = false;  // the server listens: stop() has something to undo
   std::thread maintenance_;
   std::mutex maintenance_mutex_;
   std::condition_variable maintenance_cv_;

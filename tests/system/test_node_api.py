@@ -301,8 +301,6 @@ def test_served_by_and_request_id_on_every_api_answer(tmp_path, procs):
     assert len(ids) == len(calls)
 
 
-@pytest.mark.xfail(strict=True, reason="413/431 are answered by the HTTP server before the /api "
-                   "handler runs, without X-Served-By / X-Request-Id (src/common/http_server.cpp)")
 def test_served_by_on_size_limit_answers(tmp_path, procs):
     n = start(tmp_path, procs)
     r = harness.request("POST", n.url + "/api/statuses", b"x" * (65 * 1024),
@@ -455,13 +453,8 @@ RAW_BAD = [
      b"POST /api/statuses HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
      + chunked(b'{"username":"alice","statusText":"' + b"a" * (65 * 1024) + b'"}'), 413),
     ("header-over-8k", raw_request("GET", "/api/statuses", [("X-Filler", "f" * (9 * 1024))]), 431),
-    pytest.param(
-        "many-headers-over-8k", raw_request("GET", "/api/statuses", [(f"X-H{i}", "v" * 90) for i in range(100)]),
-        431, id="many-headers-over-8k",
-        marks=pytest.mark.xfail(strict=True, reason=(
-            "Beast 1.81 enforces header_limit per parser.put(); src/common/http_server.cpp reads the "
-            "first 4 KiB before the parser starts, so ~10 KiB of small fields pass (a single 9 KiB "
-            "field is refused)"))),
+    ("many-headers-over-8k", raw_request("GET", "/api/statuses", [(f"X-H{i}", "v" * 90) for i in range(100)]),
+     431),
     ("unsupported-method", raw_request("BREW", "/api/statuses/alice"), 405),
     ("garbage-request-line", b"HELLO\r\n\r\n", 400),
 ]

@@ -46,9 +46,9 @@ std::string raw_exchange(unsigned short port, const std::string& bytes) {
   boost::asio::io_context ioc;
   boost::asio::ip::tcp::socket s(ioc);
   s.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-  boost::asio::write(s, boost::asio::buffer(bytes));
-  std::string out;
   boost::system::error_code ec;
+  boost::asio::write(s, boost::asio::buffer(bytes), ec);  // the server may refuse early
+  std::string out;
   std::array<char, 4096> buf;
   while (true) {
     auto n = s.read_some(boost::asio::buffer(buf), ec);
