@@ -101,20 +101,24 @@ Response list_statuses(const Request& req, const Store& store) {
 }
 
 Response get_status(const Request& req, const std::string& username, const Store& store) {
-  auto e = store.get(username);
-  if (!e) return problem_for(req, 404, "no status for user '" + username + "'");
+  // Built under the store's read lock: nothing but the answer's own copy of the JSON is made.
+  std::optional<Response> res;
   auto pre = parse_preconditions(req);
-  for (const auto& t : pre.if_none_match) {
-    if (t == "*" || t == e->status.version.str()) {
-      Response res{http::status::not_modified, req.version()};
-      res.set(http::field::etag, e->etag);
-      res.keep_alive(req.keep_alive());
-      return res;
+  store.visit(username, [&](const Entry& e) {
+    std::string version = e.status.version.str();
+    for (const auto& t : pre.if_none_match) {
+      if (t == "*" || t == version) {
+        res.emplace(http::status::not_modified, req.version());
+        res->set(http::field::etag, "\"" + version + "\"");
+        res->keep_alive(req.keep_alive());
+        return;
+      }
     }
-  }
-  Response res = common::json_response(200, std::move(e->api_json), req);
-  res.set(http::field::etag, e->etag);
-  return res;
+    res = common::json_response(200, e.api_json, req);
+    res->set(http::field::etag, "\"" + version + "\"");
+  });
+  if (!res) return problem_for(req, 404, "no status for user '" + username + "'");
+  return std::move(*res);
 }
 
 Response write_response(const Request& req, const WriteResult& r) {

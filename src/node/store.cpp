@@ -113,7 +113,6 @@ void Store::stop() {
 
 Entry Store::make_entry(Status s) {
   Entry e;
-  e.etag = "\"" + s.version.str() + "\"";
   if (!s.deleted) {
     e.api_json = to_api_json(s);
     // Kept for the entry's lifetime: drop the serializer's growth slack (typically ~70 bytes per
@@ -125,17 +124,25 @@ Entry Store::make_entry(Status s) {
 }
 
 void Store::install(Entry e) {
-  auto it = entries_.find(e.status.username);
-  if (it != entries_.end()) {
-    if (it->second.status.deleted) --tombstones_;
-    else by_time_.erase(&it->second);
-    it->second = std::move(e);
-  } else {
-    std::string key = e.status.username;
-    it = entries_.emplace(std::move(key), std::move(e)).first;
+  if (auto old = entries_.find(e.status.username); old != entries_.end()) {
+    if (old->second.status.deleted) --tombstones_;
+    else by_time_.erase(&old->second);
+    entries_.erase(old);  // the key views the old entry's name: re-key with the new one
   }
+  // Insert first, then point the key at the stored name (node-based map: stable address).
+  auto node = entries_.extract(entries_.emplace(std::string_view{}, std::move(e)).first);
+  node.key() = node.mapped().status.username;
+  auto it = entries_.insert(std::move(node)).position;
   if (it->second.status.deleted) ++tombstones_;
   else by_time_.insert(&it->second);
+}
+
+bool Store::visit(const std::string& username, const std::function<void(const Entry&)>& fn) const {
+  std::shared_lock lock(mutex_);
+  auto it = entries_.find(username);
+  if (it == entries_.end() || it->second.status.deleted) return false;
+  fn(it->second);
+  return true;
 }
 
 std::optional<Entry> Store::get(const std::string& username) const {
@@ -174,7 +181,7 @@ std::vector<Status> Store::snapshot() const {
   return out;
 }
 
-std::size_t Store::bucket_of(const std::string& username, std::size_t buckets) {
+std::size_t Store::bucket_of(std::string_view username, std::size_t buckets) {
   return mix(fnv(username)) % buckets;
 }
 

@@ -49,7 +49,8 @@ struct Change {
 struct Entry {
   Status status;
   std::string api_json;
-  std::string etag;  // "\"<version>\""
+  /// "\"<version>\"" (made on demand: not stored, 60 bytes a status saved).
+  std::string etag() const { return "\"" + status.version.str() + "\""; }
 };
 
 class Store {
@@ -83,6 +84,9 @@ class Store {
 
   // ---- reads: any thread, never blocked by SQLite ----
   std::optional<Entry> get(const std::string& username) const;
+  /// Calls `fn` with the live entry under the read lock (no copy); false if there is none.
+  /// `fn` must be quick and must not call back into the store.
+  bool visit(const std::string& username, const std::function<void(const Entry&)>& fn) const;
   struct Page {
     std::vector<std::string> items;  // API JSON of each status, newest time first
     std::size_t total = 0;
@@ -95,7 +99,7 @@ class Store {
   /// Anti-entropy: one 64-bit digest per bucket of usernames (order-independent).
   std::vector<std::uint64_t> digest(std::size_t buckets) const;
   std::vector<Status> bucket(std::size_t index, std::size_t buckets) const;
-  static std::size_t bucket_of(const std::string& username, std::size_t buckets);
+  static std::size_t bucket_of(std::string_view username, std::size_t buckets);
 
   // ---- writes: any thread; callbacks run on the writer thread after the commit ----
   void upsert(StatusInput in, Preconditions pre, WriteCallback cb);
@@ -159,7 +163,8 @@ class Store {
   Stmt upsert_stmt_, outbox_stmt_;
 
   mutable std::shared_mutex mutex_;  // guards entries_ and by_time_
-  std::unordered_map<std::string, Entry> entries_;
+  // Keyed by a view of the entry's own username (one copy of each name in memory).
+  std::unordered_map<std::string_view, Entry> entries_;
   std::set<const Entry*, ByTime> by_time_;  // live entries only
   std::size_t tombstones_ = 0;
 

@@ -122,7 +122,7 @@ TEST_F(StoreTest, UpsertCreatesThenReplaces) {
   auto e = store_->get("alice");
   ASSERT_TRUE(e);
   EXPECT_EQ(e->status.text, "two");
-  EXPECT_EQ(e->etag, "\"" + r2.status.version.str() + "\"");
+  EXPECT_EQ(e->etag(), "\"" + r2.status.version.str() + "\"");
   EXPECT_EQ(store_->live_count(), 1u);
   EXPECT_FALSE(store_->get("bob"));
 }
