@@ -1,5 +1,8 @@
 #include "ctl/api_client.hpp"
 
+#include <strings.h>
+
+#include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -8,9 +11,6 @@
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-#include <strings.h>
-
-#include <array>
 #include <cctype>
 
 namespace status::ctl {
@@ -88,21 +88,22 @@ int ApiClient::stream(const std::string& target,
     });
   };
   stream.expires_after(timeout_);
-  resolver.async_resolve(base_.host, std::to_string(base_.port), [&](beast::error_code ec, auto results) {
-    if (ec) return;
-    stream.async_connect(results, [&](beast::error_code ec, const auto&) {
-      if (ec) return;
-      http::async_write(stream, req, [&](beast::error_code ec, std::size_t) {
+  resolver.async_resolve(
+      base_.host, std::to_string(base_.port), [&](beast::error_code ec, auto results) {
         if (ec) return;
-        http::async_read_header(stream, buffer, parser, [&](beast::error_code ec, std::size_t) {
+        stream.async_connect(results, [&](beast::error_code ec, const auto&) {
           if (ec) return;
-          status = parser.get().result_int();
-          stream.expires_never();  // an event stream may rightly stay quiet for hours
-          read_body();
+          http::async_write(stream, req, [&](beast::error_code ec, std::size_t) {
+            if (ec) return;
+            http::async_read_header(stream, buffer, parser, [&](beast::error_code ec, std::size_t) {
+              if (ec) return;
+              status = parser.get().result_int();
+              stream.expires_never();  // an event stream may rightly stay quiet for hours
+              read_body();
+            });
+          });
         });
       });
-    });
-  });
   ioc.run();
   return status;
 }

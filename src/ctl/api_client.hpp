@@ -1,12 +1,12 @@
 #pragma once
 // The Status Server's REST API as seen by a command-line client: one blocking call per request.
 
-#include "common/http_client.hpp"
-
 #include <chrono>
 #include <functional>
 #include <string>
 #include <string_view>
+
+#include "common/http_client.hpp"
 
 namespace status::ctl {
 
@@ -17,7 +17,7 @@ struct ApiReply {
   std::string error;
   int status = 0;
   std::string body;
-  common::Headers headers;  // as received, names as sent by the server
+  common::Headers headers;                          // as received, names as sent by the server
   std::string header(std::string_view name) const;  // case-insensitive; "" if absent
 };
 
@@ -29,7 +29,8 @@ class ApiClient {
   ApiClient(const std::string& base_url, std::chrono::milliseconds timeout);
 
   ApiReply get(const std::string& target) const;
-  ApiReply put(const std::string& target, const std::string& json, const common::Headers& headers) const;
+  ApiReply put(const std::string& target, const std::string& json,
+               const common::Headers& headers) const;
   ApiReply del(const std::string& target, const common::Headers& headers) const;
 
   /// Follows a text/event-stream at `target`, handing each received piece to `on_data` until it

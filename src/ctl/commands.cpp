@@ -1,13 +1,12 @@
 #include "ctl/commands.hpp"
 
-#include "ctl/format.hpp"
-#include "ctl/sse_parser.hpp"
-
 #include <boost/json.hpp>
-
 #include <cerrno>
 #include <cstdlib>
 #include <ostream>
+
+#include "ctl/format.hpp"
+#include "ctl/sse_parser.hpp"
 
 namespace status::ctl {
 
@@ -88,7 +87,9 @@ std::string served_by(const ApiReply& r) {
   return out.empty() ? out : out + ")";
 }
 
-std::string status_target(const std::string& user) { return "/api/statuses/" + encode_segment(user); }
+std::string status_target(const std::string& user) {
+  return "/api/statuses/" + encode_segment(user);
+}
 
 int cmd_set(const Context& c) {
   const auto& user = c.inv.args[0];
@@ -247,7 +248,8 @@ int run(const std::vector<std::string>& args, const std::map<std::string, std::s
     std::unique_ptr<ApiClient> api;
     try {
       api = std::make_unique<ApiClient>(
-          inv.config.get("gateway"), std::chrono::milliseconds(inv.config.get_int("timeout-ms", 1, 3600000)));
+          inv.config.get("gateway"),
+          std::chrono::milliseconds(inv.config.get_int("timeout-ms", 1, 3600000)));
     } catch (const std::invalid_argument& e) {
       throw ConfigError(std::string("--gateway: ") + e.what());
     }

@@ -1,13 +1,13 @@
 #pragma once
 // statusctl's commands: each a function of (invocation, API client, output streams) → exit code.
 
-#include "ctl/api_client.hpp"
-#include "ctl/invocation.hpp"
-
 #include <iosfwd>
 #include <map>
 #include <string>
 #include <vector>
+
+#include "ctl/api_client.hpp"
+#include "ctl/invocation.hpp"
 
 namespace status::ctl {
 

@@ -1,8 +1,7 @@
 #include "ctl/format.hpp"
 
-#include <boost/json.hpp>
-
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cstdio>
 
 namespace status::ctl {
@@ -13,8 +12,8 @@ namespace {
 
 // Characters, counting a UTF-8 sequence as one (good enough to align Latin, Greek, Cyrillic...).
 std::size_t width(std::string_view s) {
-  return static_cast<std::size_t>(
-      std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+  return static_cast<std::size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 const json::value* field(const json::object& o, std::string_view name) {

@@ -2,7 +2,6 @@
 // Human-readable output: aligned tables and one-status views. Pure functions of JSON values.
 
 #include <boost/json/value.hpp>
-
 #include <string>
 #include <string_view>
 #include <vector>

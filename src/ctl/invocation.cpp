@@ -82,7 +82,8 @@ Invocation parse_invocation(const std::vector<std::string>& args,
     // that starts with '-' (a negative latitude).
     if (a.rfind("--", 0) == 0 && a.find('=') == std::string::npos) {
       std::string name = a.substr(2);
-      auto it = std::find_if(table.begin(), table.end(), [&](const Option& o) { return o.name == name; });
+      auto it =
+          std::find_if(table.begin(), table.end(), [&](const Option& o) { return o.name == name; });
       if (it != table.end() && !it->is_switch && i + 1 < args.size()) flags.push_back(args[++i]);
     }
   }
@@ -93,7 +94,8 @@ Invocation parse_invocation(const std::vector<std::string>& args,
   inv.args.assign(positionals.begin() + 1, positionals.end());
   auto spec = std::find_if(kCommands.begin(), kCommands.end(),
                            [&](const CommandSpec& c) { return inv.command == c.name; });
-  if (spec == kCommands.end()) throw ConfigError("unknown command '" + inv.command + "' (see --help)");
+  if (spec == kCommands.end())
+    throw ConfigError("unknown command '" + inv.command + "' (see --help)");
   if (inv.args.size() < spec->min_args || inv.args.size() > spec->max_args)
     throw ConfigError("wrong number of arguments for '" + inv.command + "' (see --help)");
   if (inv.command == "set" && inv.args.size() > 2) {  // set alice In a meeting → one text

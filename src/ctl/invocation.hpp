@@ -1,11 +1,11 @@
 #pragma once
 // The command line of statusctl: a command, its positional arguments and the option table.
 
-#include "common/config.hpp"
-
 #include <map>
 #include <string>
 #include <vector>
+
+#include "common/config.hpp"
 
 namespace status::ctl {
 

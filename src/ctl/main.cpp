@@ -1,8 +1,8 @@
 // statusctl: the Status Server's command-line client. See docs/statusctl.md.
-#include "ctl/commands.hpp"
-
 #include <csignal>
 #include <iostream>
+
+#include "ctl/commands.hpp"
 
 extern char** environ;
 
@@ -13,7 +13,8 @@ int main(int argc, char** argv) {
   for (char** e = environ; e && *e; ++e) {
     std::string kv(*e);
     auto eq = kv.find('=');
-    if (eq != std::string::npos && kv.rfind("STATUS_", 0) == 0) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    if (eq != std::string::npos && kv.rfind("STATUS_", 0) == 0)
+      env[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   return status::ctl::run(args, env, std::cout, std::cerr);
 }
