@@ -111,10 +111,13 @@ class Up:
         except OSError:
             return ""
 
-    def start(self, timeout=180):
+    def launch(self):
         with open(self.out_path, "ab") as out:
             self.p = subprocess.Popen([UP, str(self.nodes)], stdout=out, stderr=subprocess.STDOUT,
                                       env=self.env, cwd=harness.ROOT, start_new_session=True)
+
+    def start(self, timeout=180):
+        self.launch()
 
         def ready():
             if self.p.poll() is not None:
@@ -145,8 +148,8 @@ class Up:
                 pass
         subprocess.run(["rm", "-rf", self.alt_dir], check=False)
 
-    def assert_all_gone(self):
-        assert self.pids, self.output()
+    def assert_all_gone(self, started=True):
+        assert self.pids or not started, self.output()
         wait_until(lambda: not [n for n, pid in self.pids.items() if alive(pid)], 10,
                    what="every process of scripts/up to be gone")
         wait_until(lambda: all(port_free(p) for p in self.ports()), 10,
@@ -250,3 +253,14 @@ def test_up_keeps_data_between_runs_and_stops_on_ctrl_c(up, tmp_path):
     assert second.stop(signal.SIGINT) == 0, second.output()
     assert "got SIGINT" in second.output()
     second.assert_all_gone()
+
+
+@needs_binaries
+def test_sigterm_while_the_broker_starts_leaves_nothing(up):
+    u = up(1)
+    u.launch()
+    wait_until(lambda: "starting RabbitMQ" in u.output(), 30, what="the broker's start")
+    time.sleep(2)  # inside rabbitmq-private start: the broker is launched, not yet up
+    assert u.stop(signal.SIGTERM, timeout=60) == 0, u.output()
+    assert "got SIGTERM" in u.output()
+    u.assert_all_gone(started=False)
