@@ -264,3 +264,22 @@ def test_sigterm_while_the_broker_starts_leaves_nothing(up):
     assert u.stop(signal.SIGTERM, timeout=60) == 0, u.output()
     assert "got SIGTERM" in u.output()
     u.assert_all_gone(started=False)
+
+
+@needs_binaries
+def test_a_run_killed_with_9_is_cleaned_up_by_the_next(up, tmp_path):
+    first = up(1).start()
+    first.p.kill()  # scripts/up gets no chance to stop anything
+    first.p.wait(10)
+    orphans = {n: pid for n, pid in first.pids.items() if alive(pid)}
+    assert {"registry", "n1", "gateway", "rabbitmq"} <= set(orphans), first.output()
+
+    second = up(1)
+    second.run_dir, second.env["RUN_DIR"], second.alt_dir = first.run_dir, first.run_dir, first.alt_dir
+    second.out_path = str(tmp_path / "up2.out")
+    second.start()
+    for name in ("registry", "n1", "gateway"):
+        assert f"stopping {name} (pid {orphans[name]}), left running by a previous" in second.output()
+    assert not [n for n, pid in orphans.items() if alive(pid)], second.output()
+    assert second.stop(signal.SIGTERM) == 0, second.output()
+    second.assert_all_gone()
