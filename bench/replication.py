@@ -21,6 +21,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import harness  # noqa: E402
 
 DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
+# Each write is answered after the broker confirmed it, so throughput needs writes in flight.
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "128"))
 LUA = r"""
 local counter = 0
 local tid = 0
@@ -67,7 +69,7 @@ def main():
             script = os.path.join(work, f"put{i}.lua")
             with open(script, "w") as f:
                 f.write(f'prefix = "w{i}-"\n' + LUA)
-            procs.append(subprocess.Popen(["wrk", "-t1", "-c32", f"-d{DURATION}s", "-s", script, n.url],
+            procs.append(subprocess.Popen(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{DURATION}s", "-s", script, n.url],
                                           stdout=subprocess.PIPE, text=True))
         t0 = time.monotonic()
         acked = 0
@@ -83,7 +85,7 @@ def main():
         t_conv = time.monotonic() - t0
         counts = [total(n) for n in nodes]
         print("| measure | value |\n|---|---|")
-        print(f"| writes acknowledged (3 nodes, wrk -t1 -c32 each, {DURATION}s) | {acked} |")
+        print(f"| writes acknowledged (3 nodes, wrk -t1 -c{CONNECTIONS} each, {DURATION}s) | {acked} |")
         print(f"| write rate while loading | {acked / t_load:.0f}/s |")
         print(f"| replicated writes/s (all on every node) | {acked / t_conv:.0f}/s |")
         print(f"| time until converged after load end | {t_conv - t_load:.2f}s |")
