@@ -116,7 +116,8 @@ int http_stream(const BaseUrl& base, const std::string& target, const Headers& h
   while (!parser.is_done()) {
     parser.get().body().data = chunk.data();
     parser.get().body().size = chunk.size();
-    http::read(stream, buffer, parser, ec);
+    // read_some: hand over each piece as it arrives (read() would wait for a full buffer).
+    http::read_some(stream, buffer, parser, ec);
     if (ec == http::error::need_buffer) ec = {};
     if (ec) break;
     std::size_t n = chunk.size() - parser.get().body().size;
