@@ -208,6 +208,8 @@ void Node::maintenance_loop() {
   // 2. Periodic work: keep event streams alive, repair divergence, forget old tombstones.
   auto next_ping = std::chrono::steady_clock::now() + 15s;
   auto next_repair = std::chrono::steady_clock::now() + options_.anti_entropy_interval;
+  auto next_checkpoint = std::chrono::steady_clock::now() + 1s;
+  auto next_collect = std::chrono::steady_clock::now();
   while (!stopping_) {
     {
       std::unique_lock lock(maintenance_mutex_);
@@ -218,6 +220,14 @@ void Node::maintenance_loop() {
     if (now >= next_ping) {
       events_.ping();
       next_ping = now + 15s;
+    }
+    if (now >= next_checkpoint) {
+      store_->checkpoint();
+      next_checkpoint = now + 1s;
+    }
+    if (now >= next_collect) {
+      store_->collect_tombstones();
+      next_collect = now + 1h;
     }
     if (now >= next_repair) {
       peer_sync_->anti_entropy_round();

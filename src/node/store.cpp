@@ -55,6 +55,9 @@ Store::Store(Options options, HybridClock& clock)
       }()) {
   db_.exec("PRAGMA journal_mode=WAL");
   db_.exec(options_.sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  // Checkpoints run from the maintenance thread (checkpoint()), not inside a commit; SQLite's
+  // own automatic one stays as a backstop for a WAL that grows past 64 MiB.
+  db_.exec("PRAGMA wal_autocheckpoint=16384");
   db_.exec(
       "CREATE TABLE IF NOT EXISTS statuses(username TEXT PRIMARY KEY, text TEXT, time_ms INTEGER,"
       " lat REAL, lon REAL, hlc INTEGER NOT NULL, node TEXT NOT NULL, deleted INTEGER NOT NULL)"
@@ -248,6 +251,45 @@ void Store::outbox_delete_upto(std::int64_t seq) {
     c.step();
     outbox_size_ = static_cast<std::size_t>(c.i64(0));
   });
+}
+
+void Store::checkpoint() {
+  try {
+    if (!checkpoint_db_) checkpoint_db_ = std::make_unique<Db>(options_.data_dir + "/status.db");
+    checkpoint_db_->exec("PRAGMA wal_checkpoint(PASSIVE)");
+  } catch (const SqliteError& e) {
+    spdlog::warn("event=checkpoint_failed error=\"{}\"", e.what());
+  }
+}
+
+void Store::collect_tombstones() {
+  std::promise<void> done;
+  auto f = done.get_future();
+  run_in_writer([this, &done](Db& db) {
+    struct Finally {
+      std::promise<void>& p;
+      ~Finally() { p.set_value(); }
+    } finally{done};
+    std::uint64_t cutoff = static_cast<std::uint64_t>(std::max<std::int64_t>(
+                               0, HybridClock::physical_ms(clock_.now()) - options_.tombstone_ttl_ms))
+                           << 16;
+    auto del = db.prepare("DELETE FROM statuses WHERE deleted=1 AND hlc < ?");
+    del.bind(1, static_cast<std::int64_t>(cutoff));
+    del.step();
+    std::size_t removed = 0;
+    std::unique_lock lock(mutex_);
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      if (it->second.status.deleted && it->second.status.version.hlc < cutoff) {
+        it = entries_.erase(it);
+        --tombstones_;
+        ++removed;
+      } else {
+        ++it;
+      }
+    }
+    if (removed) spdlog::info("event=tombstones_collected count={}", removed);
+  });
+  f.wait();
 }
 
 std::string Store::meta(const std::string& key) {

@@ -122,6 +122,12 @@ class Store {
 
   std::string meta(const std::string& key);
   void set_meta(const std::string& key, const std::string& value);
+  /// Copies the WAL into the database file from a connection of its own (PASSIVE: never blocks
+  /// the writer), so no commit pays for a checkpoint. One caller thread (maintenance) only.
+  void checkpoint();
+  /// Forgets tombstones older than the TTL, in SQLite and in memory (on the writer thread);
+  /// returns when done.
+  void collect_tombstones();
   /// Writes committed so far (for metrics).
   std::uint64_t commits() const { return commits_.load(); }
 
@@ -161,6 +167,7 @@ class Store {
   bool was_empty_ = false;
   Db db_;
   Stmt upsert_stmt_, outbox_stmt_;
+  std::unique_ptr<Db> checkpoint_db_;  // used by checkpoint() only
 
   mutable std::shared_mutex mutex_;  // guards entries_ and by_time_
   // Keyed by a view of the entry's own username (one copy of each name in memory).

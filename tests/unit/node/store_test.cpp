@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <future>
 #include <random>
+#include <set>
 
 using namespace status::node;
 
@@ -477,4 +478,24 @@ TEST_F(StoreTest, OutboxRecordsLocalChangesOnly) {
   store_->outbox_delete_upto(rows[0].seq);
   EXPECT_TRUE(store_->outbox_pending(0, 10).empty());
   EXPECT_EQ(store_->outbox_size(), 0u);
+}
+
+TEST_F(StoreTest, CollectTombstonesForgetsOnlyThoseOlderThanTheTtl) {
+  upsert(input("old", "x"));
+  upsert(input("recent", "y"));
+  upsert(input("alive", "z"));
+  remove("old");
+  time_.ms->fetch_add(8LL * 24 * 3600 * 1000);  // past the default 7-day TTL
+  remove("recent");
+  store_->collect_tombstones();
+  store_->checkpoint();
+  auto names = [&] {
+    std::set<std::string> out;
+    for (const auto& s : store_->snapshot()) out.insert(s.username);
+    return out;
+  };
+  EXPECT_EQ(names(), (std::set<std::string>{"recent", "alive"}));
+  EXPECT_EQ(store_->tombstone_count(), 1u);
+  open();  // and in SQLite too
+  EXPECT_EQ(names(), (std::set<std::string>{"recent", "alive"}));
 }
