@@ -94,20 +94,6 @@ std::vector<const json::value*> elements(const json::value* v) {
 
 }  // namespace eureka_json
 
-std::string encode_path_segment(std::string_view segment) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : segment) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == ':') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
 
 namespace {
 

@@ -1,4 +1,6 @@
 #pragma once
+
+#include "common/http.hpp"
 // The client side of the service registry (Eureka REST API, JSON): an instance registers and
 // keeps its lease alive; a gateway discovers instances. Also the lenient readers of Eureka's
 // JSON shapes, shared with the registry.
@@ -106,7 +108,9 @@ std::optional<std::vector<DiscoveredInstance>> fetch_instances(
 std::optional<std::vector<DiscoveredInstance>> parse_discovered(std::string_view body);
 
 /// Percent-encodes one path segment (app names and instance ids are the client's choice).
-std::string encode_path_segment(std::string_view segment);
+inline std::string encode_path_segment(std::string_view segment) {
+  return percent_encode_segment(segment);
+}
 
 /// Lenient readers of Eureka JSON values, as real clients send them: numbers may come as
 /// strings, booleans as "true"/"false", ports as {"$":8080,"@enabled":"true"} or a bare number.

@@ -3,6 +3,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <cctype>
 #include <random>
 
 namespace status::common {
@@ -68,6 +69,21 @@ std::optional<std::string> percent_decode(std::string_view in, bool plus_is_spac
       out += ' ';
     } else {
       out += c;
+    }
+  }
+  return out;
+}
+
+std::string percent_encode_segment(std::string_view segment) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : segment) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == ':') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
     }
   }
   return out;

@@ -27,6 +27,8 @@ std::optional<std::string> header(const Request& req, std::string_view name);
 std::pair<std::string_view, std::string_view> split_target(std::string_view target);
 /// Decodes %XX and '+' (in queries). Returns nullopt on a malformed escape.
 std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space = false);
+/// Percent-encodes one path segment (RFC 3986: unreserved characters and ':' stay as they are).
+std::string percent_encode_segment(std::string_view segment);
 /// Value of one query parameter (decoded), or nullopt if absent.
 std::optional<std::string> query_param(std::string_view query, std::string_view name);
 /// Random 128-bit id as 32 hex characters (request ids).

@@ -108,19 +108,6 @@ int ApiClient::stream(const std::string& target,
   return status;
 }
 
-std::string encode_segment(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+std::string encode_segment(std::string_view s) { return common::percent_encode_segment(s); }
 
 }  // namespace status::ctl
