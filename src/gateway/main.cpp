@@ -1,4 +1,5 @@
 // status-gateway: parses the configuration, wires the Gateway, runs until SIGTERM/SIGINT.
+#include "common/stop_signals.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
 #include "gateway/gateway.hpp"
@@ -24,13 +25,7 @@ int main(int argc, char** argv) {
   }
   common::init_logging("gateway", options.log_level);
 
-  // Block the stop signals before any thread starts, so only sigwait below sees them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  common::StopSignals signals;  // before any thread starts
 
   try {
     gateway::Gateway gw(options);
@@ -41,9 +36,7 @@ int main(int argc, char** argv) {
                  options.upstreams.size(),
                  options.proxy.policy == gateway::LbPolicy::kP2c ? "p2c" : "round-robin",
                  options.web_root);
-    int sig = 0;
-    sigwait(&signals, &sig);
-    spdlog::info("event=stopping signal={}", sig);
+    spdlog::info("event=stopping signal={}", signals.wait());
     gw.stop();
     spdlog::info("event=stopped");
   } catch (const common::ConfigError& e) {

@@ -1,6 +1,7 @@
 // status-node: parses configuration, wires the node, runs until SIGTERM/SIGINT.
 #include "common/config.hpp"
 #include "common/log.hpp"
+#include "common/stop_signals.hpp"
 #include "node/node.hpp"
 
 #include <csignal>
@@ -8,12 +9,7 @@
 
 int main(int argc, char** argv) {
   using namespace status;
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // every thread inherits: only sigwait sees them
-  std::signal(SIGPIPE, SIG_IGN);
+  common::StopSignals signals;
 
   common::Config config("status-node", "A Status Server node: stores statuses and replicates them.",
                         node::node_option_table());
@@ -27,9 +23,7 @@ int main(int argc, char** argv) {
     std::cerr << "status-node: " << e.what() << "\n";
     return 1;
   }
-  int sig = 0;
-  sigwait(&signals, &sig);
-  spdlog::info("event=signal signal={}", sig);
+  spdlog::info("event=signal signal={}", signals.wait());
   n->stop();
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <iostream>
 
+#include "common/stop_signals.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
 #include "registry/registry_service.hpp"
@@ -67,12 +68,7 @@ int main(int argc, char** argv) {
   }
   status::common::init_logging("registry", config.get("log-level"));
 
-  // Block the stop signals in every thread; the main thread waits for them below.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  status::common::StopSignals signals;  // before any thread starts
 
   status::common::Metrics metrics;
   status::registry::RegistryService service(options, metrics);
@@ -82,9 +78,7 @@ int main(int argc, char** argv) {
     std::cerr << "status-registry: " << e.what() << "\n";
     return 1;
   }
-  int sig = 0;
-  sigwait(&signals, &sig);
-  spdlog::info("event=stopping signal={}", sig);
+  spdlog::info("event=stopping signal={}", signals.wait());
   service.stop();
   spdlog::info("event=stopped");
   return 0;

@@ -1,0 +1,31 @@
+#pragma once
+// SIGTERM/SIGINT handling shared by the servers' main(): block the signals in every thread
+// (construct before starting any), then wait for one on the main thread.
+
+#include <csignal>
+
+namespace status::common {
+
+/// Construct on the main thread before any other thread starts; threads inherit the mask, so
+/// only wait() sees SIGTERM/SIGINT. Also ignores SIGPIPE (writes to closed sockets fail instead).
+class StopSignals {
+ public:
+  StopSignals() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+  }
+  /// Blocks until SIGTERM or SIGINT arrives; returns its number.
+  int wait() {
+    int sig = 0;
+    sigwait(&set_, &sig);
+    return sig;
+  }
+
+ private:
+  sigset_t set_;
+};
+
+}  // namespace status::common
