@@ -230,16 +230,13 @@ void Store::apply(std::vector<Status> states, std::function<void(std::int64_t)> 
 void Store::run_in_writer(std::function<void(Db&)> task) { enqueue(Task(std::move(task))); }
 
 std::vector<Store::OutboxRow> Store::outbox_pending(std::int64_t after, std::size_t max) {
-  std::promise<std::vector<OutboxRow>> p;
-  auto f = p.get_future();
-  run_in_writer([&p, after, max](Db& db) {
+  return call_in_writer([after, max](Db& db) {
     std::vector<OutboxRow> rows;
     auto q = db.prepare("SELECT seq,payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?");
     q.bind(1, after).bind(2, static_cast<std::int64_t>(max));
     while (q.step()) rows.push_back({q.i64(0), q.text(1)});
-    p.set_value(std::move(rows));
+    return rows;
   });
-  return f.get();
 }
 
 void Store::outbox_delete_upto(std::int64_t seq) {
@@ -263,13 +260,7 @@ void Store::checkpoint() {
 }
 
 void Store::collect_tombstones() {
-  std::promise<void> done;
-  auto f = done.get_future();
-  run_in_writer([this, &done](Db& db) {
-    struct Finally {
-      std::promise<void>& p;
-      ~Finally() { p.set_value(); }
-    } finally{done};
+  call_in_writer([this](Db& db) {
     std::uint64_t cutoff = static_cast<std::uint64_t>(std::max<std::int64_t>(
                                0, HybridClock::physical_ms(clock_.now()) - options_.tombstone_ttl_ms))
                            << 16;
@@ -289,36 +280,22 @@ void Store::collect_tombstones() {
     }
     if (removed) spdlog::info("event=tombstones_collected count={}", removed);
   });
-  f.wait();
 }
 
 std::string Store::meta(const std::string& key) {
-  auto read = [&key](Db& db) {
+  return call_in_writer([&key](Db& db) {
     auto q = db.prepare("SELECT value FROM meta WHERE key=?");
     q.bind(1, key);
     return q.step() ? q.text(0) : std::string();
-  };
-  if (!writer_.joinable()) return read(db_);
-  std::promise<std::string> p;
-  auto f = p.get_future();
-  run_in_writer([&](Db& db) { p.set_value(read(db)); });
-  return f.get();
+  });
 }
 
 void Store::set_meta(const std::string& key, const std::string& value) {
-  auto write = [key, value](Db& db) {
+  call_in_writer([&](Db& db) {
     auto q = db.prepare("INSERT OR REPLACE INTO meta(key,value) VALUES(?,?)");
     q.bind(1, key).bind(2, value);
     q.step();
-  };
-  if (!writer_.joinable()) return write(db_);
-  std::promise<void> p;
-  auto f = p.get_future();
-  run_in_writer([&](Db& db) {
-    write(db);
-    p.set_value();
   });
-  f.get();
 }
 
 void Store::store_row(const Status& s) {

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -154,6 +155,16 @@ class Store {
   };
 
   void enqueue(Item item);
+  /// Runs `f(db)` on the writer thread inside its next transaction (directly while the writer
+  /// has not started) and returns its result; an exception from `f` is rethrown here.
+  template <class F>
+  std::invoke_result_t<F, Db&> call_in_writer(F f) {
+    if (!writer_.joinable()) return f(db_);
+    std::packaged_task<std::invoke_result_t<F, Db&>(Db&)> task(std::move(f));
+    auto result = task.get_future();
+    run_in_writer([&task](Db& db) { task(db); });
+    return result.get();
+  }
   void writer_loop();
   void process_batch(std::vector<Item>& batch);
   static Entry make_entry(Status s);
