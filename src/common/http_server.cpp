@@ -1,14 +1,15 @@
 #include "common/http_server.hpp"
 
+#include "common/deadlines.hpp"
 #include "common/log.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
@@ -21,15 +22,31 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
+// A socket bound to its io_context's own executor type: no type-erased executor copies per
+// operation (tcp::socket uses any_io_executor).
+using Socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
 
 class Session;
 
 struct HttpServer::Worker {
-  // Declared before ioc: destroying ioc destroys pending handlers, which may end sessions.
+  // Declared before ioc: destroying ioc destroys pending handlers, which may end sessions
+  // (and their deadline entries).
   std::unordered_set<Session*> sessions;  // touched on this worker's thread only
+  Deadlines deadlines;                    // this thread's socket timeouts
   asio::io_context ioc{1};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard{
       asio::make_work_guard(ioc)};
+  asio::steady_timer sweeper{ioc};  // runs deadlines.sweep() every kSweepInterval
+
+  void sweep_loop() {
+    sweeper.expires_after(kSweepInterval);
+    sweeper.async_wait([this](beast::error_code ec) {
+      if (ec) return;
+      deadlines.sweep(Clock::now());
+      sweep_loop();
+    });
+  }
+  static constexpr std::chrono::milliseconds kSweepInterval{25};
 };
 
 namespace {
@@ -38,12 +55,13 @@ class ExchangeImpl;
 
 }  // namespace
 
-class Session : public std::enable_shared_from_this<Session> {
+class Session : public std::enable_shared_from_this<Session>, private Deadlines::Entry {
  public:
-  Session(tcp::socket socket, HttpServer& server, HttpServer::Worker& worker)
-      : stream_(std::move(socket)), server_(server), worker_(worker) {
+  Session(Socket socket, HttpServer& server, HttpServer::Worker& worker)
+      : Deadlines::Entry(worker.deadlines), stream_(std::move(socket)), server_(server),
+        worker_(worker) {
     beast::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
+    auto ep = stream_.remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string();
   }
   ~Session() {
@@ -63,23 +81,35 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // ---- called on the session's thread (posted by ExchangeImpl) ----
-  void send(std::shared_ptr<Response> res, bool client_keep_alive, std::string route,
-            std::string method, Clock::time_point started) {
+  void send(std::shared_ptr<Response> res, bool client_keep_alive, const std::string& route,
+            const std::string& method, Clock::time_point started) {
     if (state_ != State::kBusy) return;
     // A handler may ask to close (e.g. after a request whose framing cannot be trusted).
     bool keep = client_keep_alive && res->keep_alive() && !server_.draining();
     res->keep_alive(keep);
-    if (auto* m = server_.metrics())
-      m->observe_request(route, method, res->result_int(),
-                         std::chrono::duration<double>(Clock::now() - started).count());
-    --server_.in_flight_;
-    state_ = State::kWriting;
-    stream_.expires_after(server_.options().write_timeout);
+    answered(res->result_int(), route, method, started);
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res, keep](beast::error_code ec, std::size_t) {
-                        if (ec) return self->close();
-                        if (!keep) return self->linger_close();
-                        self->wait_idle();
+                        self->written(ec, keep);
+                      });
+  }
+
+  // An answer serialized by the handler (Exchange::respond_serialized): written as it is, in
+  // one gather write, with the Connection field and the empty line added here.
+  struct Serialized {
+    std::string head, body;
+  };
+  void send_serialized(std::shared_ptr<Serialized> out, int status, bool client_keep_alive,
+                       const std::string& route, const std::string& method,
+                       Clock::time_point started) {
+    if (state_ != State::kBusy) return;
+    bool keep = client_keep_alive && !server_.draining();
+    out->head += keep ? "\r\n" : "Connection: close\r\n\r\n";
+    answered(status, route, method, started);
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(out->head), asio::buffer(out->body)};
+    asio::async_write(stream_, buffers,
+                      [self = shared_from_this(), out, keep](beast::error_code ec, std::size_t) {
+                        self->written(ec, keep);
                       });
   }
 
@@ -89,9 +119,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void linger_close() {
     state_ = State::kEnding;
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.shutdown(tcp::socket::shutdown_send, ec);
     if (ec) return close();
-    stream_.expires_after(std::chrono::seconds(1));
+    expires_after(std::chrono::seconds(1));
     stream_.async_read_some(asio::buffer(sink_), [self = shared_from_this()](beast::error_code ec,
                                                                              std::size_t) {
       if (ec) return self->close();
@@ -116,7 +146,7 @@ class Session : public std::enable_shared_from_this<Session> {
     h += "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
     queue(std::move(h));
     // Detect the client going away while we only write: any read result ends the stream.
-    stream_.socket().async_read_some(asio::buffer(sink_),
+    stream_.async_read_some(asio::buffer(sink_),
                                      [self = shared_from_this()](beast::error_code, std::size_t) {
                                        self->stream_open_ = false;
                                        self->close();
@@ -136,18 +166,37 @@ class Session : public std::enable_shared_from_this<Session> {
     queue("0\r\n\r\n");
   }
 
+  // A deadline (idle, read, write or lingering) passed: the pending operation then fails.
+  void on_expire() override { close(); }
+
   std::atomic<bool> stream_open_{false};
-  beast::tcp_stream stream_;
+  Socket stream_;
   std::string remote_;
 
  private:
   enum class State { kIdle, kReading, kBusy, kWriting, kStreaming, kEnding, kClosed };
 
+  // The handler answered: count it, and time the write that follows.
+  void answered(int status, const std::string& route, const std::string& method,
+                Clock::time_point started) {
+    if (auto* m = server_.metrics())
+      m->observe_request(route, method, status,
+                         std::chrono::duration<double>(Clock::now() - started).count());
+    --server_.in_flight_;
+    state_ = State::kWriting;
+    expires_after(server_.options().write_timeout);
+  }
+  void written(beast::error_code ec, bool keep) {
+    if (ec) return close();
+    if (!keep) return linger_close();
+    wait_idle();
+  }
+
   void wait_idle() {
     if (server_.draining()) return close();
     state_ = State::kIdle;
     if (buffer_.size() > 0) return read();
-    stream_.expires_after(server_.options().idle_timeout);
+    expires_after(server_.options().idle_timeout);
     stream_.async_read_some(buffer_.prepare(4096),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                               if (ec) return self->close();
@@ -161,7 +210,7 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_.options().header_limit));
     parser_->body_limit(server_.options().body_limit);
-    stream_.expires_after(server_.options().read_timeout);
+    expires_after(server_.options().read_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
                        self->on_read(ec);
@@ -192,11 +241,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void write_next() {
     if (out_.empty()) {
       writing_ = false;
+      expires_never();  // an open stream may be quiet for long
       if (state_ == State::kEnding) close();
       return;
     }
     writing_ = true;
-    stream_.expires_after(server_.options().write_timeout);
+    expires_after(server_.options().write_timeout);
     asio::async_write(stream_, asio::buffer(out_.front()),
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
                         if (ec) {
@@ -213,8 +263,8 @@ class Session : public std::enable_shared_from_this<Session> {
     state_ = State::kClosed;
     stream_open_ = false;
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    stream_.shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close(ec);
   }
 
   HttpServer& server_;
@@ -226,6 +276,19 @@ class Session : public std::enable_shared_from_this<Session> {
   bool writing_ = false;
   std::array<char, 512> sink_{};
 };
+
+void Exchange::respond_serialized(int status, std::string head, std::string body) {
+  // Parse it back into a message (simple and slow; the real server writes the bytes as they are).
+  (void)status;
+  std::string all = head + "\r\n" + body;
+  http::response_parser<http::string_body> parser;
+  parser.eager(true);
+  parser.skip(body.empty());  // e.g. the answer to HEAD: a length, but no body
+  beast::error_code ec;
+  parser.put(asio::buffer(all), ec);
+  if (ec || !parser.is_done()) return respond(problem(500, "malformed serialized answer"));
+  respond(parser.release());
+}
 
 namespace {
 
@@ -248,6 +311,16 @@ class ExchangeImpl : public Exchange {
   void respond(Response res) override {
     if (done_.exchange(true)) return;
     post_send(std::make_shared<Response>(std::move(res)));
+  }
+  void respond_serialized(int status, std::string head, std::string body) override {
+    if (done_.exchange(true)) return;
+    auto out = std::make_shared<Session::Serialized>(std::move(head), std::move(body));
+    // done_ is set: route_ and method_ are not read again here.
+    asio::dispatch(session_->stream_.get_executor(),
+                   [s = session_, out = std::move(out), status, k = keep_alive_,
+                    r = std::move(route_), m = std::move(method_), t = started_] {
+                     s->send_serialized(out, status, k, r, m, t);
+                   });
   }
   void begin_stream(Response head) override {
     if (done_.exchange(true)) return;
@@ -311,6 +384,7 @@ void Session::on_read(beast::error_code ec) {
     if (size > server_.options().header_limit) return reject(431, "request header fields too large");
   }
   state_ = State::kBusy;
+  expires_never();  // the handler takes as long as it takes; its answer's write is timed
   ++server_.in_flight_;
   Request req = parser_->release();
   bool keep = req.keep_alive();
@@ -333,6 +407,7 @@ HttpServer::HttpServer(ServerOptions options, Handler handler, Metrics* metrics)
 HttpServer::~HttpServer() { stop(); }
 
 asio::io_context& HttpServer::context(int i) { return workers_.at(i)->ioc; }
+Deadlines& HttpServer::deadlines(int i) { return workers_.at(i)->deadlines; }
 
 namespace {
 
@@ -350,7 +425,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void accept() {
     auto& w = *workers_[next_++ % workers_.size()];
     acceptor_.async_accept(w.ioc, [self = shared_from_this(), &w](beast::error_code ec,
-                                                                  tcp::socket socket) {
+                                                                  Socket socket) {
       if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
       if (!ec) {
         if (++self->server_.connections_ > self->server_.options().max_connections) {
@@ -400,7 +475,10 @@ void HttpServer::start() {
   // The listener is kept alive by its pending accept; stop() closes it on its thread.
   asio::io_context& first = workers_[0]->ioc;
   stop_listener_ = [listener, &first] { asio::post(first, [listener] { listener->close(); }); };
-  for (auto& w : workers_) threads_.emplace_back([&ioc = w->ioc] { ioc.run(); });
+  for (auto& w : workers_) {
+    w->sweep_loop();
+    threads_.emplace_back([&ioc = w->ioc] { ioc.run(); });
+  }
 }
 
 void HttpServer::stop() {

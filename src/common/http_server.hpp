@@ -21,6 +21,8 @@ class io_context;
 
 namespace status::common {
 
+class Deadlines;
+
 /// The answer side of one request. Handlers may complete it from any thread, exactly once
 /// (respond), or turn it into a stream (begin_stream, then push… , end_stream).
 class Exchange {
@@ -28,6 +30,12 @@ class Exchange {
   virtual ~Exchange() = default;
   /// Sends the answer; the connection then reads the next request (keep-alive) or closes.
   virtual void respond(Response res) = 0;
+  /// Sends an answer the caller has serialized itself (a proxy passing one on, without
+  /// building a message and running Beast's serializer): `head` is the HTTP/1.1 status line and
+  /// the header fields, each ending in CRLF, with its own framing (Content-Length) but without a
+  /// Connection field and without the empty line; the server adds those (keep-alive or close).
+  /// `body` follows as is. The default parses it back into a Response (for test doubles).
+  virtual void respond_serialized(int status, std::string head, std::string body);
   /// Sends the status line and headers of a chunked, open-ended answer (e.g. text/event-stream).
   virtual void begin_stream(Response head) = 0;
   /// Queues one chunk; false if the client is gone (the caller should stop pushing).
@@ -81,6 +89,9 @@ class HttpServer {
   std::size_t connections() const { return connections_.load(); }
   /// io_context of thread i (0 ≤ i < threads), for components that want to share the loops.
   boost::asio::io_context& context(int i);
+  /// Socket timeouts of thread i, swept every 25 ms on that thread (see common/deadlines.hpp);
+  /// components sharing the loops may register their own sockets there.
+  Deadlines& deadlines(int i);
   int threads() const { return static_cast<int>(workers_.size()); }
 
   struct Worker;  // one per I/O thread (implementation detail)

@@ -1,21 +1,34 @@
 #include "common/metrics.hpp"
 
+#include <cstdio>
 #include <sstream>
+#include <string_view>
 
 namespace status::common {
 
+namespace {
+
+// Appends name="value" (value escaped for the exposition format), comma-separated.
+void append_label(std::string& k, std::string_view name, std::string_view value) {
+  if (!k.empty()) k += ',';
+  k += name;
+  k += "=\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') k += '\\';
+    if (c == '\n') {
+      k += "\\n";
+      continue;
+    }
+    k += c;
+  }
+  k += '"';
+}
+
+}  // namespace
+
 std::string Metrics::key(const Labels& labels) {
   std::string k;
-  for (const auto& [n, v] : labels) {
-    if (!k.empty()) k += ',';
-    k += n + "=\"";
-    for (char c : v) {
-      if (c == '"' || c == '\\') k += '\\';
-      if (c == '\n') { k += "\\n"; continue; }
-      k += c;
-    }
-    k += '"';
-  }
+  for (const auto& [n, v] : labels) append_label(k, n, v);
   return k;
 }
 
@@ -39,18 +52,32 @@ void Metrics::set(const std::string& name, const Labels& labels, double value) {
 void Metrics::observe(const std::string& name, const Labels& labels, double value) {
   std::string k = key(labels);
   std::lock_guard lock(mutex_);
-  auto& h = histograms_[name][k];
-  for (size_t i = 0; i < kBuckets.size(); ++i)
-    if (value <= kBuckets[i]) ++h.counts[i];
-  ++h.count;
-  h.sum += value;
+  histograms_[name][k].add(value);
 }
 
+// Called for every HTTP exchange, so without the general path's allocations: the label keys are
+// built in per-thread buffers and the two families are found once.
 void Metrics::observe_request(const std::string& route, const std::string& method, int status,
                               double seconds) {
-  Labels l{{"route", route}, {"method", method}, {"status", std::to_string(status)}};
-  inc("http_requests_total", l);
-  observe("http_request_duration_seconds", {{"route", route}, {"method", method}}, seconds);
+  thread_local std::string hist_key, count_key;
+  hist_key.clear();
+  append_label(hist_key, "route", route);
+  append_label(hist_key, "method", method);
+  count_key = hist_key;
+  char digits[12];
+  int n = std::snprintf(digits, sizeof digits, "%d", status);
+  append_label(count_key, "status", std::string_view(digits, n));
+  std::lock_guard lock(mutex_);
+  if (!requests_total_) {
+    requests_total_ = &scalars_["http_requests_total"];
+    request_seconds_ = &histograms_["http_request_duration_seconds"];
+  }
+  auto c = requests_total_->find(count_key);
+  if (c == requests_total_->end()) c = requests_total_->emplace(count_key, 0).first;
+  c->second += 1;
+  auto h = request_seconds_->find(hist_key);
+  if (h == request_seconds_->end()) h = request_seconds_->emplace(hist_key, Histogram{}).first;
+  h->second.add(seconds);
 }
 
 void Metrics::add_collector(std::function<std::string()> collector) {

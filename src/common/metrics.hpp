@@ -38,6 +38,12 @@ class Metrics {
     std::array<unsigned long, kBuckets.size()> counts{};
     unsigned long count = 0;
     double sum = 0;
+    void add(double value) {
+      for (size_t i = 0; i < kBuckets.size(); ++i)
+        if (value <= kBuckets[i]) ++counts[i];
+      ++count;
+      sum += value;
+    }
   };
   static std::string key(const Labels& labels);
   mutable std::mutex mutex_;
@@ -45,6 +51,9 @@ class Metrics {
   std::map<std::string, std::map<std::string, double>> scalars_;      // name -> labels -> value
   std::map<std::string, std::map<std::string, Histogram>> histograms_;
   std::vector<std::function<std::string()>> collectors_;
+  // The two families observe_request() feeds (std::map nodes do not move).
+  std::map<std::string, double>* requests_total_ = nullptr;
+  std::map<std::string, Histogram>* request_seconds_ = nullptr;
 };
 
 }  // namespace status::common

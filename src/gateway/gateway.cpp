@@ -74,9 +74,7 @@ Gateway::Gateway(GatewayOptions options)
   server_ = std::make_unique<common::HttpServer>(
       options_.server, [this](Request&& req, ExchangePtr ex) { handle(std::move(req), ex); },
       &metrics_);
-  std::vector<boost::asio::io_context*> contexts;
-  for (int i = 0; i < server_->threads(); ++i) contexts.push_back(&server_->context(i));
-  proxy_->attach(contexts);
+  proxy_->attach(*server_);
 }
 
 Gateway::~Gateway() { stop(); }
@@ -187,8 +185,8 @@ void Gateway::handle(Request&& req, ExchangePtr ex) {
       res.set(http::field::connection, "close");
       return ex->respond(std::move(res));
     }
-    prepare_upstream_request(req, ex->remote_address(), request_id);
-    return proxy_->forward(std::move(req), std::move(ex), std::move(request_id));
+    auto wire = upstream_request(req, ex->remote_address(), request_id);
+    return proxy_->forward(req, std::move(wire), std::move(ex), std::move(request_id));
   }
   ex->set_route("(static)");
   auto res = static_files_.serve(req);

@@ -2,6 +2,7 @@
 
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/rfc7230.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include <algorithm>
 #include <vector>
@@ -96,55 +97,106 @@ std::string request_id_for(const Request& req) {
   return common::random_id();
 }
 
-void prepare_upstream_request(Request& req, std::string_view client_ip,
-                              std::string_view request_id) {
-  strip_hop_by_hop(req.base());
-  auto xff = req.find("X-Forwarded-For");
-  std::string forwarded = xff == req.end() ? std::string(client_ip)
-                                           : std::string(xff->value()) + ", " +
-                                                 std::string(client_ip);
-  req.set("X-Forwarded-For", forwarded);
-  req.set("X-Forwarded-Proto", "http");
-  req.set("X-Request-Id", request_id);
-  req.version(11);
-  req.erase(http::field::content_length);
-  // Our own framing: a length for any body, none for a bodiless GET/HEAD/DELETE.
-  if (!req.body().empty() || req.method() == http::verb::post || req.method() == http::verb::put ||
-      req.method() == http::verb::patch)
-    req.content_length(req.body().size());
+namespace {
+
+// The fields one hop drops: the fixed hop-by-hop ones and those named in Connection. Views into
+// the message's own fields (valid while it lives); built without allocating for the usual one or
+// two Connection tokens.
+class HopByHop {
+ public:
+  explicit HopByHop(const http::fields& fields) {
+    for (auto it = fields.find(http::field::connection);
+         it != fields.end() && it->name() == http::field::connection; ++it)
+      for (auto token : http::token_list{it->value()}) named_.emplace_back(token.data(), token.size());
+  }
+  bool drops(std::string_view name) const {
+    return is_hop_by_hop(name) ||
+           std::any_of(named_.begin(), named_.end(), [&](auto n) { return iequals(n, name); });
+  }
+
+ private:
+  boost::container::small_vector<std::string_view, 4> named_;
+};
+
+void append_field(std::string& out, std::string_view name, std::string_view value) {
+  out += name;
+  out += ": ";
+  out += value;
+  out += "\r\n";
 }
 
-std::string serialize_request(const Request& req) {
+std::string_view view(beast::string_view s) { return {s.data(), s.size()}; }
+
+}  // namespace
+
+std::string upstream_request(const Request& req, std::string_view client_ip,
+                             std::string_view request_id) {
+  HopByHop hop(req.base());
   std::string out;
-  out.reserve(256 + req.body().size());
-  out.append(req.method_string().data(), req.method_string().size());
+  out.reserve(320 + req.target().size() + req.body().size());
+  out += view(req.method_string());
   out += ' ';
-  out.append(req.target().data(), req.target().size());
+  out += view(req.target());
   out += " HTTP/1.1\r\n";
+  std::string prior_xff;  // every X-Forwarded-For line of the client's, as one list
   for (const auto& f : req) {
-    out.append(f.name_string().data(), f.name_string().size());
-    out += ": ";
-    out.append(f.value().data(), f.value().size());
-    out += "\r\n";
+    auto name = view(f.name_string());
+    if (hop.drops(name) || f.name() == http::field::content_length) continue;  // own framing
+    if (f.name() == http::field::unknown) {
+      if (iequals(name, "X-Forwarded-For")) {
+        if (!prior_xff.empty()) prior_xff += ", ";
+        prior_xff += view(f.value());
+        continue;
+      }
+      if (iequals(name, "X-Forwarded-Proto") || iequals(name, "X-Request-Id")) continue;
+    }
+    append_field(out, name, view(f.value()));
   }
+  out += "X-Forwarded-For: ";
+  if (!prior_xff.empty()) {
+    out += prior_xff;
+    out += ", ";
+  }
+  out += client_ip;
+  out += "\r\nX-Forwarded-Proto: http\r\n";
+  append_field(out, "X-Request-Id", request_id);
+  // A length for any body, none for a bodiless GET/HEAD/DELETE.
+  if (!req.body().empty() || req.method() == http::verb::post ||
+      req.method() == http::verb::put || req.method() == http::verb::patch)
+    append_field(out, "Content-Length", std::to_string(req.body().size()));
   out += "\r\n";
   out += req.body();
   return out;
 }
 
-void prepare_client_response(Response& res, std::string_view request_id, bool head_request) {
+std::string client_response_head(const http::response_header<>& h, std::size_t body_size,
+                                  std::string_view request_id, bool head_request) {
   // HEAD, 304 and 204 answers have no body but may carry the length a GET would have had.
-  int code = res.result_int();
+  int code = h.result_int();
   bool bodiless = head_request || code == 204 || code == 304 || code < 200;
-  std::optional<std::string> length;
-  if (bodiless)
-    if (auto it = res.find(http::field::content_length); it != res.end())
-      length = std::string(it->value());
-  strip_hop_by_hop(res.base());
-  if (res.find("X-Request-Id") == res.end()) res.set("X-Request-Id", request_id);
-  res.version(11);
-  if (length) res.set(http::field::content_length, *length);
-  else if (!bodiless) res.prepare_payload();
+  HopByHop hop(h);
+  std::string out;
+  out.reserve(256);
+  out += "HTTP/1.1 ";
+  out += std::to_string(code);
+  out += ' ';
+  auto reason = view(h.reason());
+  out += reason.empty() ? view(http::obsolete_reason(h.result())) : reason;
+  out += "\r\n";
+  bool has_request_id = false;
+  for (const auto& f : h) {
+    auto name = view(f.name_string());
+    if (hop.drops(name)) continue;
+    if (f.name() == http::field::content_length) {
+      if (bodiless) append_field(out, name, view(f.value()));
+      continue;
+    }
+    if (f.name() == http::field::unknown && iequals(name, "X-Request-Id")) has_request_id = true;
+    append_field(out, name, view(f.value()));
+  }
+  if (!has_request_id) append_field(out, "X-Request-Id", request_id);
+  if (!bodiless) append_field(out, "Content-Length", std::to_string(body_size));
+  return out;
 }
 
 void prepare_stream_head(http::response_header<>& head, std::string_view request_id) {

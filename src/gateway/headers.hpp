@@ -30,20 +30,20 @@ std::optional<std::string_view> framing_error(const Request& req);
 /// The client's X-Request-Id if it is sane (1–128 visible ASCII characters), else a new one.
 std::string request_id_for(const Request& req);
 
-/// Turns a client request into the one sent upstream: hop-by-hop fields removed, X-Forwarded-For
-/// appended with `client_ip`, X-Forwarded-Proto set, X-Request-Id set, HTTP/1.1 keep-alive, and
-/// the body re-framed with our own Content-Length (never chunked).
-void prepare_upstream_request(Request& req, std::string_view client_ip,
-                              std::string_view request_id);
+/// The bytes sent upstream for a client request, in one piece (one contiguous buffer is much
+/// cheaper to write than Beast's serializer's gather of one buffer per field): HTTP/1.1, the
+/// client's fields without the hop-by-hop ones (so keep-alive), X-Forwarded-For appended with
+/// `client_ip`, X-Forwarded-Proto and X-Request-Id set, and the body re-framed with our own
+/// Content-Length (never chunked; none for a bodiless GET/HEAD/DELETE).
+std::string upstream_request(const Request& req, std::string_view client_ip,
+                             std::string_view request_id);
 
-/// The bytes of a request prepared by prepare_upstream_request() (Content-Length framing or no
-/// body), in one piece: one contiguous buffer is much cheaper to write than Beast's serializer's
-/// gather of one buffer per field.
-std::string serialize_request(const Request& req);
-
-/// Turns an upstream answer into the client's: hop-by-hop fields removed (the server frames it
-/// again), X-Request-Id present. `head_request`: the answer to HEAD keeps its Content-Length.
-void prepare_client_response(Response& res, std::string_view request_id, bool head_request);
+/// The head of the client's answer made from an upstream answer's head, for
+/// Exchange::respond_serialized: status line and fields without the hop-by-hop ones, the
+/// upstream's X-Request-Id or `request_id`, and Content-Length `body_size` — or, for answers
+/// without a body (to HEAD, 204, 304, 1xx), the upstream's own Content-Length if it sent one.
+std::string client_response_head(const http::response_header<>& h, std::size_t body_size,
+                                 std::string_view request_id, bool head_request);
 
 /// Same for the head of a streamed answer (no body, no length).
 void prepare_stream_head(http::response_header<>& head, std::string_view request_id);

@@ -1,5 +1,6 @@
 #include "gateway/proxy.hpp"
 
+#include "common/deadlines.hpp"
 #include "common/log.hpp"
 #include "gateway/balancer.hpp"
 #include "gateway/headers.hpp"
@@ -9,7 +10,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 
 #include <array>
@@ -20,26 +20,30 @@ namespace status::gateway {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
+using Socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
 
 namespace {
 
-// One kept-alive connection to a node; owned by one I/O thread.
-struct Conn {
-  explicit Conn(asio::io_context& ioc) : stream(ioc) {}
-  beast::tcp_stream stream;
+// One kept-alive connection to a node; owned by one I/O thread. Its timeouts are a deadline
+// swept by the thread (common/deadlines.hpp): when it passes, the socket is closed, the pending
+// operation fails, and expired() tells the failure was a timeout.
+struct Conn final : common::Deadlines::Entry {
+  Conn(asio::io_context& ioc, common::Deadlines& deadlines) : Entry(deadlines), stream(ioc) {}
+  Socket stream;
   beast::flat_buffer buffer;
   bool reused = false;
   Clock::time_point idle_since{};
 
   void close() {
     beast::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream.socket().close(ec);
+    stream.shutdown(tcp::socket::shutdown_both, ec);
+    stream.close(ec);
   }
+  void on_expire() override { close(); }
   // Usable as far as we can tell without a syscall. A connection the node has closed meanwhile
   // shows as a failed write or an EOF before any answer byte: a "stale" failure, retried (a peek
   // per request would cost a fifth of the proxy's syscalls).
-  bool reusable() const { return stream.socket().is_open() && buffer.size() == 0; }
+  bool reusable() const { return stream.is_open() && buffer.size() == 0; }
 };
 
 bool is_event_stream(const http::response_header<>& h) {
@@ -51,6 +55,7 @@ bool is_event_stream(const http::response_header<>& h) {
 
 struct Proxy::ThreadState {
   asio::io_context* ioc = nullptr;
+  common::Deadlines* deadlines = nullptr;
   std::unordered_map<std::string, std::vector<std::unique_ptr<Conn>>> idle;  // by Instance::key()
   PickState pick;
   std::shared_ptr<const Snapshot> snapshot;
@@ -93,6 +98,7 @@ struct Proxy::ThreadState {
   void put(const Instance& inst, std::unique_ptr<Conn> c, std::size_t max_idle_conns) {
     auto& list = idle[inst.key()];
     if (list.size() >= max_idle_conns) return c->close();
+    c->expires_never();
     c->idle_since = Clock::now();
     list.push_back(std::move(c));
   }
@@ -102,12 +108,12 @@ struct Proxy::ThreadState {
 /// connection to a picked instance, until an answer comes back or the retries are used up.
 class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
  public:
-  Call(Proxy& proxy, ThreadState& ts, common::Request&& req, common::ExchangePtr ex,
-       std::string request_id)
-      : proxy_(proxy), ts_(ts), req_(std::move(req)), ex_(std::move(ex)),
+  Call(Proxy& proxy, ThreadState& ts, const common::Request& req, std::string wire,
+       common::ExchangePtr ex, std::string request_id)
+      : proxy_(proxy), ts_(ts), ex_(std::move(ex)), wire_(std::move(wire)),
         request_id_(std::move(request_id)),
         deadline_(Clock::now() + proxy.options_.response_timeout),
-        head_(req_.method() == http::verb::head) {}
+        head_(req.method() == http::verb::head), keep_alive_(req.keep_alive()) {}
 
   void attempt() {
     const auto& opts = proxy_.options_;
@@ -121,15 +127,15 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
     auto now = Clock::now();
     conn_ = ts_.take(*inst_, now, opts.pool_idle);
     if (conn_) return send();
-    conn_ = std::make_unique<Conn>(*ts_.ioc);
+    conn_ = std::make_unique<Conn>(*ts_.ioc, *ts_.deadlines);
     beast::error_code ec;
     tcp::endpoint ep(asio::ip::make_address(inst_->address(), ec), inst_->port());
     if (ec) return failed(ec, true);
-    conn_->stream.expires_after(std::min<Clock::duration>(opts.connect_timeout, deadline_ - now));
+    conn_->expires_after(std::min<Clock::duration>(opts.connect_timeout, deadline_ - now));
     conn_->stream.async_connect(ep, [self = shared_from_this()](beast::error_code ec) {
       if (ec) return self->failed(ec, true);
       beast::error_code ignored;
-      self->conn_->stream.socket().set_option(tcp::no_delay(true), ignored);
+      self->conn_->stream.set_option(tcp::no_delay(true), ignored);
       self->send();
     });
   }
@@ -137,9 +143,8 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
  private:
   void send() {
     auto now = Clock::now();
-    conn_->stream.expires_after(
-        std::min<Clock::duration>(proxy_.options_.first_byte_timeout, deadline_ - now));
-    if (wire_.empty()) wire_ = serialize_request(req_);  // once; retries resend the same bytes
+    conn_->expires_at(now + std::min<Clock::duration>(proxy_.options_.first_byte_timeout,
+                                                      deadline_ - now));
     asio::async_write(conn_->stream, asio::buffer(wire_),
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
                         if (ec) return self->failed(ec, false);
@@ -184,9 +189,9 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
   void on_body(beast::error_code ec) {
     if (ec) return finish_error(ec);
     bool reusable = parser_->keep_alive() && conn_->buffer.size() == 0;
-    common::Response res = parser_->release();
-    prepare_client_response(res, request_id_, head_);
-    ex_->respond(std::move(res));
+    auto& answer = parser_->get();
+    auto head = client_response_head(answer.base(), answer.body().size(), request_id_, head_);
+    ex_->respond_serialized(answer.result_int(), std::move(head), std::move(answer.body()));
     if (reusable) ts_.put(*inst_, std::move(conn_), proxy_.options_.max_idle_per_instance);
     else conn_->close();
     release_instance();
@@ -201,7 +206,7 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
     parser_->body_limit(boost::none);
     proxy_.stats_.streams.fetch_add(1, std::memory_order_relaxed);
     release_instance();  // a long-lived stream is not an outstanding request for balancing
-    conn_->stream.expires_never();
+    conn_->expires_never();
     watchdog_.emplace(*ts_.ioc);
     watch();
     pump({});
@@ -246,7 +251,8 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
   // Nothing of an answer came back: eject the node (unless a pooled connection merely went stale)
   // and retry elsewhere.
   void failed(beast::error_code ec, bool connecting) {
-    bool timeout = ec == beast::error::timeout;
+    bool timeout = conn_ && conn_->expired();
+    if (timeout) ec = beast::error::timeout;
     bool stale = !connecting && conn_ && conn_->reused && !timeout;
     if (conn_) conn_->close();
     conn_.reset();
@@ -300,7 +306,8 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
 
   // The answer broke off after it had started: no retry (the node has acted on the request).
   void finish_error(beast::error_code ec) {
-    bool timeout = ec == beast::error::timeout;
+    bool timeout = conn_->expired();
+    if (timeout) ec = beast::error::timeout;
     spdlog::warn("event=upstream_answer_failed instance={} error=\"{}\" request_id={}",
                  inst_->id(), ec.message(), request_id_);
     if (ec != http::error::body_limit) eject(timeout ? "timeout" : "reset");
@@ -311,7 +318,7 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
   }
 
   void respond_problem(int status, const std::string& detail) {
-    auto res = common::problem(status, detail, 11, req_.keep_alive());
+    auto res = common::problem(status, detail, 11, keep_alive_);
     res.set("X-Request-Id", request_id_);
     if (status == 503) res.set(http::field::retry_after, "1");
     ex_->respond(std::move(res));
@@ -326,12 +333,12 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
   static constexpr int kMaxStaleRetries = 2;
   Proxy& proxy_;
   ThreadState& ts_;
-  common::Request req_;
   common::ExchangePtr ex_;
-  std::string wire_;  // req_ serialized
+  std::string wire_;  // the request as sent upstream; retries resend the same bytes
   std::string request_id_;
   Clock::time_point deadline_;
   bool head_;
+  bool keep_alive_;  // the client's
   InstancePtr inst_;
   std::unique_ptr<Conn> conn_;
   std::optional<http::response_parser<http::string_body>> parser_;
@@ -349,11 +356,12 @@ Proxy::Proxy(ProxyOptions options, Directory& directory)
 
 Proxy::~Proxy() = default;
 
-void Proxy::attach(const std::vector<asio::io_context*>& contexts) {
+void Proxy::attach(common::HttpServer& server) {
   std::uint64_t seed = 0x2545f4914f6cdd1d;
-  for (auto* ioc : contexts) {
+  for (int i = 0; i < server.threads(); ++i) {
     auto ts = std::make_unique<ThreadState>();
-    ts->ioc = ioc;
+    ts->ioc = &server.context(i);
+    ts->deadlines = &server.deadlines(i);
     ts->pick.rng = (seed += 0x9e3779b97f4a7c15);
     ts->pick.next = states_.size();  // threads start at different instances
     states_.push_back(std::move(ts));
@@ -376,7 +384,8 @@ Proxy::ThreadState* Proxy::state_for(const common::ExchangePtr& ex) {
   return nullptr;
 }
 
-void Proxy::forward(common::Request&& req, common::ExchangePtr ex, std::string request_id) {
+void Proxy::forward(const common::Request& req, std::string wire, common::ExchangePtr ex,
+                    std::string request_id) {
   ThreadState* ts = state_for(ex);
   if (!ts) {
     // Not one of our I/O threads: a wiring bug, not a client error.
@@ -384,7 +393,7 @@ void Proxy::forward(common::Request&& req, common::ExchangePtr ex, std::string r
     auto res = common::problem(500, "gateway misconfigured", 11, req.keep_alive());
     return ex->respond(std::move(res));
   }
-  std::make_shared<Call>(*this, *ts, std::move(req), std::move(ex), std::move(request_id))
+  std::make_shared<Call>(*this, *ts, req, std::move(wire), std::move(ex), std::move(request_id))
       ->attempt();
 }
 

@@ -35,15 +35,18 @@ class Proxy {
   Proxy(const Proxy&) = delete;
   Proxy& operator=(const Proxy&) = delete;
 
-  /// Call once, before any forward(), with every I/O thread's io_context.
-  void attach(const std::vector<boost::asio::io_context*>& contexts);
+  /// Call once, before any forward(): one pool per I/O thread of `server`, whose loops (and
+  /// socket deadlines) the proxy shares.
+  void attach(common::HttpServer& server);
 
-  /// Forwards `req` (already checked and rewritten for the upstream) and completes `ex` with the
-  /// node's answer, a pass-through stream (text/event-stream), or a 502/503/504 problem+json.
-  void forward(common::Request&& req, common::ExchangePtr ex, std::string request_id);
+  /// Sends `wire` (the client request `req`, checked and serialized for the upstream by
+  /// upstream_request()) to a node and completes `ex` with the node's answer, a pass-through
+  /// stream (text/event-stream), or a 502/503/504 problem+json.
+  void forward(const common::Request& req, std::string wire, common::ExchangePtr ex,
+               std::string request_id);
 
   /// Closes the pooled idle connections. Only once the I/O threads have stopped (their sockets
-  /// must go before the io_contexts they belong to).
+  /// must go before the io_contexts and deadline lists they belong to).
   void close_idle();
 
   const ProxyStats& stats() const { return stats_; }
