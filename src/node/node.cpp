@@ -9,6 +9,8 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
+
 namespace status::node {
 
 namespace http = common::http;
@@ -298,10 +300,24 @@ void Node::handle_internal(common::Request&& req, const common::ExchangePtr& ex)
     return json(PeerSync::digest_json(*store_, static_cast<std::size_t>(n)));
   }
   if (path == "/internal/bucket" && req.method() == http::verb::get) {
-    auto i = std::atoi(common::query_param(query, "i").value_or("-1").c_str());
+    // i: one bucket index or a comma-separated list of them, each 0 <= i < n.
     auto n = std::atoi(common::query_param(query, "n").value_or("0").c_str());
-    if (n < 1 || n > 4096 || i < 0 || i >= n) return ex->respond(problem_for(req, 400, "need 0 <= i < n <= 4096"));
-    return json(to_wire_array(store_->bucket(static_cast<std::size_t>(i), static_cast<std::size_t>(n))));
+    auto list = common::query_param(query, "i").value_or("");
+    std::vector<std::size_t> indices;
+    bool ok = n >= 1 && n <= 4096 && !list.empty();
+    for (std::string_view rest = list; ok && !rest.empty();) {
+      auto comma = rest.find(',');
+      auto item = rest.substr(0, comma);
+      int i = -1;
+      auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), i);
+      ok = ec == std::errc{} && end == item.data() + item.size() && i >= 0 && i < n &&
+           indices.size() < static_cast<std::size_t>(n);
+      indices.push_back(static_cast<std::size_t>(i));
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+      if (comma != std::string_view::npos && rest.empty()) ok = false;  // trailing comma
+    }
+    if (!ok) return ex->respond(problem_for(req, 400, "need n in 1..4096 and i: indices 0 <= i < n, comma-separated"));
+    return json(to_wire_array(store_->buckets(indices, static_cast<std::size_t>(n))));
   }
   if (path == "/internal/apply" && req.method() == http::verb::post) {
     auto states = from_wire_array(req.body());

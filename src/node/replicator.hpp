@@ -30,6 +30,8 @@ struct ReplicatorOptions {
   std::string queue_type = "classic";                 // or "quorum"
   std::chrono::milliseconds queue_expires{7LL * 24 * 3600 * 1000};  // an unused queue's lifetime
   std::size_t window = 1024;                          // unconfirmed messages in flight
+  std::size_t max_batch = 256;                        // changes packed into one message at most
+  std::size_t max_batch_bytes = 256 * 1024;           // … and bytes (a lone change may exceed)
   std::chrono::milliseconds confirm_wait{1000};       // longest a write waits for its confirm
 };
 

@@ -126,10 +126,27 @@ Entry Store::make_entry(Status s) {
   return e;
 }
 
+namespace {
+
+// One entry's share of the digest: depends on (username, version, deleted) only.
+std::uint64_t digest_part(std::string_view username, const Status& s) {
+  std::uint64_t h = fnv(s.version.node, mix(fnv(username) ^ s.version.hlc));
+  return mix(h + (s.deleted ? 1 : 0));
+}
+
+}  // namespace
+
+void Store::account(const Entry& e, bool add) {
+  auto& slot = slots_[bucket_of(e.status.username, kDigestSlots)];
+  auto part = digest_part(e.status.username, e.status);
+  slot = add ? slot + part : slot - part;  // unsigned: wraps both ways
+}
+
 void Store::install(Entry e) {
   if (auto old = entries_.find(e.status.username); old != entries_.end()) {
     if (old->second.status.deleted) --tombstones_;
     else by_time_.erase(&old->second);
+    account(old->second, false);
     entries_.erase(old);  // the key views the old entry's name: re-key with the new one
   }
   // Insert first, then point the key at the stored name (node-based map: stable address).
@@ -138,6 +155,7 @@ void Store::install(Entry e) {
   auto it = entries_.insert(std::move(node)).position;
   if (it->second.status.deleted) ++tombstones_;
   else by_time_.insert(&it->second);
+  account(it->second, true);
 }
 
 bool Store::visit(const std::string& username, const std::function<void(const Entry&)>& fn) const {
@@ -191,18 +209,24 @@ std::size_t Store::bucket_of(std::string_view username, std::size_t buckets) {
 std::vector<std::uint64_t> Store::digest(std::size_t buckets) const {
   std::vector<std::uint64_t> d(buckets, 0);
   std::shared_lock lock(mutex_);
-  for (const auto& [k, e] : entries_) {
-    std::uint64_t h = fnv(e.status.version.node, mix(fnv(k) ^ e.status.version.hlc));
-    d[bucket_of(k, buckets)] += mix(h + (e.status.deleted ? 1 : 0));
+  if (buckets > 0 && kDigestSlots % buckets == 0) {
+    // bucket_of(u, n) == bucket_of(u, kDigestSlots) % n when n divides kDigestSlots.
+    for (std::size_t i = 0; i < kDigestSlots; ++i) d[i % buckets] += slots_[i];
+    return d;
   }
+  for (const auto& [k, e] : entries_) d[bucket_of(k, buckets)] += digest_part(k, e.status);
   return d;
 }
 
-std::vector<Status> Store::bucket(std::size_t index, std::size_t buckets) const {
+std::vector<Status> Store::buckets(const std::vector<std::size_t>& indices,
+                                   std::size_t buckets) const {
+  std::vector<bool> wanted(buckets, false);
+  for (auto i : indices)
+    if (i < buckets) wanted[i] = true;
   std::vector<Status> out;
   std::shared_lock lock(mutex_);
   for (const auto& [k, e] : entries_)
-    if (bucket_of(k, buckets) == index) out.push_back(e.status);
+    if (wanted[bucket_of(k, buckets)]) out.push_back(e.status);
   return out;
 }
 
@@ -271,6 +295,7 @@ void Store::collect_tombstones() {
     std::unique_lock lock(mutex_);
     for (auto it = entries_.begin(); it != entries_.end();) {
       if (it->second.status.deleted && it->second.status.version.hlc < cutoff) {
+        account(it->second, false);
         it = entries_.erase(it);
         --tombstones_;
         ++removed;

@@ -97,10 +97,17 @@ class Store {
   std::size_t tombstone_count() const;
   /// Every entry, tombstones included (bootstrap of another node).
   std::vector<Status> snapshot() const;
-  /// Anti-entropy: one 64-bit digest per bucket of usernames (order-independent).
+  /// Anti-entropy: one 64-bit digest per bucket of usernames (order-independent). For bucket
+  /// counts dividing kDigestSlots (powers of two up to 4,096) it is folded from per-slot sums
+  /// kept up to date on every change — O(slots), not a pass over every status.
   std::vector<std::uint64_t> digest(std::size_t buckets) const;
-  std::vector<Status> bucket(std::size_t index, std::size_t buckets) const;
+  /// The entries of the given buckets (one pass over the map, however many buckets).
+  std::vector<Status> buckets(const std::vector<std::size_t>& indices, std::size_t buckets) const;
+  std::vector<Status> bucket(std::size_t index, std::size_t buckets) const {
+    return this->buckets({index}, buckets);
+  }
   static std::size_t bucket_of(std::string_view username, std::size_t buckets);
+  static constexpr std::size_t kDigestSlots = 4096;
 
   // ---- writes: any thread; callbacks run on the writer thread after the commit ----
   void upsert(StatusInput in, Preconditions pre, WriteCallback cb);
@@ -185,6 +192,8 @@ class Store {
   std::unordered_map<std::string_view, Entry> entries_;
   std::set<const Entry*, ByTime> by_time_;  // live entries only
   std::size_t tombstones_ = 0;
+  std::vector<std::uint64_t> slots_ = std::vector<std::uint64_t>(kDigestSlots);  // see digest()
+  void account(const Entry& e, bool add);  // adds or removes e's share of slots_ (under mutex_)
 
   std::mutex queue_mutex_;
   std::condition_variable queue_cv_;

@@ -323,6 +323,35 @@ def test_unknown_path_404_and_wrong_method_405_as_problem_json(tmp_path, procs):
         assert r.header("allow") == allow
 
 
+def test_internal_digest_and_bucket_pulls(tmp_path, procs):
+    """The anti-entropy endpoints: a digest per bucket, and the statuses of one or several
+    buckets in one pull; malformed bucket lists are 400 problem+json."""
+    n = start(tmp_path, procs)
+    users = [f"user{i}" for i in range(40)]
+    for u in users:
+        assert put(n, u, "x").status in (200, 201)
+    assert harness.request("DELETE", f"{n.url}/api/statuses/user0").status == 204
+    d = harness.request("GET", n.url + "/internal/digest?buckets=8")
+    assert d.status == 200, d
+    digest = d.json()
+    assert len(digest) == 8 and all(isinstance(x, str) for x in digest)
+    one = harness.request("GET", n.url + "/internal/digest?buckets=1").json()
+    assert int(one[0]) == sum(int(x) for x in digest) % 2**64
+    seen = set()
+    for i in range(8):
+        r = harness.request("GET", f"{n.url}/internal/bucket?n=8&i={i}")
+        assert r.status == 200, r
+        seen |= {s["u"] for s in r.json()}
+    assert seen == set(users)  # the tombstone of user0 included
+    several = harness.request("GET", n.url + "/internal/bucket?n=8&i=0,1,2,3,4,5,6,7")
+    assert {s["u"] for s in several.json()} == set(users)
+    deleted = [s for s in several.json() if s["u"] == "user0"]
+    assert deleted and deleted[0].get("d") is True
+    for q in ["n=8", "n=8&i=", "n=8&i=8", "n=8&i=-1", "n=8&i=1,", "n=8&i=1,,2", "n=8&i=x",
+              "n=0&i=0", "n=5000&i=1", "i=1"]:
+        assert_problem(harness.request("GET", f"{n.url}/internal/bucket?{q}"), 400)
+
+
 def test_health_and_metrics(tmp_path, procs):
     n = start(tmp_path, procs)
     h = harness.request("GET", n.url + "/health")

@@ -408,7 +408,39 @@ TEST_F(StoreTest, DigestEqualForEqualStatesDifferentOtherwise) {
   // The bucket holds what the digest covers.
   auto bucket = store_->bucket(Store::bucket_of("z", 64), 64);
   EXPECT_TRUE(std::any_of(bucket.begin(), bucket.end(), [](const Status& s) { return s.username == "z"; }));
+  // Several buckets in one pass: exactly the union.
+  auto both = store_->buckets({Store::bucket_of("z", 64), Store::bucket_of("b", 64)}, 64);
+  std::size_t expected = bucket.size();
+  if (Store::bucket_of("b", 64) != Store::bucket_of("z", 64))
+    expected += store_->bucket(Store::bucket_of("b", 64), 64).size();
+  EXPECT_EQ(both.size(), expected);
   other.stop();
+}
+
+// Bucket counts dividing Store::kDigestSlots are folded from sums kept up to date on every
+// change; other counts are computed by a pass over every status. Both must agree in total,
+// after overwrites, deletes, tombstones and a reopen.
+TEST_F(StoreTest, IncrementalDigestMatchesAFullPass) {
+  auto total = [](const std::vector<std::uint64_t>& d) {
+    std::uint64_t t = 0;
+    for (auto v : d) t += v;
+    return t;
+  };
+  auto check = [&] {
+    auto folded = store_->digest(1024);
+    EXPECT_EQ(total(folded), store_->digest(1)[0]);
+    EXPECT_EQ(total(folded), total(store_->digest(3)));     // full pass
+    EXPECT_EQ(total(folded), total(store_->digest(1000)));  // full pass
+  };
+  for (int i = 0; i < 50; ++i) apply({remote("user" + std::to_string(i), "t", 10 + i)});
+  check();
+  for (int i = 0; i < 50; i += 3) apply({remote("user" + std::to_string(i), "newer", 100 + i)});
+  for (int i = 1; i < 50; i += 7) apply({tombstone("user" + std::to_string(i), 200 + i)});
+  check();
+  auto before = store_->digest(1024);
+  open();
+  EXPECT_EQ(store_->digest(1024), before);
+  check();
 }
 
 TEST_F(StoreTest, ChangeListenerSeesEveryAppliedChange) {
