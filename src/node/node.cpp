@@ -210,7 +210,7 @@ void Node::maintenance_loop() {
   // 2. Periodic work: keep event streams alive, repair divergence, forget old tombstones.
   auto next_ping = std::chrono::steady_clock::now() + 15s;
   auto next_repair = std::chrono::steady_clock::now() + options_.anti_entropy_interval;
-  auto next_checkpoint = std::chrono::steady_clock::now() + 1s;
+  auto next_checkpoint = std::chrono::steady_clock::now() + 250ms;
   auto next_collect = std::chrono::steady_clock::now();
   while (!stopping_) {
     {
@@ -225,7 +225,7 @@ void Node::maintenance_loop() {
     }
     if (now >= next_checkpoint) {
       store_->checkpoint();
-      next_checkpoint = now + 1s;
+      next_checkpoint = now + 250ms;
     }
     if (now >= next_collect) {
       store_->collect_tombstones();

@@ -67,7 +67,7 @@ Db::Db(const std::string& path) {
     db_ = nullptr;
     throw SqliteError("cannot open database " + path + ": " + msg);
   }
-  sqlite3_busy_timeout(db_, 5000);
+  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
 }
 
 Db::~Db() {

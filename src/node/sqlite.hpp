@@ -46,6 +46,7 @@ class Stmt {
 
 class Db {
  public:
+  static constexpr int kBusyTimeoutMs = 5000;  // how long a locked database is waited for
   explicit Db(const std::string& path);
   Db(Db&& o) noexcept : db_(o.db_) { o.db_ = nullptr; }
   Db(const Db&) = delete;

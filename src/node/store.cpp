@@ -281,6 +281,36 @@ void Store::checkpoint() {
   } catch (const SqliteError& e) {
     spdlog::warn("event=checkpoint_failed error=\"{}\"", e.what());
   }
+  // Under a steady write load a passive checkpoint never catches up with the WAL's end, so the
+  // WAL is never rewound and grows until SQLite's backstop copies 64 MiB inside one commit
+  // (a ~100 ms stall). The writer finishes the job between two batches: only the frames
+  // appended since the passive pass are left to copy, and the next commit rewinds the WAL.
+  {
+    std::lock_guard lock(queue_mutex_);
+    restart_wal_ = true;
+  }
+  queue_cv_.notify_one();
+}
+
+void Store::restart_wal() {
+  auto start = std::chrono::steady_clock::now();
+  // Never wait here: a reader from outside (an operator's sqlite3 shell) or a passive pass
+  // still running makes it "busy"; the rewind is then simply left to the next round.
+  sqlite3_busy_timeout(db_.get(), 0);
+  struct RestoreTimeout {
+    Db& db;
+    ~RestoreTimeout() { sqlite3_busy_timeout(db.get(), Db::kBusyTimeoutMs); }
+  } restore{db_};
+  try {
+    auto st = db_.prepare("PRAGMA wal_checkpoint(RESTART)");
+    st.step();  // one row: busy (1 = could not finish), frames in the WAL, frames copied
+    spdlog::debug("event=wal_restart busy={} frames={} copied={} ms={:.2f}", st.i64(0), st.i64(1),
+                  st.i64(2),
+                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                      .count());
+  } catch (const SqliteError& e) {
+    spdlog::debug("event=wal_restart_failed error=\"{}\"", e.what());
+  }
 }
 
 void Store::collect_tombstones() {
@@ -350,15 +380,21 @@ void Store::writer_loop() {
   while (true) {
     {
       std::unique_lock lock(queue_mutex_);
-      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || restart_wal_; });
       if (queue_.empty() && stopping_) return;
       while (!queue_.empty() && batch.size() < options_.max_batch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
-    process_batch(batch);
+    if (!batch.empty()) process_batch(batch);
     batch.clear();
+    bool restart = false;
+    {
+      std::lock_guard lock(queue_mutex_);
+      std::swap(restart, restart_wal_);
+    }
+    if (restart) restart_wal();
   }
 }
 

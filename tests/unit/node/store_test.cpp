@@ -9,6 +9,7 @@
 #include <future>
 #include <random>
 #include <set>
+#include <thread>
 
 using namespace status::node;
 
@@ -415,6 +416,37 @@ TEST_F(StoreTest, DigestEqualForEqualStatesDifferentOtherwise) {
     expected += store_->bucket(Store::bucket_of("b", 64), 64).size();
   EXPECT_EQ(both.size(), expected);
   other.stop();
+}
+
+// Under a steady write load a passive checkpoint never reaches the WAL's end, so SQLite never
+// rewinds the WAL by itself; checkpoint() has the writer rewind it between two batches, which
+// keeps the WAL file to what one round appends. Measured here: ~17–19 MB with the rewind, ~72 MB
+// without (it grows with every write until SQLite's 64 MiB backstop).
+TEST_F(StoreTest, CheckpointKeepsTheWalSmallUnderSteadyWrites) {
+  std::atomic<bool> done{false};
+  std::atomic<int> batches{0};
+  std::thread writer([&] {
+    std::mt19937 rng(7);
+    for (int n = 0; !done && n < 100000; ++n) {  // bounded in count and (below) in time
+      std::vector<Status> batch;
+      for (int i = 0; i < 50; ++i)
+        batch.push_back(remote("user" + std::to_string(rng() % 20000), "text", 10 + n * 50 + i));
+      apply(std::move(batch));
+      ++batches;
+    }
+  });
+  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (std::chrono::steady_clock::now() < end && batches < 4000) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    store_->checkpoint();
+  }
+  done = true;
+  writer.join();
+  auto wal = std::filesystem::file_size(dir_.str() + "/status.db-wal");
+  auto db = std::filesystem::file_size(dir_.str() + "/status.db");
+  EXPECT_GT(batches.load(), 200);
+  EXPECT_LT(wal, 36u << 20) << "WAL " << wal << " bytes, database " << db << " bytes, "
+                                      << batches.load() << " batches";
 }
 
 // Bucket counts dividing Store::kDigestSlots are folded from sums kept up to date on every
