@@ -196,6 +196,15 @@ echo "node.sh: PUT" >&2
 read -r put_rps put_p99 put_bad put_err < <(run_wrk node-put "$node_url" "$work/put.lua")
 # Group commit batches what is queued during one fsync: more concurrent writers, bigger batches.
 read -r put4_rps put4_p99 put4_bad put4_err < <(run_wrk node-put-c256 "$node_url" "$work/put.lua" 256)
+# Reads are served from memory and never wait for SQLite: GETs while a PUT load commits.
+echo "node.sh: GET while PUTs run" >&2
+wrk -t1 -c16 -d"$((SECONDS_PER_RUN + 1))s" --timeout 5s -s "$work/put.lua" "$node_url" >"$work/wrk-put-bg.txt" 2>&1 &
+bg_pid=$!
+sleep 0.5
+read -r mix_rps mix_p99 mix_bad mix_err < <(run_wrk node-get-during-put "$node_url" "$work/get.lua")
+wait "$bg_pid" || true
+cat "$work/wrk-put-bg.txt" >>"$log"
+bg_put_rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$work/wrk-put-bg.txt")
 rss_after=$(rss_kib)
 hwm_after=$(hwm_kib)
 stop_node
@@ -221,6 +230,7 @@ nginx worker_processes 1, load average before the runs: ${load_before}. Loading 
 | nginx static, same body, median of $ROUNDS ($ngx_all) | $ngx_rps | $ngx_p99 | $ngx_bad | $ngx_err |
 | node PUT, --sync normal | $put_rps | $put_p99 | $put_bad | $put_err |
 | node PUT, --sync normal, wrk -c256 | $put4_rps | $put4_p99 | $put4_bad | $put4_err |
+| node GET while PUTs run (another wrk, -c16: $bg_put_rps PUT/s) | $mix_rps | $mix_p99 | $mix_bad | $mix_err |
 | node PUT, --sync full | $putf_rps | $putf_p99 | $putf_bad | $putf_err |
 | node PUT, --sync full, wrk -c256 | $putf4_rps | $putf4_p99 | $putf4_bad | $putf4_err |
 
