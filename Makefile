@@ -9,7 +9,7 @@ export CCACHE_DIR ?= $(HOME)/.cache/ccache
 export CCACHE_BASEDIR ?= $(CURDIR)
 export CCACHE_NOHASHDIR ?= true
 
-.PHONY: all deps build test unit system browser bench up clean asan
+.PHONY: all deps build test unit system browser bench up clean asan fuzz
 
 all: build
 
@@ -30,6 +30,13 @@ unit: build
 asan:
 	cmake --preset asan >/dev/null && cmake --build build-asan -j $(JOBS)
 
+# libFuzzer over every parser of outside input (tests/fuzz); FUZZ_SECONDS of fuzzing, bounded.
+FUZZ_SECONDS ?= 120
+fuzz:
+	@command -v clang++ >/dev/null || WITH_FUZZ=1 scripts/install-deps
+	cmake --preset fuzz >/dev/null && cmake --build build-fuzz -j $(JOBS)
+	tests/fuzz/run $(FUZZ_SECONDS)
+
 bench: build
 	@WITH_BROWSER=1 scripts/install-deps
 	bench/run
@@ -38,4 +45,4 @@ up: build
 	scripts/up $(NODES)
 
 clean:
-	rm -rf build build-debug build-asan
+	rm -rf build build-debug build-asan build-fuzz

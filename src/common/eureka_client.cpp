@@ -8,6 +8,7 @@
 #include <boost/json/value.hpp>
 #include <cctype>
 #include <charconv>
+#include <cstdint>
 
 namespace status::common {
 
@@ -33,8 +34,17 @@ std::optional<std::string> text(const json::value* v) {
 std::optional<std::int64_t> integer(const json::value* v) {
   if (!v) return std::nullopt;
   if (v->is_int64()) return v->get_int64();
-  if (v->is_uint64()) return static_cast<std::int64_t>(v->get_uint64());
-  if (v->is_double()) return static_cast<std::int64_t>(v->get_double());
+  if (v->is_uint64()) {
+    if (v->get_uint64() > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
+    return static_cast<std::int64_t>(v->get_uint64());
+  }
+  if (v->is_double()) {
+    // Casting a double outside int64's range (or NaN) is undefined behaviour (found by
+    // tests/fuzz with "durationInSecs": 1e300).
+    double d = v->get_double();
+    if (!(d >= -9.2e18 && d <= 9.2e18)) return std::nullopt;
+    return static_cast<std::int64_t>(d);
+  }
   if (v->is_string()) {
     std::string_view s = v->get_string();
     std::int64_t n = 0;

@@ -314,7 +314,8 @@ class ExchangeImpl : public Exchange {
   }
   void respond_serialized(int status, std::string head, std::string body) override {
     if (done_.exchange(true)) return;
-    auto out = std::make_shared<Session::Serialized>(std::move(head), std::move(body));
+    auto out = std::make_shared<Session::Serialized>(
+        Session::Serialized{std::move(head), std::move(body)});
     // done_ is set: route_ and method_ are not read again here.
     asio::dispatch(session_->stream_.get_executor(),
                    [s = session_, out = std::move(out), status, k = keep_alive_,

@@ -173,7 +173,7 @@ std::string client_response_head(const http::response_header<>& h, std::size_t b
                                   std::string_view request_id, bool head_request) {
   // HEAD, 304 and 204 answers have no body but may carry the length a GET would have had.
   int code = h.result_int();
-  bool bodiless = head_request || code == 204 || code == 304 || code < 200;
+  bool bodiless = head_request || code == 204 || code == 304 || (code >= 100 && code < 200);
   HopByHop hop(h);
   std::string out;
   out.reserve(256);

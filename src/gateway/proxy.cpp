@@ -170,6 +170,10 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
       return failed(ec, false);
     }
     const auto& head = parser_->get();
+    if (head.result_int() < 100 || head.result_int() > 599) {
+      // Three digits, but not an HTTP status (found by tests/fuzz): never passed on.
+      return finish_error(http::error::bad_status);
+    }
     if (head.result_int() == 503 && attempts_left()) {
       // Bootstrapping or draining: it has not processed the request. Try another node; probes
       // of its /health re-admit it once it serves again.
@@ -310,11 +314,13 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
     if (timeout) ec = beast::error::timeout;
     spdlog::warn("event=upstream_answer_failed instance={} error=\"{}\" request_id={}",
                  inst_->id(), ec.message(), request_id_);
-    if (ec != http::error::body_limit) eject(timeout ? "timeout" : "reset");
+    bool invalid = ec == http::error::bad_status;
+    if (ec != http::error::body_limit) eject(timeout ? "timeout" : invalid ? "invalid_answer" : "reset");
     conn_->close();
     release_instance();
-    respond_problem(timeout ? 504 : 502, timeout ? "the status node did not answer in time"
-                                                 : "the status node's answer broke off");
+    respond_problem(timeout ? 504 : 502, timeout   ? "the status node did not answer in time"
+                                         : invalid ? "the status node's answer was not valid HTTP"
+                                                   : "the status node's answer broke off");
   }
 
   void respond_problem(int status, const std::string& detail) {

@@ -272,6 +272,45 @@ def test_slow_node_times_out_with_504(tmp_path, procs):
         silent.close()
 
 
+def test_node_answer_with_invalid_status_is_502_not_passed_on(tmp_path, procs):
+    """A three-digit status outside 100-599 parses, but is not HTTP: answering the client with
+    it would hand on a malformed status line (found by the fuzzer, tests/fuzz)."""
+    odd = socket.socket()
+    odd.bind(("127.0.0.1", 0))
+    odd.listen(16)
+    stop = threading.Event()
+
+    def serve():
+        odd.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                c, _ = odd.accept()
+            except OSError:
+                continue
+            with c:
+                c.settimeout(2)
+                try:
+                    c.recv(65536)
+                    c.sendall(b"HTTP/1.1 025 Odd\r\nContent-Length: 2\r\n\r\n[]")
+                except OSError:
+                    pass
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        gw = harness.gateway(str(tmp_path), upstreams=[f"127.0.0.1:{odd.getsockname()[1]}"],
+                             extra=["--max-retries", "0"])
+        procs.append(gw)
+        gw.start()
+        r = request("GET", gw.url + "/api/statuses")
+        assert r.status == 502 and r.header("content-type") == PROBLEM, r
+        assert "not valid HTTP" in r.json()["detail"], r.json()
+    finally:
+        stop.set()
+        t.join(2)
+        odd.close()
+
+
 # ------------------------------------------------------------------------------------ discovery
 
 def test_node_started_later_gets_traffic_within_2s_of_up(tmp_path, procs):

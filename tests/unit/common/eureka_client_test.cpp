@@ -225,6 +225,12 @@ TEST(EurekaJson, LenientScalars) {
   EXPECT_EQ(eureka_json::integer(eureka_json::member(o, "a")), 12);
   EXPECT_EQ(eureka_json::integer(eureka_json::member(o, "b")), 12);
   EXPECT_FALSE(eureka_json::integer(eureka_json::member(o, "c")));
+  // Out of int64's range: no number (the cast would be undefined behaviour).
+  auto big = json::parse(R"({"d":1e300,"e":-1e300,"u":18446744073709551615,"ok":3.0})");
+  EXPECT_FALSE(eureka_json::integer(eureka_json::member(big.as_object(), "d")));
+  EXPECT_FALSE(eureka_json::integer(eureka_json::member(big.as_object(), "e")));
+  EXPECT_FALSE(eureka_json::integer(eureka_json::member(big.as_object(), "u")));
+  EXPECT_EQ(eureka_json::integer(eureka_json::member(big.as_object(), "ok")), 3);
   EXPECT_EQ(eureka_json::flag(eureka_json::member(o, "t")), true);
   EXPECT_EQ(eureka_json::flag(eureka_json::member(o, "f")), false);
   EXPECT_EQ(eureka_json::port(eureka_json::member(o, "p"))->number, 80);
