@@ -91,38 +91,49 @@ ClientResult http_request(http::verb method, const BaseUrl& base, const std::str
 }
 
 int http_stream(const BaseUrl& base, const std::string& target, const Headers& headers,
-                std::chrono::milliseconds connect_timeout,
+                std::chrono::milliseconds timeout,
                 const std::function<bool(std::string_view)>& on_data) {
+  // Asynchronous, because Beast's timeouts apply only to asynchronous operations.
   asio::io_context ioc;
   beast::tcp_stream stream(ioc);
   tcp::resolver resolver(ioc);
-  beast::error_code ec;
-  auto results = resolver.resolve(base.host, std::to_string(base.port), ec);
-  if (ec) return 0;
-  stream.expires_after(connect_timeout);
-  stream.connect(results, ec);
-  if (ec) return 0;
-  auto req = make_request(http::verb::get, base, target, {}, headers);
-  req.keep_alive(true);
-  http::write(stream, req, ec);
-  if (ec) return 0;
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(boost::none);
-  http::read_header(stream, buffer, parser, ec);
-  if (ec) return 0;
-  int status = parser.get().result_int();
+  auto req = make_request(http::verb::get, base, target, {}, headers);
+  req.keep_alive(true);
+  int status = 0;
   std::array<char, 8192> chunk;
-  while (!parser.is_done()) {
+  std::function<void()> read_body = [&] {
     parser.get().body().data = chunk.data();
     parser.get().body().size = chunk.size();
     // read_some: hand over each piece as it arrives (read() would wait for a full buffer).
-    http::read_some(stream, buffer, parser, ec);
-    if (ec == http::error::need_buffer) ec = {};
-    if (ec) break;
-    std::size_t n = chunk.size() - parser.get().body().size;
-    if (n > 0 && !on_data(std::string_view(chunk.data(), n))) break;
-  }
+    http::async_read_some(stream, buffer, parser, [&](beast::error_code ec, std::size_t) {
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) return;
+      std::size_t n = chunk.size() - parser.get().body().size;
+      if (n > 0 && !on_data(std::string_view(chunk.data(), n))) return;
+      if (!parser.is_done()) read_body();
+    });
+  };
+  stream.expires_after(timeout);
+  resolver.async_resolve(base.host, std::to_string(base.port), [&](beast::error_code ec,
+                                                                   tcp::resolver::results_type r) {
+    if (ec) return;
+    stream.async_connect(r, [&](beast::error_code ec, const tcp::endpoint&) {
+      if (ec) return;
+      http::async_write(stream, req, [&](beast::error_code ec, std::size_t) {
+        if (ec) return;
+        http::async_read_header(stream, buffer, parser, [&](beast::error_code ec, std::size_t) {
+          if (ec) return;
+          status = parser.get().result_int();
+          stream.expires_never();  // an event stream may rightly stay quiet for hours
+          read_body();
+        });
+      });
+    });
+  });
+  ioc.run();
   return status;
 }
 

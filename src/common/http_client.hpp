@@ -37,11 +37,12 @@ ClientResult http_request(http::verb method, const BaseUrl& base, const std::str
                           std::chrono::milliseconds timeout = std::chrono::milliseconds(5000),
                           std::size_t body_limit = 256 * 1024 * 1024);
 
-/// Reads an open-ended answer (e.g. text/event-stream) and hands each received piece of the
-/// body to `on_data` until it returns false, the server closes, or `connect_timeout` passes
-/// before the headers arrive. Returns the status code (0 if never connected).
+/// Reads an open-ended answer (e.g. text/event-stream) and hands each piece of the body to
+/// `on_data` as it arrives, until it returns false or the server closes. `timeout` bounds
+/// connecting, sending and the answer's head; the body then flows as long as it lasts (an event
+/// stream may rightly stay quiet for hours). Returns the status code (0 if no head came).
 int http_stream(const BaseUrl& base, const std::string& target, const Headers& headers,
-                std::chrono::milliseconds connect_timeout,
+                std::chrono::milliseconds timeout,
                 const std::function<bool(std::string_view)>& on_data);
 
 }  // namespace status::common

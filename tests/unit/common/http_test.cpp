@@ -8,6 +8,7 @@
 #include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 
+#include <future>
 #include <thread>
 
 using namespace status::common;
@@ -112,4 +113,86 @@ TEST_F(ServerFixture, IdleAndSlowConnectionsAreClosed) {
   auto out = raw_exchange(server->port(), "GET / HTTP/1.1\r\nHo");
   EXPECT_EQ(out, "");
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+}
+
+namespace {
+
+// A server with a handler of the test's choosing (threads = 1).
+std::unique_ptr<HttpServer> serve(Handler handler) {
+  ServerOptions o;
+  o.threads = 1;
+  auto s = std::make_unique<HttpServer>(o, std::move(handler), nullptr);
+  s->start();
+  return s;
+}
+
+}  // namespace
+
+// respond_serialized(): the bytes go out as they are; the server adds the Connection field (or
+// not) and the empty line, and the connection stays usable.
+TEST(HttpServer, SerializedAnswersKeepAliveOrClose) {
+  auto server = serve([](Request&& req, ExchangePtr ex) {
+    std::string body = "{\"t\":\"" + std::string(req.target()) + "\"}";
+    ex->respond_serialized(201, "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
+                                "Content-Length: " + std::to_string(body.size()) + "\r\n",
+                           body);
+  });
+  auto raw = raw_exchange(server->port(),
+                          "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n"
+                          "Connection: close\r\n\r\n");
+  EXPECT_EQ(raw,
+            "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n"
+            "{\"t\":\"/a\"}"
+            "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 10\r\n"
+            "Connection: close\r\n\r\n{\"t\":\"/b\"}");
+  server->stop();
+}
+
+// http_stream(): each piece is handed over as it arrives, and the timeout bounds only the
+// connection and the head — a stream quiet for longer than it goes on.
+TEST(HttpClient, StreamHandsOverPiecesAndOutlivesItsTimeout) {
+  std::promise<void> first_seen;
+  auto seen = first_seen.get_future().share();
+  std::vector<std::thread> pushers;
+  auto server = serve([&](Request&&, ExchangePtr ex) {
+    Response head{http::status::ok, 11};
+    head.set(http::field::content_type, "text/event-stream");
+    ex->begin_stream(std::move(head));
+    ex->push("data: first\n\n");
+    pushers.emplace_back([ex, seen] {
+      seen.wait_for(std::chrono::seconds(5));
+      std::this_thread::sleep_for(std::chrono::milliseconds(400));  // twice the client's timeout
+      ex->push("data: second\n\n");
+      ex->end_stream();
+    });
+  });
+  auto base = parse_base_url("http://127.0.0.1:" + std::to_string(server->port()));
+  std::string got;
+  bool signalled = false;
+  int status = http_stream(base, "/events", {{"Accept", "text/event-stream"}},
+                           std::chrono::milliseconds(200), [&](std::string_view piece) {
+                             got += piece;
+                             if (!signalled && got.find("first") != std::string::npos) {
+                               signalled = true;
+                               first_seen.set_value();  // only now is "second" sent
+                             }
+                             return got.find("second") == std::string::npos;
+                           });
+  EXPECT_EQ(status, 200);
+  EXPECT_TRUE(signalled);
+  EXPECT_NE(got.find("data: second"), std::string::npos) << got;
+  for (auto& t : pushers) t.join();
+  server->stop();
+}
+
+// ...and a server that accepts but never answers ends it after the timeout, with status 0.
+TEST(HttpClient, StreamFromASilentServerEndsAfterTheTimeout) {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor silent(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  auto base = parse_base_url("http://127.0.0.1:" + std::to_string(silent.local_endpoint().port()));
+  auto start = std::chrono::steady_clock::now();
+  int status = http_stream(base, "/events", {}, std::chrono::milliseconds(200),
+                           [](std::string_view) { return true; });
+  EXPECT_EQ(status, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
 }
