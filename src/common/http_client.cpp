@@ -128,7 +128,7 @@ int http_stream(const BaseUrl& base, const std::string& target, const Headers& h
           if (ec) return;
           status = parser.get().result_int();
           stream.expires_never();  // an event stream may rightly stay quiet for hours
-          read_body();
+          if (!parser.is_done()) read_body();  // e.g. 204, or Content-Length: 0
         });
       });
     });

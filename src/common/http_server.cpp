@@ -187,7 +187,7 @@ class Session : public std::enable_shared_from_this<Session>, private Deadlines:
     expires_after(server_.options().write_timeout);
   }
   void written(beast::error_code ec, bool keep) {
-    if (ec) return close();
+    if (ec || state_ == State::kClosed) return close();
     if (!keep) return linger_close();
     wait_idle();
   }
@@ -199,7 +199,9 @@ class Session : public std::enable_shared_from_this<Session>, private Deadlines:
     expires_after(server_.options().idle_timeout);
     stream_.async_read_some(buffer_.prepare(4096),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                              if (ec) return self->close();
+                              // Closed meanwhile (a deadline swept while this completion
+                              // was queued): whatever arrived is not read any more.
+                              if (ec || self->state_ == State::kClosed) return self->close();
                               self->buffer_.commit(n);
                               self->read();
                             });
@@ -369,6 +371,10 @@ class ExchangeImpl : public Exchange {
 }  // namespace
 
 void Session::on_read(beast::error_code ec) {
+  // The read deadline passed and the sweep closed the connection while this completion was
+  // queued: a request that arrived complete must not be handled any more (its client saw the
+  // connection drop and may send it again), and the error it may carry is not the client's.
+  if (state_ == State::kClosed || expired()) return close();
   if (ec == http::error::end_of_stream || ec == asio::error::eof ||
       ec == beast::error::timeout || ec == asio::error::operation_aborted ||
       ec == asio::error::connection_reset)

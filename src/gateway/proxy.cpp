@@ -170,8 +170,10 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
       return failed(ec, false);
     }
     const auto& head = parser_->get();
-    if (head.result_int() < 100 || head.result_int() > 599) {
-      // Three digits, but not an HTTP status (found by tests/fuzz): never passed on.
+    if (head.result_int() < 200 || head.result_int() > 599) {
+      // Three digits, but not an HTTP status (found by tests/fuzz), or an interim 1xx answer,
+      // which our nodes never send (the final answer would follow on this connection): never
+      // passed on, the connection is closed.
       return finish_error(http::error::bad_status);
     }
     if (head.result_int() == 503 && attempts_left()) {

@@ -312,7 +312,9 @@ void Replicator::consume_session(AmqpConnection& c) {
     std::uint64_t last_tag = 0;
     std::size_t received = 0;
     auto tv = to_timeval(200000us);
-    while (received < 1024) {
+    // At most 1,024 messages or 4,096 changes per transaction: a long one would hold up the
+    // node's own writes on the writer thread.
+    while (received < 1024 && batch.size() < 4096) {
       amqp_maybe_release_buffers(conn);
       amqp_envelope_t env;
       auto r = amqp_consume_message(conn, &env, &tv, 0);
@@ -338,10 +340,12 @@ void Replicator::consume_session(AmqpConnection& c) {
         // One change (an object) or several packed by the publisher (an array).
         std::string_view body(static_cast<char*>(env.message.body.bytes), env.message.body.len);
         if (!body.empty() && body.front() == '[') {
-          if (auto many = from_wire_array(body))
+          std::size_t bad = 0;
+          if (auto many = from_wire_array(body, &bad))
             for (auto& s : *many) batch.push_back(std::move(s));
           else
             spdlog::warn("event=malformed_message dropped=1");
+          if (bad) spdlog::warn("event=malformed_changes dropped={}", bad);
         } else if (auto s = from_wire_json(body)) {
           batch.push_back(std::move(*s));
         } else {

@@ -341,7 +341,7 @@ std::string to_wire_array(const std::vector<Status>& states) {
   return out + "]";
 }
 
-std::optional<std::vector<Status>> from_wire_array(std::string_view text) {
+std::optional<std::vector<Status>> from_wire_array(std::string_view text, std::size_t* skipped) {
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);
   if (ec || !v.is_array()) return std::nullopt;
@@ -349,7 +349,11 @@ std::optional<std::vector<Status>> from_wire_array(std::string_view text) {
   out.reserve(v.get_array().size());
   for (const auto& e : v.get_array()) {
     auto s = from_wire_value(e);
-    if (!s) return std::nullopt;
+    if (!s) {
+      if (!skipped) return std::nullopt;
+      ++*skipped;
+      continue;
+    }
     out.push_back(std::move(*s));
   }
   return out;

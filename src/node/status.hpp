@@ -63,8 +63,11 @@ std::string to_api_json(const Status& s);
 /// The replication form (also tombstones), lossless: includes time_ms, hlc, node, deleted.
 std::string to_wire_json(const Status& s);
 std::optional<Status> from_wire_json(std::string_view json);
-/// A JSON array of wire forms (snapshots, buckets, pushes); nullopt if malformed.
+/// A JSON array of wire forms (snapshots, buckets, pushes, packed messages); nullopt if it is
+/// not an array of them. With `skipped`, malformed elements are counted there and left out
+/// instead (one bad change in a packed message must not cost the others).
 std::string to_wire_array(const std::vector<Status>& states);
-std::optional<std::vector<Status>> from_wire_array(std::string_view json);
+std::optional<std::vector<Status>> from_wire_array(std::string_view json,
+                                                   std::size_t* skipped = nullptr);
 
 }  // namespace status::node

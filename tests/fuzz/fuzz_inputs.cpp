@@ -130,8 +130,8 @@ void fuzz_gateway_response(std::string_view in) {
   p.put(boost::asio::buffer(in.data(), in.size()), ec);
   if (ec || !p.is_done()) return;
   auto& res = p.get();
-  // The proxy answers 502 itself to a status outside 100–599 (Beast reads any three digits).
-  if (res.result_int() < 100 || res.result_int() > 599) return;
+  // The proxy answers 502 itself to a status outside 200–599 (Beast reads any three digits).
+  if (res.result_int() < 200 || res.result_int() > 599) return;
   auto head = status::gateway::client_response_head(res.base(), res.body().size(), "rid", head_request);
   std::string all = head + "\r\n" + res.body();
   http::response_parser<http::string_body> back;

@@ -196,3 +196,22 @@ TEST(HttpClient, StreamFromASilentServerEndsAfterTheTimeout) {
   EXPECT_EQ(status, 0);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
 }
+
+// An answer without a body (204 here) ends the stream at once, although the connection stays
+// open (keep-alive) and the body read has no timeout.
+TEST(HttpClient, StreamOfABodilessAnswerReturnsAtOnce) {
+  auto server = serve([](Request&&, ExchangePtr ex) {
+    Response res{http::status::no_content, 11};
+    ex->respond(std::move(res));
+  });
+  auto base = parse_base_url("http://127.0.0.1:" + std::to_string(server->port()));
+  auto result = std::make_shared<std::promise<int>>();
+  auto done = result->get_future();
+  std::thread([base, result] {
+    result->set_value(http_stream(base, "/events", {}, std::chrono::milliseconds(500),
+                                  [](std::string_view) { return true; }));
+  }).detach();  // (detached: if it hangs, the test fails instead of hanging too)
+  ASSERT_EQ(done.wait_for(std::chrono::seconds(3)), std::future_status::ready);
+  EXPECT_EQ(done.get(), 204);
+  server->stop();
+}

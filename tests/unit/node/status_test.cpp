@@ -352,4 +352,11 @@ TEST(Json, WireRoundTrip) {
   EXPECT_FALSE(from_wire_json(R"({"u":"bad name","h":1,"n":"n1","x":"a","t":1})"));
   EXPECT_FALSE(from_wire_array("[{}]"));
   EXPECT_FALSE(from_wire_array("{}"));
+  // Lenient (packed messages): bad elements are counted and left out, the rest kept.
+  std::size_t skipped = 0;
+  auto some = from_wire_array("[{}," + to_wire_json(s) + ",42]", &skipped);
+  ASSERT_TRUE(some);
+  EXPECT_EQ(some->size(), 1u);
+  EXPECT_EQ(skipped, 2u);
+  EXPECT_FALSE(from_wire_array("{}", &skipped));
 }
