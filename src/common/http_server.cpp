@@ -87,6 +87,8 @@ class Session : public std::enable_shared_from_this<Session>, private Deadlines:
     // A handler may ask to close (e.g. after a request whose framing cannot be trusted).
     bool keep = client_keep_alive && res->keep_alive() && !server_.draining();
     res->keep_alive(keep);
+    // An HTTP/1.0 client keeps the connection only when the answer says so.
+    if (keep && http10_) res->set(http::field::connection, "keep-alive");
     answered(res->result_int(), route, method, started);
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res, keep](beast::error_code ec, std::size_t) {
@@ -104,7 +106,9 @@ class Session : public std::enable_shared_from_this<Session>, private Deadlines:
                        Clock::time_point started) {
     if (state_ != State::kBusy) return;
     bool keep = client_keep_alive && !server_.draining();
-    out->head += keep ? "\r\n" : "Connection: close\r\n\r\n";
+    out->head += !keep ? "Connection: close\r\n\r\n"
+                 : http10_ ? "Connection: keep-alive\r\n\r\n"
+                           : "\r\n";
     answered(status, route, method, started);
     std::array<asio::const_buffer, 2> buffers{asio::buffer(out->head), asio::buffer(out->body)};
     asio::async_write(stream_, buffers,
@@ -274,6 +278,7 @@ class Session : public std::enable_shared_from_this<Session>, private Deadlines:
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   State state_ = State::kIdle;
+  bool http10_ = false;  // the request being answered is HTTP/1.0
   std::deque<std::string> out_;
   bool writing_ = false;
   std::array<char, 512> sink_{};
@@ -395,6 +400,7 @@ void Session::on_read(beast::error_code ec) {
   ++server_.in_flight_;
   Request req = parser_->release();
   bool keep = req.keep_alive();
+  http10_ = req.version() == 10;
   auto ex = std::make_shared<ExchangeImpl>(shared_from_this(), keep,
                                            std::string(req.method_string()));
   try {

@@ -215,3 +215,29 @@ TEST(HttpClient, StreamOfABodilessAnswerReturnsAtOnce) {
   EXPECT_EQ(done.get(), 204);
   server->stop();
 }
+
+// HTTP/1.0 clients keep a connection only when asked to and told so: "Connection: keep-alive"
+// on the answer (plain and serialized), and nothing kept without their asking.
+TEST(HttpServer, Http10KeepAliveIsAnsweredExplicitly) {
+  for (bool serialized : {false, true}) {
+    auto server = serve([serialized](Request&& req, ExchangePtr ex) {
+      std::string body(req.target());
+      if (serialized)
+        return ex->respond_serialized(
+            200, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n", body);
+      Response res{http::status::ok, 11};
+      res.body() = body;
+      res.prepare_payload();
+      ex->respond(std::move(res));
+    });
+    auto raw = raw_exchange(server->port(),
+                            "GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /b HTTP/1.0\r\n\r\n");
+    auto first = raw.find("/a");
+    ASSERT_NE(first, std::string::npos) << raw;
+    EXPECT_NE(raw.substr(0, first).find("Connection: keep-alive\r\n"), std::string::npos) << raw;
+    auto second = raw.find("/b");
+    ASSERT_NE(second, std::string::npos) << "the connection was not kept: " << raw;
+    EXPECT_EQ(raw.substr(first, second - first).find("keep-alive"), std::string::npos) << raw;
+    server->stop();
+  }
+}
