@@ -112,6 +112,33 @@ def test_concurrent_conflicting_writes_converge_to_last_writer_wins(cluster):
         assert final[user] == max(vs, key=version_key), user
 
 
+def metric(node, name):
+    text = request("GET", node.url + "/metrics").body.decode()
+    return sum(float(line.split()[-1]) for line in text.splitlines()
+               if line.startswith(name + " ") or line.startswith(name + "{"))
+
+
+def test_concurrent_writes_travel_packed_and_all_arrive(cluster):
+    """Under concurrent writes the publisher packs pending changes into one message; the other
+    nodes unpack every change. Anti-entropy is off, so only the messages can carry them."""
+    c = cluster(3, extra=["--anti-entropy-interval-ms", "3600000"])
+    a = c.nodes[0]
+
+    def write(i):
+        r = put(a, f"packed{i}", f"write {i}")
+        assert r.status == 201, r
+
+    with cf.ThreadPoolExecutor(32) as pool:
+        list(pool.map(write, range(600)))
+    for other in c.nodes[1:]:
+        wait_until(lambda: request("GET", f"{other.url}/api/statuses?limit=1").header("x-total-count")
+                   == "600", timeout=5, what=f"600 statuses on {other.name}")
+    assert c.converged(5)
+    published, messages = metric(a, "replication_published_total"), metric(a, "replication_messages_total")
+    assert published == 600, published
+    assert messages < published, (messages, published)  # some messages carried several changes
+
+
 def test_delete_is_not_undone_by_an_older_update_arriving_late(cluster, tmp_path, procs, broker):
     c = cluster(3)
     assert put(c.nodes[0], "carol", "original").status == 201
