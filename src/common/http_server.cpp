@@ -379,7 +379,7 @@ void Session::on_read(beast::error_code ec) {
   // The read deadline passed and the sweep closed the connection while this completion was
   // queued: a request that arrived complete must not be handled any more (its client saw the
   // connection drop and may send it again), and the error it may carry is not the client's.
-  if (state_ == State::kClosed || expired()) return close();
+  if (state_ == State::kClosed) return;
   if (ec == http::error::end_of_stream || ec == asio::error::eof ||
       ec == beast::error::timeout || ec == asio::error::operation_aborted ||
       ec == asio::error::connection_reset)

@@ -72,12 +72,8 @@ void Metrics::observe_request(const std::string& route, const std::string& metho
     requests_total_ = &scalars_["http_requests_total"];
     request_seconds_ = &histograms_["http_request_duration_seconds"];
   }
-  auto c = requests_total_->find(count_key);
-  if (c == requests_total_->end()) c = requests_total_->emplace(count_key, 0).first;
-  c->second += 1;
-  auto h = request_seconds_->find(hist_key);
-  if (h == request_seconds_->end()) h = request_seconds_->emplace(hist_key, Histogram{}).first;
-  h->second.add(seconds);
+  (*requests_total_)[count_key] += 1;  // copies the key only when the series is new
+  (*request_seconds_)[hist_key].add(seconds);
 }
 
 void Metrics::add_collector(std::function<std::string()> collector) {

@@ -38,20 +38,37 @@ bool is_hop_by_hop(std::string_view name) {
   return istarts_with(name, "proxy-");
 }
 
-void strip_hop_by_hop(http::fields& fields) {
-  std::vector<std::string> named;
-  for (auto it = fields.find(http::field::connection); it != fields.end() &&
-                                                       it->name() == http::field::connection;
-       ++it) {
-    for (auto token : http::token_list{it->value()}) named.emplace_back(token);
+namespace {
+
+// The fields one hop drops: the fixed hop-by-hop ones and those named in Connection. Views into
+// the message's own fields (valid while it lives); built without allocating for the usual one or
+// two Connection tokens.
+class HopByHop {
+ public:
+  explicit HopByHop(const http::fields& fields) {
+    for (auto it = fields.find(http::field::connection);
+         it != fields.end() && it->name() == http::field::connection; ++it)
+      for (auto token : http::token_list{it->value()}) named_.emplace_back(token.data(), token.size());
   }
-  std::vector<std::string> doomed;
-  for (const auto& f : fields) {
-    std::string_view name(f.name_string().data(), f.name_string().size());
-    bool drop = is_hop_by_hop(name) || std::any_of(named.begin(), named.end(), [&](auto& n) {
-                  return iequals(n, name);
-                });
-    if (drop) doomed.emplace_back(name);
+  bool drops(std::string_view name) const {
+    return is_hop_by_hop(name) ||
+           std::any_of(named_.begin(), named_.end(), [&](auto n) { return iequals(n, name); });
+  }
+
+ private:
+  boost::container::small_vector<std::string_view, 4> named_;
+};
+
+}  // namespace
+
+void strip_hop_by_hop(http::fields& fields) {
+  std::vector<std::string> doomed;  // copied: erasing invalidates the views HopByHop holds
+  {
+    HopByHop hop(fields);
+    for (const auto& f : fields) {
+      std::string_view name(f.name_string().data(), f.name_string().size());
+      if (hop.drops(name)) doomed.emplace_back(name);
+    }
   }
   for (const auto& name : doomed) fields.erase(name);
 }
@@ -98,25 +115,6 @@ std::string request_id_for(const Request& req) {
 }
 
 namespace {
-
-// The fields one hop drops: the fixed hop-by-hop ones and those named in Connection. Views into
-// the message's own fields (valid while it lives); built without allocating for the usual one or
-// two Connection tokens.
-class HopByHop {
- public:
-  explicit HopByHop(const http::fields& fields) {
-    for (auto it = fields.find(http::field::connection);
-         it != fields.end() && it->name() == http::field::connection; ++it)
-      for (auto token : http::token_list{it->value()}) named_.emplace_back(token.data(), token.size());
-  }
-  bool drops(std::string_view name) const {
-    return is_hop_by_hop(name) ||
-           std::any_of(named_.begin(), named_.end(), [&](auto n) { return iequals(n, name); });
-  }
-
- private:
-  boost::container::small_vector<std::string_view, 4> named_;
-};
 
 void append_field(std::string& out, std::string_view name, std::string_view value) {
   out += name;
