@@ -72,7 +72,7 @@ Preconditions parse_preconditions(const Request& req) {
   return p;
 }
 
-Response list_statuses(const Request& req, const Store& store) {
+Response list_statuses(const Request& req, const StatusIndex& index) {
   auto [path, query] = common::split_target(std::string_view(req.target().data(), req.target().size()));
   long limit = 100, offset = 0;
   if (auto l = common::query_param(query, "limit")) {
@@ -85,7 +85,7 @@ Response list_statuses(const Request& req, const Store& store) {
     if (!v) return problem_for(req, 400, "offset must be a non-negative integer");
     offset = *v;
   }
-  auto page = store.list(static_cast<std::size_t>(offset), static_cast<std::size_t>(limit));
+  auto page = index.list(static_cast<std::size_t>(offset), static_cast<std::size_t>(limit));
   std::string body = "[";
   for (std::size_t i = 0; i < page.items.size(); ++i) {
     if (i) body += ',';
@@ -100,11 +100,11 @@ Response list_statuses(const Request& req, const Store& store) {
   return res;
 }
 
-Response get_status(const Request& req, const std::string& username, const Store& store) {
+Response get_status(const Request& req, const std::string& username, const StatusIndex& index) {
   // Built under the store's read lock: nothing but the answer's own copy of the JSON is made.
   std::optional<Response> res;
   auto pre = parse_preconditions(req);
-  store.visit(username, [&](const Entry& e) {
+  index.visit(username, [&](const Entry& e) {
     std::string version = e.status.version.str();
     for (const auto& t : pre.if_none_match) {
       if (t == "*" || t == version) {
@@ -162,9 +162,9 @@ void handle_api(Request&& request, const ExchangePtr& ex, ApiDeps& deps) {
 
   std::string_view target(req->target().data(), req->target().size());
   auto [path, query] = common::split_target(target);
-  if (!deps.ready()) {
+  if (auto why = deps.unavailable()) {
     ex->set_route("/api (unavailable)");
-    auto res = problem_for(*req, 503, "this node is starting or stopping; retry shortly");
+    auto res = problem_for(*req, 503, *why + "; retry shortly");
     res.set(http::field::retry_after, "1");
     return send(std::move(res));
   }
@@ -189,7 +189,7 @@ void handle_api(Request&& request, const ExchangePtr& ex, ApiDeps& deps) {
   constexpr std::string_view kCollection = "/api/statuses";
   if (path == kCollection || path == "/api/statuses/") {
     ex->set_route("/api/statuses");
-    if (req->method() == http::verb::get) return send(list_statuses(*req, deps.store));
+    if (req->method() == http::verb::get) return send(list_statuses(*req, deps.store.index()));
     if (req->method() != http::verb::post) return method_not_allowed(*req, ex, "GET, POST", send);
   } else if (path.starts_with("/api/statuses/")) {
     ex->set_route("/api/statuses/{username}");
@@ -206,12 +206,19 @@ void handle_api(Request&& request, const ExchangePtr& ex, ApiDeps& deps) {
     auto raw = path.substr(kCollection.size() + 1);
     username = common::percent_decode(raw);
     if (!username) return send(problem_for(*req, 400, "malformed percent-encoding in the path"));
-    if (username->find('/') != std::string::npos)
+    if (raw.find('/') != std::string_view::npos)
       return send(problem_for(*req, 404, "no such resource: " + std::string(path)));
+    // An escaped slash (al%2Fice) decodes into the name: a malformed name, not another path.
     if (!valid_username(*username))
       return send(problem_for(*req, 400, "username must be 1-64 characters of A-Z a-z 0-9 . _ -"));
   }
-  if (req->method() == http::verb::get) return send(get_status(*req, *username, deps.store));
+  if (req->method() == http::verb::get)
+    return send(get_status(*req, *username, deps.store.index()));
+  if (auto why = deps.writes_refused()) {
+    auto res = problem_for(*req, 503, *why);
+    res.set(http::field::retry_after, "1");
+    return send(std::move(res));
+  }
 
   bool sync_all = false;
   if (auto c = common::header(*req, "X-Consistency")) {
@@ -220,40 +227,31 @@ void handle_api(Request&& request, const ExchangePtr& ex, ApiDeps& deps) {
     if (v == "all") sync_all = true;
     else if (v != "async") return send(problem_for(*req, 400, "X-Consistency must be 'all' or 'async'"));
   }
-  auto pre = parse_preconditions(*req);
+  LocalRequest w;
+  w.pre = parse_preconditions(*req);
+  // Committed (or failed) on the writer thread; answered when the write path says so.
   auto done = [req, send, sync_all, &deps](WriteResult r) {
-    bool changed = r.outcome == Outcome::kCreated || r.outcome == Outcome::kReplaced ||
-                   r.outcome == Outcome::kDeleted;
-    std::int64_t seq = r.outbox_seq;
-    auto answer = [req, send, sync_all, changed, &deps, r = std::move(r)]() mutable {
-      if (!sync_all || !changed || !deps.replicate_all) {
-        auto res = write_response(*req, r);
-        if (sync_all && changed) res.set("X-Replicated", "1/1");
-        return send(std::move(res));
-      }
-      Status s = r.status;
-      deps.replicate_all(s, [req, send, r = std::move(r)](ReplicationReport rep) {
-        auto res = write_response(*req, r);
-        res.set("X-Replicated", std::to_string(rep.applied) + "/" + std::to_string(rep.expected));
-        send(std::move(res));
-      });
-    };
-    if (changed && seq > 0 && deps.after_publish)
-      deps.after_publish(seq, std::move(answer));
-    else
-      answer();
+    auto result = std::make_shared<WriteResult>(std::move(r));
+    deps.answerer.committed(*result, sync_all, [req, send, result](std::optional<ReplicationReport> rep) {
+      auto res = write_response(*req, *result);
+      if (rep) res.set("X-Replicated", std::to_string(rep->applied) + "/" + std::to_string(rep->expected));
+      send(std::move(res));
+    });
   };
 
   if (req->method() == http::verb::delete_) {
-    deps.store.remove(*username, std::move(pre), std::move(done));
-    return;
+    w.is_delete = true;
+    w.username = *username;
+    return deps.store.write(std::move(w), std::move(done));
   }
   if (!json_content_type(*req))
     return send(problem_for(*req, 415, "Content-Type must be application/json"));
   auto parsed = parse_status_input(req->body(), username ? std::optional<std::string_view>(*username)
                                                          : std::nullopt);
   if (auto* err = std::get_if<InputError>(&parsed)) return send(problem_for(*req, 400, err->detail));
-  deps.store.upsert(std::move(std::get<StatusInput>(parsed)), std::move(pre), std::move(done));
+  w.input = std::move(std::get<StatusInput>(parsed));
+  w.username = w.input.username.value_or("");
+  deps.store.write(std::move(w), std::move(done));
 }
 
 }  // namespace status::node

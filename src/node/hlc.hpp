@@ -33,11 +33,18 @@ class HybridClock {
     std::lock_guard lock(mutex_);
     if (remote > last_) last_ = remote;
   }
+  /// The wall clock this HLC follows (ms since epoch).
+  std::uint64_t wall_ms() const { return physical_(); }
+  /// The last stamp handed out or observed.
+  std::uint64_t last() const {
+    std::lock_guard lock(mutex_);
+    return last_;
+  }
   static std::int64_t physical_ms(std::uint64_t stamp) { return static_cast<std::int64_t>(stamp >> 16); }
 
  private:
   PhysicalClock physical_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::uint64_t last_ = 0;
 };
 

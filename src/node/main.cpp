@@ -5,6 +5,8 @@
 #include "node/node.hpp"
 
 #include <csignal>
+#include <mutex>
+#include <unistd.h>
 #include <iostream>
 
 int main(int argc, char** argv) {
@@ -14,10 +16,19 @@ int main(int argc, char** argv) {
   common::Config config("status-node", "A Status Server node: stores statuses and replicates them.",
                         node::node_option_table());
   std::unique_ptr<node::Node> n;
+  std::mutex fatal_mutex;
+  std::string fatal;
   try {
     if (!config.parse(argc, argv)) return 0;
     common::init_logging("status-node", config.get("log-level"));
     n = std::make_unique<node::Node>(node::node_options_from(config));
+    n->on_fatal([&](const std::string& reason) {
+      {
+        std::lock_guard lock(fatal_mutex);
+        fatal = reason;
+      }
+      ::kill(::getpid(), SIGTERM);  // wakes signals.wait() below
+    });
     n->start();
   } catch (const std::exception& e) {
     std::cerr << "status-node: " << e.what() << "\n";
@@ -25,5 +36,10 @@ int main(int argc, char** argv) {
   }
   spdlog::info("event=signal signal={}", signals.wait());
   n->stop();
+  std::lock_guard lock(fatal_mutex);
+  if (!fatal.empty()) {
+    std::cerr << "status-node: " << fatal << "\n";
+    return 1;
+  }
   return 0;
 }

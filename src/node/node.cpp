@@ -1,15 +1,19 @@
 #include "node/node.hpp"
 
+#include "common/eureka_client.hpp"
 #include "common/http_client.hpp"
+#include "node/bootstrap.hpp"
+#include "node/peer_directory.hpp"
 #include "node/peer_sync.hpp"
 #include "node/replicator.hpp"
-
-#include "common/eureka_client.hpp"
+#include "node/write_path.hpp"
 
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <cstdlib>
+#include <future>
 
 namespace status::node {
 
@@ -17,6 +21,7 @@ namespace http = common::http;
 using common::ConfigError;
 using common::Option;
 using namespace std::chrono_literals;
+using SteadyClock = std::chrono::steady_clock;
 
 std::vector<Option> node_option_table() {
   return {
@@ -31,14 +36,18 @@ std::vector<Option> node_option_table() {
       {"threads", std::to_string(common::default_threads()), "number of I/O threads"},
       {"sync", "normal", "SQLite synchronous mode: normal (a commit survives kill -9 of the node) or full (also power loss; fsync per commit)"},
       {"queue-type", "classic", "RabbitMQ queue type of this node's queue: classic or quorum"},
+      {"queue-expiry", "604800", "seconds an unused queue of this node lives on the broker (x-expires); a node away longer resynchronises"},
+      {"tombstone-ttl", "691200", "seconds deletes are remembered; must be longer than --queue-expiry"},
+      {"publish-timeout", "2000", "ms: a write is answered at most this long after its commit, confirmed by the broker or not"},
+      {"max-clock-offset", "1000", "ms: a node further off its peers refuses writes; remote stamps further ahead are refused"},
       {"sync-timeout-ms", "2000", "longest wait of an X-Consistency: all write"},
       {"anti-entropy-interval-ms", "5000", "how often to compare state digests with peers"},
+      {"bootstrap-timeout-ms", "120000", "longest one snapshot transfer from a peer may take"},
       {"lease-renewal-s", "1", "registry heartbeat interval (seconds)"},
       {"lease-duration-s", "3", "registry lease duration (seconds)"},
       {"drain-grace-ms", "1500", "on shutdown: time between deregistering and refusing new requests"},
       {"idle-timeout-ms", "30000", "close kept-alive connections idle this long"},
       {"read-timeout-ms", "10000", "a started request must arrive within this time"},
-      {"tombstone-ttl-hours", "168", "how long deletes are remembered (longer than any replay window)"},
       {"log-level", "info", "debug, info, warn or error"},
   };
 }
@@ -58,10 +67,20 @@ NodeOptions node_options_from(const common::Config& c) {
   std::string sync = c.get("sync");
   if (sync != "full" && sync != "normal") throw ConfigError("--sync must be full or normal");
   o.store.sync_full = sync == "full";
-  o.store.tombstone_ttl_ms = c.get_int("tombstone-ttl-hours", 1, 100000) * 3600 * 1000;
+  constexpr long kYear = 366L * 24 * 3600;
+  long queue_expiry_s = c.get_int("queue-expiry", 1, 10 * kYear);
+  long ttl_s = c.get_int("tombstone-ttl", 1, 10 * kYear);
+  if (ttl_s <= queue_expiry_s)
+    throw ConfigError("--tombstone-ttl (" + std::to_string(ttl_s) +
+                      " s) must be longer than --queue-expiry (" + std::to_string(queue_expiry_s) +
+                      " s): a node away longer than its queue lives would bring deletes back");
+  o.queue_expiry = std::chrono::seconds(queue_expiry_s);
+  o.store.tombstone_ttl_ms = ttl_s * 1000;
+  o.store.max_clock_offset_ms = c.get_int("max-clock-offset", 10, 3600000);
+  o.publish_timeout = std::chrono::milliseconds(c.get_int("publish-timeout", 50, 60000));
   o.amqp_urls = c.get_all("amqp-url");
   for (const auto& u : o.amqp_urls)
-    if (u.rfind("amqp://", 0) != 0) throw ConfigError("--amqp-url '" + u + "' must start with amqp://");
+    if (u.rfind("amqp://", 0) != 0) throw ConfigError("--amqp-url must start with amqp://");
   o.store.outbox = !o.amqp_urls.empty();
   o.registry_urls = c.get_all("registry-url");
   o.peers = c.get_all("peer");
@@ -87,155 +106,235 @@ NodeOptions node_options_from(const common::Config& c) {
     throw ConfigError("--queue-type must be classic or quorum");
   o.sync_timeout = std::chrono::milliseconds(c.get_int("sync-timeout-ms", 1, 60000));
   o.anti_entropy_interval = std::chrono::milliseconds(c.get_int("anti-entropy-interval-ms", 100, 3600000));
+  o.bootstrap_timeout = std::chrono::milliseconds(c.get_int("bootstrap-timeout-ms", 1000, 3600000));
   o.lease_renewal_s = static_cast<int>(c.get_int("lease-renewal-s", 1, 3600));
   o.lease_duration_s = static_cast<int>(c.get_int("lease-duration-s", 1, 36000));
   o.drain_grace = std::chrono::milliseconds(c.get_int("drain-grace-ms", 0, 60000));
   return o;
 }
 
-Node::Node(NodeOptions options) : options_(std::move(options)) {
+namespace {
+
+std::vector<common::BaseUrl> parse_urls(const std::vector<std::string>& urls) {
+  std::vector<common::BaseUrl> out;
+  for (const auto& u : urls) out.push_back(common::parse_base_url(u));
+  return out;
+}
+
+const char* queue_health_name(QueueHealth h) {
+  switch (h) {
+    case QueueHealth::kOk:
+      return "ok";
+    case QueueHealth::kMismatch:
+      return "mismatch";
+    case QueueHealth::kLost:
+      return "lost";
+    case QueueHealth::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
+const char* sync_name(SyncState s) {
+  return s == SyncState::kDone ? "done" : s == SyncState::kResync ? "resync" : "bootstrap";
+}
+
+}  // namespace
+
+Node::Node(NodeOptions options) : options_(std::move(options)), incarnation_(common::random_id()) {
   store_ = std::make_unique<Store>(options_.store, clock_);
   options_.server.answer_headers.emplace_back("X-Served-By", store_->node_id());
-  api_ = std::make_unique<ApiDeps>(ApiDeps{*store_, events_, store_->node_id(), {}, {}, {}});
-  api_->ready = [this] { return ready(); };
-  server_ = std::make_unique<common::HttpServer>(
-      options_.server, [this](common::Request&& req, common::ExchangePtr ex) { handle(std::move(req), std::move(ex)); },
-      &metrics_);
-  peer_sync_ = std::make_unique<PeerSync>(*store_, [this] { return peer_urls(); });
+  directory_ = std::make_unique<PeerDirectory>(options_.peers, parse_urls(options_.registry_urls));
+  peer_sync_ = std::make_unique<PeerSync>(*store_, *directory_, metrics_);
   if (!options_.amqp_urls.empty()) {
     ReplicatorOptions ro;
     ro.urls = options_.amqp_urls;
     ro.queue_type = options_.queue_type;
-    replicator_ = std::make_unique<Replicator>(ro, *store_, metrics_);
-    api_->after_publish = [this](std::int64_t seq, std::function<void()> fn) {
-      replicator_->when_published(seq, std::move(fn));
-    };
+    ro.queue_expires = options_.queue_expiry;
+    ro.publish_timeout = options_.publish_timeout;
+    Replicator::Hooks hooks;
+    hooks.backlog_lost = [this] { backlog_lost(); };
+    hooks.rejected = [this](std::size_t n) { malformed_ += n; };
+    replicator_ = std::make_unique<Replicator>(ro, *store_, metrics_, std::move(hooks));
   }
-  if (!options_.amqp_urls.empty() || !options_.peers.empty() || !options_.registry_urls.empty()) {
-    api_->replicate_all = [this](const Status& s, std::function<void(ReplicationReport)> done) {
-      std::thread([this, s, done = std::move(done)] { done(peer_sync_->push_all(s, options_.sync_timeout)); })
-          .detach();
-    };
-  }
+  bool has_peers = !options_.amqp_urls.empty() || !options_.peers.empty() ||
+                   !options_.registry_urls.empty();
+  answerer_ = std::make_unique<WriteAnswerer>(replicator_.get(), has_peers ? peer_sync_.get() : nullptr,
+                                              options_.sync_timeout);
+  api_ = std::make_unique<ApiDeps>(ApiDeps{*store_, events_, *answerer_, store_->node_id()});
+  api_->unavailable = [this]() -> std::optional<std::string> {
+    if (draining_) return "this node is stopping";
+    if (!ready_) return store_->sync_state() == SyncState::kDone
+                            ? "this node is starting"
+                            : "this node is loading the cluster's state from a peer";
+    return std::nullopt;
+  };
+  api_->writes_refused = [this] { return clock_problem(); };
+  server_ = std::make_unique<common::HttpServer>(
+      options_.server, [this](common::Request&& req, common::ExchangePtr ex) { handle(std::move(req), std::move(ex)); },
+      &metrics_);
   store_->set_change_listener([this](const std::vector<Change>& changes) {
     if (replicator_) replicator_->on_changes(changes);
     events_.publish(changes);
   });
-  metrics_.add_collector([this] {
-    std::string out;
-    out += "# TYPE status_statuses gauge\nstatus_statuses " + std::to_string(store_->live_count()) + "\n";
-    out += "# TYPE status_tombstones gauge\nstatus_tombstones " + std::to_string(store_->tombstone_count()) + "\n";
-    out += "# TYPE status_outbox gauge\nstatus_outbox " + std::to_string(store_->outbox_size()) + "\n";
-    out += "# TYPE status_event_subscribers gauge\nstatus_event_subscribers " +
-           std::to_string(events_.subscribers()) + "\n";
-    out += "# TYPE http_connections gauge\nhttp_connections " + std::to_string(server_->connections()) + "\n";
-    return out;
-  });
+  metrics_.add_collector([this] { return metrics_text(); });
 }
 
 Node::~Node() { stop(); }
 
-std::vector<std::string> Node::peer_urls() {
-  std::vector<std::string> urls;
-  auto self = [this](const std::string& url) {
-    try {
-      auto b = common::parse_base_url(url);
-      return b.port == port() && (b.host == options_.advertise_host || b.host == "127.0.0.1" ||
-                                  b.host == "localhost");
-    } catch (const std::exception&) {
-      return true;  // unusable: validated at startup, so never reached
-    }
+std::string Node::metrics_text() const {
+  std::string out;
+  auto metric = [&](const char* type, const char* name, long long v) {
+    out += std::string("# TYPE ") + name + " " + type + "\n" + name + " " + std::to_string(v) + "\n";
   };
-  for (const auto& p : options_.peers)
-    if (!self(p)) urls.push_back(p);
-  if (!options_.registry_urls.empty()) {
-    std::vector<common::BaseUrl> regs;
-    for (const auto& u : options_.registry_urls) regs.push_back(common::parse_base_url(u));
-    if (auto found = common::fetch_instances(regs, "STATUS-NODE", 2s)) {
-      for (const auto& i : *found) {
-        if (i.instance_id == node_id() || i.status != "UP" || self(i.url)) continue;
-        if (std::find(urls.begin(), urls.end(), i.url) == urls.end()) urls.push_back(i.url);
-      }
-    }
+  auto count = [](auto v) { return static_cast<long long>(v); };
+  metric("gauge", "status_statuses", count(store_->live_count()));
+  metric("gauge", "status_tombstones", count(store_->tombstone_count()));
+  metric("gauge", "status_outbox", count(store_->outbox_size()));
+  metric("gauge", "status_event_subscribers", count(events_.subscribers()));
+  metric("gauge", "http_connections", count(server_->connections()));
+  if (auto c = directory_->clock(); c.measured) metric("gauge", "status_clock_offset_ms", c.offset_ms);
+  metric("counter", "status_write_failures_total", count(store_->failures()));
+  metric("counter", "status_replication_rejected_total", count(store_->rejected() + malformed_.load()));
+  if (replicator_)
+    metric("counter", "status_publish_timeouts_total", count(replicator_->publish_timeouts()));
+  return out;
+}
+
+std::optional<std::string> Node::clock_problem() const {
+  auto c = directory_->clock();
+  if (!c.measured) {
+    // Not yet measured: only a node that has peers must wait for the measurement.
+    if (directory_->refreshes() == 0 && (directory_->has_registry() || directory_->has_static_peers()))
+      return std::string("this node has not yet measured its clock against its peers");
+    return std::nullopt;
   }
-  return urls;
+  if (std::llabs(c.offset_ms) <= options_.store.max_clock_offset_ms) return std::nullopt;
+  return "this node's clock is " + std::to_string(c.offset_ms) +
+         " ms off its peers (more than --max-clock-offset " +
+         std::to_string(options_.store.max_clock_offset_ms) + " ms): writes are refused";
 }
 
 void Node::start() {
+  started_at_ = SteadyClock::now();
   store_->start();
   server_->start();
   started_ = true;
-  spdlog::info("event=listening node_id={} port={} data_dir={} replication={}", node_id(), port(),
-               options_.store.data_dir, replicator_ ? "rabbitmq" : "off");
+  directory_->set_self({node_id(), incarnation_, options_.advertise_host, port()});
+  spdlog::info("event=listening node_id={} port={} data_dir={} replication={} sync={}", node_id(),
+               port(), options_.store.data_dir, replicator_ ? "rabbitmq" : "off",
+               sync_name(store_->sync_state()));
   if (!options_.registry_urls.empty()) {
-    std::vector<common::BaseUrl> regs;
-    for (const auto& u : options_.registry_urls) regs.push_back(common::parse_base_url(u));
     common::InstanceInfo info;
     info.instance_id = node_id();
     info.host = options_.advertise_host;
     info.port = port();
     info.renewal_interval_s = options_.lease_renewal_s;
     info.duration_s = options_.lease_duration_s;
-    registration_ = std::make_unique<common::EurekaClient>(regs, info);
+    registration_ = std::make_unique<common::EurekaClient>(parse_urls(options_.registry_urls), info);
     registration_->start("STARTING");
   }
   if (replicator_) replicator_->start();
-  maintenance_ = std::thread([this] { maintenance_loop(); });
+
+  auto add = [this](const char* name, std::chrono::milliseconds every, std::function<void()> fn) {
+    tasks_.push_back(std::make_unique<common::PeriodicTask>(name, every, std::move(fn)));
+    return tasks_.back().get();
+  };
+  add("peers", 1000ms, [this] { directory_->refresh(); });
+  sync_task_ = add("sync", 500ms, [this] { sync_step(); });
+  add("checkpoint", 250ms, [this] { store_->checkpoint(); });
+  add("tombstones", 1000ms, [this] { store_->collect_tombstones(); });
+  add("events_ping", 15000ms, [this] { events_.ping(); });
+  repair_task_ = add("anti_entropy", options_.anti_entropy_interval, [this] {
+    if (!ready()) return;
+    peer_sync_->anti_entropy_round([this](std::chrono::milliseconds d) { return repair_task_->pause(d); });
+  });
+  for (auto& t : tasks_) t->start(t.get() == repair_task_ ? options_.anti_entropy_interval : 0ms);
 }
 
-void Node::maintenance_loop() {
-  // 1. Bootstrap: a node with an empty data dir, or whose queue the broker lost, loads the full
-  //    state from a peer before it serves /api.
-  bool must_sync = store_->was_empty();
-  if (replicator_) {
-    auto q = replicator_->wait_queue_state(5s);
-    if (q == Replicator::QueueState::kCreated && !store_->was_empty()) {
-      spdlog::warn("event=backlog_lost queue_recreated=1 action=resync");
-      must_sync = true;
-    }
+void Node::fatal(const std::string& reason) {
+  {
+    std::lock_guard lock(fatal_mutex_);
+    if (fatal_called_) return;
+    fatal_called_ = true;
   }
-  if (must_sync && !peer_urls().empty()) {
-    auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (!stopping_ && !peer_sync_->bootstrap() && std::chrono::steady_clock::now() < deadline) {
-      std::unique_lock lock(maintenance_mutex_);
-      maintenance_cv_.wait_for(lock, 500ms, [&] { return stopping_.load(); });
-    }
-  }
-  if (stopping_) return;
-  store_->set_meta("bootstrapped", "1");
-  ready_ = true;
-  spdlog::info("event=ready node_id={} statuses={}", node_id(), store_->live_count());
-  if (registration_) registration_->set_status("UP");
+  spdlog::error("event=fatal reason=\"{}\"", reason);
+  if (on_fatal_) on_fatal_(reason);
+}
 
-  // 2. Periodic work: keep event streams alive, repair divergence, forget old tombstones.
-  auto next_ping = std::chrono::steady_clock::now() + 15s;
-  auto next_repair = std::chrono::steady_clock::now() + options_.anti_entropy_interval;
-  auto next_checkpoint = std::chrono::steady_clock::now() + 250ms;
-  auto next_collect = std::chrono::steady_clock::now();
-  while (!stopping_) {
-    {
-      std::unique_lock lock(maintenance_mutex_);
-      maintenance_cv_.wait_for(lock, 250ms, [&] { return stopping_.load(); });
-    }
-    if (stopping_) break;
-    auto now = std::chrono::steady_clock::now();
-    if (now >= next_ping) {
-      events_.ping();
-      next_ping = now + 15s;
-    }
-    if (now >= next_checkpoint) {
-      store_->checkpoint();
-      next_checkpoint = now + 250ms;
-    }
-    if (now >= next_collect) {
-      store_->collect_tombstones();
-      next_collect = now + 1h;
-    }
-    if (now >= next_repair) {
-      peer_sync_->anti_entropy_round();
-      next_repair = std::chrono::steady_clock::now() + options_.anti_entropy_interval;
+void Node::become_ready(const char* how) {
+  ready_ = true;
+  spdlog::info("event=ready node_id={} statuses={} how=\"{}\"", node_id(), store_->live_count(), how);
+  if (registration_) registration_->set_status("UP");
+}
+
+void Node::backlog_lost() {
+  // Until the snapshot is loaded this node does not know what it missed: it stops serving
+  // (503, registry STARTING) and resynchronises.
+  ready_ = false;
+  if (registration_) registration_->set_status("STARTING");
+  store_->set_sync_state(SyncState::kResync);
+  if (sync_task_) sync_task_->wake();
+}
+
+void Node::sync_step() {
+  if (stopping_ || fatal_called_) return;
+  // Start-up checks: a second live process with this node id must not run.
+  if (auto dup = directory_->duplicate(); !dup.empty())
+    return fatal("another live node at " + dup + " uses node id " + node_id());
+  if (replicator_ && replicator_->queue_taken() && !ready_ &&
+      SteadyClock::now() - started_at_ > 15s)
+    return fatal("queue status.node." + node_id() +
+                 " is consumed by another process: another node runs with id " + node_id());
+  if (directory_->refreshes() == 0) return;  // peers not yet asked (clock, duplicates)
+
+  SyncState state = store_->sync_state();
+  if (state == SyncState::kDone) {
+    if (ready_) return;
+    // Let the consumer declare the queue first: a restarted node whose queue is gone resyncs.
+    if (replicator_ && replicator_->wait_queue_state(0ms) == Replicator::QueueState::kUnknown &&
+        SteadyClock::now() - started_at_ < 5s)
+      return;
+    if (replicator_ && replicator_->queue_taken()) return;
+    if (store_->sync_state() != SyncState::kDone) return;  // the declaration found it lost
+    return become_ready("its state is complete");
+  }
+  // Bootstrap or resync: the queue must exist before the snapshot is taken, so nothing
+  // published meanwhile is missed.
+  if (replicator_ && replicator_->wait_queue_state(0ms) == Replicator::QueueState::kUnknown &&
+      SteadyClock::now() - started_at_ < 5s)
+    return;
+  BootstrapView view;
+  view.state = state;
+  view.self_id = node_id();
+  view.has_registry = directory_->has_registry();
+  view.registry_reachable = directory_->registry_reachable();
+  view.registry_alone_for = directory_->registry_alone_for();
+  view.alone_required = std::max<std::chrono::milliseconds>(3s, 2s * options_.lease_renewal_s);
+  view.has_static_peers = directory_->has_static_peers();
+  view.peers = directory_->peers();
+  auto d = decide_bootstrap(view);
+  if (d.kind == BootstrapDecision::kWait) {
+    if (d.reason != wait_reason_) spdlog::info("event=sync_waiting reason=\"{}\"", d.reason);
+    wait_reason_ = d.reason;
+    return;
+  }
+  bool loaded = d.kind == BootstrapDecision::kStartEmpty;
+  for (const auto& url : d.sources) {
+    if (stopping_) return;
+    spdlog::info("event=sync_loading peer={} mode={}", url, sync_name(state));
+    if (peer_sync_->load_snapshot(url, state == SyncState::kResync,
+                                  SteadyClock::now() + options_.bootstrap_timeout)) {
+      loaded = true;
+      break;
     }
   }
+  if (!loaded) return;  // next round: start over
+  auto done = std::make_shared<std::promise<bool>>();
+  auto f = done->get_future();
+  store_->set_sync_state(SyncState::kDone, [done](bool ok) { done->set_value(ok); });
+  if (!f.get()) return;
+  become_ready(d.reason.c_str());
 }
 
 void Node::stop() {
@@ -248,13 +347,40 @@ void Node::stop() {
     std::this_thread::sleep_for(options_.drain_grace);
   }
   draining_ = true;
-  maintenance_cv_.notify_all();
-  if (maintenance_.joinable()) maintenance_.join();
+  for (auto& t : tasks_) t->stop();
   events_.close_all();
   server_->stop();
+  peer_sync_->stop();
   if (replicator_) replicator_->stop();
   store_->stop();
   spdlog::info("event=stopped node_id={}", node_id());
+}
+
+common::Response Node::health(const common::Request& req) const {
+  boost::json::object o;
+  auto clock = clock_problem();
+  const char* state = draining_ ? "DRAINING" : !ready_ ? "STARTING" : clock ? "DEGRADED" : "UP";
+  o["status"] = state;
+  o["nodeId"] = node_id();
+  o["statuses"] = store_->live_count();
+  o["outbox"] = store_->outbox_size();
+  o["sync"] = sync_name(store_->sync_state());
+  if (replicator_) {
+    o["broker"] = !replicator_->publisher_connected() ? "disconnected"
+                  : replicator_->publisher_blocked()  ? "blocked"
+                                                      : "connected";
+    o["consumer"] = replicator_->consumer_connected() ? "connected" : "disconnected";
+    o["queue"] = queue_health_name(replicator_->queue_health());
+  }
+  auto c = directory_->clock();
+  if (c.measured) o["clockOffsetMs"] = c.offset_ms;
+  else o["clockOffsetMs"] = nullptr;
+  o["clock"] = !c.measured ? "unmeasured" : clock ? "skewed" : "ok";
+  o["storage"] = store_->storage_failing() ? "failing" : "ok";
+  bool up = std::string_view(state) == "UP";
+  auto res = common::json_response(up ? 200 : 503, boost::json::serialize(o), req);
+  res.set("X-Served-By", node_id());
+  return res;
 }
 
 void Node::handle(common::Request&& req, common::ExchangePtr ex) {
@@ -264,16 +390,7 @@ void Node::handle(common::Request&& req, common::ExchangePtr ex) {
   if (path.starts_with("/internal/")) return handle_internal(std::move(req), ex);
   if (path == "/health") {
     ex->set_route("/health");
-    boost::json::object o;
-    const char* state = draining_ ? "DRAINING" : ready() ? "UP" : "STARTING";
-    o["status"] = state;
-    o["nodeId"] = node_id();
-    o["statuses"] = store_->live_count();
-    o["outbox"] = store_->outbox_size();
-    if (replicator_) o["broker"] = replicator_->publisher_connected() ? "connected" : "disconnected";
-    auto res = common::json_response(ready() ? 200 : 503, boost::json::serialize(o), req);
-    res.set("X-Served-By", node_id());
-    return ex->respond(std::move(res));
+    return ex->respond(health(req));
   }
   if (path == "/metrics") {
     ex->set_route("/metrics");
@@ -288,48 +405,87 @@ void Node::handle(common::Request&& req, common::ExchangePtr ex) {
   ex->respond(problem_for(req, 404, "no such resource: " + std::string(path)));
 }
 
+namespace {
+
+std::optional<std::size_t> parse_index(std::string_view s, std::size_t limit) {
+  std::size_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc{} || end != s.data() + s.size() || v > limit) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
 void Node::handle_internal(common::Request&& req, const common::ExchangePtr& ex) {
   std::string_view target(req.target().data(), req.target().size());
   auto [path, query] = common::split_target(target);
-  ex->set_route(std::string(path));
+  static const std::vector<std::string> kRoutes = {"/internal/state", "/internal/snapshot",
+                                                   "/internal/digest", "/internal/bucket",
+                                                   "/internal/apply"};
+  bool known = std::find(kRoutes.begin(), kRoutes.end(), path) != kRoutes.end();
+  ex->set_route(known ? std::string(path) : "/internal (unknown)");
   auto json = [&](std::string body) { ex->respond(common::json_response(200, std::move(body), req)); };
-  if (path == "/internal/snapshot" && req.method() == http::verb::get) return json(to_wire_array(store_->snapshot()));
+  auto bad = [&](std::string_view detail) { ex->respond(problem_for(req, 400, detail)); };
+  auto horizon = store_->horizon_hlc();
+  if (path == "/internal/state" && req.method() == http::verb::get) {
+    const char* state = draining_ ? "DRAINING" : !ready_ ? "STARTING" : "UP";
+    return json(PeerDirectory::state_json({node_id(), incarnation_, options_.advertise_host, port()},
+                                          state, sync_name(store_->sync_state()),
+                                          static_cast<std::int64_t>(clock_.wall_ms())));
+  }
+  if (path == "/internal/snapshot" && req.method() == http::verb::get) {
+    // Only a node whose own state is complete hands it out (a peer starting or resyncing
+    // would pass on a partial state as if it were whole).
+    if (!ready()) {
+      auto res = problem_for(req, 503, "this node is not up: its state may be incomplete");
+      res.set(http::field::retry_after, "1");
+      return ex->respond(std::move(res));
+    }
+    auto first = parse_index(common::query_param(query, "first").value_or("0"), StatusIndex::kDigestSlots);
+    auto last = parse_index(common::query_param(query, "last").value_or(std::to_string(StatusIndex::kDigestSlots)),
+                            StatusIndex::kDigestSlots);
+    if (!first || !last || *first >= *last) return bad("need 0 <= first < last <= 4096");
+    return json(to_wire_array(store_->index().slots(*first, *last, horizon)));
+  }
   if (path == "/internal/digest" && req.method() == http::verb::get) {
-    auto n = std::atoi(common::query_param(query, "buckets").value_or("64").c_str());
-    if (n < 1 || n > 4096) return ex->respond(problem_for(req, 400, "buckets must be 1..4096"));
-    return json(PeerSync::digest_json(*store_, static_cast<std::size_t>(n)));
+    auto n = parse_index(common::query_param(query, "buckets").value_or("64"), 4096);
+    if (!n || *n < 1) return bad("buckets must be 1..4096");
+    return json(PeerSync::digest_json(*store_, *n));
   }
   if (path == "/internal/bucket" && req.method() == http::verb::get) {
     // i: one bucket index or a comma-separated list of them, each 0 <= i < n.
-    auto n = std::atoi(common::query_param(query, "n").value_or("0").c_str());
+    auto n = parse_index(common::query_param(query, "n").value_or("0"), 4096);
     auto list = common::query_param(query, "i").value_or("");
     std::vector<std::size_t> indices;
-    bool ok = n >= 1 && n <= 4096 && !list.empty();
+    bool ok = n && *n >= 1 && !list.empty();
     for (std::string_view rest = list; ok && !rest.empty();) {
       auto comma = rest.find(',');
-      auto item = rest.substr(0, comma);
-      int i = -1;
-      auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), i);
-      ok = ec == std::errc{} && end == item.data() + item.size() && i >= 0 && i < n &&
-           indices.size() < static_cast<std::size_t>(n);
-      indices.push_back(static_cast<std::size_t>(i));
+      auto i = parse_index(rest.substr(0, comma), 4095);
+      ok = i && *i < *n && indices.size() < *n;
+      if (ok) indices.push_back(*i);
       rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
       if (comma != std::string_view::npos && rest.empty()) ok = false;  // trailing comma
     }
-    if (!ok) return ex->respond(problem_for(req, 400, "need n in 1..4096 and i: indices 0 <= i < n, comma-separated"));
-    return json(to_wire_array(store_->buckets(indices, static_cast<std::size_t>(n))));
+    if (!ok) return bad("need n in 1..4096 and i: indices 0 <= i < n, comma-separated");
+    return json(to_wire_array(store_->index().buckets(indices, *n, horizon)));
   }
   if (path == "/internal/apply" && req.method() == http::verb::post) {
     auto states = from_wire_array(req.body());
-    if (!states) return ex->respond(problem_for(req, 400, "body must be an array of wire states"));
+    if (!states) {
+      ++malformed_;
+      return bad("body must be an array of valid wire states");
+    }
     auto r = std::make_shared<common::Request>(std::move(req));
-    store_->apply(std::move(*states), [ex, r](std::int64_t n) {
-      if (n < 0) return ex->respond(problem_for(*r, 503, "commit failed"));
-      ex->respond(common::json_response(200, "{\"applied\":" + std::to_string(n) + "}", *r));
+    store_->apply(std::move(*states), [ex, r](ApplyResult a) {
+      if (a.failed) return ex->respond(problem_for(*r, 503, "commit failed"));
+      if (a.rejected)
+        return ex->respond(problem_for(*r, 400, std::to_string(a.rejected) +
+                                                    " states stamped too far ahead of this node's clock"));
+      ex->respond(common::json_response(200, "{\"applied\":" + std::to_string(a.applied) + "}", *r));
     });
     return;
   }
-  ex->respond(problem_for(req, 404, "no such resource: " + std::string(path)));
+  ex->respond(problem_for(req, known ? 405 : 404, known ? "method not allowed" : "no such resource"));
 }
 
 }  // namespace status::node

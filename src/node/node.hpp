@@ -1,6 +1,8 @@
 #pragma once
-// status-node's wiring: store, HTTP API, event stream, replication, peer sync, registration.
+// status-node's wiring: store, HTTP API, event stream, replication, peers, registration, and the
+// background tasks that keep them going.
 
+#include "common/background.hpp"
 #include "common/config.hpp"
 #include "common/http_server.hpp"
 #include "common/metrics.hpp"
@@ -11,6 +13,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -22,6 +25,8 @@ namespace status::node {
 
 class Replicator;
 class PeerSync;
+class PeerDirectory;
+class WriteAnswerer;
 
 struct NodeOptions {
   common::ServerOptions server;
@@ -31,8 +36,11 @@ struct NodeOptions {
   std::vector<std::string> peers;
   std::string advertise_host = "127.0.0.1";
   std::string queue_type = "classic";
+  std::chrono::milliseconds queue_expiry{7LL * 24 * 3600 * 1000};
+  std::chrono::milliseconds publish_timeout{2000};
   std::chrono::milliseconds sync_timeout{2000};
   std::chrono::milliseconds anti_entropy_interval{5000};
+  std::chrono::milliseconds bootstrap_timeout{120000};
   int lease_renewal_s = 1;
   int lease_duration_s = 3;
   std::chrono::milliseconds drain_grace{1500};  // deregistered but still serving (registry only)
@@ -44,6 +52,10 @@ std::vector<common::Option> node_option_table();
 NodeOptions node_options_from(const common::Config& c);
 
 /// Owns every part of one node. start() from the main thread; stop() drains and joins.
+///
+/// States: STARTING (until its state is known complete and the start-up checks passed; again
+/// while it resynchronises after a lost backlog) → UP → DRAINING. DEGRADED while its clock is
+/// off its peers (reads served, writes refused).
 class Node {
  public:
   explicit Node(NodeOptions options);
@@ -53,30 +65,49 @@ class Node {
   unsigned short port() const { return server_->port(); }
   const std::string& node_id() const { return store_->node_id(); }
   bool ready() const { return ready_.load() && !draining_.load(); }
+  /// Called (once, from a background thread) when the node cannot go on: e.g. another live
+  /// process has its node id. main() prints the reason and exits non-zero.
+  void on_fatal(std::function<void(const std::string&)> f) { on_fatal_ = std::move(f); }
 
  private:
   void handle(common::Request&& req, common::ExchangePtr ex);
   void handle_internal(common::Request&& req, const common::ExchangePtr& ex);
-  void maintenance_loop();
-  std::vector<std::string> peer_urls();
+  common::Response health(const common::Request& req) const;
+  std::string metrics_text() const;
+
+  // Background work, each on a PeriodicTask of its own.
+  void sync_step();         // start-up checks, bootstrap / resync until complete
+  void become_ready(const char* how);
+  void backlog_lost();      // replicator: the broker dropped this node's queue
+  void fatal(const std::string& reason);
+  std::optional<std::string> clock_problem() const;
 
   NodeOptions options_;
   HybridClock clock_;
   common::Metrics metrics_;
+  std::string incarnation_;
   std::unique_ptr<Store> store_;
   EventHub events_;
+  std::unique_ptr<PeerDirectory> directory_;
+  std::unique_ptr<PeerSync> peer_sync_;
+  std::unique_ptr<Replicator> replicator_;
+  std::unique_ptr<WriteAnswerer> answerer_;
   std::unique_ptr<ApiDeps> api_;
   std::unique_ptr<common::HttpServer> server_;
-  std::unique_ptr<Replicator> replicator_;
-  std::unique_ptr<PeerSync> peer_sync_;
   std::unique_ptr<common::EurekaClient> registration_;
+  std::vector<std::unique_ptr<common::PeriodicTask>> tasks_;
+  common::PeriodicTask* sync_task_ = nullptr;
+  common::PeriodicTask* repair_task_ = nullptr;
   std::atomic<bool> ready_{false};
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> malformed_{0};
   bool started_ = false;  // the server listens: stop() has something to undo
-  std::thread maintenance_;
-  std::mutex maintenance_mutex_;
-  std::condition_variable maintenance_cv_;
+  std::chrono::steady_clock::time_point started_at_{};
+  std::mutex fatal_mutex_;
+  bool fatal_called_ = false;
+  std::function<void(const std::string&)> on_fatal_;
+  std::string wait_reason_;  // sync task only: the last reason logged for waiting
 };
 
 }  // namespace status::node

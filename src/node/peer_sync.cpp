@@ -8,47 +8,217 @@
 #include <algorithm>
 #include <future>
 #include <iterator>
-#include <thread>
 
 namespace status::node {
 
 namespace http = common::http;
 using namespace std::chrono_literals;
+using SteadyClock = std::chrono::steady_clock;
 
-PeerSync::PeerSync(Store& store, std::function<std::vector<std::string>()> peers)
-    : store_(store), peers_(std::move(peers)) {}
+namespace {
+
+constexpr std::size_t kSnapshotPageLimit = 512 * 1024 * 1024;  // bytes of one page's answer
+
+}  // namespace
+
+/// One `X-Consistency: all` write waiting for its pushes.
+struct PeerSync::PushOp {
+  std::mutex mutex;
+  ReplicationReport report;
+  int remaining = 0;
+  SteadyClock::time_point deadline;
+  std::function<void(ReplicationReport)> done;  // empty once answered
+
+  bool answered() {
+    std::lock_guard lock(mutex);
+    return !done;
+  }
+  /// A peer applied it (`ok`) or gave up; answers when nobody is left.
+  void peer_done(bool ok) {
+    std::function<void(ReplicationReport)> f;
+    ReplicationReport r;
+    {
+      std::lock_guard lock(mutex);
+      if (ok) ++report.applied;
+      if (--remaining > 0 || !done) return;
+      f = std::move(done);
+      done = nullptr;
+      r = report;
+    }
+    f(r);
+  }
+  void answer_now() {
+    std::function<void(ReplicationReport)> f;
+    ReplicationReport r;
+    {
+      std::lock_guard lock(mutex);
+      if (!done) return;
+      f = std::move(done);
+      done = nullptr;
+      r = report;
+    }
+    f(r);
+  }
+};
+
+/// One thread per peer: sends whatever waits for that peer in one POST /internal/apply, so a
+/// slow or frozen peer delays only its own queue, and the threads are bounded by the peers.
+class PeerSync::PushWorker {
+ public:
+  explicit PushWorker(std::string url) : url_(std::move(url)) {
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~PushWorker() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    for (auto& [op, body] : queue_) op->peer_done(false);
+  }
+  void push(std::shared_ptr<PushOp> op, std::string wire) {
+    {
+      std::lock_guard lock(mutex_);
+      queue_.emplace_back(std::move(op), std::move(wire));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void loop() {
+    while (true) {
+      std::vector<std::pair<std::shared_ptr<PushOp>, std::string>> batch;
+      {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (stopping_) return;
+        while (!queue_.empty() && batch.size() < 1024) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      auto now = SteadyClock::now();
+      auto latest = now;
+      std::string body = "[";
+      std::vector<std::shared_ptr<PushOp>> sent;
+      for (auto& [op, wire] : batch) {
+        if (op->answered() || op->deadline <= now) {
+          op->peer_done(false);
+          continue;
+        }
+        latest = std::max(latest, op->deadline);
+        body += (sent.empty() ? "" : ",") + wire;
+        sent.push_back(op);
+      }
+      body += "]";
+      if (sent.empty()) continue;
+      bool ok = false;
+      try {
+        auto timeout = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(latest - now),
+                                std::chrono::milliseconds(50));
+        auto r = common::http_request(http::verb::post, common::parse_base_url(url_),
+                                      "/internal/apply", body,
+                                      {{"Content-Type", "application/json"}}, timeout);
+        ok = r.ok() && r.res.result_int() == 200;
+      } catch (const std::exception& e) {
+        spdlog::debug("event=push_failed peer={} error=\"{}\"", url_, e.what());
+      }
+      for (auto& op : sent) op->peer_done(ok);
+    }
+  }
+
+  std::string url_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::pair<std::shared_ptr<PushOp>, std::string>> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+PeerSync::PeerSync(Store& store, PeerDirectory& peers, common::Metrics& metrics)
+    : store_(store),
+      peers_(peers),
+      metrics_(metrics),
+      push_sweeper_("push_sweeper", 20ms, [this] { sweep_pushes(); }) {
+  metrics_.describe("status_anti_entropy_rounds_total", "counter", "anti-entropy rounds run");
+  metrics_.describe("status_anti_entropy_pulled_total", "counter",
+                    "states received in anti-entropy bucket pulls");
+  metrics_.describe("status_anti_entropy_repaired_total", "counter",
+                    "states that anti-entropy changed here");
+  push_sweeper_.start();
+}
+
+PeerSync::~PeerSync() { stop(); }
+
+void PeerSync::stop() {
+  push_sweeper_.stop();
+  std::map<std::string, std::unique_ptr<PushWorker>> workers;
+  std::vector<std::shared_ptr<PushOp>> ops;
+  {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    workers.swap(workers_);
+    ops.swap(open_ops_);
+  }
+  workers.clear();  // joins them
+  for (auto& op : ops) op->answer_now();
+}
 
 std::size_t PeerSync::apply_and_wait(std::vector<Status> states) {
   if (states.empty()) return 0;
-  std::promise<std::int64_t> p;
-  auto f = p.get_future();
-  store_.apply(std::move(states), [&p](std::int64_t n) { p.set_value(n); });
-  auto n = f.get();
-  return n < 0 ? 0 : static_cast<std::size_t>(n);
+  auto p = std::make_shared<std::promise<ApplyResult>>();
+  auto f = p->get_future();
+  store_.apply(std::move(states), [p](ApplyResult r) { p->set_value(r); });
+  auto r = f.get();
+  return r.failed ? 0 : static_cast<std::size_t>(r.applied);
 }
 
-bool PeerSync::bootstrap() {
-  for (const auto& url : peers_()) {
-    try {
-      auto r = common::http_request(http::verb::get, common::parse_base_url(url), "/internal/snapshot",
-                                    {}, {}, 30s);
-      if (!r.ok() || r.res.result_int() != 200) continue;
-      auto states = from_wire_array(r.res.body());
-      if (!states) continue;
-      std::size_t n = states->size();
-      std::size_t applied = apply_and_wait(std::move(*states));
-      spdlog::info("event=bootstrapped peer={} states={} applied={}", url, n, applied);
-      return true;
-    } catch (const std::exception& e) {
-      spdlog::warn("event=bootstrap_failed peer={} error=\"{}\"", url, e.what());
+bool PeerSync::load_snapshot(const std::string& url, bool replace, SteadyClock::time_point deadline) {
+  auto base = common::parse_base_url(url);
+  std::size_t total = 0;
+  auto started = SteadyClock::now();
+  // Local entries older than what the peer still remembers of deletes, and absent there, go:
+  // one horizon step and the allowed clock offset of margin beyond the peer's horizon.
+  std::optional<std::uint64_t> replace_before;
+  if (replace) replace_before = store_.resync_horizon_hlc();
+  for (std::size_t first = 0; first < StatusIndex::kDigestSlots; first += kSlotsPerPage) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    if (left <= 0ms) {
+      spdlog::warn("event=snapshot_timeout peer={} pages_done={}", url, first / kSlotsPerPage);
+      return false;
     }
+    std::size_t last = first + kSlotsPerPage;
+    auto r = common::http_request(http::verb::get, base,
+                                  "/internal/snapshot?first=" + std::to_string(first) +
+                                      "&last=" + std::to_string(last),
+                                  {}, {}, left, kSnapshotPageLimit);
+    if (!r.ok() || r.res.result_int() != 200) {
+      spdlog::warn("event=snapshot_page_failed peer={} first={} status={} error=\"{}\"", url, first,
+                   r.ok() ? r.res.result_int() : 0, r.ec.message());
+      return false;
+    }
+    auto states = from_wire_array(r.res.body());
+    if (!states) {
+      spdlog::warn("event=snapshot_page_malformed peer={} first={}", url, first);
+      return false;
+    }
+    total += states->size();
+    auto p = std::make_shared<std::promise<ApplyResult>>();
+    auto f = p->get_future();
+    store_.apply_page(std::move(*states), first, last, replace_before,
+                      [p](ApplyResult a) { p->set_value(a); });
+    if (f.get().failed) return false;
   }
-  return false;
+  spdlog::info("event=snapshot_loaded peer={} states={} replace={} ms={}", url, total, replace,
+               std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started)
+                   .count());
+  return true;
 }
 
 std::string PeerSync::digest_json(const Store& store, std::size_t buckets) {
   boost::json::array a;
-  for (auto d : store.digest(buckets)) a.push_back(boost::json::value(std::to_string(d)));
+  for (auto d : store.index().digest(buckets)) a.push_back(boost::json::value(std::to_string(d)));
   return boost::json::serialize(a);
 }
 
@@ -76,14 +246,16 @@ std::optional<std::vector<std::size_t>> PeerSync::compare(const std::string& url
   boost::system::error_code ec;
   auto theirs = boost::json::parse(r.res.body(), ec);
   if (ec) return std::nullopt;
-  return differing(theirs, store_.digest(kBuckets));
+  return differing(theirs, store_.index().digest(kBuckets));
 }
 
-std::size_t PeerSync::anti_entropy_round(std::chrono::milliseconds recheck) {
+std::size_t PeerSync::anti_entropy_round(
+    const std::function<bool(std::chrono::milliseconds)>& pause) {
+  metrics_.inc("status_anti_entropy_rounds_total");
   // 1. Compare digests with every peer. Under a steady write load some buckets differ only
   //    because changes are in flight (milliseconds); those must not cost a transfer.
   std::vector<std::pair<std::string, std::vector<std::size_t>>> suspects;
-  for (const auto& url : peers_()) {
+  for (const auto& url : peers_.up_urls()) {
     try {
       if (auto d = compare(url); d && !d->empty()) suspects.emplace_back(url, std::move(*d));
     } catch (const std::exception& e) {
@@ -93,8 +265,8 @@ std::size_t PeerSync::anti_entropy_round(std::chrono::milliseconds recheck) {
   if (suspects.empty()) return 0;
   // 2. After a pause far longer than replication takes, compare again; pull only the buckets
   //    that differed both times, several per request.
-  std::this_thread::sleep_for(recheck);
-  std::size_t changed = 0;
+  if (!pause(300ms)) return 0;
+  std::size_t changed = 0, pulled = 0;
   for (auto& [url, first] : suspects) {
     try {
       auto second = compare(url);
@@ -111,34 +283,59 @@ std::size_t PeerSync::anti_entropy_round(std::chrono::milliseconds recheck) {
             http::verb::get, base, "/internal/bucket?n=" + std::to_string(kBuckets) + "&i=" + list,
             {}, {}, 10s);
         if (!b.ok() || b.res.result_int() != 200) break;
-        if (auto states = from_wire_array(b.res.body())) changed += apply_and_wait(std::move(*states));
+        if (auto states = from_wire_array(b.res.body())) {
+          pulled += states->size();
+          changed += apply_and_wait(std::move(*states));
+        }
       }
     } catch (const std::exception& e) {
       spdlog::debug("event=anti_entropy_failed peer={} error=\"{}\"", url, e.what());
     }
   }
-  if (changed) spdlog::info("event=anti_entropy_repaired states={}", changed);
+  metrics_.inc("status_anti_entropy_pulled_total", {}, static_cast<double>(pulled));
+  metrics_.inc("status_anti_entropy_repaired_total", {}, static_cast<double>(changed));
+  if (changed) spdlog::info("event=anti_entropy_repaired states={} pulled={}", changed, pulled);
   return changed;
 }
 
-ReplicationReport PeerSync::push_all(const Status& s, std::chrono::milliseconds timeout) {
-  auto peers = peers_();
-  std::string body = to_wire_array({s});
-  std::vector<std::future<bool>> results;
-  for (const auto& url : peers)
-    results.push_back(std::async(std::launch::async, [url, body, timeout] {
-      try {
-        auto r = common::http_request(http::verb::post, common::parse_base_url(url), "/internal/apply",
-                                      body, {}, timeout);
-        return r.ok() && r.res.result_int() == 200;
-      } catch (const std::exception&) {
-        return false;
-      }
-    }));
-  ReplicationReport rep{1, 1 + static_cast<int>(peers.size())};
-  for (auto& f : results)
-    if (f.get()) ++rep.applied;
-  return rep;
+void PeerSync::push_all(const Status& s, SteadyClock::time_point deadline,
+                        std::function<void(ReplicationReport)> done) {
+  auto targets = peers_.live_urls();
+  auto op = std::make_shared<PushOp>();
+  op->report = {1, 1 + static_cast<int>(targets.size())};
+  op->remaining = static_cast<int>(targets.size());
+  op->deadline = deadline;
+  op->done = std::move(done);
+  if (targets.empty()) return op->answer_now();
+  std::string wire = to_wire_json(s);
+  {
+    std::unique_lock lock(mutex_);
+    if (stopped_) {
+      lock.unlock();
+      return op->answer_now();
+    }
+    open_ops_.push_back(op);
+    for (const auto& url : targets) {
+      auto& w = workers_[url];
+      if (!w) w = std::make_unique<PushWorker>(url);
+      w->push(op, wire);
+    }
+  }
+}
+
+void PeerSync::sweep_pushes() {
+  std::vector<std::shared_ptr<PushOp>> late;
+  {
+    std::lock_guard lock(mutex_);
+    auto now = SteadyClock::now();
+    std::erase_if(open_ops_, [&](const std::shared_ptr<PushOp>& op) {
+      if (op->answered()) return true;
+      if (op->deadline > now) return false;
+      late.push_back(op);
+      return true;
+    });
+  }
+  for (auto& op : late) op->answer_now();
 }
 
 }  // namespace status::node

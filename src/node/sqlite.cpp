@@ -22,34 +22,31 @@ Stmt::~Stmt() {
   if (s_) sqlite3_finalize(s_);
 }
 
-Stmt& Stmt::bind(int i, std::int64_t v) {
-  sqlite3_bind_int64(s_, i, v);
+Stmt& Stmt::checked(int rc) {
+  if (rc != SQLITE_OK) throw SqliteError(std::string("bind failed: ") + sqlite3_errstr(rc));
   return *this;
 }
+Stmt& Stmt::bind(int i, std::int64_t v) { return checked(sqlite3_bind_int64(s_, i, v)); }
 Stmt& Stmt::bind(int i, std::string_view v) {
-  sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-  return *this;
+  return checked(sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
 }
 Stmt& Stmt::bind(int i, std::optional<double> v) {
-  if (v) sqlite3_bind_double(s_, i, *v);
-  else sqlite3_bind_null(s_, i);
-  return *this;
+  return checked(v ? sqlite3_bind_double(s_, i, *v) : sqlite3_bind_null(s_, i));
 }
-Stmt& Stmt::bind_null(int i) {
-  sqlite3_bind_null(s_, i);
-  return *this;
-}
+Stmt& Stmt::bind_null(int i) { return checked(sqlite3_bind_null(s_, i)); }
 
 bool Stmt::step() {
   int rc = sqlite3_step(s_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
   std::string msg = sqlite3_errmsg(db_);
+  int code = sqlite3_extended_errcode(db_);
   sqlite3_reset(s_);
-  throw SqliteError("step failed: " + msg);
+  throw SqliteError("step failed: " + msg, code);
 }
 
 void Stmt::reset() {
+  // The result of reset repeats the last step's error, which step() has already reported.
   sqlite3_reset(s_);
   sqlite3_clear_bindings(s_);
 }
@@ -79,7 +76,8 @@ void Db::exec(std::string_view sql) {
   if (sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
-    throw SqliteError("exec failed: " + msg + " in: " + std::string(sql));
+    throw SqliteError("exec failed: " + msg + " in: " + std::string(sql),
+                      sqlite3_extended_errcode(db_));
   }
 }
 

@@ -14,7 +14,13 @@ namespace status::node {
 
 class SqliteError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit SqliteError(const std::string& what, int code = SQLITE_ERROR)
+      : std::runtime_error(what), code_(code) {}
+  /// The extended result code, e.g. SQLITE_FULL, SQLITE_IOERR_WRITE, SQLITE_BUSY.
+  int code() const { return code_; }
+
+ private:
+  int code_;
 };
 
 class Stmt {
@@ -40,13 +46,14 @@ class Stmt {
   std::string text(int col) const;
 
  private:
+  Stmt& checked(int rc);
   sqlite3* db_ = nullptr;
   sqlite3_stmt* s_ = nullptr;
 };
 
 class Db {
  public:
-  static constexpr int kBusyTimeoutMs = 5000;  // how long a locked database is waited for
+  static constexpr int kBusyTimeoutMs = 1000;  // how long a locked database is waited for
   explicit Db(const std::string& path);
   Db(Db&& o) noexcept : db_(o.db_) { o.db_ = nullptr; }
   Db(const Db&) = delete;

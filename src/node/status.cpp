@@ -298,6 +298,22 @@ std::string to_wire_json(const Status& s) {
   return json::serialize(o);
 }
 
+bool valid_state(const Status& s) {
+  // Replicated states pass the same rules as a client's input: they end up in API answers,
+  // event streams and headers of every node.
+  if (!valid_username(s.username) || !valid_username(s.version.node)) return false;
+  if (s.version.hlc == 0 || s.version.hlc >= (std::uint64_t{1} << 63)) return false;
+  if (s.deleted) return true;
+  auto len = utf8_length(s.text);
+  if (!len || *len == 0 || *len > 1000) return false;
+  if (s.latitude.has_value() != s.longitude.has_value()) return false;
+  if (s.latitude && !(std::isfinite(*s.latitude) && std::abs(*s.latitude) <= 90)) return false;
+  if (s.longitude && !(std::isfinite(*s.longitude) && std::abs(*s.longitude) <= 180)) return false;
+  // Years 0000..9999: what format_time can write and parse_time can read.
+  constexpr std::int64_t kMin = -62167219200000LL, kMax = 253402300799999LL;
+  return s.time_ms >= kMin && s.time_ms <= kMax;
+}
+
 namespace {
 
 std::optional<Status> from_wire_value(const json::value& v) {
@@ -316,7 +332,7 @@ std::optional<Status> from_wire_value(const json::value& v) {
       if (auto* la = o.if_contains("la")) s.latitude = la->to_number<double>();
       if (auto* lo = o.if_contains("lo")) s.longitude = lo->to_number<double>();
     }
-    if (!valid_username(s.username) || s.version.node.empty()) return std::nullopt;
+    if (!valid_state(s)) return std::nullopt;
     return s;
   } catch (const std::exception&) {
     return std::nullopt;  // a malformed event from the wire is dropped by the caller, logged

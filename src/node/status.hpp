@@ -58,6 +58,10 @@ std::string format_time(std::int64_t ms);
 std::variant<StatusInput, InputError> parse_status_input(std::string_view body,
                                                          std::optional<std::string_view> path_username);
 
+/// A replicated state is acceptable: the same rules as client input (name, text, coordinates,
+/// time), a valid node id, and a stamp below 2^63 (stored as a signed SQLite integer).
+bool valid_state(const Status& s);
+
 /// The API form: {"username","statusText","time",["latitude","longitude"],"version"}.
 std::string to_api_json(const Status& s);
 /// The replication form (also tombstones), lossless: includes time_ms, hlc, node, deleted.

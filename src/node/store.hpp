@@ -1,42 +1,76 @@
 #pragma once
-// The node's state: every status (and tombstone) in SQLite for durability, and in memory for
-// reads. One writer thread owns the SQLite connection and commits writes in groups (one
-// transaction, one fsync for many requests); readers never touch SQLite.
+// The node's state: every status (and tombstone) in SQLite for durability (StatusDb) and in
+// memory for reads (StatusIndex). Writes go through one writer thread (GroupCommitter) that
+// commits them in batches; what a write does is decided by the pure rules of write_rules.hpp.
+//
+// A batch either commits as a whole, or fails as a whole and every item in it is answered with
+// the failure: nothing is left unanswered, nothing uncommitted reaches memory, the outbox or the
+// event stream. A failure that belongs to one item (a constraint) is isolated: the batch is then
+// retried item by item, so one poisoned write cannot fail the others forever. Maintenance tasks
+// (outbox deletes, tombstone collection, meta) run in transactions of their own, between batches.
 
+#include "node/group_committer.hpp"
 #include "node/hlc.hpp"
-#include "node/sqlite.hpp"
-#include "node/status.hpp"
+#include "node/status_db.hpp"
+#include "node/status_index.hpp"
+#include "node/write_rules.hpp"
 
-#include <condition_variable>
-#include <deque>
+#include <atomic>
+#include <chrono>
 #include <functional>
-#include <future>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <set>
-#include <shared_mutex>
 #include <string>
-#include <thread>
-#include <unordered_map>
 #include <variant>
 #include <vector>
 
 namespace status::node {
 
-/// Conditional-request headers of a write, entity tags without quotes; "*" matches anything.
-struct Preconditions {
-  std::vector<std::string> if_match;
-  std::vector<std::string> if_none_match;
-};
+/// A callback that runs exactly once: with a result, or — if its owner drops it unused — with
+/// the failure value (a queue cleared at shutdown still answers every waiting request).
+template <class R>
+class Completion {
+ public:
+  Completion() = default;
+  Completion(std::function<void(R)> f, R on_drop) : f_(std::move(f)), on_drop_(std::move(on_drop)) {}
+  Completion(Completion&& o) noexcept = default;
+  Completion& operator=(Completion&& o) noexcept {
+    if (this != &o) {
+      drop();
+      f_ = std::move(o.f_);
+      on_drop_ = std::move(o.on_drop_);
+      o.f_ = nullptr;
+    }
+    return *this;
+  }
+  ~Completion() { drop(); }
+  void operator()(R r) {
+    auto f = std::move(f_);
+    f_ = nullptr;
+    if (f) f(std::move(r));
+  }
 
-enum class Outcome { kCreated, kReplaced, kDeleted, kNotFound, kPreconditionFailed, kFailed };
+ private:
+  void drop() {
+    if (f_) (*this)(on_drop_);
+  }
+  std::function<void(R)> f_;
+  R on_drop_{};
+};
 
 struct WriteResult {
   Outcome outcome = Outcome::kFailed;
-  Status status;         // the stored state after the write (tombstone for deletes)
-  std::string api_json;  // API form of a live status
+  Status status;                // the stored state after the write (tombstone for deletes)
+  std::string api_json;         // API form of a live status
   std::int64_t outbox_seq = 0;  // > 0 when the change waits in the outbox for the broker
+  std::chrono::steady_clock::time_point committed_at{};  // answer deadlines count from it
+};
+
+/// What a batch of replicated states did here.
+struct ApplyResult {
+  std::int64_t applied = 0;   // changed state
+  std::int64_t rejected = 0;  // refused: stamp too far ahead of this node's clock
+  bool failed = false;        // the transaction failed: nothing applied, retry later
 };
 
 /// A change applied to the store (after its commit), local or replicated.
@@ -46,12 +80,11 @@ struct Change {
   std::int64_t outbox_seq;  // > 0 for local changes written to the outbox
 };
 
-/// The current state of one user as readers see it.
-struct Entry {
-  Status status;
-  std::string api_json;
-  /// "\"<version>\"" (made on demand: not stored, 60 bytes a status saved).
-  std::string etag() const { return "\"" + status.version.str() + "\""; }
+/// How far a node's state is known to be complete (persisted in the data dir).
+enum class SyncState {
+  kDone,       // complete: serve
+  kBootstrap,  // empty data dir: load a peer's snapshot first
+  kResync,     // the broker lost this node's backlog: load a snapshot, replacing stale entries
 };
 
 class Store {
@@ -62,12 +95,15 @@ class Store {
     bool sync_full = false;        // PRAGMA synchronous=FULL (else NORMAL); see docs/node.md
     bool outbox = false;           // record local changes for the replication publisher
     std::size_t max_batch = 1024;  // writes per transaction
-    std::int64_t tombstone_ttl_ms = 7LL * 24 * 3600 * 1000;
+    std::int64_t tombstone_ttl_ms = 8LL * 24 * 3600 * 1000;
+    std::int64_t max_clock_offset_ms = 1000;  // remote stamps further ahead are refused
   };
   using WriteCallback = std::function<void(WriteResult)>;
+  using ApplyCallback = std::function<void(ApplyResult)>;
   using ChangeListener = std::function<void(const std::vector<Change>&)>;
 
-  /// Opens (creates) the database and loads it into memory. Throws SqliteError / runtime_error.
+  /// Locks the data dir, opens (creates) the database and loads it into memory. Throws
+  /// SqliteError / runtime_error.
   Store(Options options, HybridClock& clock);
   ~Store();
   Store(const Store&) = delete;
@@ -80,133 +116,100 @@ class Store {
   void stop();
 
   const std::string& node_id() const { return node_id_; }
-  /// True when the data dir held no data when the store was opened.
-  bool was_empty() const { return was_empty_; }
+  SyncState sync_state() const { return sync_state_.load(); }
+  /// Persists the sync state (in its own transaction); `done(ok)` after the commit.
+  void set_sync_state(SyncState s, std::function<void(bool)> done = {});
 
   // ---- reads: any thread, never blocked by SQLite ----
-  std::optional<Entry> get(const std::string& username) const;
-  /// Calls `fn` with the live entry under the read lock (no copy); false if there is none.
-  /// `fn` must be quick and must not call back into the store.
-  bool visit(const std::string& username, const std::function<void(const Entry&)>& fn) const;
-  struct Page {
-    std::vector<std::string> items;  // API JSON of each status, newest time first
-    std::size_t total = 0;
-  };
-  Page list(std::size_t offset, std::size_t limit) const;
-  std::size_t live_count() const;
-  std::size_t tombstone_count() const;
-  /// Every entry, tombstones included (bootstrap of another node).
-  std::vector<Status> snapshot() const;
-  /// Anti-entropy: one 64-bit digest per bucket of usernames (order-independent). For bucket
-  /// counts dividing kDigestSlots (powers of two up to 4,096) it is folded from per-slot sums
-  /// kept up to date on every change — O(slots), not a pass over every status.
-  std::vector<std::uint64_t> digest(std::size_t buckets) const;
-  /// The entries of the given buckets (one pass over the map, however many buckets).
-  std::vector<Status> buckets(const std::vector<std::size_t>& indices, std::size_t buckets) const;
-  std::vector<Status> bucket(std::size_t index, std::size_t buckets) const {
-    return this->buckets({index}, buckets);
-  }
-  static std::size_t bucket_of(std::string_view username, std::size_t buckets);
-  static constexpr std::size_t kDigestSlots = 4096;
+  const StatusIndex& index() const { return index_; }
+  std::optional<Entry> get(const std::string& username) const { return index_.get(username); }
+  std::size_t live_count() const { return index_.live_count(); }
+  std::size_t tombstone_count() const { return index_.tombstone_count(); }
+  /// Tombstones stamped below this are forgotten (collected, and not served to peers).
+  std::uint64_t horizon_hlc() const;
+  /// The horizon of a peer whose clock is ahead by the allowed offset: a resync drops local
+  /// entries below it that the peer lacks (the peer may have collected their tombstones).
+  std::uint64_t resync_horizon_hlc() const;
 
   // ---- writes: any thread; callbacks run on the writer thread after the commit ----
-  void upsert(StatusInput in, Preconditions pre, WriteCallback cb);
-  void remove(std::string username, Preconditions pre, WriteCallback cb);
-  /// Applies replicated states by last-writer-wins; cb gets how many changed something, or -1
-  /// when the transaction failed (nothing applied; the caller must not acknowledge).
-  void apply(std::vector<Status> states, std::function<void(std::int64_t)> cb);
-  /// Runs `task` on the writer thread inside the next transaction.
-  void run_in_writer(std::function<void(Db&)> task);
+  void write(LocalRequest w, WriteCallback cb);
+  /// Applies replicated states by last-writer-wins.
+  void apply(std::vector<Status> states, ApplyCallback cb);
+  /// A page of a peer's snapshot covering digest slots [first, last). With `replace_before`
+  /// (a resync after a lost backlog), local entries of those slots that the page lacks and that
+  /// are stamped below it are dropped: the peer may have forgotten their deletes.
+  void apply_page(std::vector<Status> states, std::size_t first, std::size_t last,
+                  std::optional<std::uint64_t> replace_before, ApplyCallback cb);
+
+  /// Returns once everything queued before it is done (tests, shutdown order).
+  void barrier();
 
   // ---- outbox (replication) ----
-  struct OutboxRow {
-    std::int64_t seq;
-    std::string payload;
-  };
-  /// Rows after `after` not yet confirmed by the broker, oldest first.
-  std::vector<OutboxRow> outbox_pending(std::int64_t after, std::size_t max);
+  /// Deletes confirmed rows (asynchronously, in a transaction of its own).
   void outbox_delete_upto(std::int64_t seq);
   std::size_t outbox_size() const { return outbox_size_.load(); }
+  const std::string& db_path() const { return db_path_; }
 
-  std::string meta(const std::string& key);
-  void set_meta(const std::string& key, const std::string& value);
-  /// Copies the WAL into the database file from a connection of its own (PASSIVE: never blocks
-  /// the writer), so no commit pays for a checkpoint; then has the writer thread, between two
-  /// batches, copy the few frames appended meanwhile and rewind the WAL (RESTART), which keeps
-  /// the WAL small under a steady load. One caller thread (maintenance) only.
+  /// PASSIVE checkpoint from a connection of its own, then a WAL rewind by the writer between
+  /// two batches (keeps the WAL small under a steady load). One caller thread (maintenance).
   void checkpoint();
-  /// Forgets tombstones older than the TTL, in SQLite and in memory (on the writer thread);
-  /// returns when done.
-  void collect_tombstones();
-  /// Writes committed so far (for metrics).
+  /// Forgets tombstones older than the horizon (at most `max` per call, oldest first); returns
+  /// how many went. Blocks until done.
+  std::size_t collect_tombstones(std::size_t max = 10000);
+  /// Writes committed so far (for metrics), and writes answered 503 because a commit failed.
   std::uint64_t commits() const { return commits_.load(); }
+  std::uint64_t failures() const { return failures_.load(); }
+  /// Replicated states refused for a stamp too far ahead of this node's clock.
+  std::uint64_t rejected() const { return rejected_.load(); }
+  bool storage_failing() const { return storage_failing_.load(); }
 
  private:
-  struct LocalWrite {
-    bool is_delete;
-    StatusInput in;
-    std::string username;
-    Preconditions pre;
-    WriteCallback cb;
+  struct LocalItem {
+    LocalRequest request;
+    Completion<WriteResult> done;
   };
-  struct RemoteWrite {
+  struct Replace {
+    std::size_t first, last;
+    std::uint64_t before;
+  };
+  struct RemoteItem {
     std::vector<Status> states;
-    std::function<void(std::int64_t)> cb;
+    std::optional<Replace> replace;
+    Completion<ApplyResult> done;
   };
-  using Task = std::function<void(Db&)>;
-  using Item = std::variant<LocalWrite, RemoteWrite, Task>;
-
-  struct ByTime {
-    bool operator()(const Entry* a, const Entry* b) const {
-      if (a->status.time_ms != b->status.time_ms) return a->status.time_ms > b->status.time_ms;
-      return a->status.username < b->status.username;
-    }
+  /// Runs inside a transaction of its own; returns what to do in memory after the commit.
+  struct TaskItem {
+    std::function<std::function<void()>(StatusDb&)> run;
+    Completion<bool> done;
   };
+  using Item = std::variant<LocalItem, RemoteItem, TaskItem>;
+  struct Attempt;
 
-  void enqueue(Item item);
-  /// Runs `f(db)` on the writer thread inside its next transaction (directly while the writer
-  /// has not started) and returns its result; an exception from `f` is rethrown here.
-  template <class F>
-  std::invoke_result_t<F, Db&> call_in_writer(F f) {
-    if (!writer_.joinable()) return f(db_);
-    std::packaged_task<std::invoke_result_t<F, Db&>(Db&)> task(std::move(f));
-    auto result = task.get_future();
-    run_in_writer([&task](Db& db) { task(db); });
-    return result.get();
-  }
-  void writer_loop();
-  void process_batch(std::vector<Item>& batch);
-  static Entry make_entry(Status s);
-  void store_row(const Status& s);
-  std::int64_t add_outbox(const Status& s);
-  void install(Entry e);  // under unique lock
+  void process(std::vector<Item>& batch);
+  void commit_writes(std::vector<Item*>& items);
+  /// One transaction over `items`; fills `a`. Throws on a failed statement or commit.
+  void try_commit(std::vector<Item*>& items, Attempt& a);
+  void finish(std::vector<Item*>& items, Attempt& a);
+  void fail(std::vector<Item*>& items, bool storage);
+  void run_task(TaskItem& t);
+  void enqueue_task(std::function<std::function<void()>(StatusDb&)> run,
+                    std::function<void(bool)> done);
 
   Options options_;
   HybridClock& clock_;
+  DataDirLock lock_;
+  std::string db_path_;
+  StatusDb db_;
   std::string node_id_;
-  bool was_empty_ = false;
-  Db db_;
-  Stmt upsert_stmt_, outbox_stmt_;
-  std::unique_ptr<Db> checkpoint_db_;  // used by checkpoint() only
-
-  mutable std::shared_mutex mutex_;  // guards entries_ and by_time_
-  // Keyed by a view of the entry's own username (one copy of each name in memory).
-  std::unordered_map<std::string_view, Entry> entries_;
-  std::set<const Entry*, ByTime> by_time_;  // live entries only
-  std::size_t tombstones_ = 0;
-  std::vector<std::uint64_t> slots_ = std::vector<std::uint64_t>(kDigestSlots);  // see digest()
-  void account(const Entry& e, bool add);  // adds or removes e's share of slots_ (under mutex_)
-
-  std::mutex queue_mutex_;
-  std::condition_variable queue_cv_;
-  std::deque<Item> queue_;
-  bool stopping_ = false;
-  bool restart_wal_ = false;  // checkpoint() asks the writer to rewind the WAL (queue_mutex_)
-  void restart_wal();         // writer thread, between batches
-  std::thread writer_;
+  StatusIndex index_;
+  std::atomic<SyncState> sync_state_{SyncState::kDone};
+  std::int64_t next_seq_ = 0;  // writer thread: outbox seqs are never handed out twice
+  Checkpointer checkpointer_;
+  GroupCommitter<Item> committer_;
   ChangeListener listener_;
   std::atomic<std::size_t> outbox_size_{0};
-  std::atomic<std::uint64_t> commits_{0};
+  std::atomic<std::uint64_t> commits_{0}, failures_{0}, rejected_{0};
+  std::atomic<bool> storage_failing_{false};
 };
 
 }  // namespace status::node

@@ -104,7 +104,7 @@ class ApiTest : public ::testing::Test {
     store_ = std::make_unique<Store>(o, clock_);
     store_->set_change_listener([this](const std::vector<Change>& c) { events_.publish(c); });
     store_->start();
-    deps_ = std::make_unique<ApiDeps>(ApiDeps{*store_, events_, "n1", [] { return true; }, {}, {}});
+    deps_ = std::make_unique<ApiDeps>(ApiDeps{*store_, events_, answerer_, "n1"});
   }
   ~ApiTest() override {
     events_.close_all();
@@ -151,6 +151,7 @@ class ApiTest : public ::testing::Test {
   HybridClock clock_;
   EventHub events_;
   std::unique_ptr<Store> store_;
+  WriteAnswerer answerer_{nullptr, nullptr, std::chrono::milliseconds(2000)};
   std::unique_ptr<ApiDeps> deps_;
 };
 
@@ -370,19 +371,36 @@ TEST_F(ApiTest, ConsistencyHeader) {
   EXPECT_EQ(call(PUT, "/api/statuses/alice", R"({"statusText":"x"})", {{"X-Consistency", "async"}})
                 .result_int(),
             201);
-  // Alone (no replicate_all): the node is everyone, the answer says so.
+  // Alone (no peers to push to): the node is everyone, the answer says so.
   auto all = call(PUT, "/api/statuses/alice", R"({"statusText":"y"})", {{"X-Consistency", "ALL"}});
   EXPECT_EQ(all.result_int(), 200);
   EXPECT_EQ(all["X-Replicated"], "1/1");
 }
 
 TEST_F(ApiTest, NotReadyIs503WithRetryAfter) {
-  deps_->ready = [] { return false; };
+  deps_->unavailable = [] { return std::optional<std::string>("this node is starting"); };
   auto r = call(GET, "/api/statuses");
   EXPECT_EQ(r.result_int(), 503);
   EXPECT_FALSE(r[http::field::retry_after].empty());
   EXPECT_EQ(r["X-Served-By"], "n1");
   detail(r);
+}
+
+TEST_F(ApiTest, RefusedWritesAre503ButReadsGoOn) {
+  call(PUT, "/api/statuses/alice", R"({"statusText":"x"})");
+  deps_->writes_refused = [] { return std::optional<std::string>("clock skewed"); };
+  auto w = call(PUT, "/api/statuses/alice", R"({"statusText":"y"})");
+  EXPECT_EQ(w.result_int(), 503);
+  EXPECT_FALSE(w[http::field::retry_after].empty());
+  EXPECT_EQ(call(DEL, "/api/statuses/alice").result_int(), 503);
+  EXPECT_EQ(call(GET, "/api/statuses/alice").result_int(), 200);
+  EXPECT_EQ(store_->get("alice")->status.text, "x");
+}
+
+TEST_F(ApiTest, EscapedSlashInTheNameIsABadName) {
+  EXPECT_EQ(call(PUT, "/api/statuses/al%2Fice", R"({"statusText":"y"})").result_int(), 400);
+  EXPECT_EQ(call(GET, "/api/statuses/al%2fice").result_int(), 400);
+  EXPECT_EQ(call(GET, "/api/statuses/al/ice").result_int(), 404);
 }
 
 TEST_F(ApiTest, EventsStreamUpsertsAndDeletes) {
@@ -406,7 +424,7 @@ TEST_F(ApiTest, EventsStreamUpsertsAndDeletes) {
 
 TEST_F(ApiTest, EventsSubscriberLimit) {
   EventHub small(1);
-  deps_ = std::make_unique<ApiDeps>(ApiDeps{*store_, small, "n1", [] { return true; }, {}, {}});
+  deps_ = std::make_unique<ApiDeps>(ApiDeps{*store_, small, answerer_, "n1"});
   auto first = std::make_shared<FakeExchange>();
   handle_api(make(GET, "/api/events"), first, *deps_);
   EXPECT_TRUE(first->streaming());

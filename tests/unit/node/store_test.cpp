@@ -43,6 +43,22 @@ struct ManualTime {
   }
 };
 
+LocalRequest local(StatusInput in, Preconditions pre = {}) {
+  LocalRequest w;
+  w.username = in.username.value_or("");
+  w.input = std::move(in);
+  w.pre = std::move(pre);
+  return w;
+}
+
+LocalRequest local_delete(std::string user, Preconditions pre = {}) {
+  LocalRequest w;
+  w.is_delete = true;
+  w.username = std::move(user);
+  w.pre = std::move(pre);
+  return w;
+}
+
 StatusInput input(std::string user, std::string text, std::optional<std::int64_t> time = {}) {
   StatusInput in;
   in.username = std::move(user);
@@ -66,19 +82,20 @@ class StoreTest : public ::testing::Test {
   WriteResult upsert(StatusInput in, Preconditions pre = {}) {
     std::promise<WriteResult> p;
     auto f = p.get_future();
-    store_->upsert(std::move(in), std::move(pre), [&p](WriteResult r) { p.set_value(std::move(r)); });
+    store_->write(local(std::move(in), std::move(pre)), [&p](WriteResult r) { p.set_value(std::move(r)); });
     return f.get();
   }
   WriteResult remove(std::string u, Preconditions pre = {}) {
     std::promise<WriteResult> p;
     auto f = p.get_future();
-    store_->remove(std::move(u), std::move(pre), [&p](WriteResult r) { p.set_value(std::move(r)); });
+    store_->write(local_delete(std::move(u), std::move(pre)),
+                  [&p](WriteResult r) { p.set_value(std::move(r)); });
     return f.get();
   }
   std::int64_t apply(std::vector<Status> states) {
     std::promise<std::int64_t> p;
     auto f = p.get_future();
-    store_->apply(std::move(states), [&p](std::int64_t n) { p.set_value(n); });
+    store_->apply(std::move(states), [&p](ApplyResult r) { p.set_value(r.failed ? -1 : r.applied); });
     return f.get();
   }
 
@@ -144,8 +161,8 @@ TEST_F(StoreTest, DeleteLeavesTombstone) {
   EXPECT_FALSE(store_->get("alice"));
   EXPECT_EQ(store_->live_count(), 0u);
   EXPECT_EQ(store_->tombstone_count(), 1u);
-  EXPECT_EQ(store_->list(0, 10).total, 0u);
-  auto snap = store_->snapshot();
+  EXPECT_EQ(store_->index().list(0, 10).total, 0u);
+  auto snap = store_->index().snapshot();
   ASSERT_EQ(snap.size(), 1u);
   EXPECT_TRUE(snap[0].deleted);
   EXPECT_EQ(remove("alice").outcome, Outcome::kNotFound);
@@ -195,7 +212,7 @@ TEST_F(StoreTest, ConcurrentIfMatchWritesOnlyOneWins) {
   for (int i = 0; i < 8; ++i) {
     auto p = std::make_shared<std::promise<WriteResult>>();
     fs.push_back(p->get_future());
-    store_->upsert(input("alice", "w" + std::to_string(i)), {{v}, {}},
+    store_->write(local(input("alice", "w" + std::to_string(i)), {{v}, {}}),
                    [p](WriteResult r) { p->set_value(std::move(r)); });
   }
   int replaced = 0, failed = 0;
@@ -215,28 +232,28 @@ TEST_F(StoreTest, ListNewestFirstWithPaging) {
   upsert(input("c", "x", 5000));
   upsert(input("d", "x", 2000));
   upsert(input("e", "x", 4000));
-  auto page = store_->list(0, 100);
+  auto page = store_->index().list(0, 100);
   EXPECT_EQ(page.total, 5u);
   std::vector<std::string> users;
   for (const auto& j : page.items) users.push_back(j.substr(13, 1));  // {"username":"X"
   EXPECT_EQ(users, (std::vector<std::string>{"c", "e", "a", "d", "b"}));
-  auto p2 = store_->list(1, 2);
+  auto p2 = store_->index().list(1, 2);
   EXPECT_EQ(p2.total, 5u);
   ASSERT_EQ(p2.items.size(), 2u);
   EXPECT_EQ(p2.items[0], page.items[1]);
   EXPECT_EQ(p2.items[1], page.items[2]);
-  EXPECT_EQ(store_->list(4, 10).items.size(), 1u);
-  EXPECT_TRUE(store_->list(5, 10).items.empty());
-  EXPECT_TRUE(store_->list(1000, 10).items.empty());
+  EXPECT_EQ(store_->index().list(4, 10).items.size(), 1u);
+  EXPECT_TRUE(store_->index().list(5, 10).items.empty());
+  EXPECT_TRUE(store_->index().list(1000, 10).items.empty());
   // Moving a status in time re-sorts it; deleting removes it from the listing.
   upsert(input("b", "x", 9000));
-  EXPECT_EQ(store_->list(0, 1).items[0].substr(13, 1), "b");
+  EXPECT_EQ(store_->index().list(0, 1).items[0].substr(13, 1), "b");
   remove("c");
-  EXPECT_EQ(store_->list(0, 100).total, 4u);
+  EXPECT_EQ(store_->index().list(0, 100).total, 4u);
   // Equal times: a stable order, every entry exactly once.
   upsert(input("y", "x", 100));
   upsert(input("x", "x", 100));
-  auto all = store_->list(0, 100);
+  auto all = store_->index().list(0, 100);
   EXPECT_EQ(all.items.size(), 6u);
 }
 
@@ -250,14 +267,15 @@ TEST_F(StoreTest, ReopenBringsEverythingBack) {
   auto c = remove("carol");
   for (int i = 0; i < 200; ++i) upsert(input("u" + std::to_string(i), "t" + std::to_string(i)));
   std::string node = store_->node_id();
-  auto digest = store_->digest(16);
+  auto digest = store_->index().digest(16);
 
   open("");  // no explicit id: the persisted one
   EXPECT_EQ(store_->node_id(), node);
-  EXPECT_FALSE(store_->was_empty());
+  // Never marked complete (no node ran a bootstrap): it would start over, not serve.
+  EXPECT_EQ(store_->sync_state(), SyncState::kBootstrap);
   EXPECT_EQ(store_->live_count(), 202u);
   EXPECT_EQ(store_->tombstone_count(), 1u);
-  EXPECT_EQ(store_->digest(16), digest);
+  EXPECT_EQ(store_->index().digest(16), digest);
   auto ea = store_->get("alice");
   ASSERT_TRUE(ea);
   EXPECT_EQ(ea->status.text, "hello €");
@@ -291,7 +309,7 @@ TEST_F(StoreTest, GeneratedNodeIdIsPersisted) {
     Store s(o, clock_);
     id = s.node_id();
     EXPECT_FALSE(id.empty());
-    EXPECT_TRUE(s.was_empty());
+    EXPECT_EQ(s.sync_state(), SyncState::kBootstrap);
   }
   Store again(o, clock_);
   EXPECT_EQ(again.node_id(), id);
@@ -304,10 +322,10 @@ TEST_F(StoreTest, ApplyLastWriterWins) {
   EXPECT_EQ(apply({remote("alice", "v5", 5)}), 0);
   EXPECT_EQ(store_->get("alice")->status.text, "v10");
   // Same version twice: nothing changes.
-  auto before = store_->digest(8);
+  auto before = store_->index().digest(8);
   EXPECT_EQ(apply({remote("alice", "v10-dup", 10)}), 0);
   EXPECT_EQ(store_->get("alice")->status.text, "v10");
-  EXPECT_EQ(store_->digest(8), before);
+  EXPECT_EQ(store_->index().digest(8), before);
   // Same hlc, tie broken by node id.
   EXPECT_EQ(apply({remote("alice", "tie-n1", 10, "n1")}), 0);  // "n1" < "n2"
   EXPECT_EQ(apply({remote("alice", "tie-n3", 10, "n3")}), 1);
@@ -360,13 +378,28 @@ TEST_F(StoreTest, ApplyTombstonesSurviveReopen) {
 }
 
 TEST_F(StoreTest, LocalWritesOrderAfterObservedRemoteStamps) {
-  const std::uint64_t ahead = 3'600'000ULL << 16;  // a peer clock an hour ahead of ours
+  const std::uint64_t ahead = 800ULL << 16;  // a peer clock 0.8 s ahead: within the offset
   const std::uint64_t far = stamp(ahead);
   apply({remote("alice", "remote", ahead)});
   auto r = upsert(input("alice", "local"));
   EXPECT_EQ(r.outcome, Outcome::kReplaced);
   EXPECT_GT(r.status.version.hlc, far);
   EXPECT_EQ(store_->get("alice")->status.text, "local");
+}
+
+TEST_F(StoreTest, StampsTooFarAheadAreRefusedAndDoNotMoveTheClock) {
+  const std::uint64_t hour = 3'600'000ULL << 16;  // a peer clock an hour ahead of ours
+  std::promise<ApplyResult> p;
+  auto f = p.get_future();
+  store_->apply({remote("alice", "future", hour), remote("bob", "now", 1)},
+                [&p](ApplyResult r) { p.set_value(r); });
+  auto r = f.get();
+  EXPECT_EQ(r.applied, 1);
+  EXPECT_EQ(r.rejected, 1);
+  EXPECT_FALSE(store_->get("alice"));
+  EXPECT_EQ(store_->rejected(), 1u);
+  auto w = upsert(input("carol", "local"));
+  EXPECT_LT(w.status.version.hlc, stamp(hour));  // the clock did not follow the refused stamp
 }
 
 TEST_F(StoreTest, DigestEqualForEqualStatesDifferentOtherwise) {
@@ -380,40 +413,40 @@ TEST_F(StoreTest, DigestEqualForEqualStatesDifferentOtherwise) {
   auto apply_to = [](Store& s, std::vector<Status> v) {
     std::promise<std::int64_t> p;
     auto f = p.get_future();
-    s.apply(std::move(v), [&p](std::int64_t n) { p.set_value(n); });
+    s.apply(std::move(v), [&p](ApplyResult r) { p.set_value(r.applied); });
     return f.get();
   };
   std::vector<Status> states = {remote("a", "1", 1), remote("b", "2", 2, "n3"), tombstone("c", 3)};
   apply(states);
   // Same states, other order, other store.
   apply_to(other, {states[2], states[0], states[1]});
-  EXPECT_EQ(store_->digest(64), other.digest(64));
-  EXPECT_EQ(store_->digest(1), other.digest(1));
+  EXPECT_EQ(store_->index().digest(64), other.index().digest(64));
+  EXPECT_EQ(store_->index().digest(1), other.index().digest(1));
   // A newer version of one user changes exactly its bucket.
   apply_to(other, {remote("a", "1", 4)});
-  auto d1 = store_->digest(64), d2v = other.digest(64);
+  auto d1 = store_->index().digest(64), d2v = other.index().digest(64);
   EXPECT_NE(d1, d2v);
   std::size_t differing = 0;
   for (std::size_t i = 0; i < d1.size(); ++i) differing += d1[i] != d2v[i];
   EXPECT_EQ(differing, 1u);
-  EXPECT_NE(d1[Store::bucket_of("a", 64)], d2v[Store::bucket_of("a", 64)]);
+  EXPECT_NE(d1[StatusIndex::slot_of("a", 64)], d2v[StatusIndex::slot_of("a", 64)]);
   // Same hlc, other node: different.
   apply({remote("a", "1", 4, "n0")});
-  EXPECT_NE(store_->digest(64), other.digest(64));
+  EXPECT_NE(store_->index().digest(64), other.index().digest(64));
   apply({remote("a", "1", 4, "n2")});
-  EXPECT_EQ(store_->digest(64), other.digest(64));
+  EXPECT_EQ(store_->index().digest(64), other.index().digest(64));
   // A tombstone differs from a live status with the same version.
   apply({remote("z", "live", 7)});
   apply_to(other, {tombstone("z", 7)});
-  EXPECT_NE(store_->digest(64), other.digest(64));
+  EXPECT_NE(store_->index().digest(64), other.index().digest(64));
   // The bucket holds what the digest covers.
-  auto bucket = store_->bucket(Store::bucket_of("z", 64), 64);
+  auto bucket = store_->index().bucket(StatusIndex::slot_of("z", 64), 64);
   EXPECT_TRUE(std::any_of(bucket.begin(), bucket.end(), [](const Status& s) { return s.username == "z"; }));
   // Several buckets in one pass: exactly the union.
-  auto both = store_->buckets({Store::bucket_of("z", 64), Store::bucket_of("b", 64)}, 64);
+  auto both = store_->index().buckets({StatusIndex::slot_of("z", 64), StatusIndex::slot_of("b", 64)}, 64);
   std::size_t expected = bucket.size();
-  if (Store::bucket_of("b", 64) != Store::bucket_of("z", 64))
-    expected += store_->bucket(Store::bucket_of("b", 64), 64).size();
+  if (StatusIndex::slot_of("b", 64) != StatusIndex::slot_of("z", 64))
+    expected += store_->index().bucket(StatusIndex::slot_of("b", 64), 64).size();
   EXPECT_EQ(both.size(), expected);
   other.stop();
 }
@@ -449,7 +482,7 @@ TEST_F(StoreTest, CheckpointKeepsTheWalSmallUnderSteadyWrites) {
                                       << batches.load() << " batches";
 }
 
-// Bucket counts dividing Store::kDigestSlots are folded from sums kept up to date on every
+// Bucket counts dividing StatusIndex::kDigestSlots are folded from sums kept up to date on every
 // change; other counts are computed by a pass over every status. Both must agree in total,
 // after overwrites, deletes, tombstones and a reopen.
 TEST_F(StoreTest, IncrementalDigestMatchesAFullPass) {
@@ -459,19 +492,19 @@ TEST_F(StoreTest, IncrementalDigestMatchesAFullPass) {
     return t;
   };
   auto check = [&] {
-    auto folded = store_->digest(1024);
-    EXPECT_EQ(total(folded), store_->digest(1)[0]);
-    EXPECT_EQ(total(folded), total(store_->digest(3)));     // full pass
-    EXPECT_EQ(total(folded), total(store_->digest(1000)));  // full pass
+    auto folded = store_->index().digest(1024);
+    EXPECT_EQ(total(folded), store_->index().digest(1)[0]);
+    EXPECT_EQ(total(folded), total(store_->index().digest(3)));     // full pass
+    EXPECT_EQ(total(folded), total(store_->index().digest(1000)));  // full pass
   };
   for (int i = 0; i < 50; ++i) apply({remote("user" + std::to_string(i), "t", 10 + i)});
   check();
   for (int i = 0; i < 50; i += 3) apply({remote("user" + std::to_string(i), "newer", 100 + i)});
   for (int i = 1; i < 50; i += 7) apply({tombstone("user" + std::to_string(i), 200 + i)});
   check();
-  auto before = store_->digest(1024);
+  auto before = store_->index().digest(1024);
   open();
-  EXPECT_EQ(store_->digest(1024), before);
+  EXPECT_EQ(store_->index().digest(1024), before);
   check();
 }
 
@@ -511,7 +544,7 @@ TEST_F(StoreTest, ConcurrentWritersAllCommitted) {
       for (int i = 0; i < kPerThread; ++i) {
         auto p = std::make_shared<std::promise<WriteResult>>();
         fs.push_back(p->get_future());
-        store_->upsert(input("t" + std::to_string(t) + "_" + std::to_string(i), "x"), {},
+        store_->write(local(input("t" + std::to_string(t) + "_" + std::to_string(i), "x")),
                        [p](WriteResult r) { p->set_value(std::move(r)); });
       }
       for (auto& f : fs)
@@ -536,11 +569,12 @@ TEST_F(StoreTest, OutboxRecordsLocalChangesOnly) {
   EXPECT_GT(r.outbox_seq, 0);
   apply({remote("bob", "b", 5)});
   EXPECT_EQ(store_->outbox_size(), 1u);
-  auto rows = store_->outbox_pending(0, 10);
+  auto rows = OutboxReader(store_->db_path()).pending(0, 10);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(from_wire_json(rows[0].payload)->username, "alice");
   store_->outbox_delete_upto(rows[0].seq);
-  EXPECT_TRUE(store_->outbox_pending(0, 10).empty());
+  store_->barrier();
+  EXPECT_TRUE(OutboxReader(store_->db_path()).pending(0, 10).empty());
   EXPECT_EQ(store_->outbox_size(), 0u);
 }
 
@@ -549,13 +583,13 @@ TEST_F(StoreTest, CollectTombstonesForgetsOnlyThoseOlderThanTheTtl) {
   upsert(input("recent", "y"));
   upsert(input("alive", "z"));
   remove("old");
-  time_.ms->fetch_add(8LL * 24 * 3600 * 1000);  // past the default 7-day TTL
+  time_.ms->fetch_add(9LL * 24 * 3600 * 1000);  // past the default 8-day TTL
   remove("recent");
   store_->collect_tombstones();
   store_->checkpoint();
   auto names = [&] {
     std::set<std::string> out;
-    for (const auto& s : store_->snapshot()) out.insert(s.username);
+    for (const auto& s : store_->index().snapshot()) out.insert(s.username);
     return out;
   };
   EXPECT_EQ(names(), (std::set<std::string>{"recent", "alive"}));

@@ -1,0 +1,97 @@
+#pragma once
+// Every status and tombstone in memory, for reads that never touch SQLite: by username, by time
+// (the list), by digest slot (anti-entropy) and tombstones by stamp (collection).
+// One writer thread changes it (install, erase); any thread reads under a shared lock.
+
+#include "node/status.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace status::node {
+
+/// The current state of one user as readers see it.
+struct Entry {
+  Status status;
+  std::string api_json;  // API form of a live status, rendered once; empty for tombstones
+  /// "\"<version>\"" (made on demand: not stored, 60 bytes a status saved).
+  std::string etag() const { return "\"" + status.version.str() + "\""; }
+  static Entry make(Status s);
+};
+
+class StatusIndex {
+ public:
+  static constexpr std::size_t kDigestSlots = 4096;
+  static std::size_t slot_of(std::string_view username, std::size_t slots = kDigestSlots);
+
+  // ---- readers: any thread ----
+  std::optional<Entry> get(const std::string& username) const;
+  /// Calls `fn` with the live entry under the read lock (no copy); false if there is none.
+  /// `fn` must be quick and must not call back into the index.
+  bool visit(const std::string& username, const std::function<void(const Entry&)>& fn) const;
+  struct Page {
+    std::vector<std::string> items;  // API JSON of each status, newest time first
+    std::size_t total = 0;
+  };
+  Page list(std::size_t offset, std::size_t limit) const;
+  std::size_t live_count() const;
+  std::size_t tombstone_count() const;
+  /// One 64-bit digest per bucket of usernames, order-independent, over (username, version,
+  /// deleted). For bucket counts dividing kDigestSlots it is folded from per-slot sums kept up to
+  /// date on every change: O(slots), not a pass over every status.
+  std::vector<std::uint64_t> digest(std::size_t buckets) const;
+  /// The entries whose bucket (of `buckets`) is listed, tombstones at or above `min_tombstone_hlc`
+  /// included (older ones are as good as collected: every node forgets them).
+  std::vector<Status> buckets(const std::vector<std::size_t>& indices, std::size_t buckets,
+                              std::uint64_t min_tombstone_hlc = 0) const;
+  /// The entries of digest slots [first, last) (bootstrap pages), same tombstone rule.
+  std::vector<Status> slots(std::size_t first, std::size_t last,
+                            std::uint64_t min_tombstone_hlc = 0) const;
+
+  /// Every entry (tests, tools).
+  std::vector<Status> snapshot() const { return slots(0, kDigestSlots); }
+  std::vector<Status> bucket(std::size_t index, std::size_t buckets) const {
+    return this->buckets({index}, buckets);
+  }
+
+  // ---- the writer thread only ----
+  /// The entry of `username` without locking: only the writer thread, which alone changes the
+  /// index, may call it.
+  const Entry* find_for_writer(std::string_view username) const;
+  /// Installs entries (each replaces the user's previous one) under one exclusive lock.
+  void install(std::vector<Entry> entries);
+  /// Removes the entries of these users (a replacing resync), under one exclusive lock.
+  void erase(const std::vector<std::string>& usernames);
+  /// Usernames of tombstones stamped below `hlc`, oldest first, at most `max`.
+  std::vector<std::string> tombstones_before(std::uint64_t hlc, std::size_t max) const;
+  /// Usernames in digest slots [first, last) whose entry is stamped below `hlc`.
+  std::vector<std::string> older_than(std::size_t first, std::size_t last, std::uint64_t hlc) const;
+
+ private:
+  struct ByTime {
+    bool operator()(const Entry* a, const Entry* b) const {
+      if (a->status.time_ms != b->status.time_ms) return a->status.time_ms > b->status.time_ms;
+      return a->status.username < b->status.username;
+    }
+  };
+  void put(Entry e);                       // under the exclusive lock
+  void remove(std::string_view username);  // under the exclusive lock
+  void account(const Entry& e, bool add);  // e's share of slots_
+
+  mutable std::shared_mutex mutex_;
+  // Keyed by a view of the entry's own username (one copy of each name in memory).
+  std::unordered_map<std::string_view, Entry> entries_;
+  std::set<const Entry*, ByTime> by_time_;                         // live entries only
+  std::set<std::pair<std::uint64_t, std::string_view>> tombstones_;  // (hlc, username)
+  std::vector<std::uint64_t> slots_ = std::vector<std::uint64_t>(kDigestSlots);
+};
+
+}  // namespace status::node

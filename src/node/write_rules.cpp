@@ -1,0 +1,74 @@
+#include "node/write_rules.hpp"
+
+#include <algorithm>
+
+namespace status::node {
+
+namespace {
+
+bool matches(const std::vector<std::string>& tags, const Status* cur) {
+  for (const auto& t : tags)
+    if (t == "*" || (cur && t == cur->version.str())) return true;
+  return false;
+}
+
+}  // namespace
+
+bool preconditions_hold(const Preconditions& pre, const Status* live) {
+  if (!pre.if_match.empty() && (!live || !matches(pre.if_match, live))) return false;
+  if (!pre.if_none_match.empty() && live && matches(pre.if_none_match, live)) return false;
+  return true;
+}
+
+std::uint64_t local_stamp(std::uint64_t clock_stamp, const Status* current) {
+  if (current && current->version.hlc >= clock_stamp) return current->version.hlc + 1;
+  return clock_stamp;
+}
+
+LocalDecision decide_local(const LocalRequest& w, const Status* current, std::uint64_t stamp,
+                           std::string_view node) {
+  const Status* live = current && !current->deleted ? current : nullptr;
+  LocalDecision d;
+  if (!preconditions_hold(w.pre, live)) {
+    d.outcome = Outcome::kPreconditionFailed;
+    return d;
+  }
+  if (w.is_delete && !live) {
+    d.outcome = Outcome::kNotFound;
+    return d;
+  }
+  Status s;
+  s.username = w.username;
+  s.version = {stamp, std::string(node)};
+  if (w.is_delete) {
+    s.deleted = true;
+    d.outcome = Outcome::kDeleted;
+  } else {
+    s.text = w.input.text;
+    s.time_ms = w.input.time_ms.value_or(static_cast<std::int64_t>(stamp >> 16));
+    s.latitude = w.input.latitude;
+    s.longitude = w.input.longitude;
+    d.outcome = live ? Outcome::kReplaced : Outcome::kCreated;
+  }
+  d.next = std::move(s);
+  return d;
+}
+
+Merge merge_remote(const Status& incoming, const Status* current, std::uint64_t horizon_hlc) {
+  if (current) return current->version >= incoming.version ? Merge::kStale : Merge::kApply;
+  if (incoming.deleted && incoming.version.hlc < horizon_hlc) return Merge::kExpired;
+  return Merge::kApply;
+}
+
+std::int64_t horizon_step_ms(std::int64_t ttl_ms) {
+  return std::clamp<std::int64_t>(ttl_ms / 16, 1000, 3600 * 1000);
+}
+
+std::int64_t gc_horizon_ms(std::int64_t wall_ms, std::int64_t ttl_ms) {
+  std::int64_t step = horizon_step_ms(ttl_ms);
+  std::int64_t h = wall_ms - ttl_ms;
+  if (h <= 0) return 0;
+  return h / step * step;
+}
+
+}  // namespace status::node
