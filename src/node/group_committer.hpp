@@ -3,6 +3,8 @@
 // `process` as one batch (the store commits a batch in one transaction: one fsync for many
 // requests). Between batches it runs `idle_work` when asked to (WAL rewinds).
 
+#include <spdlog/spdlog.h>
+
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -71,9 +73,15 @@ class GroupCommitter {
         }
         std::swap(between, between_requested_);
       }
-      if (!batch.empty()) process_(batch);
-      batch.clear();
-      if (between && between_) between_();
+      try {
+        if (!batch.empty()) process_(batch);
+        batch.clear();  // answers anything `process` left unanswered (see Completion)
+        if (between && between_) between_();
+      } catch (const std::exception& e) {
+        // `process` answers its own failures; this is the last guard of the writer thread.
+        spdlog::error("event=writer_error error=\"{}\"", e.what());
+        batch.clear();
+      }
     }
   }
 

@@ -18,6 +18,7 @@ using SteadyClock = std::chrono::steady_clock;
 namespace {
 
 constexpr std::size_t kSnapshotPageLimit = 512 * 1024 * 1024;  // bytes of one page's answer
+constexpr std::size_t kPushBodyLimit = 60 * 1024;  // a node takes request bodies up to 64 KiB
 
 }  // namespace
 
@@ -93,7 +94,11 @@ class PeerSync::PushWorker {
         std::unique_lock lock(mutex_);
         cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
         if (stopping_) return;
-        while (!queue_.empty() && batch.size() < 1024) {
+        // One request per round, within the peer's 64 KiB body limit.
+        std::size_t bytes = 2;
+        while (!queue_.empty() &&
+               (batch.empty() || bytes + queue_.front().second.size() + 1 < kPushBodyLimit)) {
+          bytes += queue_.front().second.size() + 1;
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
