@@ -1,5 +1,7 @@
 #include "common/http.hpp"
 
+#include <algorithm>
+
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -116,6 +118,21 @@ std::string random_id() {
     s[16 + i] = hex[(b >> (i * 4)) & 15];
   }
   return s;
+}
+
+}  // namespace status::common
+
+namespace status::common {
+
+std::string request_id_for(const Request& req) {
+  auto it = req.find("X-Request-Id");
+  if (it != req.end()) {
+    auto v = it->value();
+    bool sane = !v.empty() && v.size() <= 128 &&
+                std::all_of(v.begin(), v.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+    if (sane) return std::string(v);
+  }
+  return random_id();
 }
 
 }  // namespace status::common

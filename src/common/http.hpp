@@ -33,5 +33,8 @@ std::string percent_encode_segment(std::string_view segment);
 std::optional<std::string> query_param(std::string_view query, std::string_view name);
 /// Random 128-bit id as 32 hex characters (request ids).
 std::string random_id();
+/// The one request-id rule: the request's X-Request-Id when it is 1–128 printable ASCII
+/// characters, else a new random id.
+std::string request_id_for(const Request& req);
 
 }  // namespace status::common

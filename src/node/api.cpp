@@ -52,13 +52,6 @@ bool json_content_type(const Request& req) {
          (lower.starts_with("application/") && lower.ends_with("+json"));
 }
 
-void method_not_allowed(const Request& req, const ExchangePtr& ex, const char* allow,
-                        const std::function<void(Response&&)>& send) {
-  auto res = problem_for(req, 405, std::string("method ") + std::string(req.method_string()) +
-                                       " is not allowed here; allowed: " + allow);
-  res.set(http::field::allow, allow);
-  send(std::move(res));
-}
 
 }  // namespace
 
@@ -146,112 +139,126 @@ Response write_response(const Request& req, const WriteResult& r) {
   return problem_for(req, 503, "the status could not be stored; retry");
 }
 
-void handle_api(Request&& request, const ExchangePtr& ex, ApiDeps& deps) {
-  auto req = std::make_shared<Request>(std::move(request));
-  std::string request_id;
-  if (auto rid = common::header(*req, "X-Request-Id"); rid && !rid->empty() && rid->size() <= 128 &&
-      std::all_of(rid->begin(), rid->end(), [](char c) { return c > 32 && c < 127; }))
-    request_id = *rid;
-  else
-    request_id = common::random_id();
-  auto send = [ex, request_id, node = deps.node_id](Response&& res) {
-    res.set("X-Served-By", node);
-    res.set("X-Request-Id", request_id);
-    ex->respond(std::move(res));
-  };
+namespace {
 
-  std::string_view target(req->target().data(), req->target().size());
-  auto [path, query] = common::split_target(target);
-  if (auto why = deps.unavailable()) {
-    ex->set_route("/api (unavailable)");
-    auto res = problem_for(*req, 503, *why + "; retry shortly");
-    res.set(http::field::retry_after, "1");
-    return send(std::move(res));
-  }
+// The {username} of a route, decoded and checked (400 otherwise; an escaped slash, al%2Fice,
+// decodes into the name and makes it a malformed name, not another path).
+std::string username_param(const common::RouteMatch& m) {
+  auto name = common::percent_decode(m.param("username"));
+  if (!name) throw common::HttpError(400, "malformed percent-encoding in the path");
+  if (!valid_username(*name))
+    throw common::HttpError(400, "username must be 1-64 characters of A-Z a-z 0-9 . _ -");
+  return *name;
+}
 
-  if (path == "/api/events") {
-    ex->set_route("/api/events");
-    if (req->method() != http::verb::get) return method_not_allowed(*req, ex, "GET", send);
-    Response head{http::status::ok, req->version()};
-    head.set(http::field::content_type, "text/event-stream");
-    head.set(http::field::cache_control, "no-cache");
-    head.set("X-Accel-Buffering", "no");
-    head.set("X-Served-By", deps.node_id);
-    head.set("X-Request-Id", request_id);
-    if (!deps.events.subscribe(ex, std::move(head))) {
-      auto res = problem_for(*req, 503, "too many event subscribers");
-      res.set(http::field::retry_after, "5");
-      send(std::move(res));
-    }
-    return;
-  }
+// Sends an answer with the headers every /api answer carries.
+void answer(const ExchangePtr& ex, const common::RouteMatch& m, const std::string& node,
+          Response&& res) {
+  res.set("X-Served-By", node);
+  res.set("X-Request-Id", m.request_id);
+  ex->respond(std::move(res));
+}
 
-  constexpr std::string_view kCollection = "/api/statuses";
-  if (path == kCollection || path == "/api/statuses/") {
-    ex->set_route("/api/statuses");
-    if (req->method() == http::verb::get) return send(list_statuses(*req, deps.store.index()));
-    if (req->method() != http::verb::post) return method_not_allowed(*req, ex, "GET, POST", send);
-  } else if (path.starts_with("/api/statuses/")) {
-    ex->set_route("/api/statuses/{username}");
-    auto m = req->method();
-    if (m != http::verb::get && m != http::verb::put && m != http::verb::delete_)
-      return method_not_allowed(*req, ex, "GET, PUT, DELETE", send);
-  } else {
-    ex->set_route("/api (unknown)");
-    return send(problem_for(*req, 404, "no such resource: " + std::string(path)));
-  }
+void events(Request&& req, const common::RouteMatch& m, const ExchangePtr& ex, ApiDeps& deps) {
+  Response head{http::status::ok, req.version()};
+  head.set(http::field::content_type, "text/event-stream");
+  head.set(http::field::cache_control, "no-cache");
+  head.set("X-Accel-Buffering", "no");
+  head.set("X-Served-By", deps.node_id);
+  head.set("X-Request-Id", m.request_id);
+  if (!deps.events.subscribe(ex, std::move(head)))
+    throw common::HttpError(503, "too many event subscribers", {{"Retry-After", "5"}});
+}
 
-  std::optional<std::string> username;
-  if (path.size() > kCollection.size() + 1) {
-    auto raw = path.substr(kCollection.size() + 1);
-    username = common::percent_decode(raw);
-    if (!username) return send(problem_for(*req, 400, "malformed percent-encoding in the path"));
-    if (raw.find('/') != std::string_view::npos)
-      return send(problem_for(*req, 404, "no such resource: " + std::string(path)));
-    // An escaped slash (al%2Fice) decodes into the name: a malformed name, not another path.
-    if (!valid_username(*username))
-      return send(problem_for(*req, 400, "username must be 1-64 characters of A-Z a-z 0-9 . _ -"));
-  }
-  if (req->method() == http::verb::get)
-    return send(get_status(*req, *username, deps.store.index()));
-  if (auto why = deps.writes_refused()) {
-    auto res = problem_for(*req, 503, *why);
-    res.set(http::field::retry_after, "1");
-    return send(std::move(res));
-  }
-
+// PUT, POST and DELETE: validated here, committed by the writer, answered when the write path
+// says so (write_path.hpp).
+void write_status(Request&& request, const common::RouteMatch& m, const ExchangePtr& ex, ApiDeps& deps,
+           bool is_delete, std::optional<std::string> path_user) {
   bool sync_all = false;
-  if (auto c = common::header(*req, "X-Consistency")) {
+  if (auto c = common::header(request, "X-Consistency")) {
     std::string v;
     for (char ch : *c) v += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     if (v == "all") sync_all = true;
-    else if (v != "async") return send(problem_for(*req, 400, "X-Consistency must be 'all' or 'async'"));
+    else if (v != "async") throw common::HttpError(400, "X-Consistency must be 'all' or 'async'");
   }
+  if (auto why = deps.writes_refused()) throw common::HttpError(503, *why, {{"Retry-After", "1"}});
   LocalRequest w;
-  w.pre = parse_preconditions(*req);
-  // Committed (or failed) on the writer thread; answered when the write path says so.
-  auto done = [req, send, sync_all, &deps](WriteResult r) {
-    auto result = std::make_shared<WriteResult>(std::move(r));
-    deps.answerer.committed(*result, sync_all, [req, send, result](std::optional<ReplicationReport> rep) {
-      auto res = write_response(*req, *result);
-      if (rep) res.set("X-Replicated", std::to_string(rep->applied) + "/" + std::to_string(rep->expected));
-      send(std::move(res));
-    });
-  };
-
-  if (req->method() == http::verb::delete_) {
+  w.pre = parse_preconditions(request);
+  if (is_delete) {
     w.is_delete = true;
-    w.username = *username;
-    return deps.store.write(std::move(w), std::move(done));
+    w.username = *path_user;
+  } else {
+    if (!json_content_type(request))
+      throw common::HttpError(415, "Content-Type must be application/json");
+    auto parsed = parse_status_input(request.body(), path_user ? std::optional<std::string_view>(*path_user)
+                                                               : std::nullopt);
+    if (auto* err = std::get_if<InputError>(&parsed)) throw common::HttpError(400, err->detail);
+    w.input = std::move(std::get<StatusInput>(parsed));
+    w.username = w.input.username.value_or("");
   }
-  if (!json_content_type(*req))
-    return send(problem_for(*req, 415, "Content-Type must be application/json"));
-  auto parsed = parse_status_input(req->body(), username ? std::optional<std::string_view>(*username)
-                                                         : std::nullopt);
-  if (auto* err = std::get_if<InputError>(&parsed)) return send(problem_for(*req, 400, err->detail));
-  w.input = std::move(std::get<StatusInput>(parsed));
-  w.username = w.input.username.value_or("");
-  deps.store.write(std::move(w), std::move(done));
+  auto req = std::make_shared<Request>(std::move(request));
+  deps.store.write(std::move(w), [req, ex, m, sync_all, &deps](WriteResult r) {
+    auto result = std::make_shared<WriteResult>(std::move(r));
+    deps.answerer.committed(*result, sync_all,
+                            [req, ex, m, result, &deps](std::optional<ReplicationReport> rep) {
+                              auto res = write_response(*req, *result);
+                              if (rep)
+                                res.set("X-Replicated", std::to_string(rep->applied) + "/" +
+                                                            std::to_string(rep->expected));
+                              answer(ex, m, deps.node_id, std::move(res));
+                            });
+  });
+}
+
+}  // namespace
+
+void add_api_routes(common::Router& r, ApiDeps& deps) {
+  using common::RouteMatch;
+  auto* d = &deps;
+  auto list = [d](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
+    answer(ex, m, d->node_id, list_statuses(req, d->store.index()));
+  };
+  auto post = [d](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
+    write_status(std::move(req), m, ex, *d, false, std::nullopt);
+  };
+  for (const char* collection : {"/api/statuses", "/api/statuses/"}) {
+    r.add(http::verb::get, collection, list, kServing, "/api/statuses");
+    r.add(http::verb::post, collection, post, kServing, "/api/statuses");
+  }
+  const char* one = "/api/statuses/{username}";
+  r.add(http::verb::get, one, [d](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
+    answer(ex, m, d->node_id, get_status(req, username_param(m), d->store.index()));
+  }, kServing);
+  r.add(http::verb::put, one, [d](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
+    write_status(std::move(req), m, ex, *d, false, username_param(m));
+  }, kServing);
+  r.add(http::verb::delete_, one, [d](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
+    write_status(std::move(req), m, ex, *d, true, username_param(m));
+  }, kServing);
+  r.add(http::verb::get, "/api/events", [d](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
+    events(std::move(req), m, ex, *d);
+  }, kServing);
+}
+
+void guard_serving(common::Router& r, ApiDeps& deps) {
+  auto* d = &deps;
+  r.set_guard([d](const Request&, const common::RouteMatch& m) -> std::optional<common::HttpError> {
+    if (m.access == kServing)
+      if (auto why = d->unavailable())
+        return common::HttpError(503, *why + "; retry shortly", {{"Retry-After", "1"}});
+    return std::nullopt;
+  });
+  r.set_decorate([d](Response& res, const common::RouteMatch& m) {
+    res.set("X-Served-By", d->node_id);
+    res.set("X-Request-Id", m.request_id);
+  });
+}
+
+void handle_api(Request&& req, const ExchangePtr& ex, ApiDeps& deps) {
+  common::Router r;
+  add_api_routes(r, deps);
+  guard_serving(r, deps);
+  r.dispatch(std::move(req), ex);
 }
 
 }  // namespace status::node

@@ -2,6 +2,7 @@
 // The status REST API (contract section 2) as functions of (request, dependencies).
 
 #include "common/http_server.hpp"
+#include "common/router.hpp"
 #include "node/event_hub.hpp"
 #include "node/store.hpp"
 #include "node/write_path.hpp"
@@ -24,7 +25,20 @@ struct ApiDeps {
   std::function<std::optional<std::string>()> writes_refused = [] { return std::nullopt; };
 };
 
-/// Handles any request under /api; always completes `ex` (or turns it into an event stream).
+/// Access rules of the node's routes (common::Router's `access`).
+enum Access : int {
+  kOpen = 0,     // always served (/health, /metrics)
+  kServing = 1,  // /api: 503 + Retry-After while the node is not serving (deps.unavailable)
+  kCluster = 2,  // /internal: other nodes only
+};
+
+/// Adds the /api routes (contract §2) to `r`. `deps` must outlive the router.
+void add_api_routes(common::Router& r, ApiDeps& deps);
+/// The node's guard (kServing routes answer 503 while deps.unavailable() says why) and the
+/// headers of every answer the router makes itself (X-Served-By, X-Request-Id).
+void guard_serving(common::Router& r, ApiDeps& deps);
+/// Routes one /api request through a router of its own (tests; the node's router holds the
+/// same routes). Always completes `ex` (or turns it into an event stream).
 void handle_api(common::Request&& req, const common::ExchangePtr& ex, ApiDeps& deps);
 
 // ---- the pieces, each testable without sockets ----

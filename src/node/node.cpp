@@ -3,6 +3,7 @@
 #include "common/eureka_client.hpp"
 #include "common/http_client.hpp"
 #include "node/bootstrap.hpp"
+#include "node/internal_api.hpp"
 #include "node/peer_directory.hpp"
 #include "node/peer_sync.hpp"
 #include "node/replicator.hpp"
@@ -170,8 +171,10 @@ Node::Node(NodeOptions options) : options_(std::move(options)), incarnation_(com
     return std::nullopt;
   };
   api_->writes_refused = [this] { return clock_problem(); };
+  add_routes();
   server_ = std::make_unique<common::HttpServer>(
-      options_.server, [this](common::Request&& req, common::ExchangePtr ex) { handle(std::move(req), std::move(ex)); },
+      options_.server,
+      [this](common::Request&& req, common::ExchangePtr ex) { router_.dispatch(std::move(req), ex); },
       &metrics_);
   store_->set_change_listener([this](const std::vector<Change>& changes) {
     if (replicator_) replicator_->on_changes(changes);
@@ -383,109 +386,34 @@ common::Response Node::health(const common::Request& req) const {
   return res;
 }
 
-void Node::handle(common::Request&& req, common::ExchangePtr ex) {
-  std::string_view target(req.target().data(), req.target().size());
-  auto [path, query] = common::split_target(target);
-  if (path == "/api" || path.starts_with("/api/")) return handle_api(std::move(req), ex, *api_);
-  if (path.starts_with("/internal/")) return handle_internal(std::move(req), ex);
-  if (path == "/health") {
-    ex->set_route("/health");
-    return ex->respond(health(req));
-  }
-  if (path == "/metrics") {
-    ex->set_route("/metrics");
+void Node::add_routes() {
+  add_api_routes(router_, *api_);
+  guard_serving(router_, *api_);
+  using common::RouteMatch;
+  router_.add(http::verb::get, "/health", [this](common::Request&& req, const RouteMatch&,
+                                                 const common::ExchangePtr& ex) {
+    ex->respond(health(req));
+  });
+  router_.add(http::verb::get, "/metrics", [this](common::Request&& req, const RouteMatch&,
+                                                  const common::ExchangePtr& ex) {
     common::Response res{http::status::ok, req.version()};
     res.set(http::field::content_type, "text/plain; version=0.0.4");
     res.body() = metrics_.render();
     res.keep_alive(req.keep_alive());
     res.prepare_payload();
-    return ex->respond(std::move(res));
-  }
-  ex->set_route("(unknown)");
-  ex->respond(problem_for(req, 404, "no such resource: " + std::string(path)));
-}
-
-namespace {
-
-std::optional<std::size_t> parse_index(std::string_view s, std::size_t limit) {
-  std::size_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc{} || end != s.data() + s.size() || v > limit) return std::nullopt;
-  return v;
-}
-
-}  // namespace
-
-void Node::handle_internal(common::Request&& req, const common::ExchangePtr& ex) {
-  std::string_view target(req.target().data(), req.target().size());
-  auto [path, query] = common::split_target(target);
-  static const std::vector<std::string> kRoutes = {"/internal/state", "/internal/snapshot",
-                                                   "/internal/digest", "/internal/bucket",
-                                                   "/internal/apply"};
-  bool known = std::find(kRoutes.begin(), kRoutes.end(), path) != kRoutes.end();
-  ex->set_route(known ? std::string(path) : "/internal (unknown)");
-  auto json = [&](std::string body) { ex->respond(common::json_response(200, std::move(body), req)); };
-  auto bad = [&](std::string_view detail) { ex->respond(problem_for(req, 400, detail)); };
-  auto horizon = store_->horizon_hlc();
-  if (path == "/internal/state" && req.method() == http::verb::get) {
-    const char* state = draining_ ? "DRAINING" : !ready_ ? "STARTING" : "UP";
-    return json(PeerDirectory::state_json({node_id(), incarnation_, options_.advertise_host, port()},
-                                          state, sync_name(store_->sync_state()),
-                                          static_cast<std::int64_t>(clock_.wall_ms())));
-  }
-  if (path == "/internal/snapshot" && req.method() == http::verb::get) {
-    // Only a node whose own state is complete hands it out (a peer starting or resyncing
-    // would pass on a partial state as if it were whole).
-    if (!ready()) {
-      auto res = problem_for(req, 503, "this node is not up: its state may be incomplete");
-      res.set(http::field::retry_after, "1");
-      return ex->respond(std::move(res));
-    }
-    auto first = parse_index(common::query_param(query, "first").value_or("0"), StatusIndex::kDigestSlots);
-    auto last = parse_index(common::query_param(query, "last").value_or(std::to_string(StatusIndex::kDigestSlots)),
-                            StatusIndex::kDigestSlots);
-    if (!first || !last || *first >= *last) return bad("need 0 <= first < last <= 4096");
-    return json(to_wire_array(store_->index().slots(*first, *last, horizon)));
-  }
-  if (path == "/internal/digest" && req.method() == http::verb::get) {
-    auto n = parse_index(common::query_param(query, "buckets").value_or("64"), 4096);
-    if (!n || *n < 1) return bad("buckets must be 1..4096");
-    return json(PeerSync::digest_json(*store_, *n));
-  }
-  if (path == "/internal/bucket" && req.method() == http::verb::get) {
-    // i: one bucket index or a comma-separated list of them, each 0 <= i < n.
-    auto n = parse_index(common::query_param(query, "n").value_or("0"), 4096);
-    auto list = common::query_param(query, "i").value_or("");
-    std::vector<std::size_t> indices;
-    bool ok = n && *n >= 1 && !list.empty();
-    for (std::string_view rest = list; ok && !rest.empty();) {
-      auto comma = rest.find(',');
-      auto i = parse_index(rest.substr(0, comma), 4095);
-      ok = i && *i < *n && indices.size() < *n;
-      if (ok) indices.push_back(*i);
-      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-      if (comma != std::string_view::npos && rest.empty()) ok = false;  // trailing comma
-    }
-    if (!ok) return bad("need n in 1..4096 and i: indices 0 <= i < n, comma-separated");
-    return json(to_wire_array(store_->index().buckets(indices, *n, horizon)));
-  }
-  if (path == "/internal/apply" && req.method() == http::verb::post) {
-    auto states = from_wire_array(req.body());
-    if (!states) {
-      ++malformed_;
-      return bad("body must be an array of valid wire states");
-    }
-    auto r = std::make_shared<common::Request>(std::move(req));
-    store_->apply(std::move(*states), [ex, r](ApplyResult a) {
-      if (a.failed) return ex->respond(problem_for(*r, 503, "commit failed"));
-      if (a.rejected)
-        return ex->respond(problem_for(*r, 400, std::to_string(a.rejected) +
-                                                    " states stamped too far ahead of this node's clock"));
-      ex->respond(common::json_response(200, "{\"applied\":" + std::to_string(a.applied) + "}", *r));
-    });
-    return;
-  }
-  ex->respond(problem_for(req, known ? 405 : 404, known ? "method not allowed" : "no such resource"));
+    ex->respond(std::move(res));
+  });
+  internal_ = std::make_unique<InternalDeps>(InternalDeps{
+      *store_,
+      [this] {
+        const char* state = draining_ ? "DRAINING" : !ready_ ? "STARTING" : "UP";
+        return PeerDirectory::state_json({node_id(), incarnation_, options_.advertise_host, port()},
+                                         state, sync_name(store_->sync_state()),
+                                         static_cast<std::int64_t>(clock_.wall_ms()));
+      },
+      [this] { return ready(); },
+      malformed_});
+  add_internal_routes(router_, *internal_, kCluster);
 }
 
 }  // namespace status::node

@@ -6,9 +6,11 @@
 #include "common/config.hpp"
 #include "common/http_server.hpp"
 #include "common/metrics.hpp"
+#include "common/router.hpp"
 #include "node/api.hpp"
 #include "node/event_hub.hpp"
 #include "node/hlc.hpp"
+#include "node/internal_api.hpp"
 #include "node/store.hpp"
 
 #include <atomic>
@@ -70,8 +72,7 @@ class Node {
   void on_fatal(std::function<void(const std::string&)> f) { on_fatal_ = std::move(f); }
 
  private:
-  void handle(common::Request&& req, common::ExchangePtr ex);
-  void handle_internal(common::Request&& req, const common::ExchangePtr& ex);
+  void add_routes();
   common::Response health(const common::Request& req) const;
   std::string metrics_text() const;
 
@@ -93,6 +94,8 @@ class Node {
   std::unique_ptr<Replicator> replicator_;
   std::unique_ptr<WriteAnswerer> answerer_;
   std::unique_ptr<ApiDeps> api_;
+  std::unique_ptr<InternalDeps> internal_;
+  common::Router router_;  // every route of the node (built in the constructor, read-only after)
   std::unique_ptr<common::HttpServer> server_;
   std::unique_ptr<common::EurekaClient> registration_;
   std::vector<std::unique_ptr<common::PeriodicTask>> tasks_;
