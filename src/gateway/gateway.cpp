@@ -31,14 +31,6 @@ std::string services_json(const Snapshot& snapshot) {
   return json::serialize(out);
 }
 
-Route route_of(std::string_view path) {
-  if (path == "/api/services") return Route::kServices;
-  if (path == "/api" || path.starts_with("/api/")) return Route::kApi;
-  if (path == "/health") return Route::kHealth;
-  if (path == "/metrics") return Route::kMetrics;
-  return Route::kStatic;
-}
-
 namespace {
 
 // A bounded set of route labels for metrics.
@@ -71,9 +63,10 @@ Gateway::Gateway(GatewayOptions options)
                     "failed attempts: connect, reset, timeout, 503");
   metrics_.describe("gateway_streams_open", "gauge", "event streams currently proxied");
   metrics_.add_collector([this] { return render_instance_metrics(); });
+  add_routes();
   server_ = std::make_unique<common::HttpServer>(
-      options_.server, [this](Request&& req, ExchangePtr ex) { handle(std::move(req), ex); },
-      &metrics_);
+      options_.server,
+      [this](Request&& req, ExchangePtr ex) { router_.dispatch(std::move(req), ex); }, &metrics_);
   proxy_->attach(*server_);
 }
 
@@ -137,61 +130,62 @@ Response Gateway::health(const Request& req) const {
   return common::json_response(draining ? 503 : 200, json::serialize(o), req);
 }
 
-void Gateway::handle(Request&& req, ExchangePtr ex) {
-  auto path = common::split_target(req.target()).first;
-  Route route = route_of(path);
-  if (route == Route::kHealth) {
-    ex->set_route("/health");
-    return ex->respond(health(req));
-  }
-  if (route == Route::kMetrics) {
-    ex->set_route("/metrics");
+void Gateway::add_routes() {
+  using common::RouteMatch;
+  namespace http = common::http;
+  router_.add(http::verb::get, "/health", [this](Request&& req, const RouteMatch&, const ExchangePtr& ex) {
+    ex->respond(health(req));
+  });
+  router_.add(http::verb::get, "/metrics", [this](Request&& req, const RouteMatch&, const ExchangePtr& ex) {
     auto res = Response{http::status::ok, 11};
     res.set(http::field::content_type, "text/plain; version=0.0.4");
     res.body() = metrics_.render();
     res.keep_alive(req.keep_alive());
     res.prepare_payload();
-    return ex->respond(std::move(res));
-  }
-  std::string request_id = request_id_for(req);
-  if (limiter_) {
-    if (int wait = limiter_->check(ex->remote_address(), Clock::now()); wait > 0) {
-      ex->set_route("(rate-limited)");
-      auto res = common::problem(429, "too many requests from this address", 11,
-                                 req.keep_alive());
-      res.set(http::field::retry_after, std::to_string(wait));
-      res.set("X-Request-Id", request_id);
-      return ex->respond(std::move(res));
-    }
-  }
-  if (route == Route::kServices) {
-    ex->set_route("/api/services");
-    if (req.method() != http::verb::get && req.method() != http::verb::head) {
-      auto res = common::problem(405, "only GET is allowed here", 11, req.keep_alive());
-      res.set(http::field::allow, "GET, HEAD");
-      return ex->respond(std::move(res));
-    }
+    ex->respond(std::move(res));
+  });
+  auto services = [this](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
+    if (limited(m, ex)) return;
     auto res = common::json_response(200, services_json(*directory_->snapshot()), req);
-    res.set("X-Request-Id", request_id);
-    return ex->respond(std::move(res));
-  }
-  if (route == Route::kApi) {
-    ex->set_route(api_route_label(path));
+    res.set("X-Request-Id", m.request_id);
+    ex->respond(std::move(res));
+  };
+  router_.add(http::verb::get, "/api/services", services);
+  router_.add(http::verb::head, "/api/services", services);
+  // Everything else under /api goes to a node, whatever the method: the node answers 404/405.
+  auto forward = [this](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
+    ex->set_route(api_route_label(m.path));
     if (auto why = framing_error(req)) {
       // Ambiguous framing: the rest of this connection cannot be trusted. Answer and close.
       spdlog::warn("event=request_rejected reason=\"{}\" client={} request_id={}", *why,
-                   ex->remote_address(), request_id);
+                   ex->remote_address(), m.request_id);
       auto res = common::problem(400, *why, 11, false);
       res.set(http::field::connection, "close");
       return ex->respond(std::move(res));
     }
-    auto wire = upstream_request(req, ex->remote_address(), request_id);
-    return proxy_->forward(req, std::move(wire), std::move(ex), std::move(request_id));
-  }
-  ex->set_route("(static)");
-  auto res = static_files_.serve(req);
-  res.set("X-Request-Id", request_id);
-  ex->respond(std::move(res));
+    auto wire = upstream_request(req, ex->remote_address(), m.request_id);
+    proxy_->forward(req, std::move(wire), ex, m.request_id);
+  };
+  router_.set_fallback(
+      [this, forward](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
+        if (limited(m, ex)) return;
+        if (m.path == "/api" || m.path.starts_with("/api/")) return forward(std::move(req), m, ex);
+        auto res = static_files_.serve(req);
+        res.set("X-Request-Id", m.request_id);
+        ex->respond(std::move(res));
+      },
+      "(static)");
+  router_.set_decorate([](Response& res, const RouteMatch& m) { res.set("X-Request-Id", m.request_id); });
+}
+
+bool Gateway::limited(const common::RouteMatch& m, const ExchangePtr& ex) {
+  if (!limiter_) return false;
+  int wait = limiter_->check(ex->remote_address(), Clock::now());
+  if (wait <= 0) return false;
+  ex->set_route("(rate-limited)");
+  router_.fail(m, ex, common::HttpError(429, "too many requests from this address",
+                                        {{"Retry-After", std::to_string(wait)}}));
+  return true;
 }
 
 }  // namespace status::gateway

@@ -4,6 +4,7 @@
 
 #include "common/http_server.hpp"
 #include "common/metrics.hpp"
+#include "common/router.hpp"
 #include "gateway/discovery.hpp"
 #include "gateway/instance.hpp"
 #include "gateway/options.hpp"
@@ -19,10 +20,6 @@ namespace status::gateway {
 
 /// /api/services: every known instance with the gateway's view of it, as a JSON array.
 std::string services_json(const Snapshot& snapshot);
-
-/// Where a request goes, by its path alone.
-enum class Route { kServices, kApi, kHealth, kMetrics, kStatic };
-Route route_of(std::string_view path);
 
 /// Owns the server, the proxy, the directory and the background threads. start() binds and runs
 /// (throws std::system_error with a clear message, e.g. port in use, and ConfigError for an
@@ -41,7 +38,9 @@ class Gateway {
   Directory& directory() { return *directory_; }
 
  private:
-  void handle(common::Request&& req, common::ExchangePtr ex);
+  void add_routes();
+  /// Answers 429 when the client is over its rate (false: go on).
+  bool limited(const common::RouteMatch& m, const common::ExchangePtr& ex);
   common::Response health(const common::Request& req) const;
   std::string render_instance_metrics() const;
 
@@ -53,6 +52,7 @@ class Gateway {
   std::optional<RateLimiter> limiter_;
   std::unique_ptr<Discovery> discovery_;
   std::unique_ptr<HealthProber> prober_;
+  common::Router router_;
   std::unique_ptr<common::HttpServer> server_;
   bool started_ = false;
 };

@@ -103,16 +103,6 @@ std::optional<std::string_view> framing_error(const Request& req) {
   return std::nullopt;
 }
 
-std::string request_id_for(const Request& req) {
-  auto it = req.find("X-Request-Id");
-  if (it != req.end()) {
-    auto v = it->value();
-    bool sane = !v.empty() && v.size() <= 128 &&
-                std::all_of(v.begin(), v.end(), [](char c) { return c > 0x20 && c < 0x7f; });
-    if (sane) return std::string(v);
-  }
-  return common::random_id();
-}
 
 namespace {
 

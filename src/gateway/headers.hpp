@@ -10,6 +10,8 @@
 
 namespace status::gateway {
 
+using common::request_id_for;  // the one request-id rule (common/http.hpp)
+
 using common::Request;
 using common::Response;
 namespace http = common::http;
@@ -26,9 +28,6 @@ void strip_hop_by_hop(http::fields& fields);
 /// Transfer-Encoding other than exactly "chunked". (Beast's parser rejects most of these itself;
 /// this covers what it lets through, e.g. `Transfer-Encoding: gzip, chunked` + Content-Length.)
 std::optional<std::string_view> framing_error(const Request& req);
-
-/// The client's X-Request-Id if it is sane (1–128 visible ASCII characters), else a new one.
-std::string request_id_for(const Request& req);
 
 /// The bytes sent upstream for a client request, in one piece (one contiguous buffer is much
 /// cheaper to write than Beast's serializer's gather of one buffer per field): HTTP/1.1, the
