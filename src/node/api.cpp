@@ -39,21 +39,22 @@ void split_tags(std::string_view v, std::vector<std::string>& out) {
   }
 }
 
-// Bodies are always parsed as JSON; a type that announces something else (XML, multipart, plain
-// text) is refused. A missing type, or curl's default form type, is read as JSON.
+
+
+}  // namespace
+
 bool json_content_type(const Request& req) {
+  // A body must say it is JSON. Form types and text/plain are what a cross-site HTML form can
+  // send without the browser asking the server first (CSRF): they are refused, like a missing
+  // type.
   auto it = req.find(http::field::content_type);
-  if (it == req.end()) return true;
+  if (it == req.end()) return false;
   std::string lower;
   for (char c : it->value()) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   lower = lower.substr(0, lower.find(';'));
   while (!lower.empty() && lower.back() == ' ') lower.pop_back();
-  return lower == "application/json" || lower == "application/x-www-form-urlencoded" ||
-         (lower.starts_with("application/") && lower.ends_with("+json"));
+  return lower == "application/json" || (lower.starts_with("application/") && lower.ends_with("+json"));
 }
-
-
-}  // namespace
 
 Preconditions parse_preconditions(const Request& req) {
   Preconditions p;
@@ -133,6 +134,8 @@ Response write_response(const Request& req, const WriteResult& r) {
       return problem_for(req, 404, "no status for this user");
     case Outcome::kPreconditionFailed:
       return problem_for(req, 412, "precondition failed: the status does not match If-Match / If-None-Match");
+    case Outcome::kConflict:
+      return problem_for(req, 409, "it exists already");
     case Outcome::kFailed:
       break;
   }
@@ -151,12 +154,22 @@ std::string username_param(const common::RouteMatch& m) {
   return *name;
 }
 
-// Sends an answer with the headers every /api answer carries.
 void answer(const ExchangePtr& ex, const common::RouteMatch& m, const std::string& node,
-          Response&& res) {
-  res.set("X-Served-By", node);
-  res.set("X-Request-Id", m.request_id);
-  ex->respond(std::move(res));
+            Response&& res) {
+  respond_api(ex, m, node, std::move(res));
+}
+
+// With --auth required, only the user (or an admin) changes the user's status.
+void authorize_write(const Request& req, ApiDeps& deps, const std::string& target) {
+  if (!deps.auth) return;
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  auto id = deps.auth->identify(req, now);
+  if (!id) throw common::HttpError(401, "sign in to change a status",
+                                   {{"WWW-Authenticate", "Bearer realm=\"status\""}});
+  if (id->username != target && !id->admin)
+    throw common::HttpError(403, "only " + target + " or an admin may change " + target + "'s status");
 }
 
 void events(Request&& req, const common::RouteMatch& m, const ExchangePtr& ex, ApiDeps& deps) {
@@ -185,6 +198,7 @@ void write_status(Request&& request, const common::RouteMatch& m, const Exchange
   LocalRequest w;
   w.pre = parse_preconditions(request);
   if (is_delete) {
+    authorize_write(request, deps, *path_user);
     w.is_delete = true;
     w.username = *path_user;
   } else {
@@ -195,6 +209,7 @@ void write_status(Request&& request, const common::RouteMatch& m, const Exchange
     if (auto* err = std::get_if<InputError>(&parsed)) throw common::HttpError(400, err->detail);
     w.input = std::move(std::get<StatusInput>(parsed));
     w.username = w.input.username.value_or("");
+    authorize_write(request, deps, w.username);
   }
   auto req = std::make_shared<Request>(std::move(request));
   deps.store.write(std::move(w), [req, ex, m, sync_all, &deps](WriteResult r) {
@@ -222,13 +237,13 @@ void add_api_routes(common::Router& r, ApiDeps& deps) {
     write_status(std::move(req), m, ex, *d, false, std::nullopt);
   };
   for (const char* collection : {"/api/statuses", "/api/statuses/"}) {
-    r.add(http::verb::get, collection, list, kServing, "/api/statuses");
+    r.add(http::verb::get, collection, list, kReading, "/api/statuses");
     r.add(http::verb::post, collection, post, kServing, "/api/statuses");
   }
   const char* one = "/api/statuses/{username}";
   r.add(http::verb::get, one, [d](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
     answer(ex, m, d->node_id, get_status(req, username_param(m), d->store.index()));
-  }, kServing);
+  }, kReading);
   r.add(http::verb::put, one, [d](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
     write_status(std::move(req), m, ex, *d, false, username_param(m));
   }, kServing);
@@ -237,27 +252,46 @@ void add_api_routes(common::Router& r, ApiDeps& deps) {
   }, kServing);
   r.add(http::verb::get, "/api/events", [d](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
     events(std::move(req), m, ex, *d);
-  }, kServing);
+  }, kReading);
 }
 
-void guard_serving(common::Router& r, ApiDeps& deps) {
-  auto* d = &deps;
-  r.set_guard([d](const Request&, const common::RouteMatch& m) -> std::optional<common::HttpError> {
-    if (m.access == kServing)
+void respond_api(const ExchangePtr& ex, const common::RouteMatch& m, const std::string& node,
+                 Response&& res) {
+  res.set("X-Served-By", node);
+  res.set("X-Request-Id", m.request_id);
+  ex->respond(std::move(res));
+}
+
+std::optional<common::HttpError> api_guard(const ApiDeps& deps, const Request& req,
+                                           const common::RouteMatch& m) {
+  const ApiDeps* d = &deps;
+  {
+    if (m.access == kServing || m.access == kReading) {
       if (auto why = d->unavailable())
         return common::HttpError(503, *why + "; retry shortly", {{"Retry-After", "1"}});
+    }
+    if (m.access == kReading && d->auth && d->auth->options().read_authenticated) {
+      auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+      if (!d->auth->identify(req, now))
+        return common::HttpError(401, "sign in to read statuses",
+                                 {{"WWW-Authenticate", "Bearer realm=\"status\""}});
+    }
     return std::nullopt;
-  });
-  r.set_decorate([d](Response& res, const common::RouteMatch& m) {
-    res.set("X-Served-By", d->node_id);
-    res.set("X-Request-Id", m.request_id);
-  });
+  }
+}
+
+void decorate_api(const ApiDeps& deps, Response& res, const common::RouteMatch& m) {
+  res.set("X-Served-By", deps.node_id);
+  res.set("X-Request-Id", m.request_id);
 }
 
 void handle_api(Request&& req, const ExchangePtr& ex, ApiDeps& deps) {
   common::Router r;
   add_api_routes(r, deps);
-  guard_serving(r, deps);
+  r.set_guard([&deps](const Request& q, const common::RouteMatch& m) { return api_guard(deps, q, m); });
+  r.set_decorate([&deps](Response& res, const common::RouteMatch& m) { decorate_api(deps, res, m); });
   r.dispatch(std::move(req), ex);
 }
 

@@ -2,6 +2,7 @@
 
 #include "common/eureka_client.hpp"
 #include "common/http_client.hpp"
+#include "common/jwt.hpp"
 #include "node/bootstrap.hpp"
 #include "node/internal_api.hpp"
 #include "node/peer_directory.hpp"
@@ -13,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <fstream>
 #include <cstdlib>
 #include <future>
 
@@ -49,6 +51,16 @@ std::vector<Option> node_option_table() {
       {"drain-grace-ms", "1500", "on shutdown: time between deregistering and refusing new requests"},
       {"idle-timeout-ms", "30000", "close kept-alive connections idle this long"},
       {"read-timeout-ms", "10000", "a started request must arrive within this time"},
+      {"auth", "required", "required: only a user (or an admin) changes the user's status; off: anyone may write anything (no accounts)"},
+      {"signup", "open", "open: anyone may create an account; admin: only admins may"},
+      {"read-access", "open", "open, or authenticated: reads need credentials too"},
+      {"session-ttl", "604800", "seconds a session token is valid"},
+      {"admin-password-file", "", "file holding the password of account 'admin' (created or reset at start)"},
+      {"cluster-key-file", "", "file holding the cluster key (>= 32 bytes): nodes authenticate /internal requests and replicated messages with it"},
+      {"oidc-issuer", "", "OpenID Connect: the issuer (iss) of accepted bearer JWTs"},
+      {"oidc-audience", "", "OpenID Connect: the audience (aud) they must name"},
+      {"oidc-jwks-file", "", "OpenID Connect: the issuer's keys (a JWKS document)"},
+      {"oidc-username-claim", "preferred_username", "OpenID Connect: the claim that names the user"},
       {"log-level", "info", "debug, info, warn or error"},
   };
 }
@@ -111,6 +123,31 @@ NodeOptions node_options_from(const common::Config& c) {
   o.lease_renewal_s = static_cast<int>(c.get_int("lease-renewal-s", 1, 3600));
   o.lease_duration_s = static_cast<int>(c.get_int("lease-duration-s", 1, 36000));
   o.drain_grace = std::chrono::milliseconds(c.get_int("drain-grace-ms", 0, 60000));
+  auto one_of = [&](const char* name, std::initializer_list<const char*> allowed) {
+    std::string v = c.get(name);
+    for (const char* a : allowed)
+      if (v == a) return v;
+    std::string list;
+    for (const char* a : allowed) list += (list.empty() ? "" : " or ") + std::string(a);
+    throw ConfigError("--" + std::string(name) + " must be " + list);
+  };
+  o.auth_required = one_of("auth", {"required", "off"}) == "required";
+  o.auth.signup_open = one_of("signup", {"open", "admin"}) == "open";
+  o.auth.read_authenticated = one_of("read-access", {"open", "authenticated"}) == "authenticated";
+  o.auth.session_ttl = std::chrono::seconds(c.get_int("session-ttl", 60, 366L * 24 * 3600));
+  o.admin_password_file = c.get("admin-password-file");
+  o.cluster_key_file = c.get("cluster-key-file");
+  o.oidc_issuer = c.get("oidc-issuer");
+  o.oidc_audience = c.get("oidc-audience");
+  o.oidc_jwks_file = c.get("oidc-jwks-file");
+  o.oidc_username_claim = c.get("oidc-username-claim");
+  bool oidc_any = !o.oidc_issuer.empty() || !o.oidc_audience.empty() || !o.oidc_jwks_file.empty();
+  if (oidc_any && (o.oidc_issuer.empty() || o.oidc_audience.empty() || o.oidc_jwks_file.empty()))
+    throw ConfigError("OpenID Connect needs --oidc-issuer, --oidc-audience and --oidc-jwks-file together");
+  bool replicates = !o.amqp_urls.empty() || !o.peers.empty();
+  if (o.auth_required && replicates && o.cluster_key_file.empty())
+    throw ConfigError("--auth required with replication needs --cluster-key-file (at least 32 bytes): "
+                      "without it anyone who reaches a node or the broker could write as any node");
   return o;
 }
 
@@ -143,16 +180,27 @@ const char* sync_name(SyncState s) {
 }  // namespace
 
 Node::Node(NodeOptions options) : options_(std::move(options)), incarnation_(common::random_id()) {
+  Passwords::init();
+  if (!options_.cluster_key_file.empty())
+    cluster_key_ = ClusterKey::from_file(options_.cluster_key_file);
+  common::Headers internal_headers;
+  if (cluster_key_) internal_headers.emplace_back("Authorization", cluster_key_->internal_token());
   store_ = std::make_unique<Store>(options_.store, clock_);
   options_.server.answer_headers.emplace_back("X-Served-By", store_->node_id());
-  directory_ = std::make_unique<PeerDirectory>(options_.peers, parse_urls(options_.registry_urls));
-  peer_sync_ = std::make_unique<PeerSync>(*store_, *directory_, metrics_);
+  directory_ = std::make_unique<PeerDirectory>(options_.peers, parse_urls(options_.registry_urls),
+                                               internal_headers);
+  peer_sync_ = std::make_unique<PeerSync>(*store_, *directory_, metrics_, internal_headers);
   if (!options_.amqp_urls.empty()) {
     ReplicatorOptions ro;
     ro.urls = options_.amqp_urls;
     ro.queue_type = options_.queue_type;
     ro.queue_expires = options_.queue_expiry;
     ro.publish_timeout = options_.publish_timeout;
+    if (cluster_key_) {
+      const ClusterKey* key = &*cluster_key_;
+      ro.sign = [key](std::string_view body) { return key->sign(body); };
+      ro.verify = [key](std::string_view body, std::string_view mac) { return key->verify(body, mac); };
+    }
     Replicator::Hooks hooks;
     hooks.backlog_lost = [this] { backlog_lost(); };
     hooks.rejected = [this](std::size_t n) { malformed_ += n; };
@@ -171,6 +219,17 @@ Node::Node(NodeOptions options) : options_(std::move(options)), incarnation_(com
     return std::nullopt;
   };
   api_->writes_refused = [this] { return clock_problem(); };
+  if (options_.auth_required) {
+    if (!options_.oidc_issuer.empty())
+      options_.auth.oidc = std::make_shared<common::JwksVerifier>(common::JwksVerifier::from_file(
+          options_.oidc_jwks_file, {options_.oidc_issuer, options_.oidc_audience,
+                                    options_.oidc_username_claim}));
+    auth_ = std::make_unique<Authenticator>(store_->index(), options_.auth);
+    hashes_ = std::make_unique<HashWorkers>(2, 64);
+    accounts_ = std::make_unique<AccountsDeps>(
+        AccountsDeps{*store_, *auth_, *hashes_, throttle_, store_->node_id()});
+    api_->auth = auth_.get();
+  }
   add_routes();
   server_ = std::make_unique<common::HttpServer>(
       options_.server,
@@ -221,6 +280,16 @@ std::optional<std::string> Node::clock_problem() const {
 void Node::start() {
   started_at_ = SteadyClock::now();
   store_->start();
+  if (!options_.admin_password_file.empty()) {
+    if (!auth_) throw common::ConfigError("--admin-password-file needs --auth required");
+    std::ifstream in(options_.admin_password_file);
+    std::string pw;
+    if (!in || !std::getline(in, pw))
+      throw common::ConfigError("--admin-password-file " + options_.admin_password_file + " cannot be read");
+    while (!pw.empty() && (pw.back() == '\r' || pw.back() == ' ')) pw.pop_back();
+    if (pw.size() < 8) throw common::ConfigError("the admin password must be at least 8 characters");
+    ensure_admin(*store_, *auth_, pw);
+  }
   server_->start();
   started_ = true;
   directory_->set_self({node_id(), incarnation_, options_.advertise_host, port()});
@@ -354,6 +423,7 @@ void Node::stop() {
   events_.close_all();
   server_->stop();
   peer_sync_->stop();
+  if (hashes_) hashes_->stop();
   if (replicator_) replicator_->stop();
   store_->stop();
   spdlog::info("event=stopped node_id={}", node_id());
@@ -388,7 +458,21 @@ common::Response Node::health(const common::Request& req) const {
 
 void Node::add_routes() {
   add_api_routes(router_, *api_);
-  guard_serving(router_, *api_);
+  if (accounts_) add_account_routes(router_, *accounts_, kServing);
+  router_.set_guard([this](const common::Request& req, const common::RouteMatch& m)
+                        -> std::optional<common::HttpError> {
+    if (m.access == kCluster && cluster_key_) {
+      auto a = common::header(req, "Authorization");
+      if (!a || !cluster_key_->accepts(*a))
+        return common::HttpError(401, "this endpoint is for the cluster's nodes only",
+                                 {{"WWW-Authenticate", "Cluster"}});
+      return std::nullopt;
+    }
+    return api_guard(*api_, req, m);
+  });
+  router_.set_decorate([this](common::Response& res, const common::RouteMatch& m) {
+    decorate_api(*api_, res, m);
+  });
   using common::RouteMatch;
   router_.add(http::verb::get, "/health", [this](common::Request&& req, const RouteMatch&,
                                                  const common::ExchangePtr& ex) {

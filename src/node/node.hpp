@@ -7,7 +7,9 @@
 #include "common/http_server.hpp"
 #include "common/metrics.hpp"
 #include "common/router.hpp"
+#include "node/accounts_api.hpp"
 #include "node/api.hpp"
+#include "node/auth.hpp"
 #include "node/event_hub.hpp"
 #include "node/hlc.hpp"
 #include "node/internal_api.hpp"
@@ -46,6 +48,12 @@ struct NodeOptions {
   int lease_renewal_s = 1;
   int lease_duration_s = 3;
   std::chrono::milliseconds drain_grace{1500};  // deregistered but still serving (registry only)
+  // Identity and access (CONTRACT §6).
+  bool auth_required = true;
+  AuthOptions auth;
+  std::string admin_password_file;
+  std::string cluster_key_file;
+  std::string oidc_issuer, oidc_audience, oidc_jwks_file, oidc_username_claim = "preferred_username";
 };
 
 /// The option table of status-node (shared by main and the deploy/flag consistency test).
@@ -95,6 +103,11 @@ class Node {
   std::unique_ptr<WriteAnswerer> answerer_;
   std::unique_ptr<ApiDeps> api_;
   std::unique_ptr<InternalDeps> internal_;
+  std::optional<ClusterKey> cluster_key_;
+  std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<HashWorkers> hashes_;
+  LoginThrottle throttle_;
+  std::unique_ptr<AccountsDeps> accounts_;
   common::Router router_;  // every route of the node (built in the constructor, read-only after)
   std::unique_ptr<common::HttpServer> server_;
   std::unique_ptr<common::EurekaClient> registration_;

@@ -35,8 +35,12 @@ std::string normalize(const std::string& url) {
 }  // namespace
 
 PeerDirectory::PeerDirectory(std::vector<std::string> static_peers,
-                             std::vector<common::BaseUrl> registries, std::string app)
-    : static_peers_(std::move(static_peers)), registries_(std::move(registries)), app_(std::move(app)) {}
+                             std::vector<common::BaseUrl> registries, common::Headers headers,
+                             std::string app)
+    : static_peers_(std::move(static_peers)),
+      registries_(std::move(registries)),
+      headers_(std::move(headers)),
+      app_(std::move(app)) {}
 
 void PeerDirectory::set_self(SelfInfo self) {
   std::lock_guard lock(mutex_);
@@ -70,7 +74,7 @@ void PeerDirectory::probe(PeerInfo& p) const {
     auto t0 = wall_ms();
     auto start = SteadyClock::now();
     auto r = common::http_request(http::verb::get, common::parse_base_url(p.url), "/internal/state",
-                                  {}, {}, 800ms, 64 * 1024);
+                                  {}, headers_, 800ms, 64 * 1024);
     auto rtt = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start);
     if (!r.ok() || r.res.result_int() != 200) return;
     boost::system::error_code ec;

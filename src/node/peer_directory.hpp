@@ -38,8 +38,9 @@ struct SelfInfo {
 /// Thread-safe: refresh() from one background task, the readers from any thread.
 class PeerDirectory {
  public:
+  /// `headers` go on every probe (the cluster key).
   PeerDirectory(std::vector<std::string> static_peers, std::vector<common::BaseUrl> registries,
-                std::string app = "STATUS-NODE");
+                common::Headers headers = {}, std::string app = "STATUS-NODE");
   void set_self(SelfInfo self);
   /// Asks the registry (if any) and probes every known peer. Blocking (bounded timeouts).
   void refresh();
@@ -79,6 +80,7 @@ class PeerDirectory {
 
   std::vector<std::string> static_peers_;
   std::vector<common::BaseUrl> registries_;
+  common::Headers headers_;
   std::string app_;
   mutable std::mutex mutex_;
   SelfInfo self_;

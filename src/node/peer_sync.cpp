@@ -66,7 +66,9 @@ struct PeerSync::PushOp {
 /// slow or frozen peer delays only its own queue, and the threads are bounded by the peers.
 class PeerSync::PushWorker {
  public:
-  explicit PushWorker(std::string url) : url_(std::move(url)) {
+  PushWorker(std::string url, common::Headers headers)
+      : url_(std::move(url)), headers_(std::move(headers)) {
+    headers_.emplace_back("Content-Type", "application/json");
     thread_ = std::thread([this] { loop(); });
   }
   ~PushWorker() {
@@ -123,8 +125,7 @@ class PeerSync::PushWorker {
         auto timeout = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(latest - now),
                                 std::chrono::milliseconds(50));
         auto r = common::http_request(http::verb::post, common::parse_base_url(url_),
-                                      "/internal/apply", body,
-                                      {{"Content-Type", "application/json"}}, timeout);
+                                      "/internal/apply", body, headers_, timeout);
         ok = r.ok() && r.res.result_int() == 200;
       } catch (const std::exception& e) {
         spdlog::debug("event=push_failed peer={} error=\"{}\"", url_, e.what());
@@ -134,6 +135,7 @@ class PeerSync::PushWorker {
   }
 
   std::string url_;
+  common::Headers headers_;
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<std::pair<std::shared_ptr<PushOp>, std::string>> queue_;
@@ -141,10 +143,12 @@ class PeerSync::PushWorker {
   std::thread thread_;
 };
 
-PeerSync::PeerSync(Store& store, PeerDirectory& peers, common::Metrics& metrics)
+PeerSync::PeerSync(Store& store, PeerDirectory& peers, common::Metrics& metrics,
+                   common::Headers headers)
     : store_(store),
       peers_(peers),
       metrics_(metrics),
+      headers_(std::move(headers)),
       push_sweeper_("push_sweeper", 20ms, [this] { sweep_pushes(); }) {
   metrics_.describe("status_anti_entropy_rounds_total", "counter", "anti-entropy rounds run");
   metrics_.describe("status_anti_entropy_pulled_total", "counter",
@@ -197,7 +201,7 @@ bool PeerSync::load_snapshot(const std::string& url, bool replace, SteadyClock::
     auto r = common::http_request(http::verb::get, base,
                                   "/internal/snapshot?first=" + std::to_string(first) +
                                       "&last=" + std::to_string(last),
-                                  {}, {}, left, kSnapshotPageLimit);
+                                  {}, headers_, left, kSnapshotPageLimit);
     if (!r.ok() || r.res.result_int() != 200) {
       spdlog::warn("event=snapshot_page_failed peer={} first={} status={} error=\"{}\"", url, first,
                    r.ok() ? r.res.result_int() : 0, r.ec.message());
@@ -246,7 +250,7 @@ std::optional<std::vector<std::size_t>> differing(const boost::json::value& thei
 
 std::optional<std::vector<std::size_t>> PeerSync::compare(const std::string& url) {
   auto r = common::http_request(http::verb::get, common::parse_base_url(url),
-                                "/internal/digest?buckets=" + std::to_string(kBuckets), {}, {}, 3s);
+                                "/internal/digest?buckets=" + std::to_string(kBuckets), {}, headers_, 3s);
   if (!r.ok() || r.res.result_int() != 200) return std::nullopt;
   boost::system::error_code ec;
   auto theirs = boost::json::parse(r.res.body(), ec);
@@ -286,7 +290,7 @@ std::size_t PeerSync::anti_entropy_round(
           list += (list.empty() ? "" : ",") + std::to_string(both[k]);
         auto b = common::http_request(
             http::verb::get, base, "/internal/bucket?n=" + std::to_string(kBuckets) + "&i=" + list,
-            {}, {}, 10s);
+            {}, headers_, 10s);
         if (!b.ok() || b.res.result_int() != 200) break;
         if (auto states = from_wire_array(b.res.body())) {
           pulled += states->size();
@@ -322,7 +326,7 @@ void PeerSync::push_all(const Status& s, SteadyClock::time_point deadline,
     open_ops_.push_back(op);
     for (const auto& url : targets) {
       auto& w = workers_[url];
-      if (!w) w = std::make_unique<PushWorker>(url);
+      if (!w) w = std::make_unique<PushWorker>(url, headers_);
       w->push(op, wire);
     }
   }

@@ -37,7 +37,8 @@ class PeerSync {
   /// Digest slots per snapshot page: 64 pages, ~16,000 statuses each at 1,000,000.
   static constexpr std::size_t kSlotsPerPage = 64;
 
-  PeerSync(Store& store, PeerDirectory& peers, common::Metrics& metrics);
+  /// `headers` go on every request to a peer (the cluster key).
+  PeerSync(Store& store, PeerDirectory& peers, common::Metrics& metrics, common::Headers headers = {});
   ~PeerSync();
   void stop();
 
@@ -70,6 +71,7 @@ class PeerSync {
   Store& store_;
   PeerDirectory& peers_;
   common::Metrics& metrics_;
+  common::Headers headers_;
   std::mutex mutex_;
   std::map<std::string, std::unique_ptr<PushWorker>> workers_;
   std::vector<std::shared_ptr<PushOp>> open_ops_;  // for the deadline sweeper

@@ -287,6 +287,16 @@ void Replicator::publish_session(AmqpConnection& c) {
     while (!blocked_ && !pending.empty() && tracker.in_flight() < options_.window &&
            tracker.unconfirmed_bytes() < options_.max_unconfirmed_bytes) {
       auto m = pack(pending, options_.max_batch, options_.max_batch_bytes);
+      std::string mac;
+      amqp_table_entry_t mac_entry;
+      if (options_.sign) {
+        mac = options_.sign(m.body);
+        mac_entry.key = amqp_cstring_bytes("x-status-mac");
+        mac_entry.value.kind = AMQP_FIELD_KIND_UTF8;
+        mac_entry.value.value.bytes = amqp_cstring_bytes(mac.c_str());
+        props._flags |= AMQP_BASIC_HEADERS_FLAG;
+        props.headers = amqp_table_t{1, &mac_entry};
+      }
       send_started_ns_ = now_ns();
       int rc = amqp_basic_publish(conn, AmqpConnection::kChannel,
                                   amqp_cstring_bytes(options_.exchange.c_str()), amqp_empty_bytes,
@@ -403,6 +413,20 @@ void Replicator::apply_until_committed(std::vector<Status> states) {
   throw AmqpError("stopping");  // unacknowledged: redelivered to the next consumer
 }
 
+bool Replicator::authentic(const amqp_basic_properties_t& props, std::string_view body) const {
+  if (!options_.verify) return true;
+  if (!(props._flags & AMQP_BASIC_HEADERS_FLAG)) return false;
+  for (int i = 0; i < props.headers.num_entries; ++i) {
+    const auto& e = props.headers.entries[i];
+    std::string_view key(static_cast<char*>(e.key.bytes), e.key.len);
+    if (key != "x-status-mac") continue;
+    if (e.value.kind != AMQP_FIELD_KIND_UTF8 && e.value.kind != AMQP_FIELD_KIND_BYTES) return false;
+    std::string_view mac(static_cast<char*>(e.value.value.bytes.bytes), e.value.value.bytes.len);
+    return options_.verify(body, mac);
+  }
+  return false;
+}
+
 void Replicator::consume_session(AmqpConnection& c) {
   auto* conn = c.get();
   bool existed = declare_topology(c, true);
@@ -471,10 +495,12 @@ void Replicator::consume_session(AmqpConnection& c) {
                          (e.message.properties._flags & AMQP_BASIC_APP_ID_FLAG)
                              ? e.message.properties.app_id.len
                              : 0);
-      if (origin != self) {
+      std::string_view body(static_cast<char*>(e.message.body.bytes), e.message.body.len);
+      if (origin != self && !authentic(e.message.properties, body)) {
+        ++bad;  // not from a holder of the cluster key: not applied
+      } else if (origin != self) {
         // One change (an object) or several packed by the publisher (an array).
-        auto d = decode_message(
-            std::string_view(static_cast<char*>(e.message.body.bytes), e.message.body.len));
+        auto d = decode_message(body);
         for (auto& s : d.states) batch.push_back(std::move(s));
         bad += d.bad;
       }

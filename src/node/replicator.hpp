@@ -37,6 +37,10 @@ struct ReplicatorOptions {
   std::chrono::milliseconds publish_timeout{2000};      // longest a write waits for its confirm
   std::chrono::milliseconds stall_limit{3000};  // a send blocked this long: the socket is cut
   std::size_t fresh_limit_bytes = 16 * 1024 * 1024;  // beyond: read from the outbox instead
+  /// With a cluster key: the MAC each message carries (header x-status-mac), and its check on
+  /// receipt (a message that fails is not applied, and counted as rejected).
+  std::function<std::string(std::string_view body)> sign;
+  std::function<bool(std::string_view body, std::string_view mac)> verify;
 };
 
 /// The broker as the node sees it (for /health and the bootstrap decision).
@@ -88,6 +92,8 @@ class Replicator {
   /// the queue existed.
   bool declare_topology(AmqpConnection& c, bool own_queue);
   void apply_until_committed(std::vector<Status> states);
+  /// The message carries a valid MAC (always true without a cluster key).
+  bool authentic(const amqp_basic_properties_t& props, std::string_view body) const;
   bool sleep_backoff(std::chrono::milliseconds& backoff);
   void watch();  // watchdog: cuts a publisher send that blocks past stall_limit
 

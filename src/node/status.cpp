@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -294,15 +296,40 @@ std::string to_wire_json(const Status& s) {
       o["la"] = *s.latitude;
       o["lo"] = *s.longitude;
     }
+    if (!s.extra.empty()) o["e"] = s.extra;
   }
   return json::serialize(o);
 }
 
+namespace {
+
+bool lower_hex(std::string_view s, std::size_t n) {
+  return s.size() == n && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+bool valid_record(const Status& s) {
+  if (s.kind() == Kind::kAccount) {
+    if (!valid_username(std::string_view(s.username).substr(kAccountPrefix.size()))) return false;
+    if (s.deleted) return true;
+    return s.text.starts_with("$argon2id$") && s.text.size() <= 256 &&
+           (s.extra.empty() || s.extra == "admin");
+  }
+  if (!lower_hex(std::string_view(s.username).substr(kSessionPrefix.size()), 64)) return false;
+  if (s.deleted) return true;
+  return valid_username(s.text) && s.time_ms > 0 && s.extra.empty();
+}
+
+}  // namespace
+
 bool valid_state(const Status& s) {
   // Replicated states pass the same rules as a client's input: they end up in API answers,
   // event streams and headers of every node.
-  if (!valid_username(s.username) || !valid_username(s.version.node)) return false;
+  if (!valid_username(s.version.node)) return false;
   if (s.version.hlc == 0 || s.version.hlc >= (std::uint64_t{1} << 63)) return false;
+  if (s.kind() != Kind::kStatus) return valid_record(s);
+  if (!valid_username(s.username)) return false;
   if (s.deleted) return true;
   auto len = utf8_length(s.text);
   if (!len || *len == 0 || *len > 1000) return false;
@@ -331,6 +358,7 @@ std::optional<Status> from_wire_value(const json::value& v) {
       s.time_ms = o.at("t").to_number<std::int64_t>();
       if (auto* la = o.if_contains("la")) s.latitude = la->to_number<double>();
       if (auto* lo = o.if_contains("lo")) s.longitude = lo->to_number<double>();
+      if (auto* e = o.if_contains("e")) s.extra = std::string(e->as_string());
     }
     if (!valid_state(s)) return std::nullopt;
     return s;

@@ -23,6 +23,18 @@ struct Version {
 };
 
 /// The stored state of one user: a live status or a tombstone (deleted = true).
+/// The kinds of replicated record. All travel, merge and repair the same way (outbox, broker,
+/// last-writer-wins, tombstones, anti-entropy, snapshots); the key's prefix tells them apart, and
+/// no username can collide with a prefixed key (':' is not allowed in usernames).
+enum class Kind { kStatus, kAccount, kSession };
+inline constexpr std::string_view kAccountPrefix = "account:";
+inline constexpr std::string_view kSessionPrefix = "session:";
+
+/// The stored state of one key: a user's status, an account or a session, live or a tombstone
+/// (deleted = true).
+///   status:  username = the user, text = the status text, time_ms = its time
+///   account: username = "account:<user>", text = the Argon2id hash, extra = roles ("admin"/"")
+///   session: username = "session:<sha256 of the token, hex>", text = the user, time_ms = expiry
 struct Status {
   std::string username;
   std::string text;
@@ -30,6 +42,12 @@ struct Status {
   std::optional<double> latitude, longitude;
   Version version;
   bool deleted = false;
+  std::string extra;
+  Kind kind() const {
+    if (username.starts_with(kAccountPrefix)) return Kind::kAccount;
+    if (username.starts_with(kSessionPrefix)) return Kind::kSession;
+    return Kind::kStatus;
+  }
 };
 
 /// A validated write request body.
@@ -59,7 +77,8 @@ std::variant<StatusInput, InputError> parse_status_input(std::string_view body,
                                                          std::optional<std::string_view> path_username);
 
 /// A replicated state is acceptable: the same rules as client input (name, text, coordinates,
-/// time), a valid node id, and a stamp below 2^63 (stored as a signed SQLite integer).
+/// time; for accounts and sessions their own), a valid node id, and a stamp below 2^63 (stored
+/// as a signed SQLite integer).
 bool valid_state(const Status& s);
 
 /// The API form: {"username","statusText","time",["latitude","longitude"],"version"}.

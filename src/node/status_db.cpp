@@ -50,15 +50,19 @@ StatusDb::StatusDb(const std::string& path, bool sync_full) : path_(path), db_(p
       " WITHOUT ROWID;"
       "CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY, payload TEXT NOT NULL);"
       "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);");
-  // Data dirs made before outbox rows carried their stamp.
-  bool has_hlc = false;
-  for (auto q = db_.prepare("PRAGMA table_info(outbox)"); q.step();)
-    if (q.text(1) == "hlc") has_hlc = true;
-  if (!has_hlc) db_.exec("ALTER TABLE outbox ADD COLUMN hlc INTEGER NOT NULL DEFAULT 0");
+  // Data dirs made before outbox rows carried their stamp, and records their extra field.
+  auto has_column = [&](const char* table, const char* column) {
+    for (auto q = db_.prepare(std::string("PRAGMA table_info(") + table + ")"); q.step();)
+      if (q.text(1) == column) return true;
+    return false;
+  };
+  if (!has_column("outbox", "hlc"))
+    db_.exec("ALTER TABLE outbox ADD COLUMN hlc INTEGER NOT NULL DEFAULT 0");
+  if (!has_column("statuses", "extra")) db_.exec("ALTER TABLE statuses ADD COLUMN extra TEXT");
 
   put_ = db_.prepare(
-      "INSERT OR REPLACE INTO statuses(username,text,time_ms,lat,lon,hlc,node,deleted) "
-      "VALUES(?,?,?,?,?,?,?,?)");
+      "INSERT OR REPLACE INTO statuses(username,text,time_ms,lat,lon,hlc,node,deleted,extra) "
+      "VALUES(?,?,?,?,?,?,?,?,?)");
   erase_ = db_.prepare("DELETE FROM statuses WHERE username=?");
   outbox_add_ = db_.prepare("INSERT INTO outbox(seq,hlc,payload) VALUES(?,?,?)");
   outbox_delete_ = db_.prepare("DELETE FROM outbox WHERE seq <= ?");
@@ -67,7 +71,8 @@ StatusDb::StatusDb(const std::string& path, bool sync_full) : path_(path), db_(p
 }
 
 void StatusDb::load(const std::function<void(Status)>& fn) {
-  auto q = db_.prepare("SELECT username,text,time_ms,lat,lon,hlc,node,deleted FROM statuses");
+  auto q = db_.prepare(
+      "SELECT username,text,time_ms,lat,lon,hlc,node,deleted,extra FROM statuses");
   while (q.step()) {
     Status s;
     s.username = q.text(0);
@@ -78,6 +83,7 @@ void StatusDb::load(const std::function<void(Status)>& fn) {
     s.version.hlc = static_cast<std::uint64_t>(q.i64(5));
     s.version.node = q.text(6);
     s.deleted = q.i64(7) != 0;
+    if (!q.is_null(8)) s.extra = q.text(8);
     fn(std::move(s));
   }
 }
@@ -110,6 +116,8 @@ void StatusDb::put(const Status& s) {
   }
   q.bind(6, static_cast<std::int64_t>(s.version.hlc)).bind(7, s.version.node);
   q.bind(8, std::int64_t{s.deleted ? 1 : 0});
+  if (s.extra.empty()) q.bind_null(9);
+  else q.bind(9, s.extra);
   q.step();
 }
 

@@ -37,7 +37,7 @@ bool served(const Status& s, std::uint64_t min_tombstone_hlc) {
 
 Entry Entry::make(Status s) {
   Entry e;
-  if (!s.deleted) {
+  if (!s.deleted && s.kind() == Kind::kStatus) {
     e.api_json = to_api_json(s);
     // Kept for the entry's lifetime: drop the serializer's growth slack (typically ~70 bytes per
     // status, 7 MiB of 100,000; see docs/node.md, Performance).
@@ -62,7 +62,8 @@ void StatusIndex::remove(std::string_view username) {
   if (old == entries_.end()) return;
   const Status& s = old->second.status;
   if (s.deleted) tombstones_.erase({s.version.hlc, old->first});
-  else by_time_.erase(&old->second);
+  else if (s.kind() == Kind::kStatus) by_time_.erase(&old->second);
+  else if (s.kind() == Kind::kSession) sessions_.erase({s.time_ms, old->first});
   account(old->second, false);
   entries_.erase(old);
 }
@@ -75,7 +76,8 @@ void StatusIndex::put(Entry e) {
   auto it = entries_.insert(std::move(node)).position;
   const Status& s = it->second.status;
   if (s.deleted) tombstones_.emplace(s.version.hlc, it->first);
-  else by_time_.insert(&it->second);
+  else if (s.kind() == Kind::kStatus) by_time_.insert(&it->second);
+  else if (s.kind() == Kind::kSession) sessions_.emplace(s.time_ms, it->first);
   account(it->second, true);
 }
 
@@ -103,6 +105,32 @@ std::vector<std::string> StatusIndex::tombstones_before(std::uint64_t hlc, std::
        ++it)
     out.emplace_back(it->second);
   return out;
+}
+
+std::vector<std::string> StatusIndex::sessions_expired_before(std::int64_t ms,
+                                                              std::size_t max) const {
+  std::vector<std::string> out;
+  std::shared_lock lock(mutex_);
+  for (auto it = sessions_.begin(); it != sessions_.end() && it->first < ms && out.size() < max; ++it)
+    out.emplace_back(it->second);
+  return out;
+}
+
+std::vector<Status> StatusIndex::sessions_of(std::string_view username) const {
+  std::vector<Status> out;
+  std::shared_lock lock(mutex_);
+  for (const auto& [expiry, key] : sessions_) {
+    auto it = entries_.find(key);
+    if (it != entries_.end() && it->second.status.text == username) out.push_back(it->second.status);
+  }
+  return out;
+}
+
+std::optional<Status> StatusIndex::record(const std::string& key) const {
+  std::shared_lock lock(mutex_);
+  auto it = entries_.find(key);
+  if (it == entries_.end() || it->second.status.deleted) return std::nullopt;
+  return it->second.status;
 }
 
 std::vector<std::string> StatusIndex::older_than(std::size_t first, std::size_t last,

@@ -56,6 +56,12 @@ class StatusIndex {
   std::vector<Status> slots(std::size_t first, std::size_t last,
                             std::uint64_t min_tombstone_hlc = 0) const;
 
+  /// A live account or session record by its key ("account:alice", "session:<hash>").
+  std::optional<Status> record(const std::string& key) const;
+  /// The live sessions of a user (password change, account deletion).
+  std::vector<Status> sessions_of(std::string_view username) const;
+  /// Keys of live sessions that expired before `ms`, oldest first, at most `max`.
+  std::vector<std::string> sessions_expired_before(std::int64_t ms, std::size_t max) const;
   /// Every entry (tests, tools).
   std::vector<Status> snapshot() const { return slots(0, kDigestSlots); }
   std::vector<Status> bucket(std::size_t index, std::size_t buckets) const {
@@ -91,6 +97,7 @@ class StatusIndex {
   std::unordered_map<std::string_view, Entry> entries_;
   std::set<const Entry*, ByTime> by_time_;                         // live entries only
   std::set<std::pair<std::uint64_t, std::string_view>> tombstones_;  // (hlc, username)
+  std::set<std::pair<std::int64_t, std::string_view>> sessions_;     // live: (expiry, key)
   std::vector<std::uint64_t> slots_ = std::vector<std::uint64_t>(kDigestSlots);
 };
 

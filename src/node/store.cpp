@@ -190,6 +190,11 @@ void Store::checkpoint() {
 
 std::size_t Store::collect_tombstones(std::size_t max) {
   auto names = index_.tombstones_before(horizon_hlc(), max);
+  // Sessions past their expiry (and the allowed clock offset) go on every node by themselves:
+  // no tombstone needed, and none is taken in again (merge_remote).
+  auto expired = index_.sessions_expired_before(
+      static_cast<std::int64_t>(clock_.wall_ms()) - options_.max_clock_offset_ms, max);
+  names.insert(names.end(), expired.begin(), expired.end());
   if (names.empty()) return 0;
   auto done = std::make_shared<std::promise<bool>>();
   auto f = done->get_future();
@@ -198,7 +203,7 @@ std::size_t Store::collect_tombstones(std::size_t max) {
         for (const auto& u : names) db.erase(u);
         return [this, names] {
           index_.erase(names);
-          spdlog::info("event=tombstones_collected count={}", names.size());
+          spdlog::info("event=tombstones_collected count={}", names.size());  // and sessions
         };
       },
       [done](bool ok) { done->set_value(ok); });
@@ -232,8 +237,8 @@ void Store::run_task(TaskItem& t) {
 
 void Store::try_commit(std::vector<Item*>& items, Attempt& a) {
   const std::uint64_t horizon = horizon_hlc();
-  const std::uint64_t max_hlc =
-      max_acceptable_hlc(static_cast<std::int64_t>(clock_.wall_ms()), options_.max_clock_offset_ms);
+  const auto wall = static_cast<std::int64_t>(clock_.wall_ms());
+  const std::uint64_t max_hlc = max_acceptable_hlc(wall, options_.max_clock_offset_ms);
   db_.begin();
   for (Item* item : items) {
     if (auto* w = std::get_if<LocalItem>(item)) {
@@ -269,7 +274,7 @@ void Store::try_commit(std::vector<Item*>& items, Attempt& a) {
         }
         clock_.observe(s.version.hlc);
         const Status* cur = a.lookup(index_, s.username);
-        if (merge_remote(s, cur, horizon) != Merge::kApply) continue;
+        if (merge_remote(s, cur, horizon, wall) != Merge::kApply) continue;
         db_.put(s);
         Entry e = Entry::make(std::move(s));
         a.changes.push_back({e.status, e.api_json, 0});

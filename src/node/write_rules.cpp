@@ -37,6 +37,19 @@ LocalDecision decide_local(const LocalRequest& w, const Status* current, std::ui
     d.outcome = Outcome::kNotFound;
     return d;
   }
+  if (w.record) {
+    if (w.create_only && live) {
+      d.outcome = Outcome::kConflict;
+      return d;
+    }
+    Status s = *w.record;
+    s.username = w.username;
+    s.deleted = w.is_delete;
+    s.version = {stamp, std::string(node)};
+    d.outcome = w.is_delete ? Outcome::kDeleted : live ? Outcome::kReplaced : Outcome::kCreated;
+    d.next = std::move(s);
+    return d;
+  }
   Status s;
   s.username = w.username;
   s.version = {stamp, std::string(node)};
@@ -54,7 +67,10 @@ LocalDecision decide_local(const LocalRequest& w, const Status* current, std::ui
   return d;
 }
 
-Merge merge_remote(const Status& incoming, const Status* current, std::uint64_t horizon_hlc) {
+Merge merge_remote(const Status& incoming, const Status* current, std::uint64_t horizon_hlc,
+                   std::int64_t now_ms) {
+  if (!incoming.deleted && incoming.kind() == Kind::kSession && incoming.time_ms < now_ms)
+    return Merge::kExpired;
   if (current) return current->version >= incoming.version ? Merge::kStale : Merge::kApply;
   if (incoming.deleted && incoming.version.hlc < horizon_hlc) return Merge::kExpired;
   return Merge::kApply;

@@ -19,14 +19,25 @@ struct Preconditions {
   std::vector<std::string> if_none_match;
 };
 
-enum class Outcome { kCreated, kReplaced, kDeleted, kNotFound, kPreconditionFailed, kFailed };
+enum class Outcome {
+  kCreated,
+  kReplaced,
+  kDeleted,
+  kNotFound,
+  kPreconditionFailed,
+  kConflict,  // create_only and the key exists (an account name taken)
+  kFailed,
+};
 
-/// A write from a client of this node: an upsert (`input`) or a delete of `username`.
+/// A write from a client of this node: an upsert (`input`) or a delete of `username`; or, with
+/// `record`, an account or session record to store as it is (stamped here).
 struct LocalRequest {
   bool is_delete = false;
   StatusInput input;
-  std::string username;
+  std::string username;  // the key
   Preconditions pre;
+  std::optional<Status> record;
+  bool create_only = false;  // with `record`: kConflict when the key is live
 };
 
 /// RFC 9110 §13.1: If-Match needs a current representation whose tag is listed; If-None-Match
@@ -55,7 +66,9 @@ enum class Merge {
 };
 /// Last-writer-wins for a replicated state: the higher (hlc, node) wins, on every node alike.
 /// `horizon_hlc`: tombstones below it are forgotten (see gc_horizon_ms).
-Merge merge_remote(const Status& incoming, const Status* current, std::uint64_t horizon_hlc);
+/// A live session that has expired (before `now_ms`) is never taken in: every node forgets it.
+Merge merge_remote(const Status& incoming, const Status* current, std::uint64_t horizon_hlc,
+                   std::int64_t now_ms);
 
 /// Tombstones whose stamp is older than this are collected. A function of the wall clock in
 /// steps of horizon_step_ms(ttl), so that nodes whose clocks agree within a second collect the
