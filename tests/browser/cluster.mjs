@@ -69,9 +69,10 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 }
 
 class Proc {
-  constructor(binary, args, workdir, name) {
+  constructor(binary, args, workdir, name, env = {}) {
     this.binary = binary;
     this.args = args;
+    this.env = { ...process.env, ...env };
     this.name = name;
     this.logPath = path.join(workdir, `${name}.log`);
     this.port = Number(args[args.indexOf('--port') + 1]);
@@ -86,7 +87,7 @@ class Proc {
     if (!fs.existsSync(exe)) throw new Error(`${exe} does not exist: build it first (make build)`);
     const log = fs.openSync(this.logPath, 'a');
     // detached: its own process group, so a kill reaches anything it spawns too.
-    this.child = spawn(exe, this.args, { stdio: ['ignore', log, log], detached: true });
+    this.child = spawn(exe, this.args, { stdio: ['ignore', log, log], detached: true, env: this.env });
     fs.closeSync(log);
     live.add(this.child);
     this.exited = new Promise((r) => this.child.once('exit', (code, sig) => {
@@ -159,14 +160,16 @@ export class Cluster {
     this.brokerStarted = true;  // stop() must run even after a failed start
     brokers.add(this.brokerDir);
     if (r.status !== 0) throw new Error(`rabbitmq-private start failed (${r.status ?? r.error})`);
-    const amqp = `amqp://guest:guest@127.0.0.1:${brokerPort}/`;
+    // The broker's own user and generated password (no guest): the URL is in a 0600 file and goes
+    // to the nodes in their environment, never on a command line.
+    const amqp = fs.readFileSync(path.join(this.brokerDir, 'amqp-url'), 'utf8').trim();
 
     for (let i = 1; i <= this.nodeCount; i++) {
       const port = await freePort();
       const id = `n${i}`;
       this.nodes.push(new Proc('status-node', ['--port', String(port), '--node-id', id,
-        '--data-dir', path.join(this.workdir, `data-${id}`), '--amqp-url', amqp,
-        '--threads', '2'], this.workdir, `node-${id}`));
+        '--data-dir', path.join(this.workdir, `data-${id}`), '--threads', '2'], this.workdir,
+        `node-${id}`, { STATUS_AMQP_URL: amqp }));
     }
     // The first node alone, then the rest: later ones may bootstrap from it.
     await this.nodes[0].start();

@@ -5,6 +5,7 @@ Everything binds to 127.0.0.1 on ports the OS hands out; every wait is bounded.
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -149,7 +150,8 @@ class Proc:
 
 
 class Broker:
-    """A private RabbitMQ started through scripts/rabbitmq-private."""
+    """A private RabbitMQ started through scripts/rabbitmq-private: a user of its own (`status`)
+    with a generated password, kept across restarts; no `guest`."""
 
     def __init__(self, workdir=None):
         # The broker drops privileges to the `rabbitmq` user, which cannot enter pytest's private
@@ -163,11 +165,18 @@ class Broker:
 
     @property
     def url(self):
-        return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+        """amqp://status:PASSWORD@127.0.0.1:PORT/ (from the broker's 0600 file; pass it to a node
+        in its environment, see node(), not on a command line)."""
+        with open(os.path.join(self.dir, "amqp-url")) as f:
+            return f.read().strip()
 
     def start(self):
-        subprocess.run([self.script, "start", self.dir, str(self.port)], check=True, timeout=120,
-                       env=dict(os.environ, DIST_PORT=str(self.dist_port)))
+        try:
+            subprocess.run([self.script, "start", self.dir, str(self.port)], check=True,
+                           timeout=120, env=dict(os.environ, DIST_PORT=str(self.dist_port)))
+        except BaseException:
+            self.stop()  # a half-started broker must not outlive the failure
+            raise
         return self
 
     def stop(self):
@@ -183,17 +192,40 @@ class Broker:
                               capture_output=True, text=True).stdout
 
 
+def assert_own_user(broker_dir, port):
+    """A broker of scripts/rabbitmq-private has one user, `status` (no `guest`), whose generated
+    password only broker_dir/amqp-url (mode 0600) holds: no command line shows it. Returns it."""
+    path = os.path.join(broker_dir, "amqp-url")
+    assert os.stat(path).st_mode & 0o777 == 0o600, oct(os.stat(path).st_mode)
+    with open(path) as f:
+        url = f.read().strip()
+    m = re.fullmatch(rf"amqp://status:([0-9a-f]{{48}})@127\.0\.0\.1:{port}/", url)
+    assert m, url
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                assert m.group(1).encode() not in f.read(), f"the password on the command line of {pid}"
+        except OSError:
+            continue
+    users = subprocess.run([os.path.join(ROOT, "scripts", "rabbitmq-private"), "ctl", broker_dir,
+                            "-s", "list_users"], capture_output=True, text=True, timeout=60,
+                           check=True).stdout
+    assert [line.split()[0] for line in users.splitlines() if line.strip()] == ["status"], users
+    return m.group(1)
+
+
 def node(workdir, node_id, amqp=None, registry=None, peers=(), extra=(), port=None):
+    """`amqp`: a broker URL or a list of them, tried in turn. They hold the broker's password, so
+    they go in the environment (STATUS_AMQP_URL, comma-separated), not on the command line."""
     port = port or free_port()
     data = os.path.join(workdir, f"data-{node_id}")
     args = ["--port", str(port), "--node-id", node_id, "--data-dir", data, "--threads", "2"]
-    if amqp:
-        args += ["--amqp-url", amqp]
+    env = {"STATUS_AMQP_URL": amqp if isinstance(amqp, str) else ",".join(amqp)} if amqp else {}
     if registry:
         args += ["--registry-url", registry]
     for p in peers:
         args += ["--peer", p]
-    return Proc("status-node", args + list(extra), workdir, f"node-{node_id}")
+    return Proc("status-node", args + list(extra), workdir, f"node-{node_id}", env=env)
 
 
 def registry(workdir, name="registry", peers=(), extra=(), port=None):

@@ -36,13 +36,15 @@ def helps():
 
 
 def uses_in_up():
-    """{binary: (flags, envs)} from the commands scripts/up runs (lines joined at '\\')."""
+    """{binary: (flags, envs)} from the commands scripts/up runs (lines joined at '\\'): the flags
+    after the binary, the STATUS_* assignments in front of the command."""
     text = read("scripts", "up").replace("\\\n", " ")
     out = {b: (set(), set()) for b in BINARIES}
     for line in text.splitlines():
         m = re.search(r'"\$BIN/(status-[a-z]+)"(.*)', line)
         if m:
             out[m.group(1)][0].update(FLAG.findall(m.group(2)))
+            out[m.group(1)][1].update(re.findall(r"\b(STATUS_[A-Z0-9_]+)=", line[:m.start()]))
     return out
 
 
@@ -65,8 +67,9 @@ def uses_in_systemd():
     return out
 
 
-def uses_in_compose():
-    """Per service (and x- anchor) of docker-compose.yml: its binary, its flags and variables.
+def uses_in_compose(secrets_dir):
+    """Per service (and x- anchor) of docker-compose.yml: its binary, its flags and variables, also
+    those of its env_file (as deploy/make-secrets wrote them into `secrets_dir`).
     A small reader of this file's own layout, so the test needs no YAML library."""
     blocks, current, anchors = {}, None, {}
     for line in read("deploy", "docker-compose.yml").splitlines():
@@ -90,6 +93,11 @@ def uses_in_compose():
             b["flags"].update(FLAG.findall(m.group(2)))
         if (m := re.match(r"^\s+(STATUS_[A-Z0-9_]+):", line)):
             b["envs"].add(m.group(1))
+        if (m := re.search(r"env_file:\s*\[([^\]]*)\]", line)):
+            for f in m.group(1).split(","):
+                assert f.strip().startswith("secrets/"), line  # what make-secrets writes
+                with open(os.path.join(secrets_dir, os.path.basename(f.strip()))) as env_file:
+                    b["envs"].update(re.findall(r"^(STATUS_[A-Z0-9_]+)=", env_file.read(), re.M))
 
     def binary_of(name):
         b = blocks[name]
@@ -126,7 +134,9 @@ def check(uses, helps, where):
 
 def test_scripts_up(helps):
     uses = uses_in_up()
-    assert {"amqp-url", "registry-url", "node-id", "data-dir"} <= uses["status-node"][0]
+    assert {"registry-url", "node-id", "data-dir"} <= uses["status-node"][0]
+    # The broker's URL holds its password: in the environment, never on the command line.
+    assert "STATUS_AMQP_URL" in uses["status-node"][1] and "amqp-url" not in uses["status-node"][0]
     assert "web-root" in uses["status-gateway"][0]
     check(uses, helps, "scripts/up")
 
@@ -139,8 +149,22 @@ def test_systemd_units(helps):
     check(uses, helps, "deploy/systemd")
 
 
-def test_compose(helps):
-    uses = uses_in_compose()
+def test_compose(helps, tmp_path):
+    made = subprocess.run([os.path.join(ROOT, "deploy", "make-secrets"), str(tmp_path / "s")],
+                          capture_output=True, text=True, timeout=10, check=True)
+    assert "mode 0600" in made.stdout
+    files = {f: (tmp_path / "s" / f) for f in ("rabbitmq.env", "amqp.env")}
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in files.values())
+    password = re.search(r"^RABBITMQ_DEFAULT_PASS=([0-9a-f]{48})$", files["rabbitmq.env"].read_text(), re.M)
+    assert password, files["rabbitmq.env"].read_text()
+    assert files["amqp.env"].read_text() == f"STATUS_AMQP_URL=amqp://status:{password.group(1)}@rabbitmq:5672/\n"
+    again = subprocess.run([os.path.join(ROOT, "deploy", "make-secrets"), str(tmp_path / "s")],
+                           capture_output=True, text=True, timeout=10, check=True)
+    assert "kept" in again.stderr and password.group(1) in files["rabbitmq.env"].read_text()
+    # No broker password in the compose file itself: the user and the URL come from those files.
+    compose = read("deploy", "docker-compose.yml")
+    assert "RABBITMQ_DEFAULT_PASS" not in compose and not re.search(r"amqp://[^/\s:@]+:[^@\s]+@", compose)
+    uses = uses_in_compose(str(tmp_path / "s"))
     assert {"STATUS_AMQP_URL", "STATUS_NODE_ID", "STATUS_ADVERTISE_HOST"} <= uses["status-node"][1]
     assert "STATUS_PEER" in uses["status-registry"][1]
     assert "STATUS_WEB_ROOT" in uses["status-gateway"][1]

@@ -1,15 +1,22 @@
-"""`make up` / scripts/up: the whole system in the foreground, stopped cleanly by SIGTERM or Ctrl-C.
+"""`make up` / scripts/up: the whole system in the foreground, stopped cleanly by SIGTERM, Ctrl-C
+(also with its output through a pipe that dies with the same Ctrl-C) and SIGHUP (terminal closed).
 
 scripts/up runs on free ports (GATEWAY_PORT, REGISTRY_PORT, NODE_BASE_PORT, AMQP_PORT) with its
 data in a temporary RUN_DIR, so it neither needs nor disturbs 8080/8761/8081… Each start of the
-cluster waits for a real RabbitMQ (up to a minute on a busy machine).
+cluster waits for a real RabbitMQ (up to a minute on a busy machine). Whatever a test does or
+fails at, the `up` fixture stops every process of its runs (see Up.cleanup).
 """
+import contextlib
+import fcntl
 import hashlib
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
+import termios
+import threading
 import time
 
 import pytest
@@ -77,8 +84,58 @@ def pids_mentioning(*needles):
     return out
 
 
+def terminal_signals_default():
+    """In the child before exec: the signals a terminal sends, at their default. A parent that
+    ignores SIGINT (a background job of a shell script does) would pass that on, and bash cannot
+    trap a signal that was ignored when it started: Ctrl-C would not reach scripts/up at all."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def sigint_ignored():
+    """Meanwhile this process ignores SIGINT, as a background job of a shell script does."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def exe_of(pid):
+    try:
+        return os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)")
+    except OSError:
+        return None
+
+
+def broker_pids(*dirs):
+    """Pids of the Erlang processes of a broker whose data is under one of `dirs`: their command
+    line does not name it, their environment does (RABBITMQ_MNESIA_BASE). epmd, shared by every
+    broker on the machine, does not count."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{d}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+            if os.path.basename(exe_of(int(d)) or "") == "epmd":
+                continue
+        except OSError:
+            continue
+        base = next((e[len(b"RABBITMQ_MNESIA_BASE="):].decode(errors="replace") for e in env
+                     if e.startswith(b"RABBITMQ_MNESIA_BASE=")), None)
+        if base and any(base.startswith(x + "/") for x in dirs) and alive(int(d)):
+            out.append(int(d))
+    return out
+
+
 class Up:
-    """scripts/up in the background, like a user's terminal running `make up`."""
+    """scripts/up in the background, like a user's terminal running `make up`. Its output goes to
+    a file (`launch()`), through `tee` in the same process group (`launch(via="tee")`, as in
+    `make up | tee up.log`), or to a terminal of its own (`launch(via="tty")`, a pty that
+    `hang_up()` closes)."""
 
     def __init__(self, tmp_path, nodes=3):
         self.nodes = nodes
@@ -92,6 +149,10 @@ class Up:
                         REGISTRY_PORT=str(self.registry_port), NODE_BASE_PORT=str(self.node_base),
                         AMQP_PORT=str(self.amqp_port), RUN_DIR=self.run_dir, BUILD_DIR=BUILD_DIR)
         self.p = None
+        self.tee = None
+        self.tty = None       # the pty's master side, while open
+        self.tty_open = False
+        self.tty_copier = None
         self.pids = {}
         # Where the broker lives when the rabbitmq user cannot enter RUN_DIR (see scripts/up).
         self.alt_dir = "/var/tmp/status-up-" + hashlib.md5(self.run_dir.encode()).hexdigest()[:12]
@@ -111,14 +172,73 @@ class Up:
         except OSError:
             return ""
 
-    def launch(self):
-        with open(self.out_path, "ab") as out:
-            self.p = subprocess.Popen([UP, str(self.nodes)], stdout=out, stderr=subprocess.STDOUT,
-                                      env=self.env, cwd=harness.ROOT, start_new_session=True)
+    @property
+    def broker_dir(self):
+        alt = os.path.join(self.alt_dir, "rabbitmq")
+        return alt if os.path.isdir(alt) else os.path.join(self.run_dir, "rabbitmq")
 
-    def start(self, timeout=180):
-        self.launch()
+    def launch(self, via="file"):
+        cmd = [UP, str(self.nodes)]
+        common = dict(env=self.env, cwd=harness.ROOT)
+        if via == "file":
+            with open(self.out_path, "ab") as out:
+                self.p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                          start_new_session=True,
+                                          preexec_fn=terminal_signals_default, **common)
+        elif via == "tee":
+            # One process group, like a shell's pipeline: a Ctrl-C (SIGINT to the group) ends tee
+            # together with scripts/up, whose output then goes into a pipe nobody reads.
+            self.tee = subprocess.Popen(["tee", self.out_path], stdin=subprocess.PIPE,
+                                        stdout=subprocess.DEVNULL, process_group=0,
+                                        preexec_fn=terminal_signals_default)
+            self.p = subprocess.Popen(cmd, stdout=self.tee.stdin, stderr=subprocess.STDOUT,
+                                      process_group=self.tee.pid,
+                                      preexec_fn=terminal_signals_default, **common)
+            self.tee.stdin.close()
+        elif via == "tty":
+            master, slave = os.openpty()
 
+            def controlling_terminal():
+                terminal_signals_default()
+                fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # a session leader with this terminal
+            self.p = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave,
+                                      start_new_session=True, preexec_fn=controlling_terminal,
+                                      **common)
+            os.close(slave)
+            self.tty = master
+            self.tty_open = True
+            self.tty_copier = threading.Thread(target=self._copy_tty, daemon=True)
+            self.tty_copier.start()
+        else:
+            raise ValueError(via)
+
+    def _copy_tty(self):
+        """The terminal's screen, into the output file, until hang_up()."""
+        with open(self.out_path, "ab", buffering=0) as out:
+            while self.tty_open:
+                if select.select([self.tty], [], [], 0.1)[0]:
+                    try:
+                        out.write(os.read(self.tty, 65536))
+                    except OSError:  # EIO: scripts/up closed its side
+                        return
+
+    def hang_up(self):
+        """Closes the terminal, as closing its window does: the kernel sends SIGHUP to the session
+        leader, scripts/up, whose writes to it fail from then on."""
+        self.tty_open = False
+        self.tty_copier.join(5)
+        os.close(self.tty)
+        self.tty = None
+
+    def ctrl_c(self):
+        """What a terminal's Ctrl-C does: SIGINT to the whole foreground process group."""
+        os.killpg(os.getpgid(self.p.pid), signal.SIGINT)
+
+    def start(self, timeout=180, via="file"):
+        self.launch(via)
+        return self.wait_up(timeout)
+
+    def wait_up(self, timeout=180):
         def ready():
             if self.p.poll() is not None:
                 raise AssertionError(f"scripts/up exited {self.p.returncode}:\n{self.output()}")
@@ -132,21 +252,51 @@ class Up:
         self.p.send_signal(sig)
         return self.p.wait(timeout)
 
+    def recorded_pids(self):
+        """{pid: binary} of RUN_DIR/up.pids (what scripts/up started and has not stopped yet)."""
+        try:
+            with open(os.path.join(self.run_dir, "up.pids")) as f:
+                rows = [line.split() for line in f]
+        except OSError:
+            return {}
+        return {int(r[1]): r[2] for r in rows if len(r) == 3 and r[1].isdigit()}
+
     def cleanup(self):
-        """Whatever happened in the test: nothing of this run may survive it."""
-        if self.p and self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(120)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait(10)
-        for pid, _ in pids_mentioning(self.run_dir, self.alt_dir):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        subprocess.run(["rm", "-rf", self.alt_dir], check=False)
+        """Whatever happened in the test (scripts/up hung, died, or was never told to stop):
+        nothing of this run survives it. scripts/up gets its chance to stop everything in order;
+        then whatever up.pids still names is killed, the broker stopped through rabbitmq-private,
+        and anything left with this run's directories in its command line killed."""
+        try:
+            if self.tty is not None:
+                self.hang_up()
+            if self.p and self.p.poll() is None:
+                self.p.send_signal(signal.SIGTERM)
+                try:
+                    self.p.wait(120)
+                except subprocess.TimeoutExpired:
+                    self.p.kill()
+                    self.p.wait(10)
+        finally:
+            if self.tee and self.tee.poll() is None:
+                self.tee.kill()
+                self.tee.wait(10)
+            # Only processes that still run the binary recorded with them: pids get reused.
+            # (The broker is not among them: its launcher must live for rabbitmq-private stop.)
+            for pid, exe in self.recorded_pids().items():
+                if exe_of(pid) == exe:
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
+            script = os.path.join(harness.ROOT, "scripts", "rabbitmq-private")
+            for d in (os.path.join(self.run_dir, "rabbitmq"), os.path.join(self.alt_dir, "rabbitmq")):
+                if os.path.exists(os.path.join(d, "env")):
+                    subprocess.run([script, "stop", d], check=False, timeout=120,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            dirs = (self.run_dir, self.alt_dir)
+            for pid in [pid for pid, _ in pids_mentioning(*dirs)] + broker_pids(*dirs) + \
+                    [pid for pid in self.pids.values() if alive(pid)]:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            subprocess.run(["rm", "-rf", self.alt_dir], check=False)
 
     def assert_all_gone(self, started=True):
         assert self.pids or not started, self.output()
@@ -155,6 +305,7 @@ class Up:
         wait_until(lambda: all(port_free(p) for p in self.ports()), 10,
                    what="every port of scripts/up to be free")
         assert pids_mentioning(self.run_dir, self.alt_dir) == []
+        assert broker_pids(self.run_dir, self.alt_dir) == []
 
 
 @pytest.fixture
@@ -166,8 +317,19 @@ def up(tmp_path):
         started.append(u)
         return u
     yield make
-    for u in started:
-        u.cleanup()
+    with contextlib.ExitStack() as cleanups:  # every run's cleanup, even when one of them fails
+        for u in started:
+            cleanups.callback(u.cleanup)
+
+
+def broker_url(u):
+    with open(os.path.join(u.broker_dir, "amqp-url")) as f:
+        return f.read().strip()
+
+
+def assert_own_broker_user(u):
+    """The private broker's own user and generated password (see harness.assert_own_user)."""
+    return harness.assert_own_user(u.broker_dir, u.amqp_port)
 
 
 def test_defaults_are_the_contracts():
@@ -204,6 +366,11 @@ def test_up_serves_through_the_gateway_reports_deaths_and_stops_on_sigterm(up):
     assert f"http://127.0.0.1:{u.registry_port}/" in u.output()          # the dashboard's
     for name in ("registry", "n1", "n2", "n3", "gateway"):
         assert re.search(rf"^  {name}\s+UP\s", u.output(), re.M), u.output()
+    password = assert_own_broker_user(u)
+    for name in ("n1", "n2", "n3"):  # the nodes have the broker's URL in their environment
+        with open(f"/proc/{u.pids[name]}/environ", "rb") as f:
+            assert f"STATUS_AMQP_URL={broker_url(u)}".encode() in f.read().split(b"\0"), name
+    assert password not in u.output()
     assert os.path.isdir(os.path.join(u.run_dir, "node-1"))
     assert os.path.exists(os.path.join(u.run_dir, "logs", "gateway.log"))
 
@@ -240,19 +407,46 @@ def test_up_keeps_data_between_runs_and_stops_on_ctrl_c(up, tmp_path):
     first = up(1).start()
     r = request("PUT", first.gateway + "/api/statuses/keeper", {"statusText": "still here"})
     assert r.status == 201, r
+    first_password = assert_own_broker_user(first)
     assert first.stop(signal.SIGTERM) == 0, first.output()
     first.assert_all_gone()
 
-    # The same RUN_DIR again: the node's data dir was kept. Stopped by Ctrl-C this time.
+    # The same RUN_DIR again: the node's data dir was kept, and the broker's (its user exists
+    # already: it gets a new password). Stopped by Ctrl-C this time, and started by a parent that
+    # ignores SIGINT (a script's background job): scripts/up must get SIGINT all the same.
     second = up(1)
     second.run_dir, second.env["RUN_DIR"], second.alt_dir = first.run_dir, first.run_dir, first.alt_dir
     second.out_path = str(tmp_path / "up2.out")
-    second.start()
+    with sigint_ignored():
+        second.launch()
+    second.wait_up()
+    assert assert_own_broker_user(second) != first_password
     r = request("GET", second.gateway + "/api/statuses/keeper")
     assert r.status == 200 and r.json()["statusText"] == "still here", r
     assert second.stop(signal.SIGINT) == 0, second.output()
     assert "got SIGINT" in second.output()
     second.assert_all_gone()
+
+
+@needs_binaries
+def test_ctrl_c_with_output_through_a_pipe_that_dies_too_stops_everything(up):
+    """`make up | tee up.log` and Ctrl-C: tee dies with the same SIGINT; scripts/up then writes
+    into a pipe nobody reads. It must still stop everything (it used to die of SIGPIPE on its
+    first message and leave the whole cluster running)."""
+    u = up(1).start(via="tee")
+    u.ctrl_c()
+    assert u.tee.wait(10) == -signal.SIGINT  # the pipe is gone
+    assert u.p.wait(120) == 0, u.output()
+    u.assert_all_gone()
+
+
+@needs_binaries
+def test_closing_its_terminal_stops_everything(up):
+    """SIGHUP of a terminal that is gone (its window closed): every later write fails (EIO)."""
+    u = up(1).start(via="tty")
+    u.hang_up()
+    assert u.p.wait(120) == 0, u.output()
+    u.assert_all_gone()
 
 
 @needs_binaries

@@ -254,7 +254,7 @@ def test_change_committed_but_not_published_survives_a_kill(cluster, tmp_path, p
     lonely.start()
     assert put(lonely, "dave", "committed, not yet published").status == 201
     lonely.kill()  # ...and dies before it could publish.
-    lonely.args[lonely.args.index("--amqp-url") + 1] = c.amqp
+    lonely.env["STATUS_AMQP_URL"] = c.amqp
     lonely.start()
     for n in c.nodes:
         wait_until(lambda: request("GET", f"{n.url}/api/statuses/dave").status == 200, 10,
@@ -302,14 +302,13 @@ def test_event_stream_on_one_node_sees_write_on_another(cluster):
 
 
 def test_quorum_queues_and_several_broker_urls(tmp_path, procs, broker):
-    """--queue-type quorum, and a first --amqp-url that is dead: the next one is used."""
+    """--queue-type quorum, and a first broker URL that is dead: the next one is used."""
     dead = f"amqp://guest:guest@127.0.0.1:{harness.free_port()}/"
     ports = [harness.free_port() for _ in range(2)]
     nodes = []
     for i in range(2):
-        n = harness.node(str(tmp_path), f"quorum-{i + 1}", port=ports[i],
-                         peers=[f"http://127.0.0.1:{ports[1 - i]}"],
-                         extra=["--amqp-url", dead, "--amqp-url", broker.url, "--queue-type", "quorum"])
+        n = harness.node(str(tmp_path), f"quorum-{i + 1}", port=ports[i], amqp=[dead, broker.url],
+                         peers=[f"http://127.0.0.1:{ports[1 - i]}"], extra=["--queue-type", "quorum"])
         procs.append(n)
         nodes.append(n.start(wait=False))
     for n in nodes:
@@ -320,3 +319,18 @@ def test_quorum_queues_and_several_broker_urls(tmp_path, procs, broker):
     assert put(nodes[0], "quinn", "via a quorum queue").status == 201
     wait_until(lambda: request("GET", f"{nodes[1].url}/api/statuses/quinn").status == 200, 5,
                what="replicated through quorum queues")
+
+
+def test_the_broker_has_a_user_of_its_own_and_no_guest(tmp_path, procs, broker):
+    """The test broker, like make up's: user `status`, its generated password only in a 0600 file,
+    no `guest`; a node gets the URL in its environment, so no command line shows the password."""
+    password = harness.assert_own_user(broker.dir, broker.port)
+    n = harness.node(str(tmp_path), "cred-1", amqp=broker.url)
+    procs.append(n)
+    n.start()
+    wait_until(lambda: "status.node.cred-1" in broker.ctl("list_queues", "name"), 10,
+               what="the node's queue, declared with the broker's own user")
+    with open(f"/proc/{n.p.pid}/cmdline", "rb") as f:
+        assert password.encode() not in f.read()
+    with open(f"/proc/{n.p.pid}/environ", "rb") as f:
+        assert f"STATUS_AMQP_URL={broker.url}".encode() in f.read().split(b"\0")
