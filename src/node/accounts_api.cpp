@@ -74,19 +74,26 @@ Identity need_identity(const AccountsDeps& d, const Request& req) {
   return *id;
 }
 
-// Writes one record (or its tombstone) and calls `done` with the outcome on the writer thread.
+// Writes one record (or its tombstone) and calls `done` with the outcome once it is committed
+// (and, with an answerer, once the other nodes have it or the sync timeout passed).
 void write_record(Store& store, std::string key, std::optional<Status> record, bool is_delete,
-                  bool create_only, std::function<void(Outcome)> done) {
+                  bool create_only, std::function<void(Outcome)> done,
+                  const WriteAnswerer* answerer = nullptr) {
   LocalRequest w;
   w.username = std::move(key);
   w.is_delete = is_delete;
   w.create_only = create_only;
   w.record = record ? std::move(record) : std::optional<Status>(Status{});
-  store.write(std::move(w), [done = std::move(done)](WriteResult r) { done(r.outcome); });
+  store.write(std::move(w), [done = std::move(done), answerer](WriteResult r) {
+    if (!answerer) return done(r.outcome);
+    auto outcome = r.outcome;
+    answerer->committed(r, true, [done, outcome](std::optional<ReplicationReport>) { done(outcome); });
+  });
 }
 
 // Calls `done` once every write in `keys` (tombstones) has committed; `ok` if none failed.
-void delete_all(Store& store, const std::vector<std::string>& keys, std::function<void(bool)> done) {
+void delete_all(Store& store, const std::vector<std::string>& keys, std::function<void(bool)> done,
+                const WriteAnswerer* answerer) {
   struct Join {
     std::mutex m;
     int left;
@@ -114,9 +121,13 @@ void delete_all(Store& store, const std::vector<std::string>& keys, std::functio
       LocalRequest w;
       w.is_delete = true;
       w.username = k;
-      store.write(std::move(w), [finish](WriteResult r) { finish(r.outcome); });
+      store.write(std::move(w), [finish, answerer](WriteResult r) {
+        if (!answerer) return finish(r.outcome);
+        auto outcome = r.outcome;
+        answerer->committed(r, true, [finish, outcome](std::optional<ReplicationReport>) { finish(outcome); });
+      });
     } else {
-      write_record(store, k, std::nullopt, true, false, finish);
+      write_record(store, k, std::nullopt, true, false, finish, answerer);
     }
   }
 }
@@ -158,8 +169,8 @@ void add_account_routes(common::Router& r, AccountsDeps& deps, int access) {
     check_name(user);
     check_password(pw, "password");
     if (!d->auth.options().signup_open) {
-      auto id = need_identity(*d, req);
-      if (!id.admin) throw HttpError(403, "only an admin may create accounts here");
+      auto id = d->auth.identify(req, wall_ms());
+      if (!id || !id->admin) throw HttpError(403, "only an admin may create accounts here");
     }
     if (d->auth.account(user)) throw HttpError(409, "the username '" + user + "' is taken");
     bool queued = d->hashes.submit([d, ex, m, user, pw, fail] {
@@ -178,7 +189,7 @@ void add_account_routes(common::Router& r, AccountsDeps& deps, int access) {
                      auto res = json_answer(201, o2, m);
                      res.set(http::field::location, "/api/accounts/" + user);
                      respond_api(ex, m, d->node_id, std::move(res));
-                   });
+                   }, d->answerer);
     });
     if (!queued) throw HttpError(503, "too many sign-ups and logins at once; retry", {{"Retry-After", "1"}});
   }, access);
@@ -220,7 +231,7 @@ void add_account_routes(common::Router& r, AccountsDeps& deps, int access) {
                      res.set(http::field::set_cookie, cookie(token, ttl.count()));
                      res.set(http::field::cache_control, "no-store");
                      respond_api(ex, m, d->node_id, std::move(res));
-                   });
+                   }, d->answerer);
     });
     if (!queued) throw HttpError(503, "too many sign-ins at once; retry", {{"Retry-After", "1"}});
   }, access);
@@ -234,7 +245,7 @@ void add_account_routes(common::Router& r, AccountsDeps& deps, int access) {
       auto res = no_content(m);
       res.set(http::field::set_cookie, cookie("", 0));
       respond_api(ex, m, d->node_id, std::move(res));
-    });
+    }, d->answerer);
   }, access);
 
   r.add(http::verb::get, "/api/me", [d](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
@@ -275,8 +286,9 @@ void add_account_routes(common::Router& r, AccountsDeps& deps, int access) {
                      std::vector<std::string> others;
                      for (const auto& s : d->store.index().sessions_of(user))
                        if (s.username != keep) others.push_back(s.username);
-                     delete_all(d->store, others, [d, ex, m](bool) { respond_api(ex, m, d->node_id, no_content(m)); });
-                   });
+                     delete_all(d->store, others, [d, ex, m](bool) { respond_api(ex, m, d->node_id, no_content(m)); },
+                                d->answerer);
+                   }, d->answerer);
     });
     if (!queued) throw HttpError(503, "too busy; retry", {{"Retry-After", "1"}});
   }, access);
@@ -295,7 +307,7 @@ void add_account_routes(common::Router& r, AccountsDeps& deps, int access) {
       if (!ok) return fail(ex, m, d->node_id, 503, "the account could not be deleted completely; retry");
       spdlog::info("event=account_deleted username={}", user);
       respond_api(ex, m, d->node_id, no_content(m));
-    });
+    }, d->answerer);
   }, access);
 }
 

@@ -6,6 +6,7 @@
 #include "common/router.hpp"
 #include "node/auth.hpp"
 #include "node/store.hpp"
+#include "node/write_path.hpp"
 
 #include <string>
 
@@ -17,6 +18,10 @@ struct AccountsDeps {
   HashWorkers& hashes;
   LoginThrottle& throttle;
   std::string node_id;
+  /// Account and session writes are answered like `X-Consistency: all` writes: once every UP
+  /// node has them (or the sync timeout passed), so the next request through a gateway — to
+  /// any node — already finds the new session or account.
+  const WriteAnswerer* answerer = nullptr;
 };
 
 /// Adds /api/accounts, /api/accounts/{username}, /api/accounts/{username}/password,

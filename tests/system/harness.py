@@ -216,10 +216,16 @@ def assert_own_user(broker_dir, port):
 
 def node(workdir, node_id, amqp=None, registry=None, peers=(), extra=(), port=None):
     """`amqp`: a broker URL or a list of them, tried in turn. They hold the broker's password, so
-    they go in the environment (STATUS_AMQP_URL, comma-separated), not on the command line."""
+    they go in the environment (STATUS_AMQP_URL, comma-separated), not on the command line.
+
+    Nodes run with `--auth off` (the open mode) unless `extra` names `--auth`: the tests of
+    replication, faults and the API are about those, and the identity tests (test_auth.py) turn
+    authentication on themselves."""
     port = port or free_port()
     data = os.path.join(workdir, f"data-{node_id}")
     args = ["--port", str(port), "--node-id", node_id, "--data-dir", data, "--threads", "2"]
+    if "--auth" not in extra:
+        args += ["--auth", "off"]
     env = {"STATUS_AMQP_URL": amqp if isinstance(amqp, str) else ",".join(amqp)} if amqp else {}
     if registry:
         args += ["--registry-url", registry]

@@ -296,10 +296,13 @@ TEST_F(ApiTest, ContentTypes) {
   EXPECT_EQ(call(POST, "/api/statuses", body, {{"Content-Type", "application/merge-patch+json"}})
                 .result_int(),
             200);
-  // No Content-Type: read as JSON.
+  // No Content-Type, and the form types a cross-site form can send: refused (CSRF).
   auto req = make(POST, "/api/statuses", body, {{"Content-Type", "application/json"}});
   req.erase(http::field::content_type);
-  EXPECT_EQ(call(std::move(req)).result_int(), 200);
+  EXPECT_EQ(call(std::move(req)).result_int(), 415);
+  EXPECT_EQ(call(POST, "/api/statuses", body, {{"Content-Type", "application/x-www-form-urlencoded"}})
+                .result_int(),
+            415);
 }
 
 TEST_F(ApiTest, PathErrors) {
