@@ -148,6 +148,8 @@ void PeriodicTask::loop(std::chrono::milliseconds first_delay) {
     } catch (const std::exception& e) {
       // A failed run is retried at the next interval; the task never takes the process down.
       spdlog::error("event=task_failed task={} error=\"{}\"", name_, e.what());
+    } catch (...) {
+      spdlog::error("event=task_failed task={} error=\"not a std::exception\"", name_);
     }
     std::lock_guard lock(mutex_);
     ++runs_;

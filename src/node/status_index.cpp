@@ -70,8 +70,10 @@ void StatusIndex::remove(std::string_view username) {
 
 void StatusIndex::put(Entry e) {
   remove(e.status.username);  // the key views the old entry's name: re-key with the new one
-  // Insert first, then point the key at the stored name (node-based map: stable address).
-  auto node = entries_.extract(entries_.emplace(std::string_view{}, std::move(e)).first);
+  // Insert under a placeholder no record can have (a control character), then point the key at
+  // the stored name (node-based map: stable address).
+  static const std::string kPlaceholder("\x01(inserting)");
+  auto node = entries_.extract(entries_.emplace(kPlaceholder, std::move(e)).first);
   node.key() = node.mapped().status.username;
   auto it = entries_.insert(std::move(node)).position;
   const Status& s = it->second.status;

@@ -276,7 +276,7 @@ void Store::try_commit(std::vector<Item*>& items, Attempt& a) {
         const Status* cur = a.lookup(index_, s.username);
         if (merge_remote(s, cur, horizon, wall) != Merge::kApply) continue;
         db_.put(s);
-        Entry e = Entry::make(std::move(s));
+        Entry e = Entry::make(s);  // a copy: a failed batch is retried with the same states
         a.changes.push_back({e.status, e.api_json, 0});
         std::string u = e.status.username;
         a.overlay[u] = std::move(e);
@@ -365,7 +365,12 @@ void Store::commit_writes(std::vector<Item*>& items) {
   }
   db_.rollback();
   spdlog::error("event=commit_failed error=\"{}\" code={} items={}", a.error, a.code, items.size());
-  if (items.size() == 1 || environmental(a.code)) return fail(items, environmental(a.code));
+  if (environmental(a.code)) return fail(items, true);
+  if (items.size() == 1) {
+    auto* rw = std::get_if<RemoteItem>(items[0]);
+    if (rw && rw->states.size() > 1) return commit_states_one_by_one(*rw);
+    return fail(items, false);
+  }
   // Something in the batch itself failed: commit each item on its own, so only that one fails.
   for (Item* item : items) {
     std::vector<Item*> one{item};
@@ -381,8 +386,44 @@ void Store::commit_writes(std::vector<Item*>& items) {
       spdlog::warn("event=write_failed error=\"{}\"", e.what());
     }
     db_.rollback();
+    auto* rw = std::get_if<RemoteItem>(item);
+    if (rw && rw->states.size() > 1 && !environmental(single.code)) {
+      commit_states_one_by_one(*rw);
+      continue;
+    }
     fail(one, environmental(single.code));
   }
+}
+
+void Store::commit_states_one_by_one(RemoteItem& rw) {
+  // One state of a replicated batch cannot be stored here: take the others, and count that one
+  // as refused (anti-entropy offers it again later). The batch as a whole is then done, so the
+  // consumer acknowledges it instead of retrying it forever.
+  ApplyResult total;
+  for (auto& s : rw.states) {
+    Item piece = RemoteItem{{s}, rw.replace, Completion<ApplyResult>()};
+    std::vector<Item*> one{&piece};
+    Attempt a;
+    try {
+      try_commit(one, a);
+      finish(one, a);
+      total.applied += a.remote.empty() ? 0 : a.remote[0].applied;
+      total.rejected += a.remote.empty() ? 0 : a.remote[0].rejected;
+      continue;
+    } catch (const SqliteError& e) {
+      db_.rollback();
+      if (environmental(e.code())) {
+        total.failed = true;  // the environment, after all: retry the whole batch later
+        break;
+      }
+    } catch (const std::exception&) {
+      db_.rollback();
+    }
+    spdlog::warn("event=state_refused username={}", s.username);
+    ++total.rejected;
+    ++rejected_;
+  }
+  rw.done(total);
 }
 
 }  // namespace status::node

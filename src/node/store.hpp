@@ -191,6 +191,7 @@ class Store {
   void try_commit(std::vector<Item*>& items, Attempt& a);
   void finish(std::vector<Item*>& items, Attempt& a);
   void fail(std::vector<Item*>& items, bool storage);
+  void commit_states_one_by_one(RemoteItem& rw);
   void run_task(TaskItem& t);
   void enqueue_task(std::function<std::function<void()>(StatusDb&)> run,
                     std::function<void(bool)> done);

@@ -38,8 +38,9 @@ TEST(BootstrapTest, LoadsFromUpPeersClosestFirst) {
   auto v = view();
   v.has_registry = true;
   v.registry_reachable = true;
-  v.peers = {peer("http://a", "n5", "UP", "done", 30), peer("http://b", "n6", "STARTING", "bootstrap", 1),
-             peer("http://c", "n7", "UP", "done", 5), peer("http://d", "n8", "DRAINING", "done", 2)};
+  v.peers = {
+      peer("http://a", "n5", "UP", "done", 30), peer("http://b", "n6", "STARTING", "bootstrap", 1),
+      peer("http://c", "n7", "UP", "done", 5), peer("http://d", "n8", "DRAINING", "done", 2)};
   auto d = decide_bootstrap(v);
   EXPECT_EQ(d.kind, BootstrapDecision::kLoad);
   // Only UP peers, never one that is starting (or draining), the smallest round trip first.
@@ -129,10 +130,12 @@ TEST(BootstrapTest, ColdStartRuleNeedsEveryPeerToAnswerAndWait) {
   v.peers = {peer("http://b", "n2", "STARTING", "bootstrap"), silent("http://c")};
   EXPECT_EQ(decide_bootstrap(v).kind, BootstrapDecision::kWait);
   // One peer is starting but has a complete state (it will be up soon): load from it then.
-  v.peers = {peer("http://b", "n2", "STARTING", "bootstrap"), peer("http://c", "n3", "STARTING", "done")};
+  v.peers = {peer("http://b", "n2", "STARTING", "bootstrap"),
+             peer("http://c", "n3", "STARTING", "done")};
   EXPECT_EQ(decide_bootstrap(v).kind, BootstrapDecision::kWait);
   // One is draining or degraded: not a cold start.
-  v.peers = {peer("http://b", "n2", "STARTING", "bootstrap"), peer("http://c", "n3", "DRAINING", "bootstrap")};
+  v.peers = {peer("http://b", "n2", "STARTING", "bootstrap"),
+             peer("http://c", "n3", "DRAINING", "bootstrap")};
   EXPECT_EQ(decide_bootstrap(v).kind, BootstrapDecision::kWait);
   v.peers = {peer("http://b", "n2", "STARTING", "resync")};
   EXPECT_EQ(decide_bootstrap(v).kind, BootstrapDecision::kStartEmpty);

@@ -25,7 +25,8 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = 500ms) {
   return true;
 }
 
-/// Counts how often each seq's callback ran.
+/// Counts how often each seq's callback ran. Declared before the waiters in each test: their
+/// destructor answers whoever still waits.
 struct Calls {
   std::mutex m;
   std::map<std::int64_t, int> n;
@@ -51,8 +52,8 @@ struct Calls {
 
 TEST(ConfirmWaitersTest, ConfirmAnswersEveryWaiterUpToIt) {
   status::common::FakeClock clock;
-  ConfirmWaiters w(1000ms, clock);
   Calls calls;
+  ConfirmWaiters w(1000ms, clock);
   for (std::int64_t s = 1; s <= 5; ++s) w.wait(s, clock.now(), calls.of(s));
   EXPECT_EQ(w.waiting(), 5u);
   EXPECT_EQ(calls.total(), 0);
@@ -74,9 +75,9 @@ TEST(ConfirmWaitersTest, ConfirmAnswersEveryWaiterUpToIt) {
 
 TEST(ConfirmWaitersTest, AnAlreadyConfirmedRowIsAnsweredAtOnce) {
   status::common::FakeClock clock;
+  Calls calls;
   ConfirmWaiters w(1000ms, clock);
   w.confirmed(7);
-  Calls calls;
   w.wait(7, clock.now(), calls.of(7));
   w.wait(3, clock.now(), calls.of(3));
   EXPECT_EQ(calls.count(7), 1);
@@ -89,8 +90,8 @@ TEST(ConfirmWaitersTest, AnAlreadyConfirmedRowIsAnsweredAtOnce) {
 
 TEST(ConfirmWaitersTest, ExpireAnswersOnlyThosePastTheirDeadline) {
   status::common::FakeClock clock;
-  ConfirmWaiters w(1000ms, clock);
   Calls calls;
+  ConfirmWaiters w(1000ms, clock);
   auto t0 = clock.now();
   w.wait(1, t0, calls.of(1));
   w.wait(2, t0 + 300ms, calls.of(2));
@@ -116,8 +117,8 @@ TEST(ConfirmWaitersTest, ExpireAnswersOnlyThosePastTheirDeadline) {
 
 TEST(ConfirmWaitersTest, TheDeadlineCountsFromTheCommitNotFromTheWait) {
   status::common::FakeClock clock;
-  ConfirmWaiters w(1000ms, clock);
   Calls calls;
+  ConfirmWaiters w(1000ms, clock);
   auto committed = clock.now();
   clock.advance(800ms);
   w.wait(1, committed, calls.of(1));  // registered 800 ms after its commit
@@ -133,9 +134,9 @@ TEST(ConfirmWaitersTest, TheDeadlineCountsFromTheCommitNotFromTheWait) {
 
 TEST(ConfirmWaitersTest, TheSweeperAnswersLateWaitersOnItsOwn) {
   status::common::FakeClock clock;
+  Calls calls;
   ConfirmWaiters w(500ms, clock);
   w.start();
-  Calls calls;
   w.wait(1, clock.now(), calls.of(1));
   w.wait(2, clock.now() + 1000ms, calls.of(2));
   // The sweeper parks on the fake clock: nothing happens until it moves.
@@ -154,8 +155,8 @@ TEST(ConfirmWaitersTest, TheSweeperAnswersLateWaitersOnItsOwn) {
 
 TEST(ConfirmWaitersTest, ReleaseAllAnswersEveryoneWithoutCountingTimeouts) {
   status::common::FakeClock clock;
-  ConfirmWaiters w(1000ms, clock);
   Calls calls;
+  ConfirmWaiters w(1000ms, clock);
   for (std::int64_t s = 1; s <= 4; ++s) w.wait(s, clock.now(), calls.of(s));
   w.release_all();
   EXPECT_EQ(calls.total(), 4);
@@ -203,15 +204,15 @@ TEST(ConfirmWaitersTest, DestructorAnswersWhoIsStillWaiting) {
 TEST(ConfirmWaitersTest, CallbacksRunOutsideTheLock) {
   // A callback that calls back into the waiters (as a write's answer path may) must not deadlock.
   status::common::FakeClock clock;
-  ConfirmWaiters w(1000ms, clock);
   std::atomic<int> seen{-1};
+  std::atomic<bool> expired_cb{false};
+  ConfirmWaiters w(1000ms, clock);
   w.wait(1, clock.now(), [&] { seen = static_cast<int>(w.waiting()); });
   w.wait(2, clock.now(), [&] { w.wait(10, clock.now(), [] {}); });
   w.confirmed(2);
-  EXPECT_EQ(seen.load(), 0);  // both were taken off before any callback ran
+  EXPECT_EQ(seen.load(), 0);   // both were taken off before any callback ran
   EXPECT_EQ(w.waiting(), 1u);  // the one added from the callback
   clock.advance(1000ms);
-  std::atomic<bool> expired_cb{false};
   w.wait(11, clock.now() - 1000ms, [&] { expired_cb = w.waiting() == 0; });
   w.expire();
   EXPECT_TRUE(expired_cb.load());
@@ -222,9 +223,9 @@ TEST(ConfirmWaitersTest, CallbacksRunOutsideTheLock) {
 
 TEST(ConfirmWaitersTest, ManyThreadsEachAnsweredOnce) {
   status::common::FakeClock clock;
+  Calls calls;
   ConfirmWaiters w(1000ms, clock);
   w.start();
-  Calls calls;
   std::vector<std::thread> ts;
   constexpr int kThreads = 4, kEach = 200;
   for (int t = 0; t < kThreads; ++t)

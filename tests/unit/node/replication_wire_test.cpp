@@ -27,7 +27,8 @@ OutboxRow row(std::int64_t seq, std::string user) {
 
 std::deque<OutboxRow> rows(std::int64_t first, std::int64_t n) {
   std::deque<OutboxRow> out;
-  for (std::int64_t i = 0; i < n; ++i) out.push_back(row(first + i, "u" + std::to_string(first + i)));
+  for (std::int64_t i = 0; i < n; ++i)
+    out.push_back(row(first + i, "u" + std::to_string(first + i)));
   return out;
 }
 
@@ -149,8 +150,8 @@ TEST(ConfirmTrackerTest, SingleAndMultipleAcks) {
   EXPECT_EQ(t.ack(2, false), 3u);  // just tag 2
   EXPECT_EQ(t.in_flight(), 3u);
   EXPECT_EQ(t.unconfirmed_bytes(), 450u);
-  EXPECT_EQ(t.ack(2, false), 0u);  // twice: nothing more
-  EXPECT_EQ(t.ack(99, false), 0u);  // unknown
+  EXPECT_EQ(t.ack(2, false), 0u);      // twice: nothing more
+  EXPECT_EQ(t.ack(99, false), 0u);     // unknown
   EXPECT_EQ(t.ack(3, true), 2u + 4u);  // tags 1 and 3 (2 already gone)
   EXPECT_EQ(t.in_flight(), 1u);
   EXPECT_EQ(t.unconfirmed_bytes(), 50u);
@@ -223,8 +224,8 @@ TEST(DecodeMessageTest, BadElementsAreCountedAndLeftOut) {
 }
 
 TEST(DecodeMessageTest, MalformedMessagesCountOne) {
-  for (std::string body : {"", "not json", "[", "[{\"username\":", "{}", "17", "\"x\"",
-                           "{\"username\":\"a\"}"}) {
+  for (std::string body :
+       {"", "not json", "[", "[{\"username\":", "{}", "17", "\"x\"", "{\"username\":\"a\"}"}) {
     auto d = decode_message(body);
     EXPECT_EQ(d.bad, 1u) << body;
     EXPECT_TRUE(d.states.empty()) << body;

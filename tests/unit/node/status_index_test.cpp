@@ -231,12 +231,6 @@ TEST(StatusIndexTest, FoldedDigestAgreesWithAFullPassThroughChanges) {
   EXPECT_EQ(idx.digest(10), std::vector<std::uint64_t>(10, 0));
 }
 
-TEST(StatusIndexTest, DigestOfZeroBucketsIsEmpty) {
-  StatusIndex idx;
-  put(idx, {live("alice", 1)});
-  EXPECT_TRUE(idx.digest(0).empty());
-}
-
 TEST(StatusIndexTest, BucketsHoldWhatTheDigestCoversAndSkipOldTombstones) {
   StatusIndex idx;
   std::vector<Status> states;
@@ -318,6 +312,19 @@ TEST(StatusIndexTest, OlderThanIsBySlotRangeAndStamp) {
   EXPECT_EQ(got.size(), expect.size());
   EXPECT_TRUE(idx.older_than(0, StatusIndex::kDigestSlots, 10).empty());  // strict
   EXPECT_EQ(idx.older_than(0, StatusIndex::kDigestSlots, 101).size(), 201u);
+}
+
+// Regression: put() once inserted under an empty key and re-keyed afterwards, so an existing
+// entry named "" swallowed the next install (and counted its digest share twice).
+TEST(StatusIndexTest, AnEntryWithAnEmptyNameDoesNotSwallowLaterInstalls) {
+  StatusIndex idx;
+  put(idx, {live("", 1)});
+  put(idx, {live("alice", 2)});
+  EXPECT_TRUE(idx.get("alice"));
+  EXPECT_EQ(idx.live_count(), 2u);
+  // Folded digest (per-slot sums) and a full pass must agree.
+  std::uint64_t folded = total(idx.digest(64)), full = total(idx.digest(3));
+  EXPECT_EQ(folded, full);
 }
 
 TEST(StatusIndexTest, ReadersDuringWritesSeeConsistentState) {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -596,4 +597,551 @@ TEST_F(StoreTest, CollectTombstonesForgetsOnlyThoseOlderThanTheTtl) {
   EXPECT_EQ(store_->tombstone_count(), 1u);
   open();  // and in SQLite too
   EXPECT_EQ(names(), (std::set<std::string>{"recent", "alive"}));
+}
+
+// ---- batches: a batch commits whole or fails whole; every item is answered ----
+//
+// Failures are real SQLite failures: a trigger (installed from a second connection) that
+// refuses one username, or a second connection holding the write lock. Items queued before
+// start() are taken by the writer as one batch.
+
+namespace {
+
+/// Runs SQL on a connection of its own (as an operator's sqlite3 shell would).
+void exec_sql(const std::string& path, const std::string& sql) {
+  Db db(path);
+  db.exec(sql);
+}
+
+std::string poison_trigger(const std::string& raise = "FAIL") {
+  // The store writes with INSERT OR REPLACE: a BEFORE INSERT trigger fires for it.
+  return "CREATE TRIGGER boom BEFORE INSERT ON statuses WHEN NEW.username='boom' "
+         "BEGIN SELECT RAISE(" +
+         raise + ",'boom'); END;";
+}
+
+std::future<WriteResult> queue_write(Store& s, LocalRequest w) {
+  auto p = std::make_shared<std::promise<WriteResult>>();
+  auto f = p->get_future();
+  s.write(std::move(w), [p](WriteResult r) { p->set_value(std::move(r)); });
+  return f;
+}
+
+std::future<ApplyResult> queue_apply(Store& s, std::vector<Status> states) {
+  auto p = std::make_shared<std::promise<ApplyResult>>();
+  auto f = p->get_future();
+  s.apply(std::move(states), [p](ApplyResult r) { p->set_value(r); });
+  return f;
+}
+
+std::future<ApplyResult> queue_page(Store& s, std::vector<Status> states, std::size_t first,
+                                    std::size_t last, std::optional<std::uint64_t> before) {
+  auto p = std::make_shared<std::promise<ApplyResult>>();
+  auto f = p->get_future();
+  s.apply_page(std::move(states), first, last, before, [p](ApplyResult r) { p->set_value(r); });
+  return f;
+}
+
+/// Every answer comes, and comes in bounded time (a lost answer fails instead of hanging).
+template <class T>
+T answer(std::future<T>& f, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  if (f.wait_for(limit) != std::future_status::ready) {
+    ADD_FAILURE() << "no answer within " << limit.count() << " ms";
+    return T{};
+  }
+  return f.get();
+}
+
+std::set<std::string> usernames(const Store& s) {
+  std::set<std::string> out;
+  for (const auto& st : s.index().snapshot()) out.insert(st.username);
+  return out;
+}
+
+}  // namespace
+
+class StoreBatchTest : public StoreTest {
+ protected:
+  void SetUp() override {}  // each test opens the store it needs
+
+  Store::Options options(bool outbox = true) {
+    Store::Options o;
+    o.data_dir = dir_.str();
+    o.node_id = "n1";
+    o.outbox = outbox;
+    return o;
+  }
+  /// Creates the schema, installs `trigger_sql` from another connection, and opens the store
+  /// again without starting its writer (so that what is queued next lands in one batch).
+  void open_poisoned(bool outbox = true, const std::string& trigger_sql = poison_trigger()) {
+    store_.reset();
+    { Store schema(options(outbox), clock_); }
+    exec_sql(dir_.str() + "/status.db", trigger_sql);
+    store_ = std::make_unique<Store>(options(outbox), clock_);
+  }
+  void open_unstarted(bool outbox = true) {
+    store_.reset();
+    store_ = std::make_unique<Store>(options(outbox), clock_);
+  }
+};
+
+TEST_F(StoreBatchTest, APoisonedWriteFailsAloneTheRestOfItsBatchCommits) {
+  open_poisoned();
+  std::vector<Change> changes;
+  store_->set_change_listener(
+      [&](const std::vector<Change>& cs) { changes.insert(changes.end(), cs.begin(), cs.end()); });
+  auto a = queue_write(*store_, local(input("a", "x")));
+  auto boom = queue_write(*store_, local(input("boom", "x")));
+  auto b = queue_write(*store_, local(input("b", "x")));
+  auto c = queue_write(*store_, local(input("c", "x")));
+  store_->start();
+  auto ra = answer(a), rboom = answer(boom), rb = answer(b), rc = answer(c);
+  EXPECT_EQ(ra.outcome, Outcome::kCreated);
+  EXPECT_EQ(rb.outcome, Outcome::kCreated);
+  EXPECT_EQ(rc.outcome, Outcome::kCreated);
+  EXPECT_EQ(rboom.outcome, Outcome::kFailed);
+  EXPECT_EQ(rboom.outbox_seq, 0);
+  EXPECT_EQ(store_->failures(), 1u);
+  EXPECT_EQ(store_->commits(), 3u);
+  EXPECT_FALSE(store_->storage_failing());  // an item's fault, not the disk's
+  EXPECT_FALSE(store_->get("boom"));
+  EXPECT_EQ(usernames(*store_), (std::set<std::string>{"a", "b", "c"}));
+  // Nothing of the failed item reached the event stream or the outbox.
+  store_->barrier();
+  std::set<std::string> changed;
+  for (const auto& ch : changes) changed.insert(ch.status.username);
+  EXPECT_EQ(changed, (std::set<std::string>{"a", "b", "c"}));
+  auto rows = OutboxReader(store_->db_path()).pending(0, 100);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(store_->outbox_size(), 3u);
+  std::set<std::int64_t> seqs{ra.outbox_seq, rb.outbox_seq, rc.outbox_seq};
+  for (const auto& r : rows) {
+    EXPECT_TRUE(seqs.count(r.seq)) << r.seq;
+    EXPECT_NE(from_wire_json(r.payload)->username, "boom");
+  }
+  // And in SQLite: exactly the three.
+  open("n1");
+  EXPECT_EQ(usernames(*store_), (std::set<std::string>{"a", "b", "c"}));
+}
+
+TEST_F(StoreBatchTest, EveryKindOfRaiseIsIsolated) {
+  // ABORT and ROLLBACK fail the statement the same way; ROLLBACK also ends the transaction
+  // inside SQLite (the store must notice and not commit half a batch in autocommit mode).
+  for (std::string kind : {"ABORT", "ROLLBACK", "FAIL"}) {
+    SCOPED_TRACE(kind);
+    TempDir d;
+    Store::Options o = options();
+    o.data_dir = d.str();
+    { Store schema(o, clock_); }
+    exec_sql(d.str() + "/status.db", poison_trigger(kind));
+    {
+      Store s(o, clock_);
+      auto a = queue_write(s, local(input("a", "x")));
+      auto boom = queue_write(s, local(input("boom", "x")));
+      auto b = queue_write(s, local(input("b", "x")));
+      s.start();
+      EXPECT_EQ(answer(a).outcome, Outcome::kCreated);
+      EXPECT_EQ(answer(boom).outcome, Outcome::kFailed);
+      EXPECT_EQ(answer(b).outcome, Outcome::kCreated);
+    }
+    Store again(o, clock_);
+    std::set<std::string> names;
+    for (const auto& st : again.index().snapshot()) names.insert(st.username);
+    EXPECT_EQ(names, (std::set<std::string>{"a", "b"}));
+  }
+}
+
+TEST_F(StoreBatchTest, APoisonedWriteAloneFailsAndTheNextWritesSucceed) {
+  open_poisoned();
+  store_->start();
+  EXPECT_EQ(upsert(input("a", "1")).outcome, Outcome::kCreated);
+  EXPECT_EQ(upsert(input("boom", "1")).outcome, Outcome::kFailed);
+  EXPECT_EQ(upsert(input("boom", "2")).outcome, Outcome::kFailed);  // fails every time, alone
+  EXPECT_EQ(upsert(input("b", "1")).outcome, Outcome::kCreated);
+  EXPECT_EQ(upsert(input("a", "2")).outcome, Outcome::kReplaced);
+  EXPECT_EQ(store_->failures(), 2u);
+}
+
+TEST_F(StoreBatchTest, OutboxSeqsAreNeverReusedAfterAFailedCommit) {
+  // 'boomout' fails at its outbox row, i.e. after it was handed a seq.
+  open_poisoned(true, poison_trigger() +
+                          "CREATE TRIGGER boom_outbox BEFORE INSERT ON outbox WHEN NEW.payload "
+                          "LIKE '%\"boomout\"%' BEGIN SELECT RAISE(FAIL,'boom'); END;");
+  store_->start();
+  auto first = upsert(input("a", "1"));
+  ASSERT_GT(first.outbox_seq, 0);
+  // The failed commit handed out first.outbox_seq + 1 inside its rolled-back transaction.
+  auto failed = upsert(input("boomout", "1"));
+  EXPECT_EQ(failed.outcome, Outcome::kFailed);
+  EXPECT_EQ(failed.outbox_seq, 0);
+  EXPECT_FALSE(store_->get("boomout"));
+  auto next = upsert(input("b", "1"));
+  ASSERT_EQ(next.outcome, Outcome::kCreated);
+  EXPECT_GT(next.outbox_seq, first.outbox_seq + 1);
+  // A batch with a poisoned item: its first attempt handed p the seq next + 1 before it was
+  // rolled back; the retry item by item hands out new ones.
+  store_->stop();
+  open_unstarted();  // same data dir, the triggers are still there
+  auto p = queue_write(*store_, local(input("p", "x")));
+  auto boom = queue_write(*store_, local(input("boomout", "x")));
+  auto q = queue_write(*store_, local(input("q", "x")));
+  store_->start();
+  auto rp = answer(p), rq = answer(q);
+  EXPECT_EQ(answer(boom).outcome, Outcome::kFailed);
+  ASSERT_EQ(rp.outcome, Outcome::kCreated);
+  ASSERT_EQ(rq.outcome, Outcome::kCreated);
+  EXPECT_GT(rp.outbox_seq, next.outbox_seq + 2);  // next+1 (p) and next+2 (boomout) were used
+  EXPECT_GT(rq.outbox_seq, rp.outbox_seq + 1);    // boomout's own retry used one between them
+  auto later = upsert(input("r", "x"));
+  EXPECT_GT(later.outbox_seq, rq.outbox_seq);
+  // The outbox holds exactly the committed rows, each under the seq its writer was told.
+  std::map<std::int64_t, std::string> expect{{first.outbox_seq, "a"},
+                                             {next.outbox_seq, "b"},
+                                             {rp.outbox_seq, "p"},
+                                             {rq.outbox_seq, "q"},
+                                             {later.outbox_seq, "r"}};
+  std::map<std::int64_t, std::string> got;
+  for (const auto& r : OutboxReader(store_->db_path()).pending(0, 100))
+    got[r.seq] = from_wire_json(r.payload)->username;
+  EXPECT_EQ(got, expect);
+  EXPECT_EQ(store_->outbox_size(), 5u);
+}
+
+TEST_F(StoreBatchTest, OutboxSeqsContinueAboveTheOutboxAfterReopen) {
+  open_unstarted();
+  store_->start();
+  auto a = upsert(input("a", "1"));
+  auto b = upsert(input("b", "1"));
+  store_->outbox_delete_upto(a.outbox_seq);
+  store_->barrier();
+  open_unstarted();
+  store_->start();
+  auto c = upsert(input("c", "1"));
+  EXPECT_GT(c.outbox_seq, b.outbox_seq);
+}
+
+TEST_F(StoreBatchTest, RemoteItemsAreIsolatedFromAPoisonedOneInTheirBatch) {
+  open_poisoned();
+  // The poisoned apply comes first: its failure aborts the first attempt before the others
+  // were touched.
+  auto bad = queue_apply(*store_, {remote("boom", "x", 5)});
+  auto good = queue_apply(*store_, {remote("r1", "one", 6), remote("r2", "two", 7)});
+  auto w = queue_write(*store_, local(input("w", "x")));
+  store_->start();
+  auto rbad = answer(bad), rgood = answer(good);
+  EXPECT_TRUE(rbad.failed);
+  EXPECT_FALSE(rgood.failed);
+  EXPECT_EQ(rgood.applied, 2);
+  EXPECT_EQ(answer(w).outcome, Outcome::kCreated);
+  EXPECT_EQ(usernames(*store_), (std::set<std::string>{"r1", "r2", "w"}));
+  EXPECT_EQ(store_->get("r1")->status.text, "one");
+}
+
+// Regression: try_commit once moved each applied state out of its item, so a batch retried item
+// by item after a later failure re-applied moved-from (empty) states and lost the real ones.
+TEST_F(StoreBatchTest, RemoteItemsBeforeAPoisonedWriteAreAppliedIntact) {
+  open_poisoned();
+  std::vector<Change> changes;
+  store_->set_change_listener(
+      [&](const std::vector<Change>& cs) { changes.insert(changes.end(), cs.begin(), cs.end()); });
+  auto good = queue_apply(*store_, {remote("r1", "one", 6), remote("r2", "two", 7)});
+  auto boom = queue_write(*store_, local(input("boom", "x")));
+  auto after = queue_apply(*store_, {remote("r3", "three", 8)});
+  store_->start();
+  auto rgood = answer(good);
+  EXPECT_EQ(answer(boom).outcome, Outcome::kFailed);
+  EXPECT_FALSE(answer(after).failed);
+  EXPECT_FALSE(rgood.failed);
+  EXPECT_EQ(rgood.applied, 2);
+  EXPECT_EQ(usernames(*store_), (std::set<std::string>{"r1", "r2", "r3"}));
+  ASSERT_TRUE(store_->get("r1"));
+  EXPECT_EQ(store_->get("r1")->status.text, "one");
+  EXPECT_EQ(store_->get("r1")->status.version, (Version{stamp(6), "n2"}));
+  ASSERT_TRUE(store_->get("r2"));
+  EXPECT_EQ(store_->get("r2")->status.text, "two");
+  EXPECT_FALSE(store_->index().find_for_writer(""));
+  store_->barrier();
+  for (const auto& ch : changes) EXPECT_FALSE(ch.status.username.empty());
+}
+
+// Regression: one poisoned state once failed the whole apply() it came in, and the replicator
+// retried that message forever; the states of a failing item are now committed one by one.
+TEST_F(StoreBatchTest, APoisonedStateInOneApplyDoesNotCostTheOthers) {
+  open_poisoned();
+  store_->start();
+  auto f = queue_apply(*store_, {remote("a", "x", 5), remote("boom", "x", 6), remote("b", "x", 7)});
+  auto r = answer(f);
+  EXPECT_TRUE(store_->get("a"));
+  EXPECT_TRUE(store_->get("b"));
+  EXPECT_FALSE(store_->get("boom"));
+  EXPECT_FALSE(r.failed) << "a failed apply is retried by the replicator forever";
+  EXPECT_EQ(r.applied, 2);
+}
+
+TEST_F(StoreBatchTest, ALockedDatabaseFailsTheWholeBatchAtOnce) {
+  open_unstarted();
+  // Another connection holds the write lock: every BEGIN IMMEDIATE times out (SQLITE_BUSY),
+  // an environmental error — retrying item by item would only cost one timeout per item.
+  Db blocker(store_->db_path());
+  blocker.exec("BEGIN IMMEDIATE");
+  std::vector<std::future<WriteResult>> fs;
+  for (int i = 0; i < 5; ++i)
+    fs.push_back(queue_write(*store_, local(input("u" + std::to_string(i), "x"))));
+  auto ap = queue_apply(*store_, {remote("r", "x", 5)});
+  auto started = std::chrono::steady_clock::now();
+  store_->start();
+  for (auto& f : fs) EXPECT_EQ(answer(f).outcome, Outcome::kFailed);
+  EXPECT_TRUE(answer(ap).failed);
+  auto took = std::chrono::steady_clock::now() - started;
+  // One busy timeout for the batch, not one per item (6 items + the batch = 7 timeouts).
+  EXPECT_LT(took, std::chrono::milliseconds(3 * Db::kBusyTimeoutMs));
+  EXPECT_EQ(store_->failures(), 5u);
+  EXPECT_TRUE(store_->storage_failing());
+  EXPECT_EQ(store_->live_count(), 0u);
+  EXPECT_EQ(store_->outbox_size(), 0u);
+  // A task fails the same way and changes nothing in memory.
+  std::promise<bool> sync_done;
+  auto sync_f = sync_done.get_future();
+  store_->set_sync_state(SyncState::kDone, [&](bool ok) { sync_done.set_value(ok); });
+  EXPECT_FALSE(answer(sync_f));
+  EXPECT_EQ(store_->sync_state(), SyncState::kBootstrap);
+  // The lock goes: the next write commits and the store no longer reports a failing disk.
+  blocker.exec("ROLLBACK");
+  auto ok = upsert(input("later", "x"));
+  EXPECT_EQ(ok.outcome, Outcome::kCreated);
+  EXPECT_GT(ok.outbox_seq, 0);
+  EXPECT_FALSE(store_->storage_failing());
+  EXPECT_EQ(usernames(*store_), (std::set<std::string>{"later"}));
+}
+
+TEST_F(StoreBatchTest, ItemsQueuedOnAStoppedStoreAreAnsweredWithTheFailure) {
+  open_unstarted();
+  auto w = queue_write(*store_, local(input("a", "x")));
+  auto ap = queue_apply(*store_, {remote("r", "x", 5)});
+  auto pg = queue_page(*store_, {remote("p", "x", 5)}, 0, StatusIndex::kDigestSlots, std::nullopt);
+  store_->stop();  // never started: the queue is dropped, every item answered
+  EXPECT_EQ(answer(w).outcome, Outcome::kFailed);
+  EXPECT_TRUE(answer(ap).failed);
+  EXPECT_TRUE(answer(pg).failed);
+  // A write after stop() waits for no writer: the store's destruction answers it at the latest.
+  auto late = queue_write(*store_, local(input("b", "x")));
+  store_.reset();
+  EXPECT_EQ(answer(late, std::chrono::milliseconds(100)).outcome, Outcome::kFailed);
+  open("n1");
+  EXPECT_EQ(store_->live_count(), 0u);
+}
+
+TEST_F(StoreBatchTest, StopFinishesWhatIsQueued) {
+  open_unstarted();
+  std::vector<std::future<WriteResult>> fs;
+  for (int i = 0; i < 50; ++i)
+    fs.push_back(queue_write(*store_, local(input("u" + std::to_string(i), "x"))));
+  store_->start();
+  store_->stop();
+  for (auto& f : fs) EXPECT_EQ(answer(f).outcome, Outcome::kCreated);
+  open("n1");
+  EXPECT_EQ(store_->live_count(), 50u);
+}
+
+TEST(CompletionTest, AnswersOnceAndWithTheFailureValueWhenDropped) {
+  std::vector<int> got;
+  {
+    Completion<int> c([&](int v) { got.push_back(v); }, -1);
+  }
+  EXPECT_EQ(got, (std::vector<int>{-1}));
+  got.clear();
+  {
+    Completion<int> c([&](int v) { got.push_back(v); }, -1);
+    c(7);
+    c(8);  // only once
+  }
+  EXPECT_EQ(got, (std::vector<int>{7}));
+  got.clear();
+  {
+    Completion<int> a([&](int v) { got.push_back(v); }, -1);
+    Completion<int> b(std::move(a));
+    b(3);
+  }  // the moved-from one answers nothing
+  EXPECT_EQ(got, (std::vector<int>{3}));
+  got.clear();
+  {
+    Completion<int> a([&](int v) { got.push_back(10 + v); }, -1);
+    Completion<int> b([&](int v) { got.push_back(20 + v); }, -2);
+    b = std::move(a);  // b's own callback is answered (dropped) first
+    EXPECT_EQ(got, (std::vector<int>{18}));
+  }
+  EXPECT_EQ(got, (std::vector<int>{18, 9}));
+  Completion<int> empty;
+  empty(1);  // nothing to call: no crash
+}
+
+// ---- apply_page with replace ----
+
+TEST_F(StoreBatchTest, ApplyPageWithReplaceDropsAbsentEntriesStampedBelowTheLimit) {
+  open_unstarted(false);
+  std::vector<Change> changes;
+  store_->set_change_listener(
+      [&](const std::vector<Change>& cs) { changes.insert(changes.end(), cs.begin(), cs.end()); });
+  store_->start();
+  const std::size_t first = 0, last = StatusIndex::kDigestSlots / 2;
+  auto in_range = [&](const std::string& u) {
+    auto s = StatusIndex::slot_of(u);
+    return s >= first && s < last;
+  };
+  // Pick names by slot.
+  std::vector<std::string> in, out;
+  for (int i = 0; in.size() < 5 || out.size() < 1; ++i) {
+    std::string u = "u" + std::to_string(i);
+    (in_range(u) ? in : out).push_back(u);
+  }
+  const std::string old_absent = in[0], old_tomb = in[1], new_absent = in[2], in_page = in[3],
+                    updated = in[4], outside = out[0];
+  apply({remote(old_absent, "x", 10), tombstone(old_tomb, 11), remote(new_absent, "x", 1000),
+         remote(in_page, "x", 12), remote(updated, "old", 13), remote(outside, "x", 14)});
+  changes.clear();
+  std::vector<Status> page{remote(in_page, "x", 12), remote(updated, "new", 600)};
+  auto f = queue_page(*store_, page, first, last, stamp(500));
+  auto r = answer(f);
+  EXPECT_FALSE(r.failed);
+  EXPECT_EQ(r.applied, 2);  // the update and the dropped live status
+  EXPECT_EQ(usernames(*store_), (std::set<std::string>{new_absent, in_page, updated, outside}));
+  EXPECT_EQ(store_->get(updated)->status.text, "new");
+  EXPECT_EQ(store_->tombstone_count(), 0u);
+  // The dropped live status is announced as a delete; the dropped tombstone is no change.
+  store_->barrier();
+  std::map<std::string, bool> seen;  // username → deleted
+  for (const auto& ch : changes) seen[ch.status.username] = ch.status.deleted;
+  EXPECT_EQ(seen, (std::map<std::string, bool>{{old_absent, true}, {updated, false}}));
+  // Gone from SQLite as well.
+  open("n1");
+  EXPECT_EQ(usernames(*store_), (std::set<std::string>{new_absent, in_page, updated, outside}));
+}
+
+TEST_F(StoreBatchTest, ApplyPageWithoutReplaceDropsNothing) {
+  open_unstarted(false);
+  store_->start();
+  std::string a, b;
+  for (int i = 0; a.empty() || b.empty(); ++i) {
+    std::string u = "u" + std::to_string(i);
+    (StatusIndex::slot_of(u) < StatusIndex::kDigestSlots / 2 ? a : b) = u;
+  }
+  apply({remote(a, "x", 10)});
+  auto f = queue_page(*store_, {remote(b, "x", 11)}, 0, StatusIndex::kDigestSlots, std::nullopt);
+  auto r = answer(f);
+  EXPECT_EQ(r.applied, 1);
+  EXPECT_EQ(usernames(*store_), (std::set<std::string>{a, b}));
+}
+
+TEST_F(StoreBatchTest, ApplyPageKeepsWritesOfTheSameBatch) {
+  // A local write queued in the same batch, before the page, is not "absent from the page":
+  // it is newer than anything the peer could have sent.
+  open_unstarted(false);
+  std::string u;
+  for (int i = 0; u.empty(); ++i)
+    if (StatusIndex::slot_of("w" + std::to_string(i)) < 100) u = "w" + std::to_string(i);
+  auto w = queue_write(*store_, local(input(u, "x")));
+  auto f = queue_page(*store_, {}, 0, 100, ~0ULL >> 2);
+  store_->start();
+  EXPECT_EQ(answer(w).outcome, Outcome::kCreated);
+  EXPECT_FALSE(answer(f).failed);
+  EXPECT_TRUE(store_->get(u));
+}
+
+// ---- sync state ----
+
+TEST_F(StoreBatchTest, SetSyncStatePersists) {
+  open_unstarted();
+  EXPECT_EQ(store_->sync_state(), SyncState::kBootstrap);
+  store_->start();
+  std::promise<bool> p;
+  auto f = p.get_future();
+  store_->set_sync_state(SyncState::kDone, [&](bool ok) { p.set_value(ok); });
+  EXPECT_TRUE(answer(f));
+  EXPECT_EQ(store_->sync_state(), SyncState::kDone);
+  open_unstarted();
+  EXPECT_EQ(store_->sync_state(), SyncState::kDone);
+  // Before start() it runs on the caller's thread.
+  bool ok = false;
+  store_->set_sync_state(SyncState::kResync, [&](bool r) { ok = r; });
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(store_->sync_state(), SyncState::kResync);
+  open_unstarted();
+  EXPECT_EQ(store_->sync_state(), SyncState::kResync);
+}
+
+TEST_F(StoreBatchTest, AStoreReopenedMidBootstrapStartsOver) {
+  open_unstarted(false);
+  store_->start();
+  ASSERT_EQ(store_->sync_state(), SyncState::kBootstrap);
+  // Half a snapshot arrives, then the node dies before the bootstrap is marked done.
+  auto f = queue_page(*store_, {remote("a", "x", 5), remote("b", "x", 6)}, 0,
+                      StatusIndex::kDigestSlots, std::nullopt);
+  EXPECT_EQ(answer(f).applied, 2);
+  open_unstarted(false);
+  EXPECT_EQ(store_->live_count(), 2u);                     // what it had got so far is there …
+  EXPECT_EQ(store_->sync_state(), SyncState::kBootstrap);  // … but it is not complete
+  store_->start();
+  std::promise<bool> p;
+  auto done = p.get_future();
+  store_->set_sync_state(SyncState::kDone, [&](bool ok) { p.set_value(ok); });
+  EXPECT_TRUE(answer(done));
+  open_unstarted(false);
+  EXPECT_EQ(store_->sync_state(), SyncState::kDone);
+  EXPECT_EQ(store_->live_count(), 2u);
+  // A complete store emptied by deletes stays complete: the state is persisted, not inferred.
+  store_->start();
+  EXPECT_EQ(remove("a").outcome, Outcome::kDeleted);
+  EXPECT_EQ(remove("b").outcome, Outcome::kDeleted);
+  store_->collect_tombstones();  // nothing old enough: the tombstones stay
+  open_unstarted(false);
+  EXPECT_EQ(store_->live_count(), 0u);
+  EXPECT_EQ(store_->sync_state(), SyncState::kDone);
+}
+
+// ---- tombstone collection by the wall-clock horizon ----
+
+TEST_F(StoreBatchTest, TombstonesAreCollectedOnceTheWallClockHorizonPassesThem) {
+  Store::Options o = options(false);
+  const std::int64_t ttl = 16'000, step = horizon_step_ms(ttl);
+  ASSERT_EQ(step, 1000);
+  o.tombstone_ttl_ms = ttl;
+  store_ = std::make_unique<Store>(o, clock_);
+  store_->start();
+  upsert(input("a", "x"));
+  auto del = remove("a");
+  upsert(input("live", "x"));
+  const auto deleted_ms = static_cast<std::int64_t>(del.status.version.hlc >> 16);
+  EXPECT_EQ(store_->horizon_hlc(),
+            hlc_of_ms(gc_horizon_ms(static_cast<std::int64_t>(time_.ms->load()), ttl)));
+  // Just under the TTL: the horizon is not past the tombstone.
+  time_.ms->store(static_cast<std::uint64_t>(deleted_ms + ttl - 1));
+  EXPECT_EQ(store_->collect_tombstones(), 0u);
+  EXPECT_EQ(store_->tombstone_count(), 1u);
+  // A step later it is, whatever the HLC's logical part.
+  time_.ms->store(static_cast<std::uint64_t>(deleted_ms + ttl + step));
+  EXPECT_GT(store_->horizon_hlc(), del.status.version.hlc);
+  EXPECT_EQ(store_->collect_tombstones(), 1u);
+  EXPECT_EQ(store_->tombstone_count(), 0u);
+  EXPECT_TRUE(store_->get("live"));
+  EXPECT_EQ(store_->collect_tombstones(), 0u);
+  // The resync horizon is that of a clock ahead by the allowed offset.
+  EXPECT_EQ(store_->resync_horizon_hlc(),
+            hlc_of_ms(gc_horizon_ms(
+                static_cast<std::int64_t>(time_.ms->load()) + o.max_clock_offset_ms, ttl)));
+  EXPECT_GE(store_->resync_horizon_hlc(), store_->horizon_hlc());
+  store_.reset();
+  store_ = std::make_unique<Store>(o, clock_);
+  EXPECT_EQ(store_->tombstone_count(), 0u);
+  EXPECT_EQ(usernames(*store_), (std::set<std::string>{"live"}));
+}
+
+TEST_F(StoreBatchTest, CollectTombstonesTakesTheOldestFirstAtMostMax) {
+  open_unstarted(false);
+  store_->start();
+  apply({tombstone("t3", 30), tombstone("t1", 10), tombstone("t2", 20)});
+  time_.ms->fetch_add(9LL * 24 * 3600 * 1000);  // past the default TTL
+  EXPECT_EQ(store_->collect_tombstones(2), 2u);
+  EXPECT_EQ(usernames(*store_), (std::set<std::string>{"t3"}));
+  EXPECT_EQ(store_->collect_tombstones(2), 1u);
+  EXPECT_EQ(store_->tombstone_count(), 0u);
 }

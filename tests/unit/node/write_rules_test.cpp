@@ -45,6 +45,8 @@ LocalRequest del(std::string user, Preconditions pre = {}) {
 Preconditions if_match(std::vector<std::string> tags) { return {std::move(tags), {}}; }
 Preconditions if_none_match(std::vector<std::string> tags) { return {{}, std::move(tags)}; }
 
+constexpr std::int64_t kNow = 1'800'000'000'000;  // wall clock of merge_remote
+
 }  // namespace
 
 // ---- preconditions_hold ----
@@ -191,44 +193,64 @@ TEST(DecideLocalTest, FailedPreconditionStoresNothing) {
   EXPECT_EQ(decide_local(upsert("alice", "x", if_none_match({"*"})), &t, 11, "n1").outcome,
             Outcome::kCreated);
   // A matching If-Match replaces.
-  EXPECT_EQ(decide_local(upsert("alice", "x", if_match({cur.version.str()})), &cur, 11, "n1").outcome,
-            Outcome::kReplaced);
+  EXPECT_EQ(
+      decide_local(upsert("alice", "x", if_match({cur.version.str()})), &cur, 11, "n1").outcome,
+      Outcome::kReplaced);
 }
 
 // ---- merge_remote ----
 
 TEST(MergeRemoteTest, HigherVersionWins) {
   Status cur = live("alice", 10, "n2");
-  EXPECT_EQ(merge_remote(live("alice", 11, "n1"), &cur, 0), Merge::kApply);
-  EXPECT_EQ(merge_remote(live("alice", 9, "n9"), &cur, 0), Merge::kStale);
-  EXPECT_EQ(merge_remote(live("alice", 10, "n2"), &cur, 0), Merge::kStale);  // duplicate
+  EXPECT_EQ(merge_remote(live("alice", 11, "n1"), &cur, 0, kNow), Merge::kApply);
+  EXPECT_EQ(merge_remote(live("alice", 9, "n9"), &cur, 0, kNow), Merge::kStale);
+  EXPECT_EQ(merge_remote(live("alice", 10, "n2"), &cur, 0, kNow), Merge::kStale);  // duplicate
   // Same hlc: the node id breaks the tie, the same way on every node.
-  EXPECT_EQ(merge_remote(live("alice", 10, "n3"), &cur, 0), Merge::kApply);
-  EXPECT_EQ(merge_remote(live("alice", 10, "n1"), &cur, 0), Merge::kStale);
+  EXPECT_EQ(merge_remote(live("alice", 10, "n3"), &cur, 0, kNow), Merge::kApply);
+  EXPECT_EQ(merge_remote(live("alice", 10, "n1"), &cur, 0, kNow), Merge::kStale);
 }
 
 TEST(MergeRemoteTest, TombstonesAndLiveStatesCompareAlike) {
   Status cur = live("alice", 10);
-  EXPECT_EQ(merge_remote(tomb("alice", 11), &cur, 0), Merge::kApply);
-  EXPECT_EQ(merge_remote(tomb("alice", 9), &cur, 0), Merge::kStale);
+  EXPECT_EQ(merge_remote(tomb("alice", 11), &cur, 0, kNow), Merge::kApply);
+  EXPECT_EQ(merge_remote(tomb("alice", 9), &cur, 0, kNow), Merge::kStale);
   Status t = tomb("alice", 10);
-  EXPECT_EQ(merge_remote(live("alice", 9), &t, 0), Merge::kStale);
-  EXPECT_EQ(merge_remote(live("alice", 11), &t, 0), Merge::kApply);
+  EXPECT_EQ(merge_remote(live("alice", 9), &t, 0, kNow), Merge::kStale);
+  EXPECT_EQ(merge_remote(live("alice", 11), &t, 0, kNow), Merge::kApply);
 }
 
 TEST(MergeRemoteTest, UnknownUserIsApplied) {
-  EXPECT_EQ(merge_remote(live("alice", 1), nullptr, 0), Merge::kApply);
-  EXPECT_EQ(merge_remote(tomb("alice", 1), nullptr, 0), Merge::kApply);
+  EXPECT_EQ(merge_remote(live("alice", 1), nullptr, 0, kNow), Merge::kApply);
+  EXPECT_EQ(merge_remote(tomb("alice", 1), nullptr, 0, kNow), Merge::kApply);
 }
 
 TEST(MergeRemoteTest, OnlyTombstonesOfUnknownUsersBelowTheHorizonExpire) {
-  EXPECT_EQ(merge_remote(tomb("alice", 99), nullptr, 100), Merge::kExpired);
-  EXPECT_EQ(merge_remote(tomb("alice", 100), nullptr, 100), Merge::kApply);  // at the horizon
+  EXPECT_EQ(merge_remote(tomb("alice", 99), nullptr, 100, kNow), Merge::kExpired);
+  EXPECT_EQ(merge_remote(tomb("alice", 100), nullptr, 100, kNow), Merge::kApply);  // at the horizon
   // A live status is never "expired", however old.
-  EXPECT_EQ(merge_remote(live("alice", 1), nullptr, 100), Merge::kApply);
+  EXPECT_EQ(merge_remote(live("alice", 1), nullptr, 100, kNow), Merge::kApply);
   // A user that is known: an old but newer tombstone still deletes it.
   Status cur = live("alice", 10);
-  EXPECT_EQ(merge_remote(tomb("alice", 20), &cur, 100), Merge::kApply);
+  EXPECT_EQ(merge_remote(tomb("alice", 20), &cur, 100, kNow), Merge::kApply);
+}
+
+TEST(MergeRemoteTest, ExpiredSessionsAreNeverTakenIn) {
+  Status session = live("session:abc", 10);
+  session.text = "alice";
+  session.time_ms = kNow - 1;  // its expiry
+  EXPECT_EQ(merge_remote(session, nullptr, 0, kNow), Merge::kExpired);
+  Status cur = live("session:abc", 5);
+  EXPECT_EQ(merge_remote(session, &cur, 0, kNow), Merge::kExpired);  // even over an older one
+  session.time_ms = kNow;
+  EXPECT_EQ(merge_remote(session, nullptr, 0, kNow), Merge::kApply);
+  // A status whose time is in the past is no session: its time is not an expiry.
+  Status old = live("alice", 10);
+  old.time_ms = 1;
+  EXPECT_EQ(merge_remote(old, nullptr, 0, kNow), Merge::kApply);
+  // A session's tombstone follows the tombstone rules.
+  Status gone = tomb("session:abc", 10);
+  gone.time_ms = 1;
+  EXPECT_EQ(merge_remote(gone, &cur, 0, kNow), Merge::kApply);
 }
 
 // ---- the tombstone horizon ----
