@@ -25,10 +25,12 @@ struct ApiReply {
 /// own connection, so one object may be used from one thread at a time.
 class ApiClient {
  public:
-  /// Throws std::invalid_argument when `base_url` is not an http:// URL.
-  ApiClient(const std::string& base_url, std::chrono::milliseconds timeout);
+  /// Throws std::invalid_argument when `base_url` is not an http:// URL. A non-empty `token` is
+  /// sent with every request as `Authorization: Bearer <token>`.
+  ApiClient(const std::string& base_url, std::chrono::milliseconds timeout, std::string token = {});
 
   ApiReply get(const std::string& target) const;
+  ApiReply post(const std::string& target, const std::string& json) const;
   ApiReply put(const std::string& target, const std::string& json,
                const common::Headers& headers) const;
   ApiReply del(const std::string& target, const common::Headers& headers) const;
@@ -38,13 +40,16 @@ class ApiClient {
   int stream(const std::string& target, const std::function<bool(std::string_view)>& on_data) const;
 
   const std::string& url() const { return url_; }
+  bool has_token() const { return !token_.empty(); }
 
  private:
+  common::Headers with_credentials(common::Headers headers) const;
   ApiReply call(common::http::verb method, const std::string& target, const std::string& body,
                 const common::Headers& headers) const;
   std::string url_;
   common::BaseUrl base_;
   std::chrono::milliseconds timeout_;
+  std::string token_;  // never printed
 };
 
 /// Percent-encodes one path segment (everything but RFC 3986's unreserved characters).

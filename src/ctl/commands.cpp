@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <ostream>
 
+#include "ctl/credentials.hpp"
 #include "ctl/format.hpp"
 #include "ctl/sse_parser.hpp"
 
@@ -22,7 +23,23 @@ struct Context {
   std::ostream& out;
   std::ostream& err;
   bool json_output;
+  const std::map<std::string, std::string>& env;
+  const Prompter& prompt;
+  KnownToken token;        // the token every request carries (never printed)
+  std::string token_file;  // "" when there is no place for one (no HOME)
 };
+
+constexpr const char* kSignInHint = "sign in first: statusctl login";
+
+// What to say about a 401: nothing was sent, or what was sent is no longer a session.
+std::string unauthorized_text(const Context& c) {
+  if (!c.api.has_token()) return kSignInHint;
+  const char* from = c.token.source == TokenSource::kFlag  ? "the --token"
+                     : c.token.source == TokenSource::kEnv ? "the STATUS_TOKEN"
+                                                           : "the saved";
+  return std::string("the server does not accept ") + from +
+         " token (the session ended or expired): statusctl login";
+}
 
 // A problem+json answer's detail, else the start of the body, else the status line.
 std::string problem_detail(const ApiReply& r) {
@@ -44,8 +61,36 @@ int fail(const Context& c, const ApiReply& r) {
     c.err << "statusctl: cannot reach " << c.api.url() << ": " << r.error << "\n";
     return kUnreachable;
   }
-  c.err << "statusctl: " << r.status << " " << problem_detail(r) << "\n";
+  if (r.status == 401) {
+    c.err << "statusctl: " << unauthorized_text(c) << "\n";
+  } else if (r.status == 429) {
+    std::string wait = r.header("Retry-After");
+    c.err << "statusctl: 429 " << problem_detail(r) << "; wait "
+          << (wait.empty() ? "a while" : wait + " s") << " before trying again\n";
+  } else {
+    c.err << "statusctl: " << r.status << " " << problem_detail(r) << "\n";
+  }
   return exit_code_for_status(r.status);
+}
+
+// A status write refused for want of credentials or rights.
+int write_refused(const Context& c, const ApiReply& r, const std::string& user,
+                  const char* action) {
+  if (r.status == 403) {
+    c.err << "statusctl: only " << user << " or an admin may " << action << " " << user
+          << "'s status\n";
+    return kUsage;
+  }
+  return fail(c, r);
+}
+
+// A failed call to the account endpoints: as fail(), and a 404 means the server has none.
+int account_fail(const Context& c, const ApiReply& r) {
+  if (r.reached && r.status == 404) {
+    c.err << "statusctl: " << c.api.url() << " has no accounts (does it run with --auth off?)\n";
+    return kNotFound;
+  }
+  return fail(c, r);
 }
 
 // Parses a successful answer's JSON body; on garbage reports it and returns nullopt.
@@ -102,6 +147,7 @@ int cmd_set(const Context& c) {
   }
   if (auto t = c.inv.config.get("time"); !t.empty()) body["time"] = t;
   auto r = c.api.put(status_target(user), json::serialize(body), write_headers(c.inv));
+  if (r.reached && (r.status == 401 || r.status == 403)) return write_refused(c, r, user, "change");
   if (!r.reached || (r.status != 200 && r.status != 201)) return fail(c, r);
   auto v = parse_body(c, r);
   if (!v || !v->is_object()) return kServerError;
@@ -152,6 +198,7 @@ int cmd_list(const Context& c) {
 int cmd_delete(const Context& c) {
   const auto& user = c.inv.args[0];
   auto r = c.api.del(status_target(user), write_headers(c.inv));
+  if (r.reached && (r.status == 401 || r.status == 403)) return write_refused(c, r, user, "delete");
   if (!r.reached || r.status != 204) return fail(c, r);
   if (!c.json_output) c.out << "deleted " << user << served_by(r) << "\n";
   return kOk;
@@ -228,37 +275,239 @@ int cmd_nodes(const Context& c) {
   return kOk;
 }
 
+// ---- identity: signup, login, logout, whoami, passwd ----
+
+std::string ask(const Context& c, const std::string& prompt, bool secret) {
+  auto answer = c.prompt(prompt, secret);
+  if (!answer)
+    throw ConfigError(secret ? "no terminal to ask for the password: use --password-file FILE"
+                             : "no terminal to ask: give the username on the command line");
+  if (answer->empty()) throw ConfigError(secret ? "no password given" : "no username given");
+  return *answer;
+}
+
+// A password from --`option` when given, else asked on the terminal.
+std::string password(const Context& c, const std::string& option, const std::string& prompt) {
+  if (c.inv.config.has(option)) return read_secret_file(option, c.inv.config.get(option));
+  return ask(c, prompt, true);
+}
+
+// A new password from --`option`, else asked twice on the terminal.
+std::string new_password(const Context& c, const std::string& option, const std::string& prompt) {
+  if (c.inv.config.has(option)) return read_secret_file(option, c.inv.config.get(option));
+  auto first = ask(c, prompt, true);
+  if (ask(c, "Again: ", true) != first) throw ConfigError("the two passwords differ");
+  return first;
+}
+
+std::string roles_text(const json::object& o) {
+  std::string out;
+  if (const auto* roles = o.if_contains("roles"); roles && roles->is_array())
+    for (const auto& r : roles->get_array()) out += (out.empty() ? "" : ", ") + scalar_text(r);
+  return out;
+}
+
+std::string string_field(const json::object& o, const char* name) {
+  const auto* v = o.if_contains(name);
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+int cmd_signup(const Context& c) {
+  const auto& user = c.inv.args[0];
+  auto pw = new_password(c, "password-file", "Password for " + user + ": ");
+  auto r = c.api.post("/api/accounts",
+                      json::serialize(json::object{{"username", user}, {"password", pw}}));
+  if (!r.reached || r.status != 201) return account_fail(c, r);
+  if (c.json_output)
+    c.out << r.body << "\n";
+  else
+    c.out << "created account " << user << served_by(r) << "; sign in: statusctl login " << user
+          << "\n";
+  return kOk;
+}
+
+int cmd_login(const Context& c) {
+  const std::string path = token_path(c.env);  // before asking: no password for nothing
+  std::string user = c.inv.args.empty() ? ask(c, "Username: ", false) : c.inv.args[0];
+  auto pw = password(c, "password-file", "Password for " + user + ": ");
+  // Signing in needs no credentials: an old token (perhaps dead) stays out of it.
+  ApiClient anonymous(c.api.url(),
+                      std::chrono::milliseconds(c.inv.config.get_int("timeout-ms", 1, 3600000)));
+  auto r = anonymous.post("/api/sessions",
+                          json::serialize(json::object{{"username", user}, {"password", pw}}));
+  if (r.reached && r.status == 401) {
+    c.err << "statusctl: wrong username or password\n";
+    return kUsage;
+  }
+  if (r.reached && r.status == 429) {
+    std::string wait = r.header("Retry-After");
+    c.err << "statusctl: too many failed sign-ins for " << user << ": wait "
+          << (wait.empty() ? "a minute" : wait + " s") << " before trying again\n";
+    return kUsage;
+  }
+  if (!r.reached || r.status != 201) return account_fail(c, r);
+  auto v = parse_body(c, r);
+  if (!v || !v->is_object()) return kServerError;
+  auto session = v->get_object();
+  std::string token = string_field(session, "token");
+  if (token.empty()) {
+    c.err << "statusctl: the server's answer holds no token\n";
+    return kServerError;
+  }
+  try {
+    write_token_file(path, token);
+  } catch (const ConfigError&) {
+    // A session nobody can use: end it rather than leave it open for its whole lifetime.
+    ApiClient(c.api.url(), std::chrono::milliseconds(5000), token).del("/api/sessions/current", {});
+    throw;
+  }
+  session.erase("token");
+  if (c.json_output) {
+    c.out << json::serialize(session) << "\n";
+  } else {
+    std::string name = string_field(session, "username");
+    std::string until = string_field(session, "expiresAt");
+    c.out << "signed in as " << (name.empty() ? user : name)
+          << (until.empty() ? "" : " (until " + until + ")") << "\n";
+  }
+  if (c.token.source == TokenSource::kEnv)
+    c.err << "statusctl: note: STATUS_TOKEN is set and is used instead of the new token\n";
+  return kOk;
+}
+
+int cmd_logout(const Context& c) {
+  if (!c.api.has_token()) {
+    c.out << "not signed in\n";
+    return kOk;
+  }
+  auto r = c.api.del("/api/sessions/current", {});
+  if (!r.reached || (r.status != 204 && r.status != 401)) return account_fail(c, r);
+  // The token file goes when it holds the token just ended (not when --token named another).
+  bool removed = false;
+  if (!c.token_file.empty()) {
+    auto saved = c.token.source == TokenSource::kFile ? std::optional<std::string>(c.token.value)
+                                                      : read_token_file(c.token_file);
+    if (saved && *saved == c.token.value) removed = remove_token_file(c.token_file);
+  }
+  if (!c.json_output)
+    c.out << (r.status == 204 ? "signed out" : "signed out (the session had already ended)")
+          << (removed ? "; removed " + c.token_file : std::string()) << "\n";
+  return kOk;
+}
+
+// GET /api/me; nullopt after reporting a failure (the exit code in `code`).
+std::optional<json::object> me(const Context& c, const ApiReply& r, int& code) {
+  if (!r.reached || r.status != 200) {
+    code = account_fail(c, r);
+    return std::nullopt;
+  }
+  auto v = parse_body(c, r);
+  if (!v || !v->is_object() || string_field(v->get_object(), "username").empty()) {
+    if (v)
+      c.err << "statusctl: the server's answer names no user: " << one_line(r.body, 200) << "\n";
+    code = kServerError;
+    return std::nullopt;
+  }
+  return v->get_object();
+}
+
+int cmd_whoami(const Context& c) {
+  if (!c.api.has_token()) {
+    c.err << "statusctl: not signed in: statusctl login\n";
+    return kUsage;
+  }
+  auto r = c.api.get("/api/me");
+  int code = kOk;
+  auto who = me(c, r, code);
+  if (!who) return code;
+  if (c.json_output) {
+    c.out << r.body << "\n";
+  } else {
+    auto roles = roles_text(*who);
+    c.out << string_field(*who, "username") << (roles.empty() ? "" : " (" + roles + ")") << "\n";
+  }
+  return kOk;
+}
+
+int cmd_passwd(const Context& c) {
+  if (!c.api.has_token()) {
+    c.err << "statusctl: " << kSignInHint << "\n";
+    return kUsage;
+  }
+  int code = kOk;
+  auto who = me(c, c.api.get("/api/me"), code);
+  if (!who) return code;
+  const std::string self = string_field(*who, "username");
+  const std::string user = c.inv.args.empty() ? self : c.inv.args[0];
+  bool admin = false;
+  if (const auto* roles = who->if_contains("roles"); roles && roles->is_array())
+    for (const auto& r : roles->get_array()) admin = admin || (r.is_string() && r == "admin");
+  json::object body;
+  if (user == self || !admin)  // an admin sets another's password without knowing it
+    body["current"] = password(c, "password-file", "Current password of " + user + ": ");
+  body["new"] = new_password(c, "new-password-file", "New password for " + user + ": ");
+  auto r =
+      c.api.put("/api/accounts/" + encode_segment(user) + "/password", json::serialize(body), {});
+  // /api/me answered, so the server has accounts: a 404 here is "no such account".
+  if (!r.reached || r.status != 204) return fail(c, r);
+  if (!c.json_output) {
+    if (user == self)
+      c.out << "changed the password of " << user << "; your other sessions have ended\n";
+    else
+      c.out << "changed the password of " << user << "; " << user << "'s sessions have ended\n";
+  }
+  return kOk;
+}
+
 }  // namespace
 
 ExitCode exit_code_for_status(int status) {
   if (status == 404) return kNotFound;
-  if (status == 400 || status == 413) return kUsage;
+  if (status == 400 || status == 401 || status == 403 || status == 413 || status == 429)
+    return kUsage;
   if (status == 502 || status == 503 || status == 504) return kUnreachable;
   return kServerError;
 }
 
 int run(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
         std::ostream& out, std::ostream& err) {
+  return run(args, env, out, err, ask_terminal);
+}
+
+int run(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+        std::ostream& out, std::ostream& err, const Prompter& prompt) {
   try {
     auto inv = parse_invocation(args, env);
     if (inv.command.empty()) {
       out << help_text();
       return kOk;
     }
+    std::string file;
+    try {
+      file = token_path(env);
+    } catch (const ConfigError&) {
+      // No HOME: no token file to read (login says so when it needs one).
+    }
+    KnownToken token = resolve_token(inv.config.get("token"), env, file);
     std::unique_ptr<ApiClient> api;
     try {
       api = std::make_unique<ApiClient>(
           inv.config.get("gateway"),
-          std::chrono::milliseconds(inv.config.get_int("timeout-ms", 1, 3600000)));
+          std::chrono::milliseconds(inv.config.get_int("timeout-ms", 1, 3600000)), token.value);
     } catch (const std::invalid_argument& e) {
       throw ConfigError(std::string("--gateway: ") + e.what());
     }
-    Context c{inv, *api, out, err, inv.config.get_bool("json")};
+    Context c{inv, *api, out, err, inv.config.get_bool("json"), env, prompt, token, file};
     if (inv.command == "set") return cmd_set(c);
     if (inv.command == "get") return cmd_get(c);
     if (inv.command == "list") return cmd_list(c);
     if (inv.command == "delete") return cmd_delete(c);
     if (inv.command == "watch") return cmd_watch(c);
+    if (inv.command == "signup") return cmd_signup(c);
+    if (inv.command == "login") return cmd_login(c);
+    if (inv.command == "logout") return cmd_logout(c);
+    if (inv.command == "whoami") return cmd_whoami(c);
+    if (inv.command == "passwd") return cmd_passwd(c);
     return cmd_nodes(c);  // parse_invocation admits no other command
   } catch (const ConfigError& e) {
     err << "statusctl: " << e.what() << "\n";

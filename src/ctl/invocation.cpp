@@ -21,10 +21,20 @@ constexpr const char* kSummary =
     "  delete USER                                    delete USER's status\n"
     "  watch [--count N]                              print every change as it happens\n"
     "  nodes                                          the gateway's view of the nodes\n"
+    "  signup USER [--password-file F]                create an account\n"
+    "  login [USER] [--password-file F]               sign in; keeps the token in the token file\n"
+    "  logout                                         end the session, remove the token file\n"
+    "  whoami                                         the account the token belongs to\n"
+    "  passwd [USER] [--password-file F] [--new-password-file F]\n"
+    "                                                 change a password (another's: admins)\n"
     "\n"
-    "Exit codes: 0 ok, 1 not found, 2 usage error or input refused by the server (400/413),\n"
-    "3 unreachable (no connection, timeout, 502/503/504, event stream ended), 4 other server "
-    "error.";
+    "Without --password-file the password is asked on the terminal, without echo. The token\n"
+    "file is $XDG_CONFIG_HOME/statusctl/token, else ~/.config/statusctl/token (mode 0600);\n"
+    "--token or STATUS_TOKEN take its place. Every request carries the token when one is known.\n"
+    "\n"
+    "Exit codes: 0 ok, 1 not found, 2 usage error or request refused by the server (400, 413;\n"
+    "401 not signed in, 403 not allowed, 429 too many attempts), 3 unreachable (no connection,\n"
+    "timeout, 502/503/504, event stream ended), 4 other server error.";
 
 struct CommandSpec {
   const char* name;
@@ -32,13 +42,18 @@ struct CommandSpec {
   std::size_t max_args;  // SIZE_MAX: the rest are joined (set's TEXT)
 };
 
-constexpr std::array<CommandSpec, 6> kCommands{{
+constexpr std::array<CommandSpec, 11> kCommands{{
     {"set", 2, SIZE_MAX},
     {"get", 1, 1},
     {"list", 0, 0},
     {"delete", 1, 1},
     {"watch", 0, 0},
     {"nodes", 0, 0},
+    {"signup", 1, 1},
+    {"login", 0, 1},
+    {"logout", 0, 0},
+    {"whoami", 0, 0},
+    {"passwd", 0, 1},
 }};
 
 }  // namespace
@@ -55,6 +70,11 @@ std::vector<Option> ctl_option_table() {
       {"limit", "", "list: at most this many statuses (server default 100, max 1000)"},
       {"offset", "", "list: skip this many statuses"},
       {"count", "", "watch: exit 0 after this many events (default: follow until interrupted)"},
+      {"token", "", "session token to send (instead of the token file of `login`)"},
+      {"password-file", "",
+       "login/signup: the password is the first line of this file ('-': standard input); "
+       "passwd: the current one"},
+      {"new-password-file", "", "passwd: the new password is the first line of this file"},
   };
 }
 

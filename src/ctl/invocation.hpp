@@ -13,14 +13,15 @@ namespace status::ctl {
 enum ExitCode : int {
   kOk = 0,
   kNotFound = 1,     // the status (or the path) does not exist
-  kUsage = 2,        // bad command line, or the server refused the input as invalid (400, 413)
+  kUsage = 2,        // bad command line, or the server refused the request: invalid input
+                     // (400, 413), not signed in (401), not allowed (403), too many tries (429)
   kUnreachable = 3,  // no connection, timeout, 502/503/504, or the event stream ended
   kServerError = 4,  // any other unexpected answer (412, 500, malformed body, ...)
 };
 
 /// What the user asked for. `config` answers the options (flag, then STATUS_* env, then default).
 struct Invocation {
-  std::string command;            // set, get, list, delete, watch, nodes; empty with --help
+  std::string command;            // set, get, …, login, passwd (see --help); empty with --help
   std::vector<std::string> args;  // the positional arguments after the command
   common::Config config;
 };

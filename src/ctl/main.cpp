@@ -13,8 +13,10 @@ int main(int argc, char** argv) {
   for (char** e = environ; e && *e; ++e) {
     std::string kv(*e);
     auto eq = kv.find('=');
-    if (eq != std::string::npos && kv.rfind("STATUS_", 0) == 0)
-      env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    if (eq == std::string::npos) continue;
+    std::string name = kv.substr(0, eq);
+    if (name.rfind("STATUS_", 0) == 0 || name == "HOME" || name == "XDG_CONFIG_HOME")
+      env[name] = kv.substr(eq + 1);
   }
   return status::ctl::run(args, env, std::cout, std::cerr);
 }

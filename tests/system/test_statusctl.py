@@ -1,8 +1,13 @@
 """statusctl against the real system: a node behind the real gateway (or the node alone when the
-gateway is not built; statusctl works against any base URL serving the API)."""
+gateway is not built; statusctl works against any base URL serving the API). The identity tests at
+the end run the node with `--auth required`; each user of them has a HOME of their own."""
 import json
 import os
+import re
+import select
+import stat
 import subprocess
+import time
 
 import pytest
 
@@ -15,9 +20,25 @@ HAVE_GATEWAY = os.path.exists(os.path.join(harness.BIN, "status-gateway"))
 pytestmark = pytest.mark.skipif(not os.path.exists(CTL), reason="statusctl is not built")
 
 
-def ctl(base, *args, env=None, timeout=20):
-    e = {k: v for k, v in os.environ.items() if not k.startswith("STATUS_")}
+EMPTY_HOME = None  # set by the fixture below: no statusctl test reads the real ~/.config
+
+
+@pytest.fixture(autouse=True, scope="module")
+def empty_home(tmp_path_factory):
+    global EMPTY_HOME
+    EMPTY_HOME = str(tmp_path_factory.mktemp("home"))
+
+
+def ctl_env(home=None, env=None):
+    e = {k: v for k, v in os.environ.items()
+         if not k.startswith("STATUS_") and k != "XDG_CONFIG_HOME"}
+    e["HOME"] = str(home or EMPTY_HOME)
     e.update(env or {})
+    return e
+
+
+def ctl(base, *args, env=None, timeout=20, home=None):
+    e = ctl_env(home, env)
     cmd = [CTL] + (["--gateway", base] if base else []) + list(args)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e)
 
@@ -188,3 +209,248 @@ def test_no_node_behind_the_gateway_is_exit_3(tmp_path, procs):
     g.start(ready_status=(200, 503))
     r = ctl(g.url, "get", "alice")
     assert r.returncode == 3, r
+
+
+# ---- identity and access (CONTRACT §6): a node with --auth required behind the gateway ----
+
+ADMIN_PASSWORD = "admin-pass-" + os.urandom(6).hex()
+
+
+def secret_file(path, text):
+    with open(path, "w") as f:
+        f.write(text + "\n")
+    os.chmod(path, 0o600)
+    return str(path)
+
+
+class AuthSystem:
+    """One node with --auth required (no replication, so no cluster key) and a gateway before it
+    (the node alone without a gateway build); password files and a HOME per user in `dir`."""
+
+    def __init__(self, tmp_path, procs):
+        self.dir = tmp_path
+        admin_file = secret_file(tmp_path / "admin.password", ADMIN_PASSWORD)
+        self.node = harness.node(str(tmp_path), "a1",
+                                 extra=["--auth", "required", "--admin-password-file", admin_file])
+        procs.append(self.node)
+        self.node.start()
+        self.base = self.node.url
+        if HAVE_GATEWAY:
+            g = harness.gateway(str(tmp_path), upstreams=[f"127.0.0.1:{self.node.port}"])
+            procs.append(g)
+            g.start()
+            harness.wait_until(lambda: request("GET", g.url + "/api/statuses").status == 200, 10,
+                               what="the gateway to route to the node")
+            self.gateway, self.base = g, g.url
+        else:
+            self.gateway = None
+
+    def home(self, user):
+        h = self.dir / f"home-{user}"
+        h.mkdir(exist_ok=True)
+        return h
+
+    def password_file(self, name, password):
+        return secret_file(self.dir / f"{name}.pw", password)
+
+    def ctl(self, user, *args, env=None):
+        """statusctl run as `user` (their HOME)."""
+        r = ctl(self.base, *args, env=env, home=self.home(user))
+        return r
+
+    def logs(self):
+        procs = [self.node] + ([self.gateway] if self.gateway else [])
+        return "".join(open(p.log_path, errors="replace").read() for p in procs)
+
+
+@pytest.fixture
+def auth(tmp_path, procs):
+    return AuthSystem(tmp_path, procs)
+
+
+def token_file(home):
+    return os.path.join(home, ".config", "statusctl", "token")
+
+
+def saved_token(home):
+    with open(token_file(home)) as f:
+        return f.read().strip()
+
+
+def test_signup_login_write_refusals_and_logout(auth):
+    alice_pw = auth.password_file("alice", "alice-password-1")
+    bob_pw = auth.password_file("bob", "bob-password-22")
+    r = auth.ctl("alice", "signup", "ctl.alice", "--password-file", alice_pw)
+    assert r.returncode == 0 and r.stdout.startswith("created account ctl.alice"), r
+    r = auth.ctl("alice", "signup", "ctl.alice", "--password-file", alice_pw)
+    assert r.returncode == 4 and "409" in r.stderr and "taken" in r.stderr, r
+
+    # A wrong password: the server's 401, one clear line, exit 2, no token file.
+    wrong = auth.password_file("wrong", "not-the-password")
+    r = auth.ctl("alice", "login", "ctl.alice", "--password-file", wrong)
+    assert (r.returncode, r.stderr) == (2, "statusctl: wrong username or password\n"), r
+    assert not os.path.exists(token_file(auth.home("alice")))
+
+    r = auth.ctl("alice", "login", "ctl.alice", "--password-file", alice_pw)
+    assert r.returncode == 0, r
+    assert re.fullmatch(r"signed in as ctl\.alice \(until \d{4}-\d\d-\d\dT[0-9:.]+Z\)\n", r.stdout), r
+    home = auth.home("alice")
+    assert stat.S_IMODE(os.stat(token_file(home)).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(os.path.dirname(token_file(home))).st_mode) == 0o700
+    alice_token = saved_token(home)
+    assert len(alice_token) >= 16
+    assert request("GET", auth.node.url + "/api/me",
+                   headers={"Authorization": "Bearer " + alice_token}).json()["username"] == "ctl.alice"
+    assert alice_token not in r.stdout + r.stderr
+
+    r = auth.ctl("alice", "whoami")
+    assert (r.returncode, r.stdout) == (0, "ctl.alice\n"), r
+    r = auth.ctl("alice", "set", "ctl.alice", "Signed", "in")
+    assert r.returncode == 0 and r.stdout.startswith("created ctl.alice"), r
+
+    # Bob, with his token under $XDG_CONFIG_HOME, may not touch alice's status.
+    xdg = str(auth.home("bob") / "xdg")
+    bob = {"XDG_CONFIG_HOME": xdg}
+    assert auth.ctl("bob", "signup", "ctl.bob", "--password-file", bob_pw).returncode == 0
+    r = auth.ctl("bob", "login", "ctl.bob", "--password-file", bob_pw, env=bob)
+    assert r.returncode == 0, r
+    assert os.path.exists(os.path.join(xdg, "statusctl", "token"))
+    assert not os.path.exists(token_file(auth.home("bob")))
+    r = auth.ctl("bob", "set", "ctl.alice", "hijacked", env=bob)
+    assert r.returncode == 2, r
+    assert r.stderr == "statusctl: only ctl.alice or an admin may change ctl.alice's status\n"
+    r = auth.ctl("bob", "delete", "ctl.alice", env=bob)
+    assert r.returncode == 2 and "only ctl.alice or an admin" in r.stderr, r
+    assert request("GET", auth.node.url + "/api/statuses/ctl.alice").json()["statusText"] == "Signed in"
+    assert auth.ctl("bob", "set", "ctl.bob", "mine", env=bob).returncode == 0
+
+    # Nobody signed in: told to sign in.
+    r = auth.ctl("nobody", "set", "ctl.alice", "anonymous")
+    assert (r.returncode, r.stderr) == (2, "statusctl: sign in first: statusctl login\n"), r
+
+    # The token overrides: STATUS_TOKEN over the file, --token over STATUS_TOKEN.
+    with open(os.path.join(xdg, "statusctl", "token")) as f:
+        bob_token = f.read().strip()
+    r = auth.ctl("alice", "whoami", env={"STATUS_TOKEN": bob_token})
+    assert r.stdout == "ctl.bob\n", r
+    r = auth.ctl("alice", "whoami", "--token", alice_token, env={"STATUS_TOKEN": bob_token})
+    assert r.stdout == "ctl.alice\n", r
+
+    # The admin may change anyone's status.
+    admin_pw = auth.password_file("admin", ADMIN_PASSWORD)
+    assert auth.ctl("admin", "login", "admin", "--password-file", admin_pw).returncode == 0
+    assert auth.ctl("admin", "whoami").stdout == "admin (admin)\n"
+    r = auth.ctl("admin", "set", "ctl.alice", "Set by the admin")
+    assert r.returncode == 0 and r.stdout.startswith("updated ctl.alice"), r
+
+    # Logout: the session ends on the server and the file goes; then writes are refused.
+    r = auth.ctl("alice", "logout")
+    assert r.returncode == 0 and r.stdout.startswith("signed out"), r
+    assert not os.path.exists(token_file(home))
+    assert request("GET", auth.node.url + "/api/me",
+                   headers={"Authorization": "Bearer " + alice_token}).status == 401
+    r = auth.ctl("alice", "set", "ctl.alice", "after logout")
+    assert (r.returncode, r.stderr) == (2, "statusctl: sign in first: statusctl login\n"), r
+    r = auth.ctl("alice", "set", "ctl.alice", "dead token", "--token", alice_token)
+    assert r.returncode == 2 and "--token" in r.stderr and "statusctl login" in r.stderr, r
+    r = auth.ctl("alice", "whoami")
+    assert r.returncode == 2 and "not signed in" in r.stderr, r
+    assert auth.ctl("alice", "logout").stdout == "not signed in\n"
+
+    # Logout of a session already ended elsewhere: the file goes all the same.
+    assert auth.ctl("alice", "login", "ctl.alice", "--password-file", alice_pw).returncode == 0
+    assert request("DELETE", auth.node.url + "/api/sessions/current",
+                   headers={"Authorization": "Bearer " + saved_token(home)}).status == 204
+    r = auth.ctl("alice", "logout")
+    assert r.returncode == 0 and "already ended" in r.stdout, r
+    assert not os.path.exists(token_file(home))
+
+    # No token in any log.
+    logs = auth.logs()
+    for t in (alice_token, bob_token):
+        assert t not in logs
+
+
+def test_login_lockout_says_to_wait(auth):
+    pw = auth.password_file("carol", "carol-password-1")
+    assert auth.ctl("carol", "signup", "ctl.carol", "--password-file", pw).returncode == 0
+    wrong = auth.password_file("wrong", "not-the-password")
+    for _ in range(5):
+        r = auth.ctl("carol", "login", "ctl.carol", "--password-file", wrong)
+        assert r.returncode == 2 and "wrong username or password" in r.stderr, r
+    # Locked, even with the right password: the server's 429 and its Retry-After.
+    r = auth.ctl("carol", "login", "ctl.carol", "--password-file", pw)
+    assert r.returncode == 2, r
+    m = re.fullmatch(r"statusctl: too many failed sign-ins for ctl\.carol: wait (\d+) s before "
+                     r"trying again\n", r.stderr)
+    assert m and 0 < int(m.group(1)) <= 60, r.stderr
+    assert not os.path.exists(token_file(auth.home("carol")))
+
+
+def test_passwd_changes_the_password_and_ends_other_sessions(auth):
+    old = auth.password_file("old", "dave-password-1")
+    new = auth.password_file("new", "dave-password-2")
+    assert auth.ctl("dave", "signup", "ctl.dave", "--password-file", old).returncode == 0
+    assert auth.ctl("dave", "login", "ctl.dave", "--password-file", old).returncode == 0
+    assert auth.ctl("dave2", "login", "ctl.dave", "--password-file", old).returncode == 0
+    r = auth.ctl("dave", "passwd", "--password-file", new, "--new-password-file", new)
+    assert r.returncode == 2 and "403" in r.stderr and "current password" in r.stderr, r
+    r = auth.ctl("dave", "passwd", "--password-file", old, "--new-password-file", new)
+    assert r.returncode == 0 and "other sessions have ended" in r.stdout, r
+    assert auth.ctl("dave", "whoami").stdout == "ctl.dave\n"  # this session stays
+    r = auth.ctl("dave2", "whoami")  # the other one ended
+    assert r.returncode == 2 and "statusctl login" in r.stderr, r
+    assert auth.ctl("dave3", "login", "ctl.dave", "--password-file", old).returncode == 2
+    assert auth.ctl("dave3", "login", "ctl.dave", "--password-file", new).returncode == 0
+
+
+def test_login_asks_on_the_terminal_without_echo(auth):
+    """A real pseudo-terminal: the password typed there is not echoed, the login succeeds."""
+    import pty
+    pw = "erin-password-" + os.urandom(4).hex()
+    assert auth.ctl("erin", "signup", "ctl.erin", "--password-file",
+                    auth.password_file("erin", pw)).returncode == 0
+    env = ctl_env(auth.home("erin"))
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the pty is its controlling terminal
+        try:
+            os.execve(CTL, [CTL, "--gateway", auth.base, "login", "ctl.erin"], env)
+        finally:
+            os._exit(127)
+    seen = b""
+
+    def read_until(pattern, timeout=15):
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while pattern not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+        return pattern in seen
+
+    try:
+        assert read_until(b"Password for ctl.erin: "), seen
+        os.write(fd, pw.encode() + b"\n")
+        assert read_until(b"signed in as ctl.erin"), seen
+        read_until(b"\n", timeout=2)
+    finally:
+        deadline = time.monotonic() + 10
+        status = None
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    assert status is not None and os.waitstatus_to_exitcode(status) == 0, seen
+    assert pw.encode() not in seen, seen  # echo was off
+    assert stat.S_IMODE(os.stat(token_file(auth.home("erin"))).st_mode) == 0o600
