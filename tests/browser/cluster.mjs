@@ -1,11 +1,15 @@
 // Starts a real cluster for the browser tests: a private RabbitMQ (scripts/rabbitmq-private),
 // N status-nodes and one status-gateway serving web/, all on free ports of 127.0.0.1.
+// The nodes run with `--auth required` (their default): they share a cluster key generated into
+// the work dir, and each creates the account `admin` from a generated password file at start
+// (`cluster.adminPassword`; `cluster.adminToken()` signs in with it).
 // Mirrors tests/system/harness.py: binaries from $STATUS_BUILD_DIR/bin (default build/bin),
 // every wait bounded, everything stopped in stop() — and killed on process exit as a last resort.
 //
 // Run directly (`node tests/browser/cluster.mjs`) it starts a cluster and keeps it up until
 // Ctrl-C: handy for working on the page.
 import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -134,9 +138,25 @@ class Proc {
   }
 }
 
+/** Writes `content` to a new file readable by its owner only (0600). */
+function writeSecret(file, content) {
+  fs.writeFileSync(file, content, { mode: 0o600 });
+  fs.chmodSync(file, 0o600);  // whatever the umask
+  return file;
+}
+
 export class Cluster {
-  constructor({ nodes = 3 } = {}) {
+  /**
+   * `auth`: 'required' (accounts, sessions, a cluster key) or 'off' (anyone writes anything).
+   * `broker: false`: no RabbitMQ, for a single node that replicates with nobody.
+   */
+  constructor({ nodes = 3, auth = 'required', broker = true } = {}) {
+    if (!broker && nodes !== 1) throw new Error('without a broker the cluster has one node');
     this.nodeCount = nodes;
+    this.auth = auth;
+    this.withBroker = broker;
+    this.adminPassword = null;
+    this.adminTokenCache = null;
     this.workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'status-browser-'));
     // The broker may run as the `rabbitmq` user: it must be able to reach its directory.
     fs.chmodSync(this.workdir, 0o755);
@@ -154,22 +174,35 @@ export class Cluster {
       const exe = path.join(BIN, b);
       if (!fs.existsSync(exe)) throw new Error(`${exe} does not exist: build it first (make build)`);
     }
-    const brokerPort = await freePort();
-    const r = spawnSync(RABBIT, ['start', this.brokerDir, String(brokerPort)],
-      { stdio: 'inherit', timeout: 120000 });
-    this.brokerStarted = true;  // stop() must run even after a failed start
-    brokers.add(this.brokerDir);
-    if (r.status !== 0) throw new Error(`rabbitmq-private start failed (${r.status ?? r.error})`);
-    // The broker's own user and generated password (no guest): the URL is in a 0600 file and goes
-    // to the nodes in their environment, never on a command line.
-    const amqp = fs.readFileSync(path.join(this.brokerDir, 'amqp-url'), 'utf8').trim();
+    const env = {};
+    if (this.withBroker) {
+      const brokerPort = await freePort();
+      const r = spawnSync(RABBIT, ['start', this.brokerDir, String(brokerPort)],
+        { stdio: 'inherit', timeout: 120000 });
+      this.brokerStarted = true;  // stop() must run even after a failed start
+      brokers.add(this.brokerDir);
+      if (r.status !== 0) throw new Error(`rabbitmq-private start failed (${r.status ?? r.error})`);
+      // The broker's own user and generated password (no guest): the URL is in a 0600 file and
+      // goes to the nodes in their environment, never on a command line.
+      env.STATUS_AMQP_URL = fs.readFileSync(path.join(this.brokerDir, 'amqp-url'), 'utf8').trim();
+    }
 
+    // Secrets in 0600 files of the work dir; only their paths go on the command lines. Every
+    // node gets the admin password file: each creates (or resets) `admin` at start, so the
+    // account exists whichever node answers first.
+    const authArgs = ['--auth', this.auth];
+    if (this.auth === 'required') {
+      const keyFile = writeSecret(path.join(this.workdir, 'cluster.key'), crypto.randomBytes(48));
+      this.adminPassword = crypto.randomBytes(18).toString('base64url');
+      const pwFile = writeSecret(path.join(this.workdir, 'admin.password'), `${this.adminPassword}\n`);
+      authArgs.push('--cluster-key-file', keyFile, '--admin-password-file', pwFile);
+    }
     for (let i = 1; i <= this.nodeCount; i++) {
       const port = await freePort();
       const id = `n${i}`;
       this.nodes.push(new Proc('status-node', ['--port', String(port), '--node-id', id,
-        '--data-dir', path.join(this.workdir, `data-${id}`), '--threads', '2'], this.workdir,
-        `node-${id}`, { STATUS_AMQP_URL: amqp }));
+        '--data-dir', path.join(this.workdir, `data-${id}`), '--threads', '2', ...authArgs],
+        this.workdir, `node-${id}`, env));
     }
     // The first node alone, then the rest: later ones may bootstrap from it.
     await this.nodes[0].start();
@@ -181,6 +214,47 @@ export class Cluster {
     this.gateway = new Proc('status-gateway', args, this.workdir, 'gateway');
     await this.gateway.start();
     return this;
+  }
+
+  /** Signs in through the gateway; returns {token, username, roles} (throws on anything but 201). */
+  async signIn(username, password) {
+    const res = await fetch(`${this.url}/api/sessions`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username, password }),
+      signal: AbortSignal.timeout(10000),
+    });
+    const text = await res.text();
+    if (res.status !== 201) throw new Error(`sign-in of ${username}: ${res.status} ${text}`);
+    return JSON.parse(text);
+  }
+
+  /**
+   * Waits until every running node accepts `token` (GET /api/me on each node directly): a session
+   * replicates like a status, asynchronously, so a node other than the one that signed in may
+   * refuse it for a moment. Returns the milliseconds that took.
+   */
+  async waitForSession(token, { timeoutMs = 5000 } = {}) {
+    const t0 = Date.now();
+    for (const n of this.nodes.filter((x) => x.running())) {
+      await waitUntil(async () => (await fetch(`${n.url}/api/me`, {
+        headers: { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(2000),
+      })).status === 200, { timeoutMs: Math.max(100, timeoutMs - (Date.now() - t0)), intervalMs: 20,
+        what: `${n.name} accepting the session` });
+    }
+    return Date.now() - t0;
+  }
+
+  /** A bearer token of `admin` (null with --auth off), fetched once. */
+  async adminToken() {
+    if (this.auth !== 'required') return null;
+    if (!this.adminTokenCache) {
+      // The account is created by each node at start, before it reports healthy.
+      const { token } = await this.signIn('admin', this.adminPassword);
+      await this.waitForSession(token);
+      this.adminTokenCache = token;
+    }
+    return this.adminTokenCache;
   }
 
   async stop() {
@@ -212,6 +286,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     process.exit(1);
   }
   console.log(`web client: ${cluster.url}/`);
+  if (cluster.adminPassword) console.log(`admin password: in ${path.join(cluster.workdir, 'admin.password')}`);
   for (const n of cluster.nodes) console.log(`${n.name}: ${n.url}`);
   console.log(`workdir: ${cluster.workdir} — Ctrl-C stops everything`);
   // Ctrl-C / SIGTERM: the handlers above kill the processes and stop the broker.

@@ -1,6 +1,9 @@
 // Browser tests of the web client: Debian's Chromium, driven by playwright-core, against the
 // real status-gateway, three real status-nodes and a private RabbitMQ (see cluster.mjs).
-// Screenshots of the main views land in build/screenshots/.
+// The nodes require sign-in for writes (--auth required): the main page signs in as `admin`
+// (so it may write any user's status, as the older tests do), "another client" is this test
+// process with admin's bearer token, and the tests of accounts use browser contexts of their
+// own (each has its own cookies, i.e. its own session). Screenshots land in build/screenshots/.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,21 +20,72 @@ let browser;
 let context;
 let page;
 const pageErrors = [];
+const extraContexts = [];
 
-/** A call to the gateway's API from "another client" (this test process, not the page). */
-async function apiCall(method, p, body) {
+/**
+ * A call to the gateway's API from "another client" (this test process, not the page), as
+ * `admin` by default; `token: null` for no credentials.
+ */
+async function apiCall(method, p, body, { token } = {}) {
+  if (token === undefined) token = await cluster.adminToken();
+  const headers = body ? { 'Content-Type': 'application/json' } : {};
+  if (token) headers.Authorization = `Bearer ${token}`;
   const res = await fetch(cluster.url + p, {
     method,
-    headers: body ? { 'Content-Type': 'application/json' } : {},
+    headers,
     body: body ? JSON.stringify(body) : undefined,
     signal: AbortSignal.timeout(10000),
   });
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
+  return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
 }
 
-async function shot(name, opts = {}) {
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), ...opts });
+async function shot(name, opts = {}, p = page) {
+  await p.screenshot({ path: path.join(SHOTS, `${name}.png`), ...opts });
+}
+
+/** A browser context of its own (own cookies: a separate user) and a page in it, loaded. */
+async function newUserPage() {
+  const ctx = await browser.newContext({ viewport: { width: 1400, height: 950 }, locale: 'en-GB', timezoneId: 'UTC' });
+  ctx.setDefaultTimeout(15000);
+  extraContexts.push(ctx);
+  return { ctx, p: await openPage(ctx) };
+}
+
+async function openPage(ctx, url = cluster.url) {
+  const p = await ctx.newPage();
+  p.on('pageerror', (e) => pageErrors.push(e.message));
+  await p.goto(`${url}/?tiles=none`);
+  await p.locator('#live[data-state="live"]').waitFor({ timeout: 30000 });
+  await p.locator('#whoami:not([data-state="unknown"])').waitFor({ state: 'attached' });
+  return p;
+}
+
+/** The session token in a browser context's HttpOnly cookie (the page's script cannot read it). */
+async function sessionToken(ctx) {
+  return (await ctx.cookies()).find((c) => c.name === 'status_session')?.value;
+}
+
+/** Signs in through the page's form and waits until the page says who you are. */
+async function signIn(p, username, password) {
+  await p.locator('#account').waitFor();
+  if (await p.locator('#signin-form').isHidden()) await p.click('#show-signin');
+  await p.fill('#si-username', username);
+  await p.fill('#si-password', password);
+  await p.click('#signin-btn');
+  await p.locator('#whoami[data-state="in"] #whoami-text', { hasText: `you are ${username}` }).waitFor();
+}
+
+async function signOut(p) {
+  await p.click('#signout-btn');
+  await p.locator('#whoami[data-state="out"]').waitFor();
+  await p.locator('#signin-msg', { hasText: 'You are signed out' }).waitFor();
+}
+
+async function lookUp(p, username) {
+  await p.fill('#l-username', username);
+  await p.click('#lookup-btn');
+  await p.locator(`#lookup-card[data-username="${username}"]`).waitFor();
 }
 
 /** A test whose failure also leaves a screenshot and the processes' last log lines. */
@@ -84,6 +138,7 @@ before(async () => {
 }, { timeout: 240000 });
 
 after(async () => {
+  for (const ctx of extraContexts) await ctx.close().catch(() => {});
   await browser?.close().catch(() => {});
   await cluster?.stop();
 }, { timeout: 120000 });
@@ -92,6 +147,19 @@ uiTest('the page loads, connects to the live stream and shows the empty feed', a
   await page.locator('#feed-total[data-total="0"]').waitFor();
   assert.equal(await page.locator('#feed-empty').isVisible(), true);
   assert.equal(await page.title(), 'Status Server');
+
+  // Signed out (GET /api/me said 401): the sign-in form, and the status form says why it needs it.
+  await page.locator('#whoami[data-state="out"] #whoami-text', { hasText: 'not signed in' }).waitFor();
+  assert.equal(await page.locator('#account').isVisible(), true);
+  await page.locator('#compose-note', { hasText: 'You are not signed in' }).waitFor();
+  await page.locator('#account').screenshot({ path: path.join(SHOTS, 'signin.png') });
+
+  // The rest of these tests run as admin, who may write anyone's status.
+  await signIn(page, 'admin', cluster.adminPassword);
+  await page.locator('#whoami .role', { hasText: 'admin' }).waitFor();
+  assert.equal(await page.locator('#account').isVisible(), false);
+  assert.equal(await page.locator('#f-username').getAttribute('readonly'), null, 'an admin chooses the username');
+  await page.locator('#f-username-who', { hasText: 'you may set anyone’s status' }).waitFor();
 });
 
 uiTest('set, read, update and delete a status through the page', async () => {
@@ -316,6 +384,314 @@ uiTest('the feed is paged, newest first', async () => {
   await shot('desktop', { fullPage: true });
 });
 
+// ---------------------------------------------------------------- accounts and access (§6)
+// Each user has a browser context of their own. alice's page stays open across these tests.
+const ALICE_PW = 'correct horse battery';
+const BOB_PW = 'bob’s own passphrase';
+let alicePage;
+
+uiTest('sign up, sign in, set your own status and see it in the feed', async () => {
+  const { p } = await newUserPage();
+  alicePage = p;
+  await p.locator('#whoami[data-state="out"]').waitFor();
+  // The fields say what they are, for password managers too.
+  assert.equal(await p.getAttribute('#si-username', 'autocomplete'), 'username');
+  assert.equal(await p.getAttribute('#si-password', 'autocomplete'), 'current-password');
+  assert.equal(await p.getAttribute('#su-username', 'autocomplete'), 'username');
+  assert.equal(await p.getAttribute('#su-password', 'autocomplete'), 'new-password');
+  assert.equal(await p.getAttribute('#si-password', 'type'), 'password');
+
+  // Sign up; a short password is caught at the field before anything is sent.
+  await p.click('#show-signup');
+  await p.locator('#account-h', { hasText: 'Create an account' }).waitFor();
+  await p.fill('#su-username', 'alice');
+  await p.fill('#su-password', 'short');
+  await p.click('#signup-btn');
+  await p.locator('#su-password-err', { hasText: 'A password is 8–256 characters long; this one has 5' }).waitFor();
+  assert.equal(await p.getAttribute('#su-password', 'aria-invalid'), 'true');
+  assert.equal(await p.evaluate(() => document.activeElement.id), 'su-password');
+  await p.fill('#su-password', ALICE_PW);
+  await p.click('#signup-btn');
+  // Signed in right away: the name comes from the node's answer.
+  await p.locator('#whoami[data-state="in"] #whoami-text', { hasText: 'you are alice' }).waitFor();
+  await p.locator('#form-ok', { hasText: 'Welcome, alice: your account is ready and you are signed in' }).waitFor();
+  assert.equal(await p.locator('#account').isVisible(), false);
+  assert.equal(await p.inputValue('#f-username'), 'alice');
+  assert.equal(await p.getAttribute('#f-username', 'readonly'), '', 'your own name, fixed');
+  await p.locator('#f-username-who', { hasText: 'You are signed in as alice: this sets your own status' }).waitFor();
+  // The cookie works on every node once the session has replicated (asynchronously, like a status).
+  console.log(`  alice's session accepted by every node after ${await cluster.waitForSession(await sessionToken(p.context()))} ms`);
+  const me = await p.evaluate(async () => (await fetch('/api/me')).json());
+  assert.deepEqual(me, { username: 'alice', roles: [] });
+  // The token stays in the HttpOnly cookie: nothing in the page's storage, nothing in document.cookie.
+  assert.equal(await p.evaluate(() => localStorage.length + sessionStorage.length), 0);
+  assert.equal(await p.evaluate(() => document.cookie), '');
+  const [cookie] = (await p.context().cookies()).filter((c) => c.name === 'status_session');
+  assert.ok(cookie?.httpOnly && cookie.sameSite === 'Strict', `HttpOnly SameSite=Strict cookie: ${JSON.stringify(cookie)}`);
+
+  // Sign out and in again.
+  await signOut(p);
+  assert.equal(await p.inputValue('#si-username'), 'alice', 'the name is kept for signing in again');
+  assert.equal(await p.inputValue('#f-username'), '', 'the fixed name went with the session');
+  assert.equal((await p.context().cookies()).some((c) => c.name === 'status_session' && c.value), false);
+  await p.fill('#si-password', ALICE_PW);
+  await p.click('#signin-btn');
+  await p.locator('#whoami-text', { hasText: 'you are alice' }).waitFor();
+  await p.locator('#form-ok', { hasText: 'Signed in as alice' }).waitFor();
+
+  // Set your own status: it is saved and shows in the feed.
+  await p.fill('#f-text', 'Signed in and writing');
+  await p.click('#save');
+  await p.locator('#form-ok', { hasText: 'Saved: alice now has a status' }).waitFor();
+  await p.locator('#feed-list li[data-username="alice"]', { hasText: 'Signed in and writing' }).waitFor();
+  // …and in everybody else's page, live.
+  await page.locator('#feed-list li[data-username="alice"]', { hasText: 'Signed in and writing' }).waitFor({ timeout: 2000 });
+  assert.equal((await apiCall('GET', '/api/statuses/alice', null, { token: null })).body.statusText, 'Signed in and writing');
+  // A reload asks the node who we are (GET /api/me): still alice.
+  await p.reload();
+  await p.locator('#whoami[data-state="in"] #whoami-text', { hasText: 'you are alice' }).waitFor();
+  assert.equal(await p.inputValue('#f-username'), 'alice');
+  // Her own status has Edit and Delete.
+  await lookUp(p, 'alice');
+  assert.equal(await p.locator('#edit-btn').isVisible(), true);
+  assert.equal(await p.locator('#delete-btn').isVisible(), true);
+  await p.evaluate(() => window.scrollTo(0, 0));
+  await shot('signed-in', {}, p);
+});
+
+uiTest('signed out, a write attempt says “Please sign in”', async () => {
+  const p = alicePage;
+  await signOut(p);
+  // The status card offers no Edit or Delete and says why.
+  await lookUp(p, 'alice');
+  assert.equal(await p.locator('#edit-btn').isVisible(), false);
+  await p.locator('#card-note', { hasText: 'Sign in as alice (or as an admin) to change alice’s status.' }).waitFor();
+  // The form can still be sent (another tab may have signed in); the node refuses with 401.
+  await p.locator('#compose-note', { hasText: 'You are not signed in' }).waitFor();
+  await p.fill('#f-username', 'alice');
+  await p.fill('#f-text', 'Nobody signed in wrote this');
+  const [res] = await Promise.all([
+    p.waitForResponse((r) => r.url().endsWith('/api/statuses/alice') && r.request().method() === 'PUT'),
+    p.click('#save'),
+  ]);
+  assert.equal(res.status(), 401);
+  await p.locator('#form-error', { hasText: 'Please sign in to change a status.' }).waitFor();
+  assert.doesNotMatch(await p.locator('#form-error').innerText(), /sign in to change a status \(401/i,
+    'plain words, not the raw answer');
+  // Below the sticky top bar, so that the element's screenshot shows all of it.
+  await p.locator('#compose').evaluate((el) => window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - 80));
+  await p.locator('#compose').screenshot({ path: path.join(SHOTS, 'signed-out-write.png') });
+  // Its "Sign in" button leads to the sign-in form, the name filled in.
+  await p.locator("#form-error button", { hasText: "Sign in" }).click();
+  assert.equal(await p.evaluate(() => document.activeElement.id), 'si-password');
+  assert.equal(await p.inputValue('#si-username'), 'alice');
+  assert.equal((await apiCall('GET', '/api/statuses/alice')).body.statusText, 'Signed in and writing');
+});
+
+uiTest('another user cannot change alice’s status: no buttons, and the node’s 403 in words', async () => {
+  // bob, in a browser of his own: "alice" is taken, so he signs up as bob.
+  const { p: bob } = await newUserPage();
+  await bob.click('#show-signup');
+  await bob.fill('#su-username', 'alice');
+  await bob.fill('#su-password', BOB_PW);
+  await bob.click('#signup-btn');
+  await bob.locator('#su-username-err', { hasText: 'That name is taken' }).waitFor();
+  await bob.locator('#signup-msg', { hasText: 'That name is taken.' }).waitFor();
+  assert.equal(await bob.evaluate(() => document.activeElement.id), 'su-username');
+  await bob.locator('#account').screenshot({ path: path.join(SHOTS, 'signup-taken.png') });
+  await bob.fill('#su-username', 'bob');
+  await bob.click('#signup-btn');
+  await bob.locator('#whoami-text', { hasText: 'you are bob' }).waitFor();
+  // alice's status: no Edit or Delete for bob, and a sentence why.
+  await lookUp(bob, 'alice');
+  assert.equal(await bob.locator('#edit-btn').isVisible(), false);
+  assert.equal(await bob.locator('#delete-btn').isVisible(), false);
+  await bob.locator('#card-note', { hasText: 'Only alice or an admin can change alice’s status.' }).waitFor();
+  // bob's form writes bob's status only.
+  assert.equal(await bob.inputValue('#f-username'), 'bob');
+  assert.equal(await bob.getAttribute('#f-username', 'readonly'), '');
+
+  // alice's page, signed in as alice, starts editing her status; meanwhile a second tab of the
+  // same browser signs in as bob (the cookie is now bob's). Saving is refused by the node (403)
+  // and the page says so in words, then learns who it really is.
+  const p = alicePage;
+  await p.fill('#si-password', ALICE_PW);
+  await p.press('#si-password', 'Enter');  // the keyboard is enough
+  await p.locator('#whoami-text', { hasText: 'you are alice' }).waitFor();
+  await lookUp(p, 'alice');
+  await p.click('#edit-btn');
+  await p.locator('#compose-h', { hasText: 'Edit alice’s status' }).waitFor();
+  const tab2 = await openPage(p.context());
+  await tab2.locator('#whoami-text', { hasText: 'you are alice' }).waitFor();
+  const signedIn = await tab2.evaluate(async (password) => (await fetch('/api/sessions', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: 'bob', password }) })).status, BOB_PW);
+  assert.equal(signedIn, 201);
+  await tab2.close();
+  await cluster.waitForSession(await sessionToken(p.context()));
+  await p.fill('#f-text', 'bob tries to change this');
+  const [res] = await Promise.all([
+    p.waitForResponse((r) => r.url().endsWith('/api/statuses/alice') && r.request().method() === 'PUT'),
+    p.click('#save'),
+  ]);
+  assert.equal(res.status(), 403);
+  await p.locator('#form-error', { hasText: 'Only alice or an admin can change alice’s status.' }).waitFor();
+  await p.locator('#whoami-text', { hasText: 'you are bob' }).waitFor();
+  await p.locator('#card-note', { hasText: 'Only alice or an admin can change alice’s status.' }).waitFor();
+  assert.equal(await p.locator('#edit-btn').isVisible(), false);
+  await p.evaluate(() => window.scrollTo(0, 0));
+  await shot('forbidden', {}, p);
+  assert.equal((await apiCall('GET', '/api/statuses/alice')).body.statusText, 'Signed in and writing');
+
+  // The node, asked directly with bob's credentials, refuses a delete too.
+  const token = (await cluster.signIn('bob', BOB_PW)).token;
+  await cluster.waitForSession(token);
+  const del = await apiCall('DELETE', '/api/statuses/alice', null, { token });
+  assert.equal(del.status, 403);
+  assert.equal((await apiCall('PUT', '/api/statuses/alice', { statusText: 'x' }, { token: null })).status, 401);
+  assert.equal((await apiCall('GET', '/api/statuses/alice')).body.statusText, 'Signed in and writing');
+});
+
+uiTest('an admin edits and deletes another user’s status', async () => {
+  // The main page is signed in as admin.
+  await lookUp(page, 'alice');
+  assert.equal(await page.locator('#edit-btn').isVisible(), true);
+  assert.equal(await page.locator('#card-note').isVisible(), false);
+  await page.click('#edit-btn');
+  await page.locator('#compose-h', { hasText: 'Edit alice’s status' }).waitFor();
+  assert.equal(await page.inputValue('#f-username'), 'alice');
+  await page.fill('#f-text', 'Changed by the admin');
+  await page.click('#save');
+  await page.locator('#form-ok', { hasText: 'Updated alice’s status' }).waitFor();
+  assert.equal((await apiCall('GET', '/api/statuses/alice')).body.statusText, 'Changed by the admin');
+  await alicePage.locator('#feed-list li[data-username="alice"]', { hasText: 'Changed by the admin' }).waitFor({ timeout: 2000 });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot('admin');
+  // Any name in the admin's form: a status for bob.
+  assert.equal(await page.getAttribute('#f-username', 'readonly'), null);
+  await page.fill('#f-username', 'bob');
+  await page.fill('#f-text', 'Set for bob by the admin');
+  await page.click('#save');
+  await page.locator('#form-ok', { hasText: 'Saved: bob now has a status' }).waitFor();
+  // And delete it.
+  await lookUp(page, 'bob');
+  await page.click('#delete-btn');
+  await page.click('#confirm-yes');
+  await page.locator('#lookup-msg', { hasText: 'Deleted: bob’s status is gone' }).waitFor();
+  assert.equal((await apiCall('GET', '/api/statuses/bob')).status, 404);
+});
+
+uiTest('a wrong password again and again: “Too many attempts — wait N seconds”', async () => {
+  const { p } = await newUserPage();
+  await p.fill('#si-username', 'alice');
+  // Each node counts the failures it sees (CONTRACT §6): through the gateway over three nodes the
+  // name is locked after at most 5 × 3 failures.
+  const limit = 5 * cluster.nodes.length + 1;
+  let statuses = [];
+  for (let i = 0; i < limit; i++) {
+    await p.fill('#si-password', `wrong password ${i}`);
+    const [res] = await Promise.all([
+      p.waitForResponse((r) => r.url().endsWith('/api/sessions') && r.request().method() === 'POST'),
+      p.click('#signin-btn'),
+    ]);
+    statuses.push(res.status());
+    if (res.status() === 429) break;
+    await p.locator('#signin-msg', { hasText: 'Wrong username or password.' }).waitFor();
+  }
+  console.log(`  sign-in answers: ${statuses.join(' ')}`);
+  assert.equal(statuses.at(-1), 429, `429 within ${limit} attempts (got ${statuses.join(' ')})`);
+  assert.ok(statuses.length > 5, 'not locked before 5 failures');
+  const msg = p.locator('#signin-msg');
+  await msg.filter({ hasText: /Too many attempts — wait \d+ seconds?\./ }).waitFor();
+  const first = Number((await msg.innerText()).match(/wait (\d+) second/)[1]);
+  assert.ok(first >= 1 && first <= 60, `a wait of 1–60 s (${first})`);
+  assert.equal(await p.locator('#signin-btn').isDisabled(), true, 'no more attempts while locked');
+  await p.locator('#account').screenshot({ path: path.join(SHOTS, 'too-many-attempts.png') });
+  // It counts down.
+  await waitUntil(async () => Number((await msg.innerText()).match(/wait (\d+) second/)?.[1]) < first,
+    { timeoutMs: 3000, what: 'the countdown' });
+});
+
+uiTest('the page works under a Content-Security-Policy without inline script or style', async () => {
+  // The gateway is to send a CSP without 'unsafe-inline'; here the test adds a strict one to the
+  // page itself, so that any inline <script>, on…= attribute or style attribute in the markup
+  // shows up as a violation whatever the gateway does.
+  const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    + "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+  const ctx = await browser.newContext({ viewport: { width: 1400, height: 950 }, locale: 'en-GB', timezoneId: 'UTC' });
+  ctx.setDefaultTimeout(15000);
+  extraContexts.push(ctx);
+  let documents = 0;
+  await ctx.route((u) => u.pathname === '/' || u.pathname.endsWith('.html'), async (route) => {
+    const res = await route.fetch();
+    documents++;
+    await route.fulfill({ response: res, headers: { ...res.headers(), 'content-security-policy': csp } });
+  });
+  await ctx.addInitScript(() => {
+    window.cspViolations = [];
+    document.addEventListener('securitypolicyviolation',
+      (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));
+  });
+  const consoleCsp = [];
+  ctx.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) consoleCsp.push(m.text()); });
+  const p = await openPage(ctx);
+  assert.equal(documents, 1, 'the page came with the CSP');
+
+  // Sign up, set a status with a position, open its card, its marker's popup and the delete dialog.
+  await p.click('#show-signup');
+  await p.fill('#su-username', 'strict');
+  await p.fill('#su-password', 'strict-csp-pass');
+  await p.click('#signup-btn');
+  await p.locator('#whoami-text', { hasText: 'you are strict' }).waitFor();
+  await p.fill('#f-text', 'No inline script here');
+  await p.fill('#f-lat', '46.05');
+  await p.fill('#f-lon', '14.51');
+  await p.click('#save');
+  await p.locator('#form-ok', { hasText: 'Saved: strict now has a status' }).waitFor();
+  await p.locator('#feed-list li[data-username="strict"] .avatar').waitFor();
+  await p.locator('.leaflet-marker-icon[title="strict"]').focus();
+  await p.keyboard.press('Enter');
+  await p.locator('.leaflet-popup-content', { hasText: 'No inline script here' }).waitFor();
+  await lookUp(p, 'strict');
+  await p.click('#delete-btn');
+  await p.keyboard.press('Escape');
+  // The styles set from script (avatar colours) are applied: they go through the CSSOM, which a
+  // CSP does not block.
+  // (A style attribute in markup would be dropped: el.style would stay empty.)
+  const bg = await p.locator('#feed-list li[data-username="strict"] .avatar').evaluate((el) => el.style.backgroundColor);
+  assert.match(bg, /^rgb/);
+  assert.deepEqual(await p.evaluate(() => window.cspViolations), []);
+  assert.deepEqual(consoleCsp, []);
+});
+
+uiTest('with --auth off there is no sign-in, and anyone may set any status', async () => {
+  // A node of its own (no broker, no replication) with the open mode of the original description.
+  const open = new Cluster({ nodes: 1, auth: 'off', broker: false });
+  const ctx = await browser.newContext({ viewport: { width: 1400, height: 950 }, locale: 'en-GB', timezoneId: 'UTC' });
+  ctx.setDefaultTimeout(15000);
+  extraContexts.push(ctx);
+  try {
+    await open.start();
+    const p = await openPage(ctx, open.url);
+    await p.locator('#whoami[data-state="open"]').waitFor({ state: 'attached' });
+    assert.equal(await p.locator('#whoami').isVisible(), false);
+    assert.equal(await p.locator('#account').isVisible(), false);
+    assert.equal(await p.locator('#compose-note').isVisible(), false);
+    assert.equal(await p.getAttribute('#f-username', 'readonly'), null);
+    await p.fill('#f-username', 'anyone');
+    await p.fill('#f-text', 'No accounts here');
+    await p.click('#save');
+    await p.locator('#form-ok', { hasText: 'Saved: anyone now has a status' }).waitFor();
+    await lookUp(p, 'anyone');
+    assert.equal(await p.locator('#edit-btn').isVisible(), true);
+    assert.equal(await p.locator('#delete-btn').isVisible(), true);
+    assert.equal(await p.locator('#card-note').isVisible(), false);
+    await p.close();
+  } finally {
+    await open.stop();
+  }
+});
+
 uiTest('the cluster view shows three nodes; a killed node is shown as down within 5 s', async () => {
   const nodes = page.locator('#nodes li.node');
   await waitUntil(async () => (await nodes.count()) === 3, { timeoutMs: 5000, what: 'three nodes' });
@@ -353,6 +729,8 @@ uiTest('keyboard use and a phone-sized screen', async () => {
   await page.locator('#live[data-state="live"]').waitFor();
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.className), 'skip');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'signout-btn');
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'f-username');
   const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);

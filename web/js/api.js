@@ -7,12 +7,13 @@ const RETRY_DELAYS_MS = [500, 1000, 2000];
 
 /** An error to show to the user: `message` is already in words. */
 export class ApiError extends Error {
-  constructor(message, { status = 0, title = '', detail = '', network = false } = {}) {
+  constructor(message, { status = 0, title = '', detail = '', network = false, retryAfter = null } = {}) {
     super(message);
     this.status = status;   // HTTP status, 0 for a network failure
     this.title = title;     // problem+json title
     this.detail = detail;   // problem+json detail: the server's explanation
     this.network = network;
+    this.retryAfter = retryAfter; // the Retry-After header as sent (429, 503), or null
   }
 }
 
@@ -88,7 +89,8 @@ export async function api(method, path,
     const p = await problemOf(res);
     const title = p.title || res.statusText || `HTTP ${res.status}`;
     const detail = p.detail || '';
-    throw new ApiError(detail ? `${detail}` : `${title} (${res.status})`, { status: res.status, title, detail });
+    throw new ApiError(detail ? `${detail}` : `${title} (${res.status})`,
+      { status: res.status, title, detail, retryAfter: res.headers.get('Retry-After') });
   }
 }
 
@@ -99,6 +101,16 @@ async function retryPause(attempt, of, method, path, error, minDelayMs = 0) {
 }
 
 function retryDone() { for (const fn of retryListeners) fn(null); }
+
+// Accounts and sessions (CONTRACT §6). The browser's credential is the session cookie the node
+// sets (HttpOnly, SameSite=Strict): the page never sees or stores the token.
+export const account = {
+  /** 200 {username, roles}; 401 when signed out; 404 when the nodes run with --auth off. */
+  me: () => api('GET', '/api/me', { retries: 1 }),
+  signIn: (username, password) => api('POST', '/api/sessions', { body: { username, password } }),
+  signUp: (username, password) => api('POST', '/api/accounts', { body: { username, password } }),
+  signOut: () => api('DELETE', '/api/sessions/current'),
+};
 
 // The status resource.
 const enc = encodeURIComponent;

@@ -1,5 +1,7 @@
 // Wires the page: the status form, the look-up card, the feed, the map, the cluster view and
 // the live event stream. Talks only to the gateway's /api (see docs/web.md).
+import { canChange, changeNote, forbiddenMessage, isAdmin, SIGN_IN_MESSAGE } from './access.js';
+import { AccountView } from './account.js';
 import { allStatuses, ApiError, onRetry, statuses } from './api.js';
 import { ClusterView } from './cluster.js';
 import { Feed } from './feed.js';
@@ -37,7 +39,35 @@ window.addEventListener('unhandledrejection', (e) =>
 function describe(err, what) {
   if (!(err instanceof ApiError)) return `${what}: ${err.message || err}`;
   if (err.network) return `${what}. ${err.message}`;
+  if (err.status === 401) return `${what}. Please sign in.`;
   return `${what}: ${err.detail || err.message} (${err.status}${err.title ? ` ${err.title}` : ''})`;
+}
+
+// ---------------------------------------------------------------- who you are
+const accountView = new AccountView({ describe });
+let access = accountView.access;
+
+/** A "Sign in" button for messages that ask for it. */
+function signInButton() {
+  return h('button', { type: 'button', class: 'primary', text: 'Sign in', onclick: () => accountView.focusSignIn() });
+}
+
+/**
+ * 401 and 403 on a write to `target`'s status, in words (null for any other error). A 401 means
+ * the page's session is gone; a 403 that the page's idea of who you are may be stale (a sign-in
+ * in another tab replaces the cookie), so it asks again.
+ */
+function refusal(err, target) {
+  if (!(err instanceof ApiError)) return null;
+  if (err.status === 401) {
+    accountView.signedOut();
+    return SIGN_IN_MESSAGE;
+  }
+  if (err.status === 403) {
+    accountView.refresh();
+    return forbiddenMessage(target);
+  }
+  return null;
 }
 
 // ---------------------------------------------------------------- map
@@ -129,9 +159,39 @@ function showFormError(text, ...actions) {
   $('form-error').replaceChildren(h('span', { text }), ...(actions.length ? [h('br')] : []), ...actions);
 }
 
+/**
+ * The username field follows who you are: your own name, fixed, when signed in; any name for an
+ * admin, and with --auth off; while signed out it stays editable (the node says 401 on saving).
+ */
+function applyAccessToForm() {
+  const { mode, me } = access;
+  const fixed = !!me && !isAdmin(me);
+  const who = $('f-username-who');
+  if (!editing) {
+    fields.username.readOnly = fixed;
+    if (fixed) fields.username.value = me.username;
+    // Signed out (or now an admin): the name that was fixed to the old user goes.
+    else if (fields.username.dataset.fixed === 'true') fields.username.value = '';
+  }
+  if (!editing) fields.username.dataset.fixed = String(fixed);
+  fields.username.placeholder = me && !fixed ? 'anyone’s username' : '';
+  $('f-username-hint').hidden = fixed;
+  who.hidden = !me;
+  who.textContent = !me ? '' : fixed
+    ? `You are signed in as ${me.username}: this sets your own status.`
+    : `You are signed in as ${me.username}, with the admin role: you may set anyone’s status.`;
+  const note = $('compose-note');
+  note.hidden = !!me || mode === 'off' || mode === 'unknown';
+  if (!note.hidden) {
+    note.replaceChildren('You are not signed in. ', h('button', { type: 'button', class: 'link', text: 'Sign in',
+      onclick: () => accountView.focusSignIn() }), ' or create an account to set your status.');
+  }
+}
+
 function setEditing(s) {
   editing = s ? { username: s.username, version: s.version } : null;
   fields.username.readOnly = !!s;
+  if (!s) applyAccessToForm();
   $('compose-h').textContent = s ? `Edit ${s.username}’s status` : 'Set your status';
   $('save').textContent = s ? 'Update status' : 'Save status';
   $('cancel-edit').hidden = !s;
@@ -163,6 +223,7 @@ async function save({ overwrite }) {
   for (const n of Object.keys(fields)) setFieldError(n, '');
   const values = Object.fromEntries(Object.entries(fields).map(([k, el]) => [k, el.value]));
   values.username = values.username.trim();
+  if (!editing && access.me && !isAdmin(access.me)) values.username = access.me.username;
   const { errors, status } = validateStatus(values);
   const bad = Object.keys(errors);
   if (bad.length) {
@@ -177,7 +238,7 @@ async function save({ overwrite }) {
   const username = values.username;
   try {
     const ifMatch = editing && !overwrite ? editing.version : undefined;
-    const r = await statuses.put(username, status, { ifMatch });
+    const r = await accountView.fresh(() => statuses.put(username, status, { ifMatch }));
     const s = r.body;
     feed.applyUpsert(s, !known.has(s.username));
     known.set(s.username, s);
@@ -190,7 +251,11 @@ async function save({ overwrite }) {
     if (shown && shown.username === s.username) renderCard(s, true);
     map.setPick(null);
   } catch (err) {
-    if (err.status === 412) {
+    const refused = refusal(err, username);
+    if (refused) {
+      showFormError(refused, ...(err.status === 401 ? [signInButton()] : []));
+      if (err.status === 401) accountView.forms.signin.user.value ||= username;
+    } else if (err.status === 412) {
       const overwriteBtn = h('button', { type: 'button', class: 'danger', text: 'Overwrite anyway',
         onclick: () => save({ overwrite: true }) });
       const reloadBtn = h('button', { type: 'button', text: 'Load the current one',
@@ -262,11 +327,26 @@ function renderCard(s, flash = false) {
   const pos = formatPos(s);
   card.querySelector('.where').replaceChildren(...(pos ? [pinIcon(), ` ${pos}`] : ['no position']));
   card.querySelector('.meta').textContent = `version ${s.version}`;
+  updateCardActions();
   if (flash) {
     card.classList.remove('flash');
     void card.offsetWidth;
     card.classList.add('flash');
   }
+}
+
+/** Edit and Delete only where the node would allow them; otherwise a sentence saying why. */
+function updateCardActions() {
+  if (!shown) return;
+  const allowed = canChange(access, shown.username);
+  $('card-actions').hidden = !allowed;
+  const note = $('card-note');
+  const text = changeNote(access, shown.username);
+  note.hidden = !text;
+  if (!text) note.replaceChildren();
+  else if (!access.me) note.replaceChildren(`${text} `, h('button', { type: 'button', class: 'link', text: 'Sign in',
+    onclick: () => accountView.focusSignIn() }));
+  else note.textContent = text;
 }
 
 function hideCard() {
@@ -328,7 +408,7 @@ dialog.addEventListener('close', async () => {
   msg.className = 'msg';
   msg.textContent = `Deleting ${s.username}’s status…`;
   try {
-    const r = await statuses.remove(s.username);
+    const r = await accountView.fresh(() => statuses.remove(s.username));
     hideCard();
     msg.className = 'msg ok';
     msg.textContent = `Deleted: ${s.username}’s status is gone (served by ${r.servedBy || '?'}).`;
@@ -339,7 +419,7 @@ dialog.addEventListener('close', async () => {
     $('l-username').focus();
   } catch (err) {
     msg.className = 'msg error';
-    msg.textContent = describe(err, `Could not delete ${s.username}’s status`);
+    msg.textContent = refusal(err, s.username) || describe(err, `Could not delete ${s.username}’s status`);
   }
 });
 
@@ -401,6 +481,13 @@ new ClusterView({
   list: $('nodes'), summary: $('cluster-summary'), msg: $('cluster-msg'), recent: $('recent'),
   servedBy: $('served-by'),
 }).start();
+
+accountView.onChange((a) => {
+  access = a;
+  applyAccessToForm();
+  updateCardActions();
+});
+accountView.refresh();
 
 updateCount();
 reloadAll();

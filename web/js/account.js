@@ -1,0 +1,297 @@
+// Sign-up, sign-in and sign-out (CONTRACT §6), and the page's idea of who you are.
+// The credential is the node's HttpOnly session cookie (same origin through the gateway): the
+// page never sees the token and keeps nothing in localStorage. Who you are comes from
+// GET /api/me at load, from the sign-in answer, and again after any 401 or 403.
+import { account, ApiError } from './api.js';
+import { credentialFieldOf, isAdmin, retryAfterSeconds, tooManyMessage, validateCredentials } from './access.js';
+
+const $ = (id) => document.getElementById(id);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// A new account or session replicates to the other nodes asynchronously (like a status), so the
+// node that answers the next request may not know it for a moment: requests right after a
+// sign-up or sign-in that are refused with 401 are tried again after these pauses.
+export const FRESH_RETRY_MS = [250, 500, 1000];
+const FRESH_MS = 10000;
+
+export class AccountView {
+  /** `describe(err, what)`: the page's words for an unexpected error. */
+  constructor({ describe }) {
+    this.describe = describe;
+    this.access = { mode: 'unknown', me: null };
+    this.listeners = new Set();
+    this.lockTimer = null;
+    this.signedInAt = 0;
+    this.card = $('account');
+    this.forms = {
+      signin: { form: $('signin-form'), user: $('si-username'), pass: $('si-password'), btn: $('signin-btn'),
+        msg: $('signin-msg'), err: { username: $('si-username-err'), password: $('si-password-err') } },
+      signup: { form: $('signup-form'), user: $('su-username'), pass: $('su-password'), btn: $('signup-btn'),
+        msg: $('signup-msg'), err: { username: $('su-username-err'), password: $('su-password-err') } },
+    };
+    for (const f of Object.values(this.forms)) {
+      f.user.addEventListener('input', () => this.fieldError(f, 'username', ''));
+      f.pass.addEventListener('input', () => this.fieldError(f, 'password', ''));
+    }
+    this.forms.signin.form.addEventListener('submit', (e) => { e.preventDefault(); this.signIn(); });
+    this.forms.signup.form.addEventListener('submit', (e) => { e.preventDefault(); this.signUp(); });
+    $('show-signup').addEventListener('click', () => this.show('signup'));
+    $('show-signin').addEventListener('click', () => this.show('signin'));
+    $('signin-link').addEventListener('click', () => this.focusSignIn());
+    $('signout-btn').addEventListener('click', () => this.signOut());
+  }
+
+  /** fn(access) whenever the mode or the signed-in user changes (and once at load). */
+  onChange(fn) { this.listeners.add(fn); }
+
+  set(mode, me) {
+    this.access = { mode, me: me ? { username: me.username, roles: me.roles || [] } : null };
+    this.render();
+    for (const fn of this.listeners) fn(this.access);
+  }
+
+  /** Asks the node who we are: 200 signed in, 401 signed out, 404 no accounts (--auth off). */
+  async refresh() {
+    try {
+      const r = await account.me();
+      this.set('required', r.body);
+    } catch (err) {
+      if (err.status === 401) this.set('required', null);
+      else if (err.status === 404) this.set('off', null);
+      else {
+        // Cannot tell (network, 5xx): offer the sign-in form; the next request will tell.
+        this.set('unknown', null);
+        this.message(this.forms.signin, 'error', this.describe(err, 'Could not find out whether you are signed in'));
+      }
+    }
+  }
+
+  /** Whether this page signed in within the last few seconds (see FRESH_RETRY_MS). */
+  recentlySignedIn() { return !!this.access.me && Date.now() - this.signedInAt < FRESH_MS; }
+
+  /**
+   * Runs `fn`; a 401 shortly after signing in is retried a few times (the session may not have
+   * reached the answering node yet). Any other outcome is returned or thrown as it is.
+   */
+  async fresh(fn, { force = false } = {}) {
+    for (const pause of FRESH_RETRY_MS) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!(err instanceof ApiError && err.status === 401 && (force || this.recentlySignedIn()))) throw err;
+        await sleep(pause);
+      }
+    }
+    return fn();
+  }
+
+  /** After a 401 on a write: whatever the page thought, the session is not valid. */
+  signedOut() {
+    if (this.access.mode === 'off') return;
+    this.set('required', null);
+  }
+
+  render() {
+    const { mode, me } = this.access;
+    const box = $('whoami');
+    box.dataset.state = mode === 'off' ? 'open' : me ? 'in' : mode === 'required' ? 'out' : 'unknown';
+    box.hidden = mode === 'off';
+    const text = $('whoami-text');
+    if (me) {
+      text.replaceChildren('you are ', Object.assign(document.createElement('strong'), { textContent: me.username }));
+      if (isAdmin(me)) text.append(' ', Object.assign(document.createElement('span'), { className: 'role', textContent: 'admin' }));
+    } else {
+      text.textContent = mode === 'unknown' ? 'cannot tell whether you are signed in' : 'not signed in';
+    }
+    $('signin-link').hidden = !!me || mode === 'off';
+    $('signout-btn').hidden = !me;
+    this.card.hidden = !!me || mode === 'off';
+  }
+
+  show(which) {
+    const other = which === 'signin' ? 'signup' : 'signin';
+    this.forms[which].form.hidden = false;
+    this.forms[other].form.hidden = true;
+    $('account-h').textContent = which === 'signin' ? 'Sign in' : 'Create an account';
+    // Carry the name over: whoever typed it meant it.
+    if (!this.forms[which].user.value) this.forms[which].user.value = this.forms[other].user.value;
+    this.forms[which].user.focus();
+  }
+
+  focusSignIn() {
+    if (this.forms.signin.form.hidden) this.show('signin');
+    this.card.hidden = false;
+    this.card.scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+    const f = this.forms.signin;
+    (f.user.value ? f.pass : f.user).focus();
+  }
+
+  fieldError(f, name, msg) {
+    const input = name === 'username' ? f.user : f.pass;
+    f.err[name].textContent = msg;
+    if (msg) input.setAttribute('aria-invalid', 'true');
+    else input.removeAttribute('aria-invalid');
+  }
+
+  message(f, kind, text) {
+    f.msg.className = `msg ${kind}`;
+    f.msg.textContent = text;
+  }
+
+  /** Checks the form; returns {username, password} or null (the errors are shown). */
+  read(f, signUp) {
+    this.message(f, '', '');
+    this.fieldError(f, 'username', '');
+    this.fieldError(f, 'password', '');
+    const values = { username: f.user.value.trim(), password: f.pass.value };
+    const errors = validateCredentials(values, { signUp });
+    for (const [name, msg] of Object.entries(errors)) this.fieldError(f, name, msg);
+    if (errors.username) f.user.focus();
+    else if (errors.password) f.pass.focus();
+    return Object.keys(errors).length ? null : values;
+  }
+
+  async busy(f, fn) {
+    f.btn.disabled = true;
+    f.btn.classList.add('busy');
+    try {
+      return await fn();
+    } finally {
+      f.btn.classList.remove('busy');
+      if (!this.lockTimer || f !== this.forms.signin) f.btn.disabled = false;
+    }
+  }
+
+  async signIn() {
+    const f = this.forms.signin;
+    const values = this.read(f, false);
+    if (!values) return;
+    await this.busy(f, async () => {
+      try {
+        const r = await account.signIn(values.username, values.password);
+        f.pass.value = '';
+        this.signedInAt = Date.now();
+        this.set('required', r.body);
+        this.welcome(`Signed in as ${r.body.username}.`);
+      } catch (err) {
+        this.signInFailed(f, err);
+      }
+    });
+  }
+
+  signInFailed(f, err) {
+    if (err.status === 401) {
+      this.message(f, 'error', 'Wrong username or password.');
+      f.pass.select();
+      f.pass.focus();
+    } else if (err.status === 429) {
+      this.lockOut(f, retryAfterSeconds(err.retryAfter));
+    } else if (err.status === 404) {
+      this.message(f, 'error', 'This cluster has no accounts (its nodes run with --auth off): anyone may set any status.');
+      this.set('off', null);
+    } else {
+      this.message(f, 'error', this.describe(err, 'Could not sign in'));
+    }
+  }
+
+  /** 429: says how long to wait, counts down, and keeps the button disabled meanwhile. */
+  lockOut(f, seconds) {
+    clearInterval(this.lockTimer);
+    this.lockTimer = null;
+    this.message(f, 'error', tooManyMessage(seconds));
+    f.msg.dataset.wait = String(seconds ?? '');
+    if (seconds === null) return;
+    const until = Date.now() + seconds * 1000;
+    f.btn.disabled = true;
+    this.lockTimer = setInterval(() => {
+      const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+      f.msg.textContent = tooManyMessage(left);
+      f.msg.dataset.wait = String(left);
+      if (left === 0) {
+        clearInterval(this.lockTimer);
+        this.lockTimer = null;
+        f.msg.className = 'msg ok';
+        f.btn.disabled = false;
+      }
+    }, 1000);
+  }
+
+  async signUp() {
+    const f = this.forms.signup;
+    const values = this.read(f, true);
+    if (!values) return;
+    await this.busy(f, async () => {
+      try {
+        await account.signUp(values.username, values.password);
+      } catch (err) {
+        if (err.status === 409) {
+          this.fieldError(f, 'username', 'That name is taken. Please choose another one.');
+          this.message(f, 'error', 'That name is taken.');
+          f.user.select();
+          f.user.focus();
+        } else if (err.status === 400) {
+          const field = credentialFieldOf(err.detail);
+          if (field) this.fieldError(f, field, `The server says: ${err.detail}.`);
+          this.message(f, 'error', this.describe(err, 'The account was not created'));
+          (field === 'password' ? f.pass : f.user).focus();
+        } else if (err.status === 403) {
+          this.message(f, 'error', 'Only an admin can create accounts on this server. Ask one to create yours.');
+        } else if (err.status === 404) {
+          this.message(f, 'error', 'This cluster has no accounts (its nodes run with --auth off): anyone may set any status.');
+          this.set('off', null);
+        } else {
+          this.message(f, 'error', this.describe(err, 'The account was not created'));
+        }
+        return;
+      }
+      // Created: sign in with the same name and password right away (a node the new account
+      // has not reached yet says 401: tried again, briefly).
+      try {
+        const r = await this.fresh(() => account.signIn(values.username, values.password), { force: true });
+        f.pass.value = '';
+        this.signedInAt = Date.now();
+        this.forms.signin.user.value = values.username;
+        this.show('signin');
+        this.set('required', r.body);
+        this.welcome(`Welcome, ${r.body.username}: your account is ready and you are signed in.`);
+      } catch (err) {
+        f.pass.value = '';
+        this.show('signin');
+        this.forms.signin.user.value = values.username;
+        this.message(this.forms.signin, 'ok', `Account ${values.username} created. Sign in with your new password.`);
+        if (err instanceof ApiError && err.status !== 401) this.signInFailed(this.forms.signin, err);
+      }
+    });
+  }
+
+  /** After signing in: say so in the status form and put the cursor there. */
+  welcome(text) {
+    this.message(this.forms.signin, '', '');
+    this.message(this.forms.signup, '', '');
+    const ok = $('form-ok');
+    ok.textContent = `${text} You can set your status now.`;
+    $('f-text').focus();
+  }
+
+  async signOut() {
+    const btn = $('signout-btn');
+    btn.disabled = true;
+    try {
+      await account.signOut();
+    } catch (err) {
+      // 401: the session had ended already; signed out either way.
+      if (err.status !== 401) {
+        this.message(this.forms.signin, 'error', this.describe(err, 'Could not sign out'));
+        btn.disabled = false;
+        return;
+      }
+    }
+    btn.disabled = false;
+    const name = this.access.me?.username;
+    this.set('required', null);
+    this.show('signin');
+    if (name) this.forms.signin.user.value = name;
+    this.message(this.forms.signin, 'ok', 'You are signed out.');
+    this.forms.signin.pass.focus();
+  }
+}
