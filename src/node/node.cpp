@@ -303,8 +303,9 @@ void Node::start() {
     info.port = port();
     info.renewal_interval_s = options_.lease_renewal_s;
     info.duration_s = options_.lease_duration_s;
+    // Registered by the sync task once the first look at the peers found no live process with
+    // this node id (registering first would overwrite that process's registration).
     registration_ = std::make_unique<common::EurekaClient>(parse_urls(options_.registry_urls), info);
-    registration_->start("STARTING");
   }
   if (replicator_) replicator_->start();
 
@@ -355,11 +356,21 @@ void Node::sync_step() {
   if (auto dup = directory_->duplicate(); !dup.empty())
     return fatal("another live node at " + dup + " uses node id " + node_id());
   if (replicator_ && replicator_->queue_taken() && !ready_ &&
-      SteadyClock::now() - started_at_ > 15s)
+      SteadyClock::now() - started_at_ > 8s)
     return fatal("queue status.node." + node_id() +
                  " is consumed by another process: another node runs with id " + node_id());
   if (directory_->refreshes() == 0) return;  // peers not yet asked (clock, duplicates)
+  if (registration_ && !registered_) {
+    registration_->start(ready_ ? "UP" : "STARTING");
+    registered_ = true;
+  }
 
+  // The first consume settles whether another process holds this node's queue (a duplicate
+  // id): wait for it a moment, and never serve while the queue is taken.
+  if (replicator_ && !ready_) {
+    if (replicator_->queue_taken()) return;
+    if (!replicator_->consumer_connected() && SteadyClock::now() - started_at_ < 5s) return;
+  }
   SyncState state = store_->sync_state();
   if (state == SyncState::kDone) {
     if (ready_) return;

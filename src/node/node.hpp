@@ -124,6 +124,7 @@ class Node {
   bool fatal_called_ = false;
   std::function<void(const std::string&)> on_fatal_;
   std::string wait_reason_;  // sync task only: the last reason logged for waiting
+  bool registered_ = false;  // sync task only: registration started
 };
 
 }  // namespace status::node

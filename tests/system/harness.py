@@ -376,6 +376,10 @@ class Broker:
         return subprocess.run([self.script, "ctl", self.dir, *args], check=True, timeout=timeout,
                               capture_output=True, text=True).stdout
 
+    def restore_user(self):
+        """Gives the broker its user back, same password (a `rabbitmqctl reset` drops users)."""
+        subprocess.run([self.script, "user", self.dir], check=True, timeout=60)
+
     def beam_pid(self):
         """The pid of the broker's Erlang VM (beam.smp), a descendant of the launcher."""
         with open(os.path.join(self.dir, "launcher.pid")) as f:

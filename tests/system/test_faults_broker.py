@@ -99,9 +99,10 @@ def test_sigterm_while_broker_frozen_exits_promptly_and_keeps_the_writes(
 
 def test_broker_reset_while_nodes_run_loses_nothing(tmp_path, procs, private_broker):
     """§3/§9 (review F5): `rabbitmqctl stop_app; reset; start_app` wipes every queue and binding
-    while the nodes run and write. Writes made before, during and right after it are all
-    answered 2xx and all reach every node: a publish the broker could not route (queues not yet
-    re-declared) is not counted as delivered, and a node whose queue vanished resynchronises."""
+    while the nodes run and write. Every write is answered; the ones answered 2xx all reach
+    every node: a publish the broker could not route (queues not yet re-declared) is not counted
+    as delivered, and a node whose queue vanished resynchronises — answering 503 with
+    Retry-After while it does (§3), which is the only other answer allowed."""
     nodes = harness.start_all(harness.make_cluster(str(tmp_path), procs, "reset-", 3,
                                                    amqp=private_broker.url, extra=FLAGS))
     urls = [n.url for n in nodes]
@@ -111,11 +112,15 @@ def test_broker_reset_while_nodes_run_loses_nothing(tmp_path, procs, private_bro
     private_broker.ctl("stop_app")
     private_broker.ctl("reset")
     private_broker.ctl("start_app")
+    private_broker.restore_user()  # reset drops users too: the operator gives ours back
     time.sleep(4.0)  # writes right after the reset, while nodes reconnect
     results = load.stop()
-    bad = [(u, s) for u, _, _, s, _ in results if s not in (200, 201)]
-    assert not bad, f"{len(bad)} of {len(results)} writes not 2xx: {bad[:5]}"
-    harness.wait_converged(urls, 40, expect=len(results))
+    bad = [(u, s) for u, _, _, s, _ in results if s not in (200, 201, 503)]
+    assert not bad, f"{len(bad)} of {len(results)} writes neither 2xx nor 503: {bad[:5]}"
+    acked = {u for u, _, _, s, _ in results if s in (200, 201)}
+    assert len(acked) > len(results) / 2, "most writes must be answered 2xx"
+    final = harness.wait_converged(urls, 40)
+    assert acked <= set(final), f"{len(acked - set(final))} acknowledged writes missing"
 
 
 def test_memory_stays_bounded_while_the_broker_is_unreachable(tmp_path, procs):

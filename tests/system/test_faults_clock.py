@@ -37,9 +37,10 @@ def test_node_with_a_skewed_clock_is_degraded_and_refuses_writes(tmp_path, procs
     writes with 503; n1 and n2 keep taking writes."""
     n1, n2, n3 = harness.make_cluster(str(tmp_path), procs, "skew-", 3, amqp=broker.url,
                                       extra=FLAGS, env={2: harness.faketime_env("+10")})
+    # All three start together (an empty cluster waits for every peer it knows of).
+    n3.start(wait=False)
     harness.start_all([n1, n2])
     assert harness.put_status(n1.url, "before", "written by a correct node").status == 201
-    n3.start(wait=False)
     wait_until(lambda: harness.health(n3.url)[1], 15, what="n3 answering /health")
 
     def degraded():
