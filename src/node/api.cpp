@@ -139,7 +139,9 @@ Response write_response(const Request& req, const WriteResult& r) {
     case Outcome::kFailed:
       break;
   }
-  return problem_for(req, 503, "the status could not be stored; retry");
+  auto res = problem_for(req, 503, "the status could not be stored; retry");
+  res.set(http::field::retry_after, "1");
+  return res;
 }
 
 namespace {

@@ -44,7 +44,11 @@ BootstrapDecision decide_bootstrap(const BootstrapView& v) {
     d.reason = "waiting for a peer to be up";
     return d;
   }
-  d.reason = v.peers.empty() ? "the registry cannot be asked" : "peers do not answer";
+  if (v.peers.empty())
+    d.reason = v.registry_reachable ? "the registry shows no other node yet: making sure"
+                                    : "the registry cannot be asked";
+  else
+    d.reason = "peers do not answer";
   return d;
 }
 

@@ -37,6 +37,9 @@ void json(const ExchangePtr& ex, const Request& req, std::string body) {
 void add_internal_routes(common::Router& r, InternalDeps& deps, int access) {
   auto* d = &deps;
   r.add(http::verb::get, "/internal/state", [d](Request&& req, const RouteMatch&, const ExchangePtr& ex) {
+    auto id = common::header(req, "X-Status-Node-Id");
+    auto url = common::header(req, "X-Status-Node-Url");
+    if (id && url && id->size() <= 64 && url->size() <= 256) d->probed_by(*id, *url);
     json(ex, req, d->state_json());
   }, access);
 

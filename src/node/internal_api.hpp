@@ -19,6 +19,9 @@ struct InternalDeps {
   std::function<bool()> ready;
   /// Counts pushed bodies that were not valid states.
   std::atomic<std::uint64_t>& malformed;
+  /// Another node probed this one (its id and URL, from X-Status-Node-Id and -Url).
+  std::function<void(std::string_view node_id, const std::string& url)> probed_by =
+      [](std::string_view, const std::string&) {};
 };
 
 /// Adds the /internal routes to `r` with access `access`. `deps` must outlive the router.

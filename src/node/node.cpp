@@ -313,7 +313,7 @@ void Node::start() {
     tasks_.push_back(std::make_unique<common::PeriodicTask>(name, every, std::move(fn)));
     return tasks_.back().get();
   };
-  add("peers", 1000ms, [this] { directory_->refresh(); });
+  peers_task_ = add("peers", 1000ms, [this] { directory_->refresh(); });
   sync_task_ = add("sync", 500ms, [this] { sync_step(); });
   add("checkpoint", 250ms, [this] { store_->checkpoint(); });
   add("tombstones", 1000ms, [this] { store_->collect_tombstones(); });
@@ -507,7 +507,10 @@ void Node::add_routes() {
                                          static_cast<std::int64_t>(clock_.wall_ms()));
       },
       [this] { return ready(); },
-      malformed_});
+      malformed_,
+      [this](std::string_view id, const std::string& url) {
+        if (directory_->heard_from(id, url) && peers_task_) peers_task_->wake();
+      }});
   add_internal_routes(router_, *internal_, kCluster);
 }
 

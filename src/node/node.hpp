@@ -113,6 +113,7 @@ class Node {
   std::unique_ptr<common::EurekaClient> registration_;
   std::vector<std::unique_ptr<common::PeriodicTask>> tasks_;
   common::PeriodicTask* sync_task_ = nullptr;
+  common::PeriodicTask* peers_task_ = nullptr;
   common::PeriodicTask* repair_task_ = nullptr;
   std::atomic<bool> ready_{false};
   std::atomic<bool> draining_{false};

@@ -73,8 +73,17 @@ void PeerDirectory::probe(PeerInfo& p) const {
   try {
     auto t0 = wall_ms();
     auto start = SteadyClock::now();
+    // Says who asks: a peer that does not know this node yet looks again at once, so a node
+    // that just started is counted (X-Consistency: all) by the time it serves.
+    auto headers = headers_;
+    {
+      std::lock_guard lock(mutex_);
+      headers.emplace_back("X-Status-Node-Id", self_.node_id);
+      headers.emplace_back("X-Status-Node-Url", "http://" + self_.advertise_host + ":" +
+                                                    std::to_string(self_.port));
+    }
     auto r = common::http_request(http::verb::get, common::parse_base_url(p.url), "/internal/state",
-                                  {}, headers_, 800ms, 64 * 1024);
+                                  {}, headers, 800ms, 64 * 1024);
     auto rtt = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start);
     if (!r.ok() || r.res.result_int() != 200) return;
     boost::system::error_code ec;
@@ -129,6 +138,15 @@ void PeerDirectory::refresh() {
       alone_since_.reset();
     }
     for (const auto& u : registry_urls_) urls.push_back(u);
+    auto now = SteadyClock::now();
+    for (auto it = heard_.begin(); it != heard_.end();) {
+      if (now - it->second > 10s) {
+        it = heard_.erase(it);
+      } else {
+        urls.push_back(it->first);
+        ++it;
+      }
+    }
   }
   std::sort(urls.begin(), urls.end());
   urls.erase(std::unique(urls.begin(), urls.end()), urls.end());
@@ -187,6 +205,33 @@ std::chrono::milliseconds PeerDirectory::registry_alone_for() const {
 std::string PeerDirectory::duplicate() const {
   std::lock_guard lock(mutex_);
   return duplicate_;
+}
+
+bool PeerDirectory::heard_from(std::string_view node_id, const std::string& url) {
+  std::string u;
+  try {
+    auto b = common::parse_base_url(url);
+    if (!b.path.empty()) return false;
+    u = normalize(url);
+  } catch (const std::exception&) {
+    return false;
+  }
+  std::lock_guard lock(mutex_);
+  if (node_id == self_.node_id) return false;
+  auto now = SteadyClock::now();
+  bool known = heard_.count(u) > 0;
+  if (!known && heard_.size() >= 64) return false;
+  heard_[u] = now;
+  for (const auto& p : peers_)
+    if (p.answered && p.node_id == node_id) return false;
+  return !known;
+}
+
+bool PeerDirectory::knows(std::string_view node_id) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& p : peers_)
+    if (p.answered && p.node_id == node_id) return true;
+  return false;
 }
 
 std::size_t PeerDirectory::refreshes() const {

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -61,6 +62,12 @@ class PeerDirectory {
   /// Another live process reports this node's id (a copied data dir): its URL, or empty.
   std::string duplicate() const;
   std::size_t refreshes() const;
+  /// A peer with this node id answered the last refresh.
+  bool knows(std::string_view node_id) const;
+  /// Another node (`url`, its advertised base URL) probed this one: it is probed too from now on
+  /// (for 10 s after its last probe), without waiting for the registry to list it. True if it
+  /// was not known yet (the caller then refreshes at once). At most 64 such peers.
+  bool heard_from(std::string_view node_id, const std::string& url);
 
   /// The clock's standing against the peers that answered: unmeasured while none has; else the
   /// smallest |offset| (a node agreeing with one peer is not the skewed one).
@@ -86,6 +93,7 @@ class PeerDirectory {
   SelfInfo self_;
   std::vector<PeerInfo> peers_;
   std::vector<std::string> registry_urls_;  // the registry's last answer (kept while it is away)
+  std::map<std::string, std::chrono::steady_clock::time_point> heard_;  // url → last probe
   bool registry_reachable_ = false;
   std::optional<std::chrono::steady_clock::time_point> alone_since_;
   std::string duplicate_;
