@@ -13,7 +13,9 @@ std::string ApiReply::header(std::string_view name) const {
 }
 
 ApiClient::ApiClient(const std::string& base_url, std::chrono::milliseconds timeout)
-    : url_(base_url), base_(common::parse_base_url(base_url)), timeout_(timeout) {}
+    : url_(common::redact_url(base_url)),
+      base_(common::parse_base_url(base_url)),
+      timeout_(timeout) {}
 
 ApiReply ApiClient::call(http::verb method, const std::string& target, const std::string& body,
                          const common::Headers& headers) const {

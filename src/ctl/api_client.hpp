@@ -25,7 +25,8 @@ struct ApiReply {
 /// own connection, so one object may be used from one thread at a time.
 class ApiClient {
  public:
-  /// Throws std::invalid_argument when `base_url` is not an http:// URL.
+  /// Throws std::invalid_argument when `base_url` is not an http:// URL. Credentials in it
+  /// (http://user:password@host) go with every call as HTTP Basic.
   ApiClient(const std::string& base_url, std::chrono::milliseconds timeout);
 
   ApiReply get(const std::string& target) const;
@@ -37,6 +38,7 @@ class ApiClient {
   /// returns false or the server closes. Returns the HTTP status, 0 when never connected.
   int stream(const std::string& target, const std::function<bool(std::string_view)>& on_data) const;
 
+  /// The base URL for messages, its password (if any) replaced by ***.
   const std::string& url() const { return url_; }
 
  private:
