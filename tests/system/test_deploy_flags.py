@@ -43,6 +43,10 @@ def uses_in_up():
         m = re.search(r'"\$BIN/(status-[a-z]+)"(.*)', line)
         if m:
             out[m.group(1)][0].update(FLAG.findall(m.group(2)))
+    # Exported for the nodes and the gateway (secrets such as the registry URL's password).
+    exported = set(re.findall(r"^\s*export (STATUS_[A-Z0-9_]+)=", text, re.M))
+    for b in ("status-node", "status-gateway"):
+        out[b][1].update(exported)
     return out
 
 
@@ -126,7 +130,9 @@ def check(uses, helps, where):
 
 def test_scripts_up(helps):
     uses = uses_in_up()
-    assert {"amqp-url", "registry-url", "node-id", "data-dir"} <= uses["status-node"][0]
+    assert {"amqp-url", "node-id", "data-dir"} <= uses["status-node"][0]
+    assert "STATUS_REGISTRY_URL" in uses["status-node"][1] & uses["status-gateway"][1]
+    assert "credentials-file" in uses["status-registry"][0]
     assert "web-root" in uses["status-gateway"][0]
     check(uses, helps, "scripts/up")
 
