@@ -216,19 +216,33 @@ bool EurekaClient::register_at(std::size_t index, const std::string& status, std
       http_request(http::verb::post, registries_[index], "/apps/" + encode_path_segment(info_.app),
                    registration_body(info_, status, dirty), kJsonHeaders, request_timeout());
   if (!r.ok() || r.res.result_int() != 204) {
-    spdlog::debug("event=eureka_register_failed registry={} error=\"{}\"", registries_[index].str(),
-                  r.ok() ? "status " + std::to_string(r.res.result_int()) : r.ec.message());
+    int code = r.ok() ? r.res.result_int() : 0;
+    // Refused for its credentials (401, 403) or its id (409, registered under other
+    // credentials): a configuration problem, worth one line each time it starts.
+    bool refusal = code == 401 || code == 403 || code == 409;
+    std::lock_guard lock(mutex_);
+    if (refusal && refused_ != code)
+      spdlog::warn("event=eureka_register_refused registry={} instance={} status={} reason=\"{}\"",
+                   registries_[index].redacted(), info_.instance_id, code,
+                   code == 409 ? "the instance id is registered under other credentials"
+                               : "the registry does not accept the credentials of its URL");
+    else if (!refusal)
+      spdlog::debug("event=eureka_register_failed registry={} error=\"{}\"",
+                    registries_[index].redacted(),
+                    r.ok() ? "status " + std::to_string(code) : r.ec.message());
+    refused_ = refusal ? code : 0;
     return false;
   }
   std::lock_guard lock(mutex_);
   bool first = !registered_ || current_ != index;
   registered_ = true;
+  refused_ = 0;
   current_ = index;
   reached_.insert(index);
   if (dirty == last_dirty_ts_) must_register_ = false;
   if (first)
     spdlog::info("event=eureka_registered registry={} app={} instance={} status={}",
-                 registries_[index].str(), info_.app, info_.instance_id, status);
+                 registries_[index].redacted(), info_.app, info_.instance_id, status);
   return true;
 }
 
@@ -247,9 +261,13 @@ bool EurekaClient::heartbeat_at(std::size_t index, const std::string& status, st
   }
   if (r.ok() && r.res.result_int() == 404) {
     spdlog::info("event=eureka_heartbeat_unknown registry={} instance={} action=reregister",
-                 registries_[index].str(), info_.instance_id);
+                 registries_[index].redacted(), info_.instance_id);
     return register_at(index, status, dirty);
   }
+  int code = r.ok() ? r.res.result_int() : 0;
+  // Refused (credentials changed, or our lease ran out and another owner took the id): the
+  // registration says why, once.
+  if (code == 401 || code == 403 || code == 409) return register_at(index, status, dirty);
   return false;
 }
 
@@ -297,7 +315,7 @@ void EurekaClient::stop() {
     auto r = http_request(http::verb::delete_, registries_[i], instance_path(), {}, kJsonHeaders,
                           request_timeout());
     spdlog::info("event=eureka_deregistered registry={} instance={} result={}",
-                 registries_[i].str(), info_.instance_id,
+                 registries_[i].redacted(), info_.instance_id,
                  r.ok() ? std::to_string(r.res.result_int()) : r.ec.message());
   }
 }

@@ -90,6 +90,7 @@ class EurekaClient {
   std::int64_t last_dirty_ts_ = 0;
   bool must_register_ = true;
   bool registered_ = false;
+  int refused_ = 0;  // the refusal (401, 403, 409) last logged
   bool stopping_ = false;
   bool started_ = false;
   std::set<std::size_t> reached_;  // registries that accepted a registration or heartbeat

@@ -9,8 +9,9 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/url/parse.hpp>
-
 #include <stdexcept>
+
+#include "common/basic_auth.hpp"
 
 namespace status::common {
 
@@ -20,17 +21,43 @@ using tcp = asio::ip::tcp;
 
 std::string BaseUrl::str() const { return "http://" + host + ":" + std::to_string(port) + path; }
 
+std::string BaseUrl::redacted() const {
+  if (user.empty()) return str();
+  return "http://" + user + ":***@" + host + ":" + std::to_string(port) + path;
+}
+
+std::string redact_url(std::string_view url) {
+  // Userinfo ends at the last '@' before any query or fragment; its password starts after its
+  // first ':'. A malformed URL may have a '/' in its password, so the path is searched too
+  // (redacting a little too much in a message about a broken URL is harmless).
+  auto scheme_end = url.find("://");
+  std::size_t start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+  std::string_view head = url.substr(0, url.find_first_of("?#", start));
+  auto at = head.rfind('@');
+  if (at == std::string_view::npos || at < start) return std::string(url);
+  auto colon = head.find(':', start);
+  if (colon == std::string_view::npos || colon > at) return std::string(url);
+  return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
+}
+
 BaseUrl parse_base_url(const std::string& url) {
+  const std::string shown = redact_url(url);
   auto r = boost::urls::parse_uri(url);
-  if (!r) throw std::invalid_argument("malformed URL '" + url + "'");
-  if (r->scheme() != "http") throw std::invalid_argument("URL '" + url + "' must be http://");
+  if (!r) throw std::invalid_argument("malformed URL '" + shown + "'");
+  if (r->scheme() != "http") throw std::invalid_argument("URL '" + shown + "' must be http://");
   BaseUrl b;
   b.host = std::string(r->host());
-  if (b.host.empty()) throw std::invalid_argument("URL '" + url + "' has no host");
+  if (b.host.empty()) throw std::invalid_argument("URL '" + shown + "' has no host");
   if (r->has_port()) {
     auto p = r->port_number();
-    if (p == 0) throw std::invalid_argument("URL '" + url + "' has an invalid port");
+    if (p == 0) throw std::invalid_argument("URL '" + shown + "' has an invalid port");
     b.port = p;
+  }
+  if (r->has_userinfo()) {
+    b.user = r->user();
+    b.password = r->password();
+    if (b.user.empty())
+      throw std::invalid_argument("URL '" + shown + "' has credentials but no user");
   }
   b.path = std::string(r->encoded_path());
   while (!b.path.empty() && b.path.back() == '/') b.path.pop_back();
@@ -44,6 +71,9 @@ Request make_request(http::verb method, const BaseUrl& base, const std::string& 
   Request req{method, base.path + target, 11};
   req.set(http::field::host, base.host + ":" + std::to_string(base.port));
   req.set(http::field::user_agent, "status-server");
+  // The URL's credentials; an Authorization among `headers` (e.g. a bearer token) wins.
+  if (!base.user.empty())
+    req.set(http::field::authorization, basic_authorization(base.user, base.password));
   for (const auto& [k, v] : headers) req.set(k, v);
   if (!body.empty() || method == http::verb::post || method == http::verb::put) {
     req.body() = body;

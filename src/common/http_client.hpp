@@ -14,14 +14,24 @@
 
 namespace status::common {
 
-/// http://host:port/base-path split into parts. Throws std::invalid_argument when malformed.
+/// http://[user:password@]host:port/base-path split into parts. With a user, every request
+/// made to it carries `Authorization: Basic …` (as Eureka clients do with their service URLs).
 struct BaseUrl {
   std::string host;
   unsigned short port = 80;
-  std::string path;  // without trailing '/', may be empty
+  std::string path;      // without trailing '/', may be empty
+  std::string user;      // percent-decoded userinfo; empty: no credentials
+  std::string password;  // percent-decoded
+  /// http://host:port/path, without the credentials (logs, metric labels).
   std::string str() const;
+  /// For logs: http://user:***@host:port/path when there are credentials, else str().
+  std::string redacted() const;
 };
+/// Throws std::invalid_argument when malformed; the message never contains the password.
 BaseUrl parse_base_url(const std::string& url);
+/// `url` with the password of its userinfo (user:password@) replaced by ***, for messages
+/// about URLs that may not even parse.
+std::string redact_url(std::string_view url);
 
 struct ClientResult {
   boost::system::error_code ec;  // set on connect/IO/timeout failure; res is then empty

@@ -26,11 +26,13 @@ void append_label(std::string& k, std::string_view name, std::string_view value)
 
 }  // namespace
 
-std::string Metrics::key(const Labels& labels) {
+std::string format_labels(const Labels& labels) {
   std::string k;
   for (const auto& [n, v] : labels) append_label(k, n, v);
   return k;
 }
+
+std::string Metrics::key(const Labels& labels) { return format_labels(labels); }
 
 void Metrics::describe(const std::string& name, const std::string& type, const std::string& help) {
   std::lock_guard lock(mutex_);

@@ -13,6 +13,11 @@ namespace status::common {
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
+/// `name="value",…` with each value escaped for the exposition format (\\, \", \n), for
+/// collectors that write their own lines: a value from outside (e.g. an instance id from the
+/// registry) can then neither end its label set nor forge a line.
+std::string format_labels(const Labels& labels);
+
 /// Thread-safe: any thread may record; render() takes a consistent snapshot.
 class Metrics {
  public:

@@ -14,7 +14,7 @@ std::string ApiReply::header(std::string_view name) const {
 
 ApiClient::ApiClient(const std::string& base_url, std::chrono::milliseconds timeout,
                      std::string token)
-    : url_(base_url),
+    : url_(common::redact_url(base_url)),
       base_(common::parse_base_url(base_url)),
       timeout_(timeout),
       token_(std::move(token)) {}

@@ -26,7 +26,8 @@ struct ApiReply {
 class ApiClient {
  public:
   /// Throws std::invalid_argument when `base_url` is not an http:// URL. A non-empty `token` is
-  /// sent with every request as `Authorization: Bearer <token>`.
+  /// sent with every request as `Authorization: Bearer <token>`; credentials in the URL
+  /// (http://user:password@host) go with every call as HTTP Basic.
   ApiClient(const std::string& base_url, std::chrono::milliseconds timeout, std::string token = {});
 
   ApiReply get(const std::string& target) const;
@@ -39,6 +40,7 @@ class ApiClient {
   /// returns false or the server closes. Returns the HTTP status, 0 when never connected.
   int stream(const std::string& target, const std::function<bool(std::string_view)>& on_data) const;
 
+  /// The base URL for messages, its password (if any) replaced by ***.
   const std::string& url() const { return url_; }
   bool has_token() const { return !token_.empty(); }
 

@@ -60,6 +60,10 @@ bool Discovery::poll() {
     return false;
   }
   std::vector<Discovered> list;
+  if (found->size() > kMaxDiscovered && !truncated_)
+    spdlog::warn("event=registry_truncated instances={} used={}", found->size(), kMaxDiscovered);
+  truncated_ = found->size() > kMaxDiscovered;
+  if (truncated_) found->resize(kMaxDiscovered);
   for (const auto& d : *found) {
     common::BaseUrl base;
     try {
@@ -86,7 +90,9 @@ void HealthProber::probe_due() {
   auto snap = directory_.snapshot();
   for (const auto& inst : snap->all) {
     if (!inst->probe_due(Clock::now())) continue;
-    common::BaseUrl base{inst->address(), inst->port(), ""};
+    common::BaseUrl base;
+    base.host = inst->address();
+    base.port = inst->port();
     auto r = common::http_request(common::http::verb::get, base, "/health", {}, {}, timeout_,
                                   64 * 1024);
     bool ok = r.ok() && r.res.result_int() >= 200 && r.res.result_int() < 300;

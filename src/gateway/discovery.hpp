@@ -36,8 +36,13 @@ class Ticker {
   std::thread thread_;
 };
 
+/// At most this many instances are taken from the registry: each costs a name resolution per
+/// poll, a pool and three metric series.
+inline constexpr std::size_t kMaxDiscovered = 1000;
+
 /// Polls GET {registry}/apps/{app} on its own thread, trying the registries in order, and feeds
-/// the answer to the Directory. While no registry answers, the Directory keeps its last list.
+/// the answer to the Directory (its first kMaxDiscovered instances). While no registry answers,
+/// the Directory keeps its last list.
 class Discovery {
  public:
   Discovery(std::vector<common::BaseUrl> registries, std::string app, Directory& directory,
@@ -53,6 +58,7 @@ class Discovery {
   Directory& directory_;
   std::chrono::milliseconds interval_, timeout_;
   bool reachable_ = true;  // for logging transitions only
+  bool truncated_ = false;  // likewise
   Ticker ticker_;
 };
 

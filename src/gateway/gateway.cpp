@@ -102,7 +102,9 @@ std::string Gateway::render_instance_metrics() const {
   auto snap = directory_->snapshot();
   std::string out;
   auto line = [&](const char* name, const Instance& i, long v) {
-    out += std::string(name) + "{instance=\"" + i.id() + "\",url=\"" + i.url() + "\"} " +
+    // The id comes from the registry: escaped, so it cannot end the label set (F15).
+    out += std::string(name) + "{" +
+           common::format_labels({{"instance", i.id()}, {"url", i.url()}}) + "} " +
            std::to_string(v) + "\n";
   };
   for (const auto& i : snap->all) {

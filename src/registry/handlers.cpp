@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/url/parse.hpp>
 #include <charconv>
 #include <sstream>
 #include <variant>
@@ -78,11 +79,24 @@ std::string escape_html(std::string_view s) {
       case '"':
         out += "&quot;";
         break;
+      case '\'':
+        out += "&#39;";
+        break;
       default:
         out += c;
     }
   }
   return out;
+}
+
+// Only http(s) URLs with a host become links on the dashboard: a `javascript:` or `data:` URL
+// registered by anyone would run in the registry's origin when an operator clicks it.
+bool linkable(const std::string& url) {
+  auto u = boost::urls::parse_absolute_uri(url);
+  if (!u) return false;
+  auto scheme = u->scheme_id();
+  return (scheme == boost::urls::scheme::http || scheme == boost::urls::scheme::https) &&
+         !u->host().empty();
 }
 
 // Everything one request needs while being answered.
@@ -91,6 +105,7 @@ struct Call {
   const HandlerDeps& deps;
   std::string_view query;
   bool replicated = false;
+  Caller caller;  // the authenticated user ("" when open); peer: a peer user (or an open replica)
 
   void replicate(ReplicationTask::Kind kind, const std::string& app, const std::string& id,
                  std::string status = {}, std::int64_t last_dirty_ts = 0) const {
@@ -105,6 +120,45 @@ struct Call {
   }
 };
 
+std::string instance_name(const std::string& app, const std::string& id) {
+  return upper_case(app) + "/" + id;
+}
+
+// The answer to a change the registry did not make (kOk and kCreated are the caller's).
+Response refused(const Call& c, Outcome outcome, const std::string& app, const std::string& id) {
+  switch (outcome) {
+    case Outcome::kConflict:
+      spdlog::info("event=write_refused reason=conflict app={} instance={} user={} route={}", app,
+                   id, c.caller.user, std::string(c.req.method_string()));
+      c.count("registry_conflicts_total");
+      return problem(409,
+                     "instance " + instance_name(app, id) +
+                         " is registered under other credentials; only its owner may change it",
+                     c.req);
+    case Outcome::kTooLarge:
+      return problem(413,
+                     "the instance would exceed its bounds: at most " +
+                         std::to_string(kMaxMetadataEntries) + " metadata entries, keys of " +
+                         std::to_string(kMaxMetadataKeyBytes) + " and values of " +
+                         std::to_string(kMaxMetadataValueBytes) + " bytes, " +
+                         std::to_string(kMaxInstanceBytes) + " bytes in all",
+                     c.req);
+    case Outcome::kFull: {
+      const auto& o = c.deps.registry.options();
+      c.count("registry_full_total");
+      return problem(507,
+                     "the registry is full: at most " + std::to_string(o.max_instances) +
+                         " instances in " + std::to_string(o.max_apps) + " applications",
+                     c.req);
+    }
+    case Outcome::kOk:
+    case Outcome::kCreated:
+    case Outcome::kNotFound:
+      break;
+  }
+  return problem(404, "unknown instance " + instance_name(app, id), c.req);
+}
+
 Response register_instance(const Call& c, const std::string& app) {
   if (auto type = common::header(c.req, "Content-Type");
       type && type->find("xml") != std::string::npos)
@@ -115,12 +169,15 @@ Response register_instance(const Call& c, const std::string& app) {
   if (in.app != upper_case(app))
     return problem(400, "Mismatched appName, expecting " + upper_case(app) + " but was " + in.app,
                    c.req);
+  if (auto why = oversize_reason(in)) return problem(413, *why, c.req);
+  if (!c.deps.access || c.deps.access->open()) in.owner.clear();  // owners mean nothing here
   std::string id = in.instance_id;
   std::string status(to_string(in.status));
-  bool is_new = c.deps.registry.register_instance(std::move(in));
+  auto outcome = c.deps.registry.register_instance(std::move(in), c.caller);
+  if (outcome != Outcome::kOk && outcome != Outcome::kCreated) return refused(c, outcome, app, id);
   c.count("registry_registrations_total");
-  spdlog::info("event=register app={} instance={} status={} new={} replicated={}", app, id, status,
-               is_new, c.replicated);
+  spdlog::info("event=register app={} instance={} status={} new={} replicated={} user={}", app, id,
+               status, outcome == Outcome::kCreated, c.replicated, c.caller.user);
   c.replicate(ReplicationTask::Kind::kRegister, app, id);
   return empty_response(204, c.req);
 }
@@ -130,12 +187,12 @@ Response renew(const Call& c, const std::string& app, const std::string& id) {
   if (auto s = c.param("status")) status = parse_status(upper_case(*s));
   std::optional<std::int64_t> dirty;
   if (auto d = c.param("lastDirtyTimestamp")) dirty = to_int64(*d);
-  auto result = c.deps.registry.renew(app, id, status, dirty);
-  if (result == RenewResult::kNotFound) {
+  auto result = c.deps.registry.renew(app, id, status, dirty, c.caller);
+  if (result == Outcome::kNotFound) {
     spdlog::debug("event=renew_unknown app={} instance={} replicated={}", app, id, c.replicated);
-    return problem(404, "unknown instance " + upper_case(app) + "/" + id + ": register again",
-                   c.req);
+    return problem(404, "unknown instance " + instance_name(app, id) + ": register again", c.req);
   }
+  if (result != Outcome::kOk) return refused(c, result, app, id);
   c.count("registry_renewals_total");
   if (!c.replicated && c.deps.replication)
     if (auto in = c.deps.registry.find(app, id))
@@ -145,10 +202,11 @@ Response renew(const Call& c, const std::string& app, const std::string& id) {
 }
 
 Response cancel(const Call& c, const std::string& app, const std::string& id) {
-  if (!c.deps.registry.cancel(app, id))
-    return problem(404, "unknown instance " + upper_case(app) + "/" + id, c.req);
+  if (auto outcome = c.deps.registry.cancel(app, id, c.caller); outcome != Outcome::kOk)
+    return refused(c, outcome, app, id);
   c.count("registry_cancellations_total");
-  spdlog::info("event=cancel app={} instance={} replicated={}", app, id, c.replicated);
+  spdlog::info("event=cancel app={} instance={} replicated={} user={}", app, id, c.replicated,
+               c.caller.user);
   c.replicate(ReplicationTask::Kind::kCancel, app, id);
   return empty_response(200, c.req);
 }
@@ -161,21 +219,21 @@ Response status_update(const Call& c, const std::string& app, const std::string&
     if (!status)
       return problem(400, "value must be one of UP, DOWN, STARTING, OUT_OF_SERVICE, UNKNOWN",
                      c.req);
-    if (!registry.set_override(app, id, *status))
-      return problem(404, "unknown instance " + upper_case(app) + "/" + id, c.req);
+    if (auto outcome = registry.set_override(app, id, *status, c.caller); outcome != Outcome::kOk)
+      return refused(c, outcome, app, id);
     c.count("registry_status_updates_total");
-    spdlog::info("event=status_override app={} instance={} status={} replicated={}", app, id,
-                 to_string(*status), c.replicated);
+    spdlog::info("event=status_override app={} instance={} status={} replicated={} user={}", app,
+                 id, to_string(*status), c.replicated, c.caller.user);
     c.replicate(ReplicationTask::Kind::kStatus, app, id, std::string(to_string(*status)));
     return empty_response(200, c.req);
   }
   std::optional<Status> own;
   if (auto value = c.param("value")) own = parse_status(upper_case(*value));
-  if (!registry.delete_override(app, id, own))
-    return problem(404, "unknown instance " + upper_case(app) + "/" + id, c.req);
+  if (auto outcome = registry.delete_override(app, id, own, c.caller); outcome != Outcome::kOk)
+    return refused(c, outcome, app, id);
   c.count("registry_status_updates_total");
-  spdlog::info("event=status_override_removed app={} instance={} replicated={}", app, id,
-               c.replicated);
+  spdlog::info("event=status_override_removed app={} instance={} replicated={} user={}", app, id,
+               c.replicated, c.caller.user);
   c.replicate(ReplicationTask::Kind::kDeleteStatus, app, id);
   return empty_response(200, c.req);
 }
@@ -193,8 +251,10 @@ Response update_metadata(const Call& c, const std::string& app, const std::strin
     if (!key || !value || key->empty()) return problem(400, "malformed query string", c.req);
     metadata[*key] = *value;
   }
-  if (!c.deps.registry.update_metadata(app, id, metadata))
-    return problem(404, "unknown instance " + upper_case(app) + "/" + id, c.req);
+  if (metadata.size() > kMaxMetadataEntries) return refused(c, Outcome::kTooLarge, app, id);
+  if (auto outcome = c.deps.registry.update_metadata(app, id, metadata, c.caller);
+      outcome != Outcome::kOk)
+    return refused(c, outcome, app, id);
   c.replicate(ReplicationTask::Kind::kRegister, app, id);
   return empty_response(200, c.req);
 }
@@ -226,7 +286,12 @@ HandlerResult eureka_route(const Call& c, std::string_view prefix,
   if (n >= 1 && seg[0] == "apps") {
     if (n == 1) {
       if (!get) return {method_not_allowed(req, "GET"), p + "/apps"};
-      return {document(applications_document(registry.snapshot()), req), p + "/apps"};
+      // A peer copying the registry (at its start) needs the owners too.
+      return {
+          document(applications_document(registry.snapshot(),
+                                         c.caller.peer ? OwnerView::kShown : OwnerView::kHidden),
+                   req),
+          p + "/apps"};
     }
     if (n == 2 && seg[1] == "delta") {
       if (!get) return {method_not_allowed(req, "GET"), p + "/apps/delta"};
@@ -286,8 +351,21 @@ HandlerResult handle_request(const Request& req, const HandlerDeps& deps) {
   auto [path, query] =
       common::split_target(std::string_view(req.target().data(), req.target().size()));
   bool get = req.method() == http::verb::get;
+  static const Access kOpen;
+  const Access& access = deps.access ? *deps.access : kOpen;
+  std::optional<std::string> user = access.authenticate(req);
+  // Writes always need credentials (when there are any), reads with --protect-reads.
+  auto needs_credentials = [&](bool write) {
+    if (access.open() || user || (!write && !access.protect_reads())) return false;
+    if (deps.metrics) deps.metrics->inc("registry_auth_failures_total");
+    return true;
+  };
+  const char* kNeedCredentials =
+      "valid credentials are required (HTTP Basic: user:password@ in the registry URL)";
   if (path == "/" || path == "/health" || path == "/metrics") {
     std::string route(path);
+    if (path != "/health" && needs_credentials(false))
+      return {unauthorized(req, kNeedCredentials), route};
     if (!get) return {method_not_allowed(req, "GET"), route};
     if (path == "/health") return {common::json_response(200, R"({"status":"UP"})", req), route};
     if (path == "/metrics") {
@@ -298,12 +376,19 @@ HandlerResult handle_request(const Request& req, const HandlerDeps& deps) {
     Response res = common::json_response(
         200, render_dashboard(deps.registry.snapshot(), deps.registry.now()), req);
     res.set(http::field::content_type, "text/html; charset=utf-8");
+    // No script at all; the one inline style block is the page's own.
+    res.set("Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; "
+            "base-uri 'none'; form-action 'none'");
+    res.set("X-Content-Type-Options", "nosniff");
+    res.set("X-Frame-Options", "DENY");
     return {std::move(res), route};
   }
   for (std::string_view prefix : kPrefixes) {
     if (path.substr(0, prefix.size()) != prefix) continue;
     std::string_view rest = path.substr(prefix.size());
     if (!rest.empty() && rest.front() != '/') continue;  // e.g. /eurekaX
+    if (needs_credentials(!get)) return {unauthorized(req, kNeedCredentials), "(unauthorized)"};
     std::vector<std::string> segments;
     while (!rest.empty()) {
       rest.remove_prefix(1);  // the '/'
@@ -315,7 +400,19 @@ HandlerResult handle_request(const Request& req, const HandlerDeps& deps) {
       rest.remove_prefix(end);
     }
     auto replication = common::header(req, kReplicationHeader);
-    Call call{req, deps, query, replication && *replication == "true"};
+    bool replicated = replication && *replication == "true";
+    // Only a peer registry may send what is not to be replicated again (else a client could
+    // keep its change from the other registries) or act on any instance.
+    bool peer_user = user && access.is_peer(*user);
+    if (replicated && !access.open() && !peer_user)
+      return {
+          problem(403, std::string(kReplicationHeader) + " is accepted from peer registries only",
+                  req),
+          "(forbidden)"};
+    // A peer user acts for the registries (a replica, or an operator with those credentials):
+    // on any instance. Without credentials (open), replicas alone.
+    Call call{req, deps, query, replicated,
+              Caller{user.value_or(""), access.open() ? replicated : peer_user}};
     return eureka_route(call, prefix, segments);
   }
   return {problem(404, "no such resource", req), "(unmatched)"};
@@ -327,6 +424,12 @@ void describe_metrics(common::Metrics& metrics, const Registry& registry) {
   metrics.describe("registry_cancellations_total", "counter", "Instances deregistered");
   metrics.describe("registry_evictions_total", "counter", "Instances evicted on lease expiry");
   metrics.describe("registry_status_updates_total", "counter", "Status overrides set or removed");
+  metrics.describe("registry_auth_failures_total", "counter",
+                   "Requests refused for missing or wrong credentials (401)");
+  metrics.describe("registry_conflicts_total", "counter",
+                   "Changes refused because the instance belongs to other credentials (409)");
+  metrics.describe("registry_full_total", "counter",
+                   "Registrations refused because the registry was full (507)");
   metrics.add_collector([&registry] {
     return "# HELP registry_instances Instances currently registered\n"
            "# TYPE registry_instances gauge\nregistry_instances " +
@@ -358,8 +461,13 @@ std::string render_dashboard(const Snapshot& snapshot, std::int64_t now_ms) {
           << "</td><td class=\"" << status << "\">" << status;
       if (in.overridden_status != Status::kUnknown)
         out << " (override; own " << to_string(in.status) << ")";
-      out << "</td><td><a href=\"" << escape_html(url) << "\">" << escape_html(url)
-          << "</a></td><td>" << std::fixed;
+      out << "</td><td>";
+      if (linkable(url))
+        out << "<a href=\"" << escape_html(url) << "\" rel=\"noreferrer\">" << escape_html(url)
+            << "</a>";
+      else
+        out << escape_html(url);
+      out << "</td><td>" << std::fixed;
       out.precision(1);
       out << ago << " s ago</td><td>" << in.renewal_interval_s << " s / " << in.duration_s
           << " s</td></tr>\n";

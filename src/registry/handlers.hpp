@@ -7,6 +7,7 @@
 
 #include "common/http.hpp"
 #include "common/metrics.hpp"
+#include "registry/access.hpp"
 #include "registry/registry.hpp"
 #include "registry/replicator.hpp"
 
@@ -16,6 +17,7 @@ struct HandlerDeps {
   Registry& registry;
   ReplicationSink* replication = nullptr;  // null: no peers
   common::Metrics* metrics = nullptr;
+  const Access* access = nullptr;  // null: open, as Access{}
 };
 
 struct HandlerResult {
@@ -24,6 +26,10 @@ struct HandlerResult {
 };
 
 /// Answers one request. Never throws for bad input: malformed bodies and paths are 4xx.
+/// With credentials (deps.access not open): every request under /eureka but a GET needs valid
+/// HTTP Basic credentials, and with protect_reads every request but GET /health (401 otherwise);
+/// the replication header is accepted only from a peer user (403), who may change any instance;
+/// anyone else may change only the instances registered with their credentials (409).
 HandlerResult handle_request(const common::Request& req, const HandlerDeps& deps);
 
 /// Registers the registry's metric families (counters, the instance gauge) in `metrics`.

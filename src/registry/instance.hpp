@@ -1,6 +1,7 @@
 #pragma once
 // One registered instance as the registry keeps it: what the client sent plus the lease.
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -66,6 +67,10 @@ struct Instance {
   std::int64_t last_dirty_ts = 0;
   ActionType action_type = ActionType::kAdded;
 
+  // The user whose credentials registered it ("" when the registry is open). Only that user
+  // (or a peer registry) may change it while its lease lasts.
+  std::string owner;
+
   /// What clients see as `status`: the override when there is one, else the own status.
   Status effective_status() const {
     return overridden_status == Status::kUnknown ? status : overridden_status;
@@ -78,5 +83,17 @@ struct Instance {
 
 /// Eureka upper-cases application names; so do we (ASCII only).
 std::string upper_case(std::string_view text);
+
+/// Bounds of one instance, so that no client can make the registry (and every gateway and node
+/// that downloads it) hold an unbounded document.
+inline constexpr std::size_t kMaxIdentityBytes = 256;   // instanceId, app, hostName, ipAddr
+inline constexpr std::size_t kMaxFieldBytes = 2048;     // URLs, VIP addresses, other strings
+inline constexpr std::size_t kMaxMetadataEntries = 32;  // metadata, dataCenterInfo.metadata
+inline constexpr std::size_t kMaxMetadataKeyBytes = 256;
+inline constexpr std::size_t kMaxMetadataValueBytes = 2048;
+inline constexpr std::size_t kMaxInstanceBytes = 16 * 1024;  // all strings together
+
+/// Why `instance` exceeds those bounds (shown to the client), or nullopt when it does not.
+std::optional<std::string> oversize_reason(const Instance& instance);
 
 }  // namespace status::registry

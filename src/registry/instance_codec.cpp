@@ -84,6 +84,7 @@ std::variant<Instance, BadInstance> parse_instance_object(const json::object& o)
   in.secure_health_check_url = field(o, "secureHealthCheckUrl");
   in.app_group_name = field(o, "appGroupName");
   in.last_dirty_ts = ej::integer(member(o, "lastDirtyTimestamp")).value_or(0);
+  in.owner = field(o, "owner");
   return in;
 }
 
@@ -97,7 +98,7 @@ json::object string_object(const std::map<std::string, std::string>& m) {
   return o;
 }
 
-json::object instance_object(const Instance& in, StatusView view) {
+json::object instance_object(const Instance& in, StatusView view, OwnerView owner) {
   json::object dc{{"@class", in.data_center_class}, {"name", in.data_center_name}};
   if (!in.data_center_metadata.empty()) dc["metadata"] = string_object(in.data_center_metadata);
   json::object metadata = string_object(in.metadata);
@@ -140,11 +141,12 @@ json::object instance_object(const Instance& in, StatusView view) {
   o["lastUpdatedTimestamp"] = std::to_string(in.last_updated_ts);
   o["lastDirtyTimestamp"] = std::to_string(in.last_dirty_ts);
   o["actionType"] = to_string(in.action_type);
+  if (owner == OwnerView::kShown && !in.owner.empty()) o["owner"] = in.owner;
   return o;
 }
 
 // Instances sorted by app → [{"name":APP,"instance":[…]}, …], arrays even for one element.
-json::array application_array(const std::vector<Instance>& instances) {
+json::array application_array(const std::vector<Instance>& instances, OwnerView owner) {
   json::array apps;
   json::array* current = nullptr;
   std::string current_name;
@@ -154,7 +156,7 @@ json::array application_array(const std::vector<Instance>& instances) {
       apps.push_back(json::object{{"name", in.app}, {"instance", json::array{}}});
       current = &apps.back().get_object()["instance"].get_array();
     }
-    current->push_back(instance_object(in, StatusView::kEffective));
+    current->push_back(instance_object(in, StatusView::kEffective, owner));
   }
   return apps;
 }
@@ -174,22 +176,24 @@ std::variant<Instance, BadInstance> parse_registration(std::string_view body) {
   return parse_instance_object(*o);
 }
 
-std::string instance_document(const Instance& instance, StatusView view) {
-  return json::serialize(json::object{{"instance", instance_object(instance, view)}});
+std::string instance_document(const Instance& instance, StatusView view, OwnerView owner) {
+  return json::serialize(json::object{{"instance", instance_object(instance, view, owner)}});
 }
 
 std::string application_document(const std::string& app, const std::vector<Instance>& instances) {
   json::array list;
-  for (const auto& in : instances) list.push_back(instance_object(in, StatusView::kEffective));
+  for (const auto& in : instances)
+    list.push_back(instance_object(in, StatusView::kEffective, OwnerView::kHidden));
   return json::serialize(
       json::object{{"application", {{"name", app}, {"instance", std::move(list)}}}});
 }
 
-std::string applications_document(const Snapshot& snapshot) {
-  return json::serialize(json::object{{"applications",
-                                       {{"versions__delta", std::to_string(snapshot.version)},
-                                        {"apps__hashcode", snapshot.apps_hashcode},
-                                        {"application", application_array(snapshot.instances)}}}});
+std::string applications_document(const Snapshot& snapshot, OwnerView owner) {
+  return json::serialize(
+      json::object{{"applications",
+                    {{"versions__delta", std::to_string(snapshot.version)},
+                     {"apps__hashcode", snapshot.apps_hashcode},
+                     {"application", application_array(snapshot.instances, owner)}}}});
 }
 
 std::optional<std::vector<Instance>> parse_applications(std::string_view body) {

@@ -16,13 +16,14 @@ RegistryService::RegistryService(ServiceOptions options, common::Metrics& metric
           [this](const std::string& app, const std::string& id) -> std::optional<std::string> {
             auto in = registry_.find(app, id);
             if (!in) return std::nullopt;
-            return instance_document(*in, StatusView::kOwn);
+            return instance_document(*in, StatusView::kOwn, OwnerView::kShown);
           },
           &metrics, Replicator::Options{options_.peer_timeout}),
       server_(
           options_.server,
           [this](common::Request&& req, common::ExchangePtr ex) {
-            HandlerDeps deps{registry_, options_.peers.empty() ? nullptr : &replicator_, &metrics_};
+            HandlerDeps deps{registry_, options_.peers.empty() ? nullptr : &replicator_, &metrics_,
+                             &options_.access};
             auto result = handle_request(req, deps);
             ex->set_route(std::move(result.route));
             ex->respond(std::move(result.response));
@@ -34,15 +35,23 @@ RegistryService::RegistryService(ServiceOptions options, common::Metrics& metric
 RegistryService::~RegistryService() { stop(); }
 
 void RegistryService::start() {
-  if (!options_.peers.empty() && !sync_from_peers(options_.peers, registry_, options_.peer_timeout))
+  if (!options_.peers.empty() &&
+      !sync_from_peers(options_.peers, registry_, options_.peer_timeout, !options_.access.open()))
     spdlog::info("event=sync_none peers={} reason=\"no peer answered; starting empty\"",
                  options_.peers.size());
   server_.start();
   replicator_.start();
   evictor_ = std::thread([this] { evict_loop(); });
-  spdlog::info("event=listening bind={} port={} peers={} eviction_interval_ms={}",
+  spdlog::info("event=listening bind={} port={} peers={} eviction_interval_ms={} access={}",
                options_.server.bind, server_.port(), options_.peers.size(),
-               options_.eviction_interval.count());
+               options_.eviction_interval.count(),
+               options_.access.open()            ? "open"
+               : options_.access.protect_reads() ? "credentials"
+                                                 : "credentials-for-writes");
+  if (options_.access.open())
+    spdlog::warn(
+        "event=registry_open reason=\"no --credentials-file: anyone who can reach this "
+        "port may register, change and remove instances\"");
 }
 
 void RegistryService::evict_loop() {

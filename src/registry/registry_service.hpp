@@ -12,6 +12,7 @@
 #include "common/http_client.hpp"
 #include "common/http_server.hpp"
 #include "common/metrics.hpp"
+#include "registry/access.hpp"
 #include "registry/registry.hpp"
 #include "registry/replicator.hpp"
 
@@ -19,7 +20,8 @@ namespace status::registry {
 
 struct ServiceOptions {
   common::ServerOptions server;
-  std::vector<common::BaseUrl> peers;
+  std::vector<common::BaseUrl> peers;  // with the credentials to send them, if any
+  Access access;                       // open unless built from --credentials-file
   std::chrono::milliseconds eviction_interval{250};
   std::chrono::milliseconds peer_timeout{1000};
   RegistryOptions registry;

@@ -19,6 +19,7 @@ struct Replicator::Peer {
   bool stopping = false;
   std::chrono::steady_clock::time_point down_until{};
   bool reported_down = false;
+  int reported_refusal = 0;  // 401 or 403 last logged, so a refusal is logged once
   std::thread thread;
 };
 
@@ -166,14 +167,26 @@ bool Replicator::send(Peer& peer, const ReplicationTask& task) {
   if (metrics_)
     metrics_->inc("registry_replication_total",
                   {{"peer", peer.label}, {"kind", kind_name(task.kind)}, {"result", result}});
-  if (r.ok() && r.res.result_int() >= 400 && task.kind != ReplicationTask::Kind::kCancel)
+  int code = r.ok() ? r.res.result_int() : 0;
+  if (code == 401 || code == 403) {
+    // Credentials missing or wrong, or not a peer user there: a configuration error.
+    if (peer.reported_refusal != code)
+      spdlog::warn("event=replication_refused peer={} status={} reason=\"{}\"", peer.label, code,
+                   code == 401 ? "the peer does not accept this registry's credentials"
+                               : "the peer's --peer list does not name this registry's user");
+    peer.reported_refusal = code;
+  } else if (code >= 400 && task.kind != ReplicationTask::Kind::kCancel) {
     spdlog::debug("event=replication_refused peer={} kind={} instance={} status={}", peer.label,
                   kind_name(task.kind), task.id, result);
+  } else if (code != 0) {
+    peer.reported_refusal = 0;
+  }
   return r.ok();
 }
 
 std::optional<std::size_t> sync_from_peers(const std::vector<common::BaseUrl>& peers,
-                                           Registry& registry, std::chrono::milliseconds timeout) {
+                                           Registry& registry, std::chrono::milliseconds timeout,
+                                           bool keep_owners) {
   for (const auto& peer : peers) {
     auto r = common::http_request(http::verb::get, peer, "/apps", {}, kReplicaHeaders, timeout);
     if (!r.ok() || r.res.result_int() != 200) {
@@ -187,7 +200,10 @@ std::optional<std::size_t> sync_from_peers(const std::vector<common::BaseUrl>& p
                    peer.str());
       continue;
     }
-    for (auto& in : *instances) registry.register_instance(std::move(in));
+    for (auto& in : *instances) {
+      if (!keep_owners) in.owner.clear();
+      registry.register_instance(std::move(in), Caller{"", true});
+    }
     spdlog::info("event=sync_done peer={} instances={}", peer.str(), instances->size());
     return instances->size();
   }

@@ -78,8 +78,10 @@ class Replicator : public ReplicationSink {
 };
 
 /// Copies the registry from the first peer that answers GET {peer}/apps (Eureka's sync-up at
-/// start). Returns the number of instances copied, or nullopt if no peer answered.
+/// start), with the owners the peer sends when `keep_owners` (a registry with credentials).
+/// Returns the number of instances copied, or nullopt if no peer answered.
 std::optional<std::size_t> sync_from_peers(const std::vector<common::BaseUrl>& peers,
-                                           Registry& registry, std::chrono::milliseconds timeout);
+                                           Registry& registry, std::chrono::milliseconds timeout,
+                                           bool keep_owners = false);
 
 }  // namespace status::registry

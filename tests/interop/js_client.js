@@ -1,5 +1,8 @@
 // Drives the real eureka-js-client against a status-registry at 127.0.0.1:$REGISTRY_PORT:
 // register, full fetch, heartbeats, re-registration after a 404, delta fetches, deregistration.
+// With REGISTRY_AUTH=user:password (a registry with --credentials-file), the clients are given
+// serviceUrls with those credentials (http://user:password@127.0.0.1:PORT/eureka/apps/, as a
+// Spring or Node service is configured), and a client without them must be refused.
 // Prints one line per step; exits 0 when every step passed, 1 otherwise. Bounded: 30 s.
 'use strict';
 
@@ -7,9 +10,19 @@ const http = require('http');
 const { Eureka } = require('eureka-js-client');
 
 const port = Number(process.env.REGISTRY_PORT);
+const auth = process.env.REGISTRY_AUTH || '';
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
-function client(app, hostName, appPort, servicePath) {
+// The client's own way to its registry: host/port/servicePath without credentials, a service
+// URL with them in its userinfo otherwise.
+function registryConfig(servicePath, credentials) {
+  if (!credentials) return { host: '127.0.0.1', port, servicePath };
+  const [user, ...rest] = credentials.split(':');
+  const userinfo = `${encodeURIComponent(user)}:${encodeURIComponent(rest.join(':'))}`;
+  return { serviceUrls: { default: [`http://${userinfo}@127.0.0.1:${port}${servicePath}`] } };
+}
+
+function client(app, hostName, appPort, servicePath, credentials = auth) {
   return new Eureka({
     logger: quiet,
     shouldUseDelta: true,
@@ -25,9 +38,7 @@ function client(app, hostName, appPort, servicePath) {
       },
     },
     eureka: {
-      host: '127.0.0.1',
-      port,
-      servicePath, // the library's default is /eureka/v2/apps/
+      ...registryConfig(servicePath, credentials), // the library's default path: /eureka/v2/apps/
       heartbeatInterval: 300,
       registryFetchInterval: 300,
       maxRetries: 0,
@@ -37,7 +48,7 @@ function client(app, hostName, appPort, servicePath) {
 
 function del(path) {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method: 'DELETE' }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method: 'DELETE', auth: auth || undefined }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode));
     });
@@ -63,6 +74,15 @@ function step(name) {
 }
 
 async function main() {
+  if (auth) {
+    // Without credentials, and with a wrong password: the registration is refused (401).
+    for (const wrong of ['', `${auth.split(':')[0]}:not-the-password`]) {
+      const intruder = client('intruder', 'intruderhost', 9999, '/eureka/apps/', wrong);
+      const err = await promisify((cb) => intruder.register(cb)).then(() => null, (e) => e);
+      if (!err || !/status: 401/.test(String(err))) throw new Error(`intruder registered: ${err}`);
+    }
+    step('refused without or with wrong credentials (401)');
+  }
   const a = client('jqservice', 'localhost', 8080, '/eureka/v2/apps/');
   await promisify((cb) => a.start(cb));
   step('register + full fetch (v2 path)');

@@ -2,6 +2,7 @@
 
 Everything binds to 127.0.0.1 on ports the OS hands out; every wait is bounded.
 """
+import base64
 import http.client
 import json
 import os
@@ -41,10 +42,14 @@ class Reply:
 
 
 def request(method, url, body=None, headers=None, timeout=10):
-    """One HTTP request on a new connection. `body` may be bytes, str or a JSON-able object."""
+    """One HTTP request on a new connection. `body` may be bytes, str or a JSON-able object.
+    Credentials in the URL (http://user:password@host/…) are sent as HTTP Basic."""
     u = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
     hdrs = dict(headers or {})
+    if u.username is not None:
+        pair = f"{urllib.parse.unquote(u.username)}:{urllib.parse.unquote(u.password or '')}"
+        hdrs.setdefault("Authorization", "Basic " + base64.b64encode(pair.encode()).decode())
     if body is not None and not isinstance(body, (bytes, str)):
         body = json.dumps(body)
         hdrs.setdefault("Content-Type", "application/json")
@@ -476,22 +481,29 @@ def node(workdir, node_id, amqp=None, registry=None, peers=(), extra=(), port=No
     return Proc("status-node", args + list(extra), workdir, name or f"node-{node_id}", env=env)
 
 
-def registry(workdir, name="registry", peers=(), extra=(), port=None):
+def registry(workdir, name="registry", peers=(), extra=(), port=None, users=None, env=None):
+    """`users` ({user: password}): a credentials file (mode 0600) and --credentials-file."""
     port = port or free_port()
     args = ["--port", str(port)]
     for p in peers:
         args += ["--peer", p]
-    return Proc("status-registry", args + list(extra), workdir, name)
+    if users is not None:
+        path = os.path.join(workdir, f"{name}-credentials")
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.writelines(f"{u}:{pw}\n" for u, pw in users.items())
+        args += ["--credentials-file", path]
+    return Proc("status-registry", args + list(extra), workdir, name, env=env)
 
 
-def gateway(workdir, registry_url=None, upstreams=(), extra=(), port=None, name="gateway"):
+def gateway(workdir, registry_url=None, upstreams=(), extra=(), port=None, name="gateway",
+            env=None):
     port = port or free_port()
     args = ["--port", str(port), "--threads", "2"]
     if registry_url:
         args += ["--registry-url", registry_url]
     for u in upstreams:
         args += ["--upstream", u]
-    return Proc("status-gateway", args + list(extra), workdir, name)
+    return Proc("status-gateway", args + list(extra), workdir, name, env=env)
 
 
 # --- helpers shared by the fault tests --------------------------------------------------------

@@ -45,6 +45,10 @@ def uses_in_up():
         if m:
             out[m.group(1)][0].update(FLAG.findall(m.group(2)))
             out[m.group(1)][1].update(re.findall(r"\b(STATUS_[A-Z0-9_]+)=", line[:m.start()]))
+    # Exported for the nodes and the gateway (secrets such as the registry URL's password).
+    exported = set(re.findall(r"^\s*export (STATUS_[A-Z0-9_]+)=", text, re.M))
+    for b in ("status-node", "status-gateway"):
+        out[b][1].update(exported)
     return out
 
 
@@ -134,9 +138,12 @@ def check(uses, helps, where):
 
 def test_scripts_up(helps):
     uses = uses_in_up()
-    assert {"registry-url", "node-id", "data-dir"} <= uses["status-node"][0]
-    # The broker's URL holds its password: in the environment, never on the command line.
+    assert {"node-id", "data-dir"} <= uses["status-node"][0]
+    # Secrets travel in the environment, never on the command line: the broker's URL and the
+    # registry URL with its credentials.
     assert "STATUS_AMQP_URL" in uses["status-node"][1] and "amqp-url" not in uses["status-node"][0]
+    assert "STATUS_REGISTRY_URL" in uses["status-node"][1] & uses["status-gateway"][1]
+    assert "credentials-file" in uses["status-registry"][0]
     assert "web-root" in uses["status-gateway"][0]
     check(uses, helps, "scripts/up")
 

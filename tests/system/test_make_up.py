@@ -373,6 +373,19 @@ def test_up_serves_through_the_gateway_reports_deaths_and_stops_on_sigterm(up):
     assert password not in u.output()
     assert os.path.isdir(os.path.join(u.run_dir, "node-1"))
     assert os.path.exists(os.path.join(u.run_dir, "logs", "gateway.log"))
+    # The registry takes writes only with the generated credentials (a 0600 file under the run
+    # dir), which the nodes got through the environment: on no command line, in no log.
+    creds = os.path.join(u.run_dir, "registry-credentials")
+    assert os.stat(creds).st_mode & 0o777 == 0o600
+    userinfo = open(creds).readline().strip()
+    password = userinfo.split(":", 1)[1]
+    reg = f"127.0.0.1:{u.registry_port}/eureka/apps/STATUS-NODE/n1"
+    assert request("PUT", f"http://{reg}").status == 401
+    assert request("PUT", f"http://{userinfo}@{reg}").status == 200
+    for pid in u.pids.values():
+        assert password not in open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
+    for log in os.listdir(os.path.join(u.run_dir, "logs")):
+        assert password not in open(os.path.join(u.run_dir, "logs", log), errors="replace").read()
 
     # Write through the gateway; every node applies it before the answer (X-Consistency: all) so
     # that the next run of scripts/up finds it in any node's data dir.

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <boost/json/parse.hpp>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "common/http_server.hpp"
@@ -15,7 +16,7 @@ namespace json = boost::json;
 namespace {
 
 struct Seen {
-  std::string method, target, body;
+  std::string method, target, body, authorization;
 };
 
 // A stand-in registry: records every request; heartbeats answer `heartbeat_status`.
@@ -27,8 +28,9 @@ class FakeRegistry {
     server_.start();
   }
   ~FakeRegistry() { server_.stop(); }
-  BaseUrl url() const {
-    return parse_base_url("http://127.0.0.1:" + std::to_string(server_.port()) + "/eureka");
+  BaseUrl url(const std::string& userinfo = "") const {
+    return parse_base_url("http://" + userinfo + "127.0.0.1:" + std::to_string(server_.port()) +
+                          "/eureka");
   }
   std::vector<Seen> seen() {
     std::lock_guard lock(mutex_);
@@ -40,17 +42,19 @@ class FakeRegistry {
     return n;
   }
   std::atomic<int> heartbeat_status{200};
+  std::atomic<int> register_status{204};
   std::string app_body;  // answer of GET /eureka/apps/{APP}; empty → 404
 
  private:
   void handle(const Request& req, const ExchangePtr& ex) {
-    Seen s{std::string(req.method_string()), std::string(req.target()), req.body()};
+    Seen s{std::string(req.method_string()), std::string(req.target()), req.body(),
+           std::string(req[http::field::authorization])};
     {
       std::lock_guard lock(mutex_);
       seen_.push_back(s);
     }
     Response res{http::status::ok, 11};
-    if (s.method == "POST") res.result(http::status::no_content);
+    if (s.method == "POST") res.result(static_cast<http::status>(register_status.load()));
     if (s.method == "PUT") res.result(static_cast<http::status>(heartbeat_status.load()));
     if (s.method == "GET") {
       if (app_body.empty()) {
@@ -236,4 +240,38 @@ TEST(EurekaJson, LenientScalars) {
   EXPECT_EQ(eureka_json::port(eureka_json::member(o, "p"))->number, 80);
   EXPECT_FALSE(eureka_json::port(eureka_json::member(o, "missing")));
   EXPECT_EQ(encode_path_segment("a b/c:d"), "a%20b%2Fc:d");
+}
+
+TEST(EurekaClient, SendsTheCredentialsOfItsUrlOnEveryCall) {
+  FakeRegistry registry;
+  registry.app_body = R"({"application":{"name":"STATUS-NODE","instance":[]}})";
+  auto url = registry.url("node:p%40ss@");
+  EurekaClient client({url}, node_info());
+  client.start("UP");
+  ASSERT_TRUE(eventually([&] { return client.registered() && registry.count("PUT") >= 1; }));
+  ASSERT_TRUE(fetch_instances({url}, "STATUS-NODE", std::chrono::milliseconds(2000)));
+  client.stop();
+  auto seen = registry.seen();
+  std::set<std::string> methods;
+  for (const auto& s : seen) {
+    methods.insert(s.method);
+    EXPECT_EQ(s.authorization, "Basic bm9kZTpwQHNz") << s.method << " " << s.target;  // node:p@ss
+  }
+  EXPECT_EQ(methods, (std::set<std::string>{"POST", "PUT", "GET", "DELETE"}));
+  // Without userinfo, no Authorization at all.
+  FakeRegistry open;
+  ASSERT_TRUE(fetch_instances({open.url()}, "STATUS-NODE", std::chrono::milliseconds(2000)));
+  EXPECT_EQ(open.seen().at(0).authorization, "");
+}
+
+TEST(EurekaClient, RefusedRegistrationIsRetriedNotTakenForSuccess) {
+  FakeRegistry registry;
+  registry.register_status = 409;  // the id is registered under other credentials
+  EurekaClient client({registry.url("node:pw@")}, node_info());
+  client.start("UP");
+  ASSERT_TRUE(eventually([&] { return registry.count("POST") >= 2; }));
+  EXPECT_FALSE(client.registered());
+  registry.register_status = 204;
+  ASSERT_TRUE(eventually([&] { return client.registered(); }));
+  client.stop();
 }

@@ -38,6 +38,50 @@ TEST(Http, ParseBaseUrl) {
   EXPECT_EQ(b.path, "/eureka");
   EXPECT_THROW(parse_base_url("not a url"), std::invalid_argument);
   EXPECT_THROW(parse_base_url("ftp://x/"), std::invalid_argument);
+  EXPECT_TRUE(b.user.empty());
+  EXPECT_EQ(b.redacted(), "http://127.0.0.1:8761/eureka");
+}
+
+TEST(Http, ParseBaseUrlWithCredentials) {
+  auto b = parse_base_url("http://jane%2Ddoe:p%40ss%3Aw0rd%2C@127.0.0.1:8761/eureka/");
+  EXPECT_EQ(b.user, "jane-doe");
+  EXPECT_EQ(b.password, "p@ss:w0rd,");
+  EXPECT_EQ(b.host, "127.0.0.1");
+  EXPECT_EQ(b.str(), "http://127.0.0.1:8761/eureka") << "str() never carries credentials";
+  EXPECT_EQ(b.redacted(), "http://jane-doe:***@127.0.0.1:8761/eureka");
+  auto user_only = parse_base_url("http://node@h:1/");
+  EXPECT_EQ(user_only.user, "node");
+  EXPECT_EQ(user_only.password, "");
+  EXPECT_THROW(parse_base_url("http://:s3cret@h:1/"), std::invalid_argument);
+}
+
+TEST(Http, UrlErrorsNeverShowThePassword) {
+  for (const char* bad : {"ftp://u:s3cret@x/", "http://u:s3cret@/eureka", "http://u:s3cret@h:0/",
+                          "http://u:s3cret@h:99999999/", "http://u:s3c/ret@h/",
+                          "http://u:s3cret@h x/", "amqp://u:s3cret@h/%zz"}) {
+    try {
+      parse_base_url(bad);
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_EQ(std::string(e.what()).find("s3c"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("u:***@"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Http, RedactUrl) {
+  EXPECT_EQ(redact_url("http://u:p@h:1/x"), "http://u:***@h:1/x");
+  EXPECT_EQ(redact_url("amqp://guest:guest@127.0.0.1:5672/"), "amqp://guest:***@127.0.0.1:5672/");
+  EXPECT_EQ(redact_url("http://u@h/"), "http://u@h/") << "no password";
+  EXPECT_EQ(redact_url("http://h:1/a@b"), "http://h:***@b") << "too much rather than too little";
+  EXPECT_EQ(redact_url("http://h:1/x?next=u:p@h"), "http://h:1/x?next=u:p@h");
+  EXPECT_EQ(redact_url("http://h:1/"), "http://h:1/");
+  EXPECT_EQ(redact_url("u:p@h"), "u:***@h");
+}
+
+TEST(Metrics, FormatLabelsEscapesOutsideValues) {
+  EXPECT_EQ(format_labels({{"instance", "p\"} 1\nfake_metric{x=\"y"}, {"url", "a\\b"}}),
+            R"(instance="p\"} 1\nfake_metric{x=\"y",url="a\\b")");
 }
 
 namespace {

@@ -4,6 +4,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include "common/basic_auth.hpp"
 #include "test_support.hpp"
 
 using namespace status::registry;
@@ -259,4 +260,261 @@ TEST_F(Handlers, UnknownPathsAndMethods) {
   EXPECT_EQ(r.response[http::field::allow], "GET");
   EXPECT_EQ(status(http::verb::post, "/health"), 405);
   EXPECT_EQ(status(http::verb::post, "/eureka/apps/A/b"), 405);
+}
+
+// --- with --credentials-file ------------------------------------------------------------------
+
+namespace {
+
+using status::common::basic_authorization;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+Headers as(const std::string& user, const std::string& password) {
+  return {{"Authorization", basic_authorization(user, password)}};
+}
+const Headers kNode = as("node", "node-pw");
+const Headers kOther = as("other", "other-pw");
+const Headers kPeer = as("peer", "peer-pw");
+const Headers kWrong = as("node", "other-pw");
+
+Headers replica(Headers h) {
+  h.emplace_back(kReplicationHeaderName, "true");
+  return h;
+}
+
+class HandlersWithCredentials : public Handlers {
+ protected:
+  HandlersWithCredentials() { deps_.access = &access_; }
+  void protect_reads() { access_ = Access(credentials(), {"peer"}, true); }
+  static Credentials credentials() {
+    return Credentials::parse("node:node-pw\nother:other-pw\npeer:peer-pw\n", "test");
+  }
+  int status_as(const Headers& who, http::verb method, const std::string& target,
+                const std::string& body = {}) {
+    return call(method, target, body, who).response.result_int();
+  }
+  Access access_{credentials(), {"peer"}, false};
+};
+
+struct Write {
+  http::verb method;
+  std::string target;
+  bool body;
+};
+const std::vector<Write> kWrites = {
+    {http::verb::post, "/eureka/apps/APP", true},
+    {http::verb::put, "/eureka/apps/APP/a", false},
+    {http::verb::put, "/eureka/apps/APP/a/status?value=OUT_OF_SERVICE", false},
+    {http::verb::delete_, "/eureka/apps/APP/a/status", false},
+    {http::verb::put, "/eureka/apps/APP/a/metadata?k=v", false},
+    {http::verb::delete_, "/eureka/apps/APP/a", false},
+};
+
+}  // namespace
+
+TEST_F(HandlersWithCredentials, EveryWriteNeedsValidCredentials) {
+  ASSERT_EQ(status_as(kNode, http::verb::post, "/eureka/apps/APP", body_for("APP", "a")), 204);
+  auto before = registry_.snapshot().version;
+  for (const auto& w : kWrites) {
+    for (const auto& who : {Headers{}, kWrong, as("nobody", "node-pw"),
+                            Headers{{"Authorization", "Bearer node-pw"}}}) {
+      for (auto prefix : {"/eureka", "/eureka/v2"}) {
+        std::string target = prefix + w.target.substr(std::string("/eureka").size());
+        auto r = call(w.method, target, w.body ? body_for("APP", "a") : "", who);
+        EXPECT_EQ(r.response.result_int(), 401) << target;
+        EXPECT_EQ(r.response[http::field::www_authenticate], "Basic realm=\"eureka\"");
+        EXPECT_EQ(r.response[http::field::content_type], "application/problem+json");
+      }
+    }
+  }
+  EXPECT_EQ(registry_.snapshot().version, before) << "nothing changed";
+  EXPECT_TRUE(registry_.find("APP", "a"));
+  EXPECT_EQ(metrics_.value("registry_auth_failures_total"), 6 * 4 * 2);
+  // With the right ones, each works.
+  std::vector<int> answers;
+  for (const auto& w : kWrites)
+    answers.push_back(status_as(kNode, w.method, w.target, w.body ? body_for("APP", "a") : ""));
+  EXPECT_EQ(answers, (std::vector<int>{204, 200, 200, 200, 200, 200}));
+  EXPECT_FALSE(registry_.find("APP", "a"));
+}
+
+TEST_F(HandlersWithCredentials, ReadsAreOpenUnlessProtected) {
+  status_as(kNode, http::verb::post, "/eureka/apps/APP", body_for("APP", "a"));
+  for (auto target :
+       {"/eureka/apps", "/eureka/apps/delta", "/eureka/apps/APP", "/eureka/apps/APP/a",
+        "/eureka/v2/apps", "/eureka/instances/a", "/", "/metrics", "/health"})
+    EXPECT_EQ(status(http::verb::get, target), 200) << target;
+  protect_reads();
+  for (auto target :
+       {"/eureka/apps", "/eureka/apps/delta", "/eureka/apps/APP", "/eureka/apps/APP/a",
+        "/eureka/v2/apps", "/eureka/instances/a", "/eureka/vips/x", "/", "/metrics"}) {
+    auto r = call(http::verb::get, target);
+    EXPECT_EQ(r.response.result_int(), 401) << target;
+    EXPECT_EQ(r.response[http::field::www_authenticate], "Basic realm=\"eureka\"");
+    EXPECT_EQ(status_as(kWrong, http::verb::get, target), 401) << target;
+    EXPECT_EQ(status_as(kOther, http::verb::get, target), 200) << target;
+  }
+  EXPECT_EQ(status(http::verb::get, "/health"), 200) << "health checks need no credentials";
+  EXPECT_EQ(call(http::verb::get, "/").response.body().find("APP"), std::string::npos);
+}
+
+TEST_F(HandlersWithCredentials, NoTakeoverOfAnotherUsersInstance) {
+  ASSERT_EQ(status_as(kNode, http::verb::post, "/eureka/apps/APP", body_for("APP", "a")), 204);
+  auto hijack = body_for("APP", "a", "10.6.6.6");
+  auto r = call(http::verb::post, "/eureka/apps/APP", hijack, kOther);
+  EXPECT_EQ(r.response.result_int(), 409);
+  EXPECT_NE(detail(r).find("registered under other credentials"), std::string::npos);
+  for (const auto& w : kWrites)
+    EXPECT_EQ(status_as(kOther, w.method, w.target, w.body ? hijack : ""), 409) << w.target;
+  EXPECT_EQ(registry_.find("APP", "a")->host_name, "127.0.0.1");
+  EXPECT_EQ(registry_.find("APP", "a")->effective_status(), Status::kUp);
+  EXPECT_GE(metrics_.value("registry_conflicts_total"), 6);
+  // The same credentials may register again, and change it.
+  EXPECT_EQ(status_as(kNode, http::verb::post, "/eureka/apps/APP", hijack), 204);
+  EXPECT_EQ(registry_.find("APP", "a")->host_name, "10.6.6.6");
+  EXPECT_EQ(status_as(kOther, http::verb::post, "/eureka/apps/APP", body_for("APP", "b")), 204)
+      << "another id is free";
+  // The owner travels in the body: a client cannot claim another's ownership with it.
+  std::string forged = body_for("APP", "c");
+  forged.insert(forged.rfind("}}"), R"(,"owner":"node")");
+  ASSERT_EQ(status_as(kOther, http::verb::post, "/eureka/apps/APP", forged), 204);
+  EXPECT_EQ(registry_.find("APP", "c")->owner, "other");
+}
+
+TEST_F(HandlersWithCredentials, ReplicationHeaderOnlyFromPeers) {
+  ASSERT_EQ(status_as(kNode, http::verb::post, "/eureka/apps/APP", body_for("APP", "a")), 204);
+  sink_.tasks.clear();
+  // A client that sends the header (to keep its change from the other registries, or to act on
+  // any instance as a peer does) is refused.
+  auto r =
+      call(http::verb::put, "/eureka/apps/APP/a/status?value=OUT_OF_SERVICE", {}, replica(kOther));
+  EXPECT_EQ(r.response.result_int(), 403);
+  EXPECT_EQ(status_as(replica(kNode), http::verb::put, "/eureka/apps/APP/a"), 403);
+  EXPECT_EQ(status_as(replica({}), http::verb::put, "/eureka/apps/APP/a"), 401);
+  EXPECT_EQ(status_as(replica({}), http::verb::get, "/eureka/apps"), 403) << "reads too";
+  // A peer may, on any instance; its registration keeps the owner it sends.
+  EXPECT_EQ(status_as(replica(kPeer), http::verb::put, "/eureka/apps/APP/a"), 200);
+  std::string from_peer = body_for("APP", "b");
+  from_peer.insert(from_peer.rfind("}}"), R"(,"owner":"node")");
+  EXPECT_EQ(status_as(replica(kPeer), http::verb::post, "/eureka/apps/APP", from_peer), 204);
+  EXPECT_EQ(registry_.find("APP", "b")->owner, "node");
+  EXPECT_EQ(status_as(kNode, http::verb::put, "/eureka/apps/APP/b"), 200);
+  EXPECT_EQ(status_as(kOther, http::verb::put, "/eureka/apps/APP/b"), 409);
+  EXPECT_TRUE(sink_.tasks.size() == 1 && sink_.tasks[0].kind == ReplicationTask::Kind::kHeartbeat)
+      << "only the node's own heartbeat is replicated";
+  // An operator with the peers' credentials (no replication header) may override any instance,
+  // and that change is replicated like a client's.
+  EXPECT_EQ(status_as(kPeer, http::verb::put, "/eureka/apps/APP/a/status?value=OUT_OF_SERVICE"),
+            200);
+  EXPECT_EQ(registry_.find("APP", "a")->effective_status(), Status::kOutOfService);
+  EXPECT_EQ(sink_.tasks.back().kind, ReplicationTask::Kind::kStatus);
+}
+
+TEST_F(HandlersWithCredentials, OwnersAreShownToPeersOnly) {
+  status_as(kNode, http::verb::post, "/eureka/apps/APP", body_for("APP", "a"));
+  auto owner_of = [&](const Headers& who) {
+    auto r = call(http::verb::get, "/eureka/apps", {}, who);
+    auto in = json::parse(r.response.body())
+                  .at("applications")
+                  .at("application")
+                  .at(0)
+                  .at("instance")
+                  .at(0)
+                  .as_object();
+    return in.contains("owner") ? std::string(in.at("owner").as_string()) : "";
+  };
+  EXPECT_EQ(owner_of(replica(kPeer)), "node");
+  EXPECT_EQ(owner_of(kPeer), "node");
+  EXPECT_EQ(owner_of(kNode), "");
+  EXPECT_EQ(status_as(replica(kNode), http::verb::get, "/eureka/apps"), 403);
+  EXPECT_EQ(owner_of({}), "");
+}
+
+TEST_F(Handlers, WithoutCredentialsEverythingIsOpenAndOwnersAreIgnored) {
+  std::string body = body_for("APP", "a");
+  body.insert(body.rfind("}}"), R"(,"owner":"node")");
+  ASSERT_EQ(status(http::verb::post, "/eureka/apps/APP", body), 204);
+  EXPECT_EQ(registry_.find("APP", "a")->owner, "");
+  EXPECT_EQ(status(http::verb::put, "/eureka/apps/APP/a"), 200);
+  EXPECT_EQ(call(http::verb::put, "/eureka/apps/APP/a", {}, kOther).response.result_int(), 200)
+      << "credentials mean nothing to an open registry";
+}
+
+// --- bounds (F7) and the dashboard (F20) ---------------------------------------------------------
+
+TEST_F(Handlers, MetadataAndInstanceBoundsAre413) {
+  ASSERT_EQ(status(http::verb::post, "/eureka/apps/APP", body_for("APP", "a")), 204);
+  std::string chunk(2000, 'A');
+  int accepted = 0, refused = 0;
+  for (int i = 0; i < 100; ++i) {
+    auto r =
+        call(http::verb::put, "/eureka/apps/APP/a/metadata?k" + std::to_string(i) + "=" + chunk);
+    if (r.response.result_int() == 200) ++accepted;
+    if (r.response.result_int() == 413) {
+      ++refused;
+      EXPECT_NE(detail(r).find("at most 32 metadata entries"), std::string::npos);
+    }
+  }
+  EXPECT_EQ(accepted, 8);
+  EXPECT_EQ(refused, 92);
+  EXPECT_LE(get_json("/eureka/apps/APP/a").at("instance").at("metadata").as_object().size(), 8u);
+  std::string many = "/eureka/apps/APP/a/metadata?";
+  for (int i = 0; i < 40; ++i) many += "m" + std::to_string(i) + "=1&";
+  EXPECT_EQ(status(http::verb::put, many), 413);
+  // A registration that is too large at once.
+  std::string big = body_for("APP", "b");
+  big.insert(big.rfind("}}"), R"(,"homePageUrl":")" + std::string(3000, 'x') + "\"");
+  auto r = call(http::verb::post, "/eureka/apps/APP", big);
+  EXPECT_EQ(r.response.result_int(), 413);
+  EXPECT_EQ(detail(r), "homePageUrl is 3000 bytes; at most 2048 are allowed");
+  EXPECT_FALSE(registry_.find("APP", "b"));
+}
+
+TEST(HandlersBounds, FullRegistryIs507) {
+  FakeClock clock;
+  RegistryOptions o;
+  o.max_instances = 2;
+  Registry registry(clock.clock(), o);
+  HandlerDeps deps{registry};
+  auto post = [&](const std::string& id) {
+    Request req{http::verb::post, "/eureka/apps/APP", 11};
+    req.set(http::field::content_type, "application/json");
+    req.body() = body_for("APP", id);
+    req.prepare_payload();
+    return handle_request(req, deps).response;
+  };
+  EXPECT_EQ(post("a").result_int(), 204);
+  EXPECT_EQ(post("b").result_int(), 204);
+  auto r = post("c");
+  EXPECT_EQ(r.result_int(), 507);
+  EXPECT_NE(r.body().find("the registry is full: at most 2 instances"), std::string::npos);
+  EXPECT_EQ(post("a").result_int(), 204) << "re-registration still works";
+}
+
+TEST_F(Handlers, DashboardLinksOnlyHttpUrlsAndEscapesEverything) {
+  auto with_home = [&](const std::string& id, const std::string& url) {
+    std::string b = body_for("APP", id);
+    b.insert(b.rfind("}}"), R"(,"homePageUrl":")" + url + "\"");
+    ASSERT_EQ(status(http::verb::post, "/eureka/apps/APP", b), 204) << url;
+  };
+  with_home(
+      "js",
+      R"(javascript:fetch(\"/eureka/apps/STATUS-NODE/n1/status?value=OUT_OF_SERVICE\",{method:\"PUT\"}))");
+  with_home("js2", " JaVaScRiPt:alert(1)");
+  with_home("data", "data:text/html,<script>alert(1)</script>");
+  with_home("quote", R"(http://h/\"onmouseover='alert(1)')");
+  with_home("ok", "https://example.com:8443/x?a=1&b=2");
+  auto d = call(http::verb::get, "/");
+  const std::string& html = d.response.body();
+  EXPECT_EQ(html.find("href=\"javascript"), std::string::npos);
+  EXPECT_EQ(html.find("href=\" JaVaScRiPt"), std::string::npos);
+  EXPECT_EQ(html.find("href=\"data:"), std::string::npos);
+  EXPECT_EQ(html.find("<script>"), std::string::npos);
+  EXPECT_NE(html.find("javascript:fetch(&quot;/eureka"), std::string::npos) << "shown as text";
+  EXPECT_EQ(html.find("'alert"), std::string::npos);
+  EXPECT_NE(html.find("<a href=\"https://example.com:8443/x?a=1&amp;b=2\""), std::string::npos);
+  auto csp = std::string(d.response["Content-Security-Policy"]);
+  EXPECT_NE(csp.find("default-src 'none'"), std::string::npos);
+  EXPECT_EQ(csp.find("script-src"), std::string::npos);
+  EXPECT_EQ(d.response["X-Frame-Options"], "DENY");
 }

@@ -119,3 +119,58 @@ TEST(RegistryService, EvictsWithinOneSecondOfExpiry) {
   EXPECT_EQ(m.value("registry_evictions_total"), 1);
   s.stop();
 }
+
+namespace {
+
+const char* kUsers = "node:node-pw\nother:other-pw\npeer:peer-pw\n";
+
+ServiceOptions with_credentials(std::vector<common::BaseUrl> peers = {}) {
+  auto o = options(std::move(peers));
+  o.access = Access(Credentials::parse(kUsers, "test"), {"peer"}, false);
+  return o;
+}
+
+common::BaseUrl url_as(const RegistryService& s, const std::string& userinfo) {
+  return common::parse_base_url("http://" + userinfo + "@127.0.0.1:" + std::to_string(s.port()) +
+                                "/eureka");
+}
+
+}  // namespace
+
+TEST(RegistryService, PeersReplicateWithTheCredentialsOfTheirUrlAndKeepOwners) {
+  common::Metrics mb, ma, mc, md;
+  RegistryService b(with_credentials(), mb);
+  b.start();
+  RegistryService a(with_credentials({url_as(b, "peer:peer-pw")}), ma);
+  a.start();
+  auto A = url_as(a, "node:node-pw");
+  ASSERT_EQ(call(http::verb::post, A, "/apps/STATUS-NODE", body_for("n1")), 204);
+  ASSERT_TRUE(eventually([&] { return b.registry().find("STATUS-NODE", "n1").has_value(); }));
+  EXPECT_EQ(b.registry().find("STATUS-NODE", "n1")->owner, "node");
+  // The node fails over to B: its own credentials still work there, nobody else's do.
+  EXPECT_EQ(call(http::verb::put, url_as(b, "node:node-pw"), "/apps/STATUS-NODE/n1"), 200);
+  EXPECT_EQ(call(http::verb::put, url_as(b, "other:other-pw"), "/apps/STATUS-NODE/n1"), 409);
+  EXPECT_EQ(call(http::verb::put, url_of(b), "/apps/STATUS-NODE/n1"), 401);
+
+  // A peer with the wrong password replicates nothing.
+  RegistryService c(with_credentials({url_as(b, "peer:wrong")}), mc);
+  c.start();
+  ASSERT_EQ(call(http::verb::post, url_as(c, "node:node-pw"), "/apps/STATUS-NODE", body_for("n2")),
+            204);
+  ASSERT_TRUE(eventually([&] {
+    return mc.value("registry_replication_total",
+                    {{"peer", url_of(b).str()}, {"kind", "register"}, {"result", "401"}}) == 1;
+  }));
+  EXPECT_FALSE(b.registry().find("STATUS-NODE", "n2"));
+
+  // A registry that starts copies the owners too, so the rule holds there at once.
+  RegistryService d(with_credentials({url_as(b, "peer:peer-pw")}), md);
+  d.start();
+  ASSERT_TRUE(d.registry().find("STATUS-NODE", "n1"));
+  EXPECT_EQ(d.registry().find("STATUS-NODE", "n1")->owner, "node");
+  EXPECT_EQ(call(http::verb::put, url_as(d, "other:other-pw"), "/apps/STATUS-NODE/n1"), 409);
+  d.stop();
+  c.stop();
+  a.stop();
+  b.stop();
+}
