@@ -252,6 +252,17 @@ class Up:
         self.p.send_signal(sig)
         return self.p.wait(timeout)
 
+    def admin(self):
+        """Authorization headers of a session of `admin`, whose password scripts/up generated
+        into RUN_DIR/admin-password (mode 0600)."""
+        path = os.path.join(self.run_dir, "admin-password")
+        assert os.stat(path).st_mode & 0o777 == 0o600
+        with open(path) as f:
+            password = f.read().strip()
+        r = request("POST", self.gateway + "/api/sessions", {"username": "admin", "password": password})
+        assert r.status == 201, r
+        return {"Authorization": "Bearer " + r.json()["token"]}
+
     def recorded_pids(self):
         """{pid: binary} of RUN_DIR/up.pids (what scripts/up started and has not stopped yet)."""
         try:
@@ -390,7 +401,7 @@ def test_up_serves_through_the_gateway_reports_deaths_and_stops_on_sigterm(up):
     # Write through the gateway; every node applies it before the answer (X-Consistency: all) so
     # that the next run of scripts/up finds it in any node's data dir.
     r = request("PUT", u.gateway + "/api/statuses/upalice", {"statusText": "up and running"},
-                headers={"X-Consistency": "all"})
+                headers={"X-Consistency": "all", **u.admin()})
     assert r.status == 201, r
     writer = r.header("X-Served-By")
     assert r.header("X-Replicated") == "3/3", r.headers
@@ -418,7 +429,10 @@ def test_up_serves_through_the_gateway_reports_deaths_and_stops_on_sigterm(up):
 @needs_binaries
 def test_up_keeps_data_between_runs_and_stops_on_ctrl_c(up, tmp_path):
     first = up(1).start()
-    r = request("PUT", first.gateway + "/api/statuses/keeper", {"statusText": "still here"})
+    # Authentication is on: an anonymous write is refused, the admin's goes through.
+    assert request("PUT", first.gateway + "/api/statuses/keeper", {"statusText": "x"}).status == 401
+    r = request("PUT", first.gateway + "/api/statuses/keeper", {"statusText": "still here"},
+                first.admin())
     assert r.status == 201, r
     first_password = assert_own_broker_user(first)
     assert first.stop(signal.SIGTERM) == 0, first.output()
