@@ -316,7 +316,10 @@ void Node::start() {
   peers_task_ = add("peers", 1000ms, [this] { directory_->refresh(); });
   sync_task_ = add("sync", 500ms, [this] { sync_step(); });
   add("checkpoint", 250ms, [this] { store_->checkpoint(); });
-  add("tombstones", 1000ms, [this] { store_->collect_tombstones(); });
+  add("tombstones", 1000ms, [this] {
+    store_->probe_storage();
+    store_->collect_tombstones();
+  });
   add("events_ping", 15000ms, [this] { events_.ping(); });
   repair_task_ = add("anti_entropy", options_.anti_entropy_interval, [this] {
     if (!ready()) return;
@@ -443,7 +446,11 @@ void Node::stop() {
 common::Response Node::health(const common::Request& req) const {
   boost::json::object o;
   auto clock = clock_problem();
-  const char* state = draining_ ? "DRAINING" : !ready_ ? "STARTING" : clock ? "DEGRADED" : "UP";
+  // DEGRADED: serving reads, refusing writes (a clock off its peers, or storage failing).
+  const char* state = draining_                                 ? "DRAINING"
+                      : !ready_                                 ? "STARTING"
+                      : (clock || store_->storage_failing())    ? "DEGRADED"
+                                                                : "UP";
   o["status"] = state;
   o["nodeId"] = node_id();
   o["statuses"] = store_->live_count();

@@ -155,7 +155,11 @@ std::int64_t StatusDb::outbox_max_seq() {
 std::string StatusDb::meta(const std::string& key) {
   meta_get_.reset();
   meta_get_.bind(1, key);
-  return meta_get_.step() ? meta_get_.text(0) : std::string();
+  std::string value = meta_get_.step() ? meta_get_.text(0) : std::string();
+  // A statement left on a row keeps its read transaction open: the WAL could then never be
+  // rewound, and would grow with every write until the disk is full.
+  meta_get_.reset();
+  return value;
 }
 
 void StatusDb::set_meta(const std::string& key, const std::string& value) {

@@ -188,6 +188,14 @@ void Store::checkpoint() {
   committer_.request_between();
 }
 
+void Store::probe_storage() {
+  if (!storage_failing_) return;
+  enqueue_task([](StatusDb& db) -> std::function<void()> {
+    db.set_meta("storage_probe", std::to_string(std::chrono::system_clock::now().time_since_epoch().count()));
+    return {};
+  }, {});
+}
+
 std::size_t Store::collect_tombstones(std::size_t max) {
   auto names = index_.tombstones_before(horizon_hlc(), max);
   // Sessions past their expiry (and the allowed clock offset) go on every node by themselves:
@@ -231,6 +239,7 @@ void Store::run_task(TaskItem& t) {
     t.done(false);
     return;
   }
+  storage_failing_ = false;
   if (after) after();
   t.done(true);
 }

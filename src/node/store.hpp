@@ -162,6 +162,9 @@ class Store {
   /// Replicated states refused for a stamp too far ahead of this node's clock.
   std::uint64_t rejected() const { return rejected_.load(); }
   bool storage_failing() const { return storage_failing_.load(); }
+  /// While storage is failing, a small write (in its own transaction) that tells when it works
+  /// again, also when no client writes.
+  void probe_storage();
 
  private:
   struct LocalItem {
