@@ -9,7 +9,7 @@ export CCACHE_DIR ?= $(HOME)/.cache/ccache
 export CCACHE_BASEDIR ?= $(CURDIR)
 export CCACHE_NOHASHDIR ?= true
 
-.PHONY: all deps build test unit system browser bench up clean asan fuzz
+.PHONY: all deps build test unit system browser bench up clean asan fuzz chaos
 
 all: build
 
@@ -36,6 +36,14 @@ fuzz:
 	@command -v clang++ >/dev/null || WITH_FUZZ=1 scripts/install-deps
 	cmake --preset fuzz >/dev/null && cmake --build build-fuzz -j $(JOBS)
 	tests/fuzz/run $(FUZZ_SECONDS)
+
+# Jepsen-style run (tests/chaos, docs/testing.md): faults over a mixed load, then the checker.
+# Needs root (a tmpfs per node). CHAOS_ARGS e.g. "--report chaos.json --faults=-clock_jump".
+CHAOS_SECONDS ?= 60
+CHAOS_SEED ?= 1
+CHAOS_ARGS ?=
+chaos: build
+	tests/chaos/run --seconds $(CHAOS_SECONDS) --seed $(CHAOS_SEED) $(CHAOS_ARGS)
 
 bench: build
 	@WITH_BROWSER=1 scripts/install-deps
