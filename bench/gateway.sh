@@ -61,7 +61,7 @@ up_ports=($(free_port) $(free_port))
 if [[ $UPSTREAM == node ]]; then
   for i in 0 1; do
     "$BIN/status-node" --port "${up_ports[$i]}" --node-id "b$((i + 1))" --data-dir "$tmp/data$i" \
-      --threads 1 --log-level warn 2>"$tmp/node$i.log" &
+      --threads 1 --auth off --log-level warn 2>"$tmp/node$i.log" &
     pids+=($!)
   done
   for i in 0 1; do
