@@ -544,7 +544,7 @@ def test_acknowledged_writes_survive_kill_9(tmp_path, procs):
     data = str(tmp_path / "data")
     port = harness.free_port()
     # No --node-id: the node makes one up and must keep it across restarts.
-    n = harness.Proc("status-node", ["--port", str(port), "--data-dir", data, "--threads", "2"],
+    n = harness.Proc("status-node", ["--port", str(port), "--data-dir", data, "--threads", "2", "--auth", "off"],
                      str(tmp_path), "node-durable")
     procs.append(n)
     n.start()
