@@ -7,6 +7,7 @@
 #include "common/http.hpp"
 #include "node/status_index.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -31,7 +32,8 @@ namespace status::node {
 struct Identity {
   std::string username;
   bool admin = false;
-  std::string session_key;  // "session:<hash>" when it came from a session token
+  std::string session_key;     // "session:<hash>" when it came from a session token
+  std::int64_t expires_ms = 0;  // when the credential ends (ms since the epoch)
 };
 
 /// Argon2id through libsodium's crypto_pwhash_str (OWASP's parameters: 2 passes, 19 MiB).
@@ -105,14 +107,20 @@ class Authenticator {
   /// The bearer token or the status_session cookie of `req`, if any.
   static std::optional<std::string> token_of(const common::Request& req);
   /// The identity behind the request's credentials; nullopt when there are none or they are
-  /// not valid (unknown, expired, logged out, the account gone).
+  /// not valid (unknown, expired, logged out, the account gone). Remembered per I/O thread
+  /// until an account or session changes (see auth.cpp).
   std::optional<Identity> identify(const common::Request& req, std::int64_t now_ms) const;
   /// The account record of `username`, if it exists.
   std::optional<Status> account(const std::string& username) const;
+  /// An account or session changed here (the store's change listener): identities remembered
+  /// before are looked up again.
+  void records_changed() { generation_.fetch_add(1, std::memory_order_release); }
 
  private:
+  std::optional<Identity> resolve(const std::string& token, std::int64_t now_ms) const;
   const StatusIndex& index_;
   AuthOptions options_;
+  std::atomic<std::uint64_t> generation_{0};
 };
 
 /// The cluster key (--cluster-key-file): nodes prove they hold it on /internal requests and on

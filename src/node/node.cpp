@@ -237,7 +237,16 @@ Node::Node(NodeOptions options) : options_(std::move(options)), incarnation_(com
       &metrics_);
   store_->set_change_listener([this](const std::vector<Change>& changes) {
     if (replicator_) replicator_->on_changes(changes);
-    events_.publish(changes);
+    // Accounts and sessions replicate like statuses, but they are nobody's event: the stream
+    // carries statuses only.
+    bool records = std::any_of(changes.begin(), changes.end(),
+                               [](const Change& c) { return c.status.kind() != Kind::kStatus; });
+    if (!records) return events_.publish(changes);
+    if (auth_) auth_->records_changed();
+    std::vector<Change> statuses;
+    for (const auto& c : changes)
+      if (c.status.kind() == Kind::kStatus) statuses.push_back(c);
+    if (!statuses.empty()) events_.publish(statuses);
   });
   metrics_.add_collector([this] { return metrics_text(); });
 }

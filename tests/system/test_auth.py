@@ -347,3 +347,25 @@ def test_no_secret_in_logs_or_command_lines(cluster):
             cmdline = f.read().decode(errors="replace")
         for secret in (ADMIN_PASSWORD, cluster.key):
             assert secret not in cmdline
+
+
+def test_the_event_stream_carries_statuses_only(cluster):
+    """Accounts and sessions replicate like statuses, but never appear on /api/events."""
+    import socket
+    n1 = cluster.nodes[0]
+    s = socket.create_connection(("127.0.0.1", n1.port), timeout=5)
+    s.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert signup(n1.url, "sam").status == 201
+    t = token_for(n1.url, "sam")
+    assert put(n1.url, "sam", "visible", token=t).status == 201
+    request("DELETE", n1.url + "/api/sessions/current", headers=bearer(t))
+    data, deadline = b"", time.monotonic() + 3
+    s.settimeout(0.2)
+    while b'"visible"' not in data and time.monotonic() < deadline:
+        try:
+            data += s.recv(65536)
+        except socket.timeout:
+            pass
+    s.close()
+    assert b'"visible"' in data
+    assert b"account:" not in data and b"session:" not in data and b"$argon2" not in data
