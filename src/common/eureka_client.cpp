@@ -192,7 +192,10 @@ void EurekaClient::start(const std::string& initial_status) {
   status_ = initial_status;
   last_dirty_ts_ = now_ms();
   must_register_ = true;
-  thread_ = std::thread([this] { run(); });
+  // One heartbeat (or registration) every renewal interval; a status change wakes it early.
+  task_ = std::make_unique<PeriodicTask>("eureka_client", std::chrono::seconds(info_.renewal_interval_s),
+                                         [this] { beat(); });
+  task_->start();
 }
 
 void EurekaClient::set_status(const std::string& status) {
@@ -202,8 +205,9 @@ void EurekaClient::set_status(const std::string& status) {
     status_ = status;
     last_dirty_ts_ = std::max(now_ms(), last_dirty_ts_ + 1);
     must_register_ = true;
+    if (!task_) return;  // not started: start() registers with it
   }
-  wake_.notify_all();
+  task_->wake();
 }
 
 bool EurekaClient::registered() const {
@@ -271,31 +275,28 @@ bool EurekaClient::heartbeat_at(std::size_t index, const std::string& status, st
   return false;
 }
 
-void EurekaClient::run() {
-  const auto interval = std::chrono::seconds(info_.renewal_interval_s);
-  std::unique_lock lock(mutex_);
-  bool failing = false;
-  while (!stopping_) {
-    std::string status = status_;
-    std::int64_t dirty = last_dirty_ts_;
-    bool must_register = must_register_;
-    std::size_t start = current_;
-    lock.unlock();
-    bool ok = false;
-    // Try the registry in use first, then the others in order.
-    for (std::size_t k = 0; k < registries_.size() && !ok; ++k) {
-      std::size_t i = (start + k) % registries_.size();
-      ok = must_register ? register_at(i, status, dirty) : heartbeat_at(i, status, dirty);
-    }
-    if (!ok && !failing)
-      spdlog::warn("event=eureka_unreachable registries={} instance={} action=retry",
-                   registries_.size(), info_.instance_id);
-    failing = !ok;
-    lock.lock();
-    // Sleep one renewal interval, or less when a status change asks for a prompt registration.
-    wake_.wait_for(lock, interval,
-                   [&] { return stopping_ || (must_register_ && dirty != last_dirty_ts_); });
+void EurekaClient::beat() {
+  std::string status;
+  std::int64_t dirty;
+  bool must_register;
+  std::size_t start;
+  {
+    std::lock_guard lock(mutex_);
+    status = status_;
+    dirty = last_dirty_ts_;
+    must_register = must_register_;
+    start = current_;
   }
+  bool ok = false;
+  // Try the registry in use first, then the others in order.
+  for (std::size_t k = 0; k < registries_.size() && !ok; ++k) {
+    std::size_t i = (start + k) % registries_.size();
+    ok = must_register ? register_at(i, status, dirty) : heartbeat_at(i, status, dirty);
+  }
+  if (!ok && !failing_)
+    spdlog::warn("event=eureka_unreachable registries={} instance={} action=retry",
+                 registries_.size(), info_.instance_id);
+  failing_ = !ok;
 }
 
 void EurekaClient::stop() {
@@ -305,8 +306,7 @@ void EurekaClient::stop() {
     if (!started_ || stopping_) return;
     stopping_ = true;
   }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (task_) task_->stop();
   {
     std::lock_guard lock(mutex_);
     reached = reached_;

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/background.hpp"
 #include "common/http_client.hpp"
 
 namespace boost::json {
@@ -76,7 +77,7 @@ class EurekaClient {
                                        std::int64_t last_dirty_ts);
 
  private:
-  void run();
+  void beat();  // one registration or heartbeat (the task's run)
   bool register_at(std::size_t index, const std::string& status, std::int64_t dirty);
   bool heartbeat_at(std::size_t index, const std::string& status, std::int64_t dirty);
   std::string instance_path() const;
@@ -85,7 +86,6 @@ class EurekaClient {
   std::vector<BaseUrl> registries_;
   InstanceInfo info_;
   mutable std::mutex mutex_;
-  std::condition_variable wake_;
   std::string status_ = "UP";
   std::int64_t last_dirty_ts_ = 0;
   bool must_register_ = true;
@@ -95,7 +95,8 @@ class EurekaClient {
   bool started_ = false;
   std::set<std::size_t> reached_;  // registries that accepted a registration or heartbeat
   std::size_t current_ = 0;        // registry in use
-  std::thread thread_;
+  bool failing_ = false;           // the task's thread only: for logging transitions
+  std::unique_ptr<PeriodicTask> task_;
 };
 
 /// GET {registry}/apps/{APP}, trying each registry in turn; nullopt if none answered. An
