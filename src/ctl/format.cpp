@@ -23,7 +23,9 @@ const json::value* field(const json::object& o, std::string_view name) {
 
 std::string text_of(const json::object& o, std::string_view name) {
   const auto* v = field(o, name);
-  return v ? scalar_text(*v) : std::string();
+  // Every field shown goes through one_line: a status text (or an instance id from the registry)
+  // holding terminal control sequences must not drive the user's terminal.
+  return v ? one_line(scalar_text(*v), 10000) : std::string();
 }
 
 }  // namespace
@@ -66,6 +68,13 @@ std::string one_line(std::string_view s, std::size_t max_chars) {
       return out + "…";
     }
     if (starts_char) ++chars;
+    // C1 controls (U+0080–U+009F, e.g. U+009B, a CSI some terminals obey) are cut like C0 ones.
+    if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+        static_cast<unsigned char>(s[i + 1]) <= 0x9F) {
+      out += ' ';
+      ++i;
+      continue;
+    }
     out += (c < 0x20 || c == 0x7F) ? ' ' : static_cast<char>(c);
   }
   return out;

@@ -1,5 +1,7 @@
 #include "registry/handlers.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include <boost/url/parse.hpp>
@@ -170,6 +172,12 @@ Response register_instance(const Call& c, const std::string& app) {
     return problem(400, "Mismatched appName, expecting " + upper_case(app) + " but was " + in.app,
                    c.req);
   if (auto why = oversize_reason(in)) return problem(413, *why, c.req);
+  auto control = [](const std::string& v) {
+    return std::any_of(v.begin(), v.end(),
+                       [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; });
+  };
+  if (control(in.instance_id) || control(in.host_name) || control(in.app))
+    return problem(400, "control characters are not allowed in names", c.req);
   if (!c.deps.access || c.deps.access->open()) in.owner.clear();  // owners mean nothing here
   std::string id = in.instance_id;
   std::string status(to_string(in.status));
@@ -395,6 +403,10 @@ HandlerResult handle_request(const Request& req, const HandlerDeps& deps) {
       auto end = rest.find('/');
       auto decoded = common::percent_decode(rest.substr(0, end));
       if (!decoded) return {problem(400, "malformed percent-encoding in path", req), "(unmatched)"};
+      // App names and instance ids end up in logs and on operators' terminals: no controls.
+      if (std::any_of(decoded->begin(), decoded->end(),
+                      [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; }))
+        return {problem(400, "control characters are not allowed in names", req), "(unmatched)"};
       if (!decoded->empty()) segments.push_back(std::move(*decoded));
       if (end == std::string_view::npos) break;
       rest.remove_prefix(end);

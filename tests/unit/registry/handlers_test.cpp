@@ -83,6 +83,15 @@ TEST_F(Handlers, RegisterUnderBothPrefixes) {
   EXPECT_EQ(metrics_.value("registry_registrations_total"), 2);
 }
 
+// Names end up in logs and on operators' terminals (review F21): no control characters.
+TEST_F(Handlers, ControlCharactersInNamesAre400) {
+  EXPECT_EQ(status(http::verb::post, "/eureka/apps/STATUS-NODE", body_for("STATUS-NODE", "n1\nevent=forged")),
+            400);
+  EXPECT_EQ(status(http::verb::put, "/eureka/apps/STATUS-NODE/n1%0Aevent=forged"), 400);
+  EXPECT_EQ(status(http::verb::delete_, "/eureka/apps/STATUS-NODE/x%1B%5B2J"), 400);
+  EXPECT_EQ(registry_.size(), 0u);
+}
+
 TEST_F(Handlers, AppNameComparedCaseInsensitively) {
   EXPECT_EQ(status(http::verb::post, "/eureka/apps/status-node", body_for("STATUS-NODE", "n1")),
             204);
