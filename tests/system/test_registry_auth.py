@@ -343,7 +343,12 @@ def test_dashboard_shows_a_javascript_url_as_text_only(tmp_path, procs):
 
 def test_gateway_metrics_escape_instance_ids_from_the_registry(tmp_path, procs):
     reg = start(tmp_path, procs, users=None)
-    forged = 'p"} 1\nfake_metric{x="y'
+    # A line break in an id is refused by the registry itself (review F21)...
+    assert request("POST", base(reg) + "/apps/STATUS-NODE",
+                   instance('p"} 1\nfake_metric{x="y', app="STATUS-NODE", status="DOWN", port=9),
+                   JSON).status == 400
+    # ...and what it lets through is escaped in the gateway's labels (F15).
+    forged = 'p"} 1 fake_metric{x="y\\'
     assert request("POST", base(reg) + "/apps/STATUS-NODE",
                    instance(forged, app="STATUS-NODE", status="DOWN", port=9), JSON).status == 204
     gw = harness.gateway(str(tmp_path), registry_url=base(reg))
@@ -354,4 +359,4 @@ def test_gateway_metrics_escape_instance_ids_from_the_registry(tmp_path, procs):
         return text if "gateway_upstream_healthy{" in text else None
     text = wait_until(scraped, 10, what="the instance in the gateway's metrics")
     assert not any(line.startswith("fake_metric") for line in text.splitlines()), text
-    assert 'instance="p\\"} 1\\nfake_metric{x=\\"y"' in text
+    assert 'instance="p\\"} 1 fake_metric{x=\\"y\\\\"' in text, text
