@@ -429,6 +429,13 @@ void Node::sync_step() {
   auto f = done->get_future();
   store_->set_sync_state(SyncState::kDone, [done](bool ok) { done->set_value(ok); });
   if (!f.get()) return;
+  if (state == SyncState::kResync) {
+    // A backlog is rarely lost alone: a broker reset or a lost broker node takes every queue,
+    // and the peer the snapshot came from may not have noticed its own loss yet. One repair
+    // round against every UP peer pulls what that peer missed (the change's own writer still
+    // has it), instead of waiting for the next scheduled round.
+    peer_sync_->anti_entropy_round([this](std::chrono::milliseconds d) { return sync_task_->pause(d); });
+  }
   become_ready(d.reason.c_str());
 }
 
