@@ -103,7 +103,8 @@ echo "| threads | gateway req/s | nginx req/s | ratio | gateway p99 ms | nginx p
 echo "|---|---|---|---|---|---|---|---|"
 for t in $THREAD_COUNTS; do
   gw_port=$(free_port); ng_port=$(free_port)
-  "$BIN/status-gateway" --port "$gw_port" --threads "$t" --log-level warn \
+  # No rate limit (wrk is one client; nginx has none either); otherwise the defaults.
+  "$BIN/status-gateway" --port "$gw_port" --threads "$t" --log-level warn --rate-limit 0 \
     --upstream "127.0.0.1:${up_ports[0]}" --upstream "127.0.0.1:${up_ports[1]}" 2>"$tmp/gw$t.log" &
   gw_pid=$!; pids+=($gw_pid)
   d=$tmp/nginx$t

@@ -67,17 +67,16 @@ std::optional<bool> flag(const json::value* v) {
 std::optional<Port> port(const json::value* v) {
   if (!v) return std::nullopt;
   Port p;
+  std::optional<std::int64_t> n;
   if (const auto* o = v->if_object()) {
-    auto n = integer(member(*o, "$"));
-    if (!n) return std::nullopt;
-    p.number = static_cast<int>(*n);
+    n = integer(member(*o, "$"));
     p.enabled = flag(member(*o, "@enabled"));
-  } else if (auto n = integer(v)) {
-    p.number = static_cast<int>(*n);
   } else {
-    return std::nullopt;
+    n = integer(v);
   }
-  if (p.number < 0 || p.number > 65535) return std::nullopt;
+  // Checked before narrowing to int (4294967376 would otherwise become port 80).
+  if (!n || *n < 0 || *n > 65535) return std::nullopt;
+  p.number = static_cast<int>(*n);
   return p;
 }
 

@@ -10,6 +10,23 @@
 
 namespace status::common {
 
+std::string_view method_label(http::verb method) {
+  switch (method) {
+    case http::verb::get:
+    case http::verb::head:
+    case http::verb::post:
+    case http::verb::put:
+    case http::verb::delete_:
+    case http::verb::patch:
+    case http::verb::options:
+    case http::verb::connect:
+    case http::verb::trace:
+      return http::to_string(method);
+    default:
+      return "OTHER";
+  }
+}
+
 std::string_view reason(int status) {
   return http::obsolete_reason(static_cast<http::status>(status));
 }

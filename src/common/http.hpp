@@ -19,6 +19,9 @@ using Response = http::response<http::string_body>;
 Response problem(int status, std::string_view detail, unsigned version = 11, bool keep_alive = true);
 /// A JSON answer with the given body (already serialized).
 Response json_response(int status, std::string body, const Request& req);
+/// The method as a metrics label: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, CONNECT, TRACE,
+/// or OTHER for everything else (a fixed set, whatever token a client sends).
+std::string_view method_label(http::verb method);
 /// Standard reason phrase, e.g. 404 → "Not Found".
 std::string_view reason(int status);
 /// Header value or nullopt.

@@ -13,6 +13,8 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <sys/resource.h>
+
 #include <deque>
 #include <unordered_set>
 
@@ -57,15 +59,16 @@ class ExchangeImpl;
 
 class Session : public std::enable_shared_from_this<Session>, private Deadlines::Entry {
  public:
-  Session(Socket socket, HttpServer& server, HttpServer::Worker& worker)
-      : Deadlines::Entry(worker.deadlines), stream_(std::move(socket)), server_(server),
-        worker_(worker) {
-    beast::error_code ec;
-    auto ep = stream_.remote_endpoint(ec);
-    if (!ec) remote_ = ep.address().to_string();
-  }
+  // `client_key`: what the connection is counted under in the server's per-client counter
+  // (empty: not counted, e.g. an exempt client).
+  Session(Socket socket, HttpServer& server, HttpServer::Worker& worker, std::string remote,
+          std::string client_key)
+      : Deadlines::Entry(worker.deadlines), stream_(std::move(socket)),
+        remote_(std::move(remote)), server_(server), worker_(worker),
+        client_key_(std::move(client_key)) {}
   ~Session() {
     worker_.sessions.erase(this);
+    if (!client_key_.empty()) server_.per_client().release(client_key_);
     --server_.connections_;
   }
 
@@ -89,6 +92,7 @@ class Session : public std::enable_shared_from_this<Session>, private Deadlines:
     res->keep_alive(keep);
     // An HTTP/1.0 client keeps the connection only when the answer says so.
     if (keep && http10_) res->set(http::field::connection, "keep-alive");
+    for (const auto& [k, v] : server_.options().every_answer_headers) res->set(k, v);
     answered(res->result_int(), route, method, started);
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res, keep](beast::error_code ec, std::size_t) {
@@ -106,6 +110,8 @@ class Session : public std::enable_shared_from_this<Session>, private Deadlines:
                        Clock::time_point started) {
     if (state_ != State::kBusy) return;
     bool keep = client_keep_alive && !server_.draining();
+    for (const auto& [k, v] : server_.options().every_answer_headers)
+      out->head.append(k).append(": ").append(v).append("\r\n");
     out->head += !keep ? "Connection: close\r\n\r\n"
                  : http10_ ? "Connection: keep-alive\r\n\r\n"
                            : "\r\n";
@@ -147,6 +153,7 @@ class Session : public std::enable_shared_from_this<Session>, private Deadlines:
         continue;
       h += std::string(f.name_string()) + ": " + std::string(f.value()) + "\r\n";
     }
+    for (const auto& [k, v] : server_.options().every_answer_headers) h += k + ": " + v + "\r\n";
     h += "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
     queue(std::move(h));
     // Detect the client going away while we only write: any read result ends the stream.
@@ -159,6 +166,17 @@ class Session : public std::enable_shared_from_this<Session>, private Deadlines:
 
   void push(std::string data) {
     if (state_ != State::kStreaming || data.empty()) return;
+    // What waits behind the piece being written: a client that reads slower than the stream
+    // is fed would otherwise make it grow without end. Such a client is dropped.
+    std::size_t waiting = out_bytes_ - (writing_ && !out_.empty() ? out_.front().size() : 0);
+    if (waiting + data.size() > server_.options().stream_queue_limit) {
+      if (auto* m = server_.metrics())
+        m->inc("http_streams_dropped_total", {{"reason", "slow_reader"}});
+      spdlog::warn("event=stream_dropped reason=slow_reader client={} queued_bytes={}", remote_,
+                   waiting);
+      stream_open_ = false;
+      return close();
+    }
     char len[20];
     int n = std::snprintf(len, sizeof len, "%zx\r\n", data.size());
     queue(std::string(len, n) + data + "\r\n");
@@ -175,7 +193,7 @@ class Session : public std::enable_shared_from_this<Session>, private Deadlines:
 
   std::atomic<bool> stream_open_{false};
   Socket stream_;
-  std::string remote_;
+  const std::string remote_;
 
  private:
   enum class State { kIdle, kReading, kBusy, kWriting, kStreaming, kEnding, kClosed };
@@ -241,6 +259,7 @@ class Session : public std::enable_shared_from_this<Session>, private Deadlines:
 
   void on_read(beast::error_code ec);
   void queue(std::string data) {
+    out_bytes_ += data.size();
     out_.push_back(std::move(data));
     if (!writing_) write_next();
   }
@@ -259,6 +278,7 @@ class Session : public std::enable_shared_from_this<Session>, private Deadlines:
                           self->stream_open_ = false;
                           return self->close();
                         }
+                        self->out_bytes_ -= self->out_.front().size();
                         self->out_.pop_front();
                         self->write_next();
                       });
@@ -280,7 +300,9 @@ class Session : public std::enable_shared_from_this<Session>, private Deadlines:
   State state_ = State::kIdle;
   bool http10_ = false;  // the request being answered is HTTP/1.0
   std::deque<std::string> out_;
+  std::size_t out_bytes_ = 0;  // in out_
   bool writing_ = false;
+  std::string client_key_;
   std::array<char, 512> sink_{};
 };
 
@@ -366,7 +388,7 @@ class ExchangeImpl : public Exchange {
   std::shared_ptr<Session> session_;
   bool keep_alive_;
   std::string method_;
-  std::string route_ = "(unmatched)";
+  std::string route_ = "(unknown)";  // until the handler names its route
   Clock::time_point started_;
   std::string remote_;
   std::atomic<bool> done_{false};
@@ -401,8 +423,10 @@ void Session::on_read(beast::error_code ec) {
   Request req = parser_->release();
   bool keep = req.keep_alive();
   http10_ = req.version() == 10;
+  // The label is one of a fixed set: Beast accepts any token as a method, and a series per
+  // made-up method would grow the metrics without bound.
   auto ex = std::make_shared<ExchangeImpl>(shared_from_this(), keep,
-                                           std::string(req.method_string()));
+                                           std::string(method_label(req.method())));
   try {
     server_.handler()(std::move(req), ex);
   } catch (const std::exception& e) {
@@ -412,9 +436,50 @@ void Session::on_read(beast::error_code ec) {
 }
 
 HttpServer::HttpServer(ServerOptions options, Handler handler, Metrics* metrics)
-    : options_(std::move(options)), handler_(std::move(handler)), metrics_(metrics) {
+    : options_(std::move(options)), handler_(std::move(handler)), metrics_(metrics),
+      per_client_(options_.max_connections_per_client) {
   int n = std::max(1, options_.threads);
   for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>());
+  if (metrics_) {
+    metrics_->describe("http_connections_rejected_total", "counter",
+                       "connections closed at once: over the total or the per-client cap");
+    metrics_->describe("http_accept_failures_total", "counter",
+                       "failed accepts (e.g. out of file descriptors), each followed by a pause");
+    metrics_->describe("http_streams_dropped_total", "counter",
+                       "streams ended because the client read slower than they were fed");
+  }
+}
+
+std::vector<Option> server_limit_options() {
+  return {
+      {"max-connections", "10000",
+       "open client connections at most; beyond, new ones are closed at once"},
+      {"max-connections-per-client", "256",
+       "open connections one client address (IPv6: one /64) may hold (0: no cap)"},
+  };
+}
+
+void apply_server_limits(const Config& c, ServerOptions& o) {
+  o.max_connections = static_cast<std::size_t>(c.get_int("max-connections", 1, 1000000));
+  o.max_connections_per_client =
+      static_cast<std::size_t>(c.get_int("max-connections-per-client", 0, 1000000));
+}
+
+void prepare_fd_limit(const ServerOptions& o) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit want = rl;
+    want.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &want) == 0) rl = want;
+  }
+  // Each connection is one descriptor; the process needs some more (listeners, upstream and
+  // pooled connections, the database, the broker, logs).
+  auto needed = static_cast<rlim_t>(o.max_connections) + 256;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < needed)
+    spdlog::warn("event=fd_limit_low open_files={} max_connections={} "
+                 "hint=\"raise LimitNOFILE / ulimit -n, or lower --max-connections\"",
+                 static_cast<unsigned long long>(rl.rlim_cur), o.max_connections);
 }
 
 HttpServer::~HttpServer() { stop(); }
@@ -428,7 +493,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
  public:
   Listener(HttpServer& server, std::vector<std::unique_ptr<HttpServer::Worker>>& workers,
            tcp::endpoint ep)
-      : server_(server), workers_(workers), acceptor_(workers[0]->ioc) {
+      : server_(server), workers_(workers), acceptor_(workers[0]->ioc), pause_(workers[0]->ioc) {
     acceptor_.open(ep.protocol());
     acceptor_.set_option(asio::socket_base::reuse_address(true));
     acceptor_.bind(ep);
@@ -441,19 +506,12 @@ class Listener : public std::enable_shared_from_this<Listener> {
                                                                   Socket socket) {
       if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
       if (!ec) {
-        if (++self->server_.connections_ > self->server_.options().max_connections) {
-          --self->server_.connections_;
-          beast::error_code ignored;
-          socket.close(ignored);
-        } else {
-          socket.set_option(tcp::no_delay(true), ec);
-          asio::post(w.ioc, [s = std::move(socket), &w, srv = &self->server_]() mutable {
-            std::make_shared<Session>(std::move(s), *srv, w)->start();
-          });
-        }
-      } else {
-        // e.g. EMFILE: back off briefly instead of spinning.
-        spdlog::warn("event=accept_failed error=\"{}\"", ec.message());
+        self->resumed();
+        self->admit(std::move(socket), w);
+      } else if (ec != asio::error::connection_aborted) {
+        // Out of file descriptors (EMFILE, ENFILE) or memory: accepting again at once fails the
+        // same way, in a tight loop. Pause, then try again (connections wait in the backlog).
+        return self->pause(ec);
       }
       self->accept();
     });
@@ -461,13 +519,71 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void close() {
     beast::error_code ec;
     acceptor_.close(ec);
+    pause_.cancel();
   }
 
  private:
+  void admit(Socket socket, HttpServer::Worker& w) {
+    const auto& o = server_.options();
+    beast::error_code ec;
+    auto ep = socket.remote_endpoint(ec);
+    std::string remote = ec ? std::string() : ep.address().to_string();
+    const char* refused = nullptr;
+    std::string key;
+    if (++server_.connections_ > o.max_connections) {
+      refused = "total";
+    } else if (o.max_connections_per_client && !remote.empty() &&
+               !o.per_client_exempt.contains(remote)) {
+      key = client_key(remote);
+      if (!server_.per_client().try_acquire(key)) {
+        refused = "per_client";
+        key.clear();
+      }
+    }
+    if (refused) {
+      --server_.connections_;
+      if (auto* m = server_.metrics())
+        m->inc("http_connections_rejected_total", {{"reason", refused}});
+      auto now = Clock::now();
+      if (now - last_refusal_log_ > std::chrono::seconds(10)) {  // at most one line per 10 s
+        last_refusal_log_ = now;
+        spdlog::warn("event=connection_refused reason={} client={} connections={}", refused,
+                     remote, server_.connections_.load());
+      }
+      socket.close(ec);
+      return;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    asio::post(w.ioc, [s = std::move(socket), &w, srv = &server_, remote = std::move(remote),
+                       key = std::move(key)]() mutable {
+      std::make_shared<Session>(std::move(s), *srv, w, std::move(remote), std::move(key))->start();
+    });
+  }
+
+  void pause(beast::error_code ec) {
+    if (auto* m = server_.metrics()) m->inc("http_accept_failures_total");
+    if (failures_++ == 0)
+      spdlog::warn("event=accept_failed error=\"{}\" action=pause pause_ms={}", ec.message(),
+                   server_.options().accept_backoff.count());
+    pause_.expires_after(server_.options().accept_backoff);
+    pause_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || !self->acceptor_.is_open()) return;
+      self->accept();
+    });
+  }
+  void resumed() {
+    if (failures_ == 0) return;
+    spdlog::info("event=accept_resumed failed_attempts={}", failures_);
+    failures_ = 0;
+  }
+
   HttpServer& server_;
   std::vector<std::unique_ptr<HttpServer::Worker>>& workers_;
   tcp::acceptor acceptor_;
+  asio::steady_timer pause_;
   std::size_t next_ = 0;
+  std::size_t failures_ = 0;  // accept failures since the last success
+  Clock::time_point last_refusal_log_{};
 };
 
 }  // namespace

@@ -2,6 +2,8 @@
 // An HTTP/1.1 server on Boost.Beast: one io_context per I/O thread, each with its own
 // SO_REUSEPORT acceptor, so a connection lives on one thread from accept to close.
 
+#include "common/client_address.hpp"
+#include "common/config.hpp"
 #include "common/http.hpp"
 #include "common/metrics.hpp"
 
@@ -64,10 +66,36 @@ struct ServerOptions {
   std::chrono::milliseconds write_timeout{10000};  // each write (also each stream chunk)
   std::chrono::milliseconds drain_timeout{5000};   // graceful stop waits this long for in-flight
   std::size_t max_connections = 10000;             // beyond → accept and close at once
+  /// Connections one client (common::client_key of its address) may hold; beyond → accept and
+  /// close at once. 0: no per-client cap.
+  std::size_t max_connections_per_client = 256;
+  /// Clients exempt from the per-client cap (e.g. the gateway in front of a node, which holds a
+  /// connection per request in flight); the total cap still applies.
+  Networks per_client_exempt;
+  /// A stream (begin_stream/push) whose client reads slower than it is fed is dropped once this
+  /// many bytes wait to be written (beyond the piece being written); counted in
+  /// http_streams_dropped_total{reason="slow_reader"}.
+  std::size_t stream_queue_limit = 1024 * 1024;
+  /// After a failed accept() (out of file descriptors: EMFILE/ENFILE, or out of memory) the
+  /// listener pauses this long instead of trying again at once.
+  std::chrono::milliseconds accept_backoff{100};
   /// Added to the answers the server makes itself (400/413/431 before any handler ran), e.g.
   /// X-Served-By. (X-Request-Id is always added there, freshly made.)
   std::vector<std::pair<std::string, std::string>> answer_headers;
+  /// Added to every answer, the handlers' too (plain, serialized and streamed), e.g. the
+  /// gateway's X-Content-Type-Options. A handler must not set these fields itself.
+  std::vector<std::pair<std::string, std::string>> every_answer_headers;
 };
+
+/// The flags every server has for its connection limits: --max-connections (10000) and
+/// --max-connections-per-client (256; 0: no cap).
+std::vector<Option> server_limit_options();
+/// Reads them into `o`. Throws ConfigError.
+void apply_server_limits(const Config& c, ServerOptions& o);
+/// Raises the soft limit on open files to the hard one (each connection is one; the default
+/// soft limit of 1024 would run out long before --max-connections) and logs a warning when it
+/// is still below what `o` allows. Call after logging is set up.
+void prepare_fd_limit(const ServerOptions& o);
 
 /// Owns its listeners, its connections and its threads. start() binds (throws
 /// std::system_error with a clear message, e.g. port in use); stop() drains and joins.
@@ -98,6 +126,8 @@ class HttpServer {
   const ServerOptions& options() const { return options_; }
   const Handler& handler() const { return handler_; }
   Metrics* metrics() const { return metrics_; }
+  /// Connections per client key (those not exempt from the per-client cap).
+  PerClientCounter& per_client() { return per_client_; }
   std::atomic<std::size_t> connections_{0};
   std::atomic<std::size_t> in_flight_{0};
 
@@ -105,6 +135,7 @@ class HttpServer {
   ServerOptions options_;
   Handler handler_;
   Metrics* metrics_;
+  PerClientCounter per_client_;
   unsigned short port_ = 0;
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopped_{false};

@@ -22,6 +22,84 @@ std::optional<std::string> resolve_host(const std::string& host) {
   return results.begin()->endpoint().address().to_string();
 }
 
+struct Resolver::State {
+  Resolve resolve;
+  std::chrono::milliseconds ttl, retry;
+  struct Entry {
+    std::optional<std::string> address;
+    Clock::time_point until{};  // looked up again after this
+    bool queued = false;
+    bool tried = false;  // a lookup has finished once
+  };
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::map<std::string, Entry> cache;
+  std::deque<std::string> queue;
+  bool busy = false;  // a lookup is running
+  bool stopping = false;
+
+  static void run(std::shared_ptr<State> self) {
+    std::unique_lock lock(self->mutex);
+    while (true) {
+      self->changed.wait(lock, [&] { return self->stopping || !self->queue.empty(); });
+      if (self->stopping) return;
+      std::string host = std::move(self->queue.front());
+      self->queue.pop_front();
+      self->busy = true;
+      lock.unlock();
+      auto address = self->resolve(host);  // blocking, maybe for long
+      lock.lock();
+      self->busy = false;
+      auto& e = self->cache[host];
+      e.queued = false;
+      e.tried = true;
+      if (address) {
+        e.address = std::move(address);
+        e.until = Clock::now() + self->ttl;
+      } else {
+        // Keeps a last good answer (a DNS hiccup does not drop a node), tries again soon.
+        e.until = Clock::now() + self->retry;
+      }
+      self->changed.notify_all();
+    }
+  }
+};
+
+Resolver::Resolver(Resolve resolve, std::chrono::milliseconds ttl, std::chrono::milliseconds retry)
+    : state_(std::make_shared<State>()) {
+  state_->resolve = std::move(resolve);
+  state_->ttl = ttl;
+  state_->retry = retry;
+  std::thread(State::run, state_).detach();
+}
+
+Resolver::~Resolver() {
+  std::lock_guard lock(state_->mutex);
+  state_->stopping = true;
+  state_->changed.notify_all();
+}
+
+std::optional<std::string> Resolver::lookup(const std::string& host, bool* first) {
+  boost::system::error_code ec;
+  auto addr = boost::asio::ip::make_address(host, ec);
+  if (!ec) return addr.to_string();
+  std::lock_guard lock(state_->mutex);
+  auto& e = state_->cache[host];
+  if (first) *first = !e.tried;
+  if (!e.queued && Clock::now() >= e.until) {
+    e.queued = true;
+    state_->queue.push_back(host);
+    state_->changed.notify_all();
+  }
+  return e.address;
+}
+
+bool Resolver::wait(std::chrono::milliseconds max) {
+  std::unique_lock lock(state_->mutex);
+  return state_->changed.wait_for(lock, max,
+                                  [&] { return state_->queue.empty() && !state_->busy; });
+}
+
 void Ticker::start(std::chrono::milliseconds interval, std::function<void()> tick) {
   stopping_ = false;
   thread_ = std::thread([this, interval, tick = std::move(tick)] {
@@ -46,9 +124,9 @@ void Ticker::stop() {
 
 Discovery::Discovery(std::vector<common::BaseUrl> registries, std::string app,
                      Directory& directory, std::chrono::milliseconds interval,
-                     std::chrono::milliseconds timeout)
+                     std::chrono::milliseconds timeout, Resolver::Resolve resolve)
     : registries_(std::move(registries)), app_(std::move(app)), directory_(directory),
-      interval_(interval), timeout_(timeout) {}
+      interval_(interval), timeout_(timeout), resolver_(std::move(resolve)) {}
 
 bool Discovery::poll() {
   auto found = common::fetch_instances(registries_, app_, timeout_);
@@ -64,6 +142,8 @@ bool Discovery::poll() {
     spdlog::warn("event=registry_truncated instances={} used={}", found->size(), kMaxDiscovered);
   truncated_ = found->size() > kMaxDiscovered;
   if (truncated_) found->resize(kMaxDiscovered);
+  std::vector<std::pair<const common::DiscoveredInstance*, common::BaseUrl>> parsed;
+  bool unresolved = false;
   for (const auto& d : *found) {
     common::BaseUrl base;
     try {
@@ -71,9 +151,18 @@ bool Discovery::poll() {
     } catch (const std::invalid_argument&) {
       continue;  // an instance with a broken URL cannot be routed to
     }
-    auto ip = resolve_host(base.host);
+    bool first = false;
+    // Queues the names not known yet; waits below only for those never looked up before.
+    unresolved |= !resolver_.lookup(base.host, &first) && first;
+    parsed.emplace_back(&d, std::move(base));
+  }
+  // New names: give the resolver a bounded moment (a slow DNS delays the poll that first sees a
+  // name by at most the poll timeout; later polls leave a name still unresolved out).
+  if (unresolved) resolver_.wait(timeout_);
+  for (const auto& [d, base] : parsed) {
+    auto ip = resolver_.lookup(base.host);
     if (!ip) continue;
-    list.push_back({d.instance_id, base.host, *ip, base.port, d.status});
+    list.push_back({d->instance_id, base.host, *ip, base.port, d->status});
   }
   directory_.update(list);
   if (!reachable_) spdlog::info("event=registry_reachable instances={}", list.size());

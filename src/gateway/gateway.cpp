@@ -44,7 +44,8 @@ const char* api_route_label(std::string_view path) {
 }  // namespace
 
 Gateway::Gateway(GatewayOptions options)
-    : options_(std::move(options)), static_files_(options_.web_root) {
+    : options_(std::move(options)), static_files_(options_.web_root),
+      streams_per_client_(options_.max_streams_per_client) {
   std::vector<Discovered> statics;
   for (const auto& [host, port] : options_.upstreams) {
     auto ip = resolve_host(host);
@@ -62,11 +63,21 @@ Gateway::Gateway(GatewayOptions options)
   metrics_.describe("gateway_upstream_errors_total", "counter",
                     "failed attempts: connect, reset, timeout, 503");
   metrics_.describe("gateway_streams_open", "gauge", "event streams currently proxied");
+  metrics_.describe("gateway_upstream_oversized_total", "counter",
+                    "node answers over the gateway's limits (answered 502)");
+  metrics_.describe("gateway_not_retried_total", "counter",
+                    "failed attempts not repeated elsewhere: the request may have been applied");
   metrics_.add_collector([this] { return render_instance_metrics(); });
   add_routes();
+  for (auto [name, value] : kSecurityHeaders)
+    options_.server.every_answer_headers.emplace_back(name, value);
   server_ = std::make_unique<common::HttpServer>(
       options_.server,
-      [this](Request&& req, ExchangePtr ex) { router_.dispatch(std::move(req), ex); }, &metrics_);
+      [this](Request&& req, ExchangePtr ex) {
+        if (misdirected(req, ex)) return;
+        router_.dispatch(std::move(req), ex);
+      },
+      &metrics_);
   proxy_->attach(*server_);
 }
 
@@ -117,6 +128,8 @@ std::string Gateway::render_instance_metrics() const {
   out += "gateway_upstream_errors_total " + std::to_string(s.upstream_errors.load()) + "\n";
   out += "gateway_no_instance_total " + std::to_string(s.no_instance.load()) + "\n";
   out += "gateway_streams_open " + std::to_string(s.streams.load()) + "\n";
+  out += "gateway_upstream_oversized_total " + std::to_string(s.oversized.load()) + "\n";
+  out += "gateway_not_retried_total " + std::to_string(s.not_retried.load()) + "\n";
   return out;
 }
 
@@ -138,7 +151,12 @@ void Gateway::add_routes() {
   router_.add(http::verb::get, "/health", [this](Request&& req, const RouteMatch&, const ExchangePtr& ex) {
     ex->respond(health(req));
   });
-  router_.add(http::verb::get, "/metrics", [this](Request&& req, const RouteMatch&, const ExchangePtr& ex) {
+  router_.add(http::verb::get, "/metrics", [this](Request&& req, const RouteMatch& m,
+                                                  const ExchangePtr& ex) {
+    // It shows the nodes' internal addresses and traffic: for the operators' networks only.
+    if (!options_.metrics_from.contains(ex->remote_address()))
+      return router_.fail(m, ex, common::HttpError(403, "/metrics is not served to this address"));
+    if (limited(m, ex)) return;
     auto res = Response{http::status::ok, 11};
     res.set(http::field::content_type, "text/plain; version=0.0.4");
     res.body() = metrics_.render();
@@ -165,8 +183,20 @@ void Gateway::add_routes() {
       res.set(http::field::connection, "close");
       return ex->respond(std::move(res));
     }
+    // Event streams are long-lived: at most so many per client, so that one client cannot take
+    // every node's subscriber slots.
+    common::PerClientCounter::Slot slot;
+    if (req.method() == http::verb::get && m.path == "/api/events") {
+      slot = streams_per_client_.acquire(common::client_key(ex->remote_address()));
+      if (!slot) {
+        ex->set_route("(rate-limited)");
+        return router_.fail(m, ex,
+                            common::HttpError(429, "too many event streams from this address",
+                                              {{"Retry-After", "5"}}));
+      }
+    }
     auto wire = upstream_request(req, ex->remote_address(), m.request_id);
-    proxy_->forward(req, std::move(wire), ex, m.request_id);
+    proxy_->forward(req, std::move(wire), ex, m.request_id, std::move(slot));
   };
   router_.set_fallback(
       [this, forward](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
@@ -180,9 +210,39 @@ void Gateway::add_routes() {
   router_.set_decorate([](Response& res, const RouteMatch& m) { res.set("X-Request-Id", m.request_id); });
 }
 
+bool Gateway::misdirected(const Request& req, const ExchangePtr& ex) {
+  if (options_.any_host) return false;
+  auto [first, last] = req.equal_range(http::field::host);
+  if (first == last) return false;  // HTTP/1.0 without Host: not a browser, nothing to rebind
+  auto [path, query] =
+      common::split_target(std::string_view(req.target().data(), req.target().size()));
+  if (path == "/health") return false;  // probes of load balancers and orchestrators use any name
+  std::string_view host(first->value().data(), first->value().size());
+  int status = 0;
+  std::string detail;
+  if (std::next(first) != last) {
+    status = 400;
+    detail = "more than one Host field";
+  } else if (!host_allowed(host, options_.allowed_hosts)) {
+    // A name this gateway was not configured for: e.g. a DNS-rebinding page's own name.
+    status = 421;
+    std::string shown(host.substr(0, 64));
+    for (char& c : shown)
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    detail = "this gateway does not serve the host '" + shown + "' (see --allowed-host)";
+  } else {
+    return false;
+  }
+  ex->set_route("(misdirected)");
+  auto res = common::problem(status, detail, 11, req.keep_alive());
+  res.set("X-Request-Id", common::request_id_for(req));
+  ex->respond(std::move(res));
+  return true;
+}
+
 bool Gateway::limited(const common::RouteMatch& m, const ExchangePtr& ex) {
   if (!limiter_) return false;
-  int wait = limiter_->check(ex->remote_address(), Clock::now());
+  int wait = limiter_->check(common::client_key(ex->remote_address()), Clock::now());
   if (wait <= 0) return false;
   ex->set_route("(rate-limited)");
   router_.fail(m, ex, common::HttpError(429, "too many requests from this address",

@@ -39,6 +39,9 @@ class Gateway {
 
  private:
   void add_routes();
+  /// Answers 421 (400 for several Host fields) when the request names a host this gateway does
+  /// not serve (--allowed-host), against DNS rebinding (false: go on).
+  bool misdirected(const common::Request& req, const common::ExchangePtr& ex);
   /// Answers 429 when the client is over its rate (false: go on).
   bool limited(const common::RouteMatch& m, const common::ExchangePtr& ex);
   common::Response health(const common::Request& req) const;
@@ -50,6 +53,7 @@ class Gateway {
   std::unique_ptr<Proxy> proxy_;
   StaticFiles static_files_;
   std::optional<RateLimiter> limiter_;
+  common::PerClientCounter streams_per_client_;  // open /api/events streams
   std::unique_ptr<Discovery> discovery_;
   std::unique_ptr<HealthProber> prober_;
   common::Router router_;

@@ -5,6 +5,7 @@
 #include <boost/container/small_vector.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <vector>
 
 namespace status::gateway {
@@ -115,6 +116,12 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
 
 std::string_view view(beast::string_view s) { return {s.data(), s.size()}; }
 
+bool is_security_header(std::string_view name) {
+  for (auto [n, v] : kSecurityHeaders)
+    if (iequals(name, n)) return true;
+  return false;
+}
+
 }  // namespace
 
 std::string upstream_request(const Request& req, std::string_view client_ip,
@@ -174,7 +181,7 @@ std::string client_response_head(const http::response_header<>& h, std::size_t b
   bool has_request_id = false;
   for (const auto& f : h) {
     auto name = view(f.name_string());
-    if (hop.drops(name)) continue;
+    if (hop.drops(name) || is_security_header(name)) continue;
     if (f.name() == http::field::content_length) {
       if (bodiless) append_field(out, name, view(f.value()));
       continue;
@@ -189,9 +196,74 @@ std::string client_response_head(const http::response_header<>& h, std::size_t b
 
 void prepare_stream_head(http::response_header<>& head, std::string_view request_id) {
   strip_hop_by_hop(head);
+  for (auto [name, value] : kSecurityHeaders) head.erase(name);
   head.erase(http::field::content_length);
   if (head.find("X-Request-Id") == head.end()) head.set("X-Request-Id", request_id);
   head.version(11);
+}
+
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!out.empty() && out.back() == '.') out.pop_back();
+  return out;
+}
+
+// "name", "name:port", "[v6]", "[v6]:port" → (lower-case name without brackets, port or "");
+// nullopt when malformed.
+std::optional<std::pair<std::string, std::string_view>> split_host(std::string_view h) {
+  std::string_view name, port;
+  if (h.starts_with('[')) {
+    auto close = h.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    name = h.substr(1, close - 1);
+    auto rest = h.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return std::nullopt;
+      port = rest.substr(1);
+    }
+    if (name.empty() ||
+        name.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos)
+      return std::nullopt;
+  } else {
+    auto colon = h.find(':');
+    name = h.substr(0, colon);
+    if (colon != std::string_view::npos) {
+      port = h.substr(colon + 1);
+      if (port.find(':') != std::string_view::npos) {
+        // A bare IPv6 address (only as a configured entry, e.g. "::1"): no port.
+        name = h;
+        port = {};
+      }
+    }
+    if (name.empty()) return std::nullopt;
+    for (char c : name)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_' &&
+          c != ':')
+        return std::nullopt;
+  }
+  if (port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string_view::npos)
+    return std::nullopt;
+  return std::pair{lower(name), port};
+}
+
+}  // namespace
+
+bool host_allowed(std::string_view host, const std::vector<std::string>& allowed) {
+  host = trim(host);
+  auto got = split_host(host);
+  if (!got) return false;
+  // A bare IPv6 address in a Host field is not valid (it must be bracketed).
+  if (!host.starts_with('[') && got->first.find(':') != std::string::npos) return false;
+  for (const auto& a : allowed) {
+    auto want = split_host(a);
+    if (!want || want->first != got->first) continue;
+    if (want->second.empty() || want->second == got->second) return true;
+  }
+  return false;
 }
 
 }  // namespace status::gateway

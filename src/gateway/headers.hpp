@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace status::gateway {
 
@@ -46,5 +48,18 @@ std::string client_response_head(const http::response_header<>& h, std::size_t b
 
 /// Same for the head of a streamed answer (no body, no length).
 void prepare_stream_head(http::response_header<>& head, std::string_view request_id);
+
+/// The fields the gateway puts on every answer itself (the server adds them:
+/// ServerOptions::every_answer_headers); a node's own are dropped from its answers.
+inline constexpr std::pair<std::string_view, std::string_view> kSecurityHeaders[] = {
+    {"X-Content-Type-Options", "nosniff"},
+    {"X-Frame-Options", "DENY"},
+};
+
+/// Whether a Host field value names this gateway (against DNS rebinding): its host part (a
+/// name, an IPv4 address, or a bracketed IPv6 address) matches an `allowed` entry
+/// case-insensitively, ignoring a trailing dot; an entry "name:port" also needs that port.
+/// A malformed value (empty, bad port, stray characters) is never allowed.
+bool host_allowed(std::string_view host, const std::vector<std::string>& allowed);
 
 }  // namespace status::gateway

@@ -24,18 +24,22 @@ int main(int argc, char** argv) {
     return 2;
   }
   common::init_logging("gateway", options.log_level);
+  common::prepare_fd_limit(options.server);
 
   common::StopSignals signals;  // before any thread starts
 
   try {
     gateway::Gateway gw(options);
     gw.start();
+    std::string hosts;
+    for (const auto& h : options.allowed_hosts) hosts += (hosts.empty() ? "" : ",") + h;
     spdlog::info("event=listening bind={} port={} threads={} registries={} upstreams={} "
-                 "lb_policy={} web_root={}",
+                 "lb_policy={} web_root={} rate_limit={} rate_burst={} allowed_hosts={}",
                  options.server.bind, gw.port(), options.server.threads, options.registries.size(),
                  options.upstreams.size(),
                  options.proxy.policy == gateway::LbPolicy::kP2c ? "p2c" : "round-robin",
-                 options.web_root);
+                 options.web_root, options.rate_limit, options.rate_burst,
+                 options.any_host ? "*" : hosts);
     spdlog::info("event=stopping signal={}", signals.wait());
     gw.stop();
     spdlog::info("event=stopped");

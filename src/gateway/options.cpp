@@ -1,13 +1,15 @@
 #include "gateway/options.hpp"
 
+#include <algorithm>
 #include <filesystem>
+#include <sstream>
 
 namespace status::gateway {
 
 using common::ConfigError;
 
 std::vector<common::Option> option_table() {
-  return {
+  std::vector<common::Option> table{
       {"port", "8080", "port to listen on (0: any free port)"},
       {"bind", "127.0.0.1", "address to listen on"},
       {"registry-url", "", "Eureka registry base URL, e.g. http://127.0.0.1:8761/eureka", true},
@@ -18,8 +20,17 @@ std::vector<common::Option> option_table() {
       {"threads", "", "number of I/O threads [default: number of cores]"},
       {"web-root", "", "directory with the web client [default: <repo>/web]"},
       {"lb-policy", "round-robin", "load balancing: round-robin or p2c (least outstanding)"},
-      {"rate-limit", "0", "requests per second per client IP (0: no limit)"},
+      {"rate-limit", "100", "requests per second per client address, IPv6 per /64 (0: no limit); over it: 429 with Retry-After"},
       {"rate-burst", "", "burst size of the rate limit [default: 2 x rate-limit]"},
+      {"allowed-host", "",
+       "a Host the gateway answers to, NAME or NAME:PORT (against DNS rebinding; others get 421); '*' for any; 127.0.0.1, localhost and ::1 are always answered [default: also the bind address]",
+       true},
+      {"max-streams-per-client", "32", "open /api/events streams one client address may hold (0: no cap)"},
+      {"max-upstream-body", "8388608", "bytes of a node's (buffered) answer the gateway accepts; larger: 502"},
+      {"metrics-from", "127.0.0.0/8,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
+       "addresses (ADDRESS or ADDRESS/PREFIX) that may read /metrics (it shows the nodes' internal addresses); others get 403",
+       true},
+      {"pool-idle-ms", "15000", "an idle pooled connection to a node is closed after this long"},
       {"connect-timeout-ms", "1000", "timeout for connecting to a node"},
       {"first-byte-timeout-ms", "5000", "timeout from sending a request to the answer's head"},
       {"response-timeout-ms", "30000", "timeout of a whole proxied exchange (not streams)"},
@@ -29,6 +40,8 @@ std::vector<common::Option> option_table() {
       {"idle-timeout-ms", "30000", "client keep-alive idle timeout"},
       {"log-level", "info", "debug, info, warn or error"},
   };
+  for (auto& o : common::server_limit_options()) table.push_back(std::move(o));
+  return table;
 }
 
 std::optional<std::pair<std::string, unsigned short>> parse_host_port(std::string_view text) {
@@ -48,6 +61,17 @@ std::optional<std::pair<std::string, unsigned short>> parse_host_port(std::strin
   if (port < 1 || port > 65535 || host.empty() || host.find('/') != std::string::npos)
     return std::nullopt;
   return std::pair{host, static_cast<unsigned short>(port)};
+}
+
+std::vector<std::string> default_allowed_hosts(const std::string& bind,
+                                               const std::string& advertise_host) {
+  std::vector<std::string> out{"127.0.0.1", "localhost", "::1"};
+  auto add = [&](const std::string& h) {
+    if (!h.empty() && std::find(out.begin(), out.end(), h) == out.end()) out.push_back(h);
+  };
+  if (bind != "0.0.0.0" && bind != "::") add(bind);
+  add(advertise_host);
+  return out;
 }
 
 std::string default_web_root() {
@@ -72,6 +96,7 @@ GatewayOptions options_from_config(const common::Config& c) {
   o.server.threads = c.has("threads") ? static_cast<int>(c.get_int("threads", 1, 256))
                                       : common::default_threads();
   o.server.idle_timeout = ms("idle-timeout-ms", 100, 3600000);
+  common::apply_server_limits(c, o.server);
   for (const auto& url : c.get_all("registry-url")) {
     try {
       o.registries.push_back(common::parse_base_url(url));
@@ -93,6 +118,49 @@ GatewayOptions options_from_config(const common::Config& c) {
   auto policy = parse_lb_policy(c.get("lb-policy"));
   if (!policy) throw ConfigError("--lb-policy must be round-robin or p2c, got '" + c.get("lb-policy") + "'");
   o.proxy.policy = *policy;
+  // Comma-separated lists are accepted in flags too (and are what the defaults are).
+  auto list = [&](const char* name) {
+    std::vector<std::string> out;
+    for (const auto& v : c.get_all(name)) {
+      std::stringstream ss(v);
+      std::string one;
+      while (std::getline(ss, one, ','))
+        if (!one.empty()) out.push_back(one);
+    }
+    return out;
+  };
+  for (const auto& h : list("allowed-host")) {
+    if (h == "*") {
+      o.any_host = true;
+      continue;
+    }
+    if (h.find_first_of(" /\t@") != std::string::npos)
+      throw ConfigError("--allowed-host '" + h + "' must be a host name, address or NAME:PORT");
+    o.allowed_hosts.push_back(h);
+  }
+  if (o.any_host) {
+    o.allowed_hosts.clear();
+  } else if (o.allowed_hosts.empty()) {
+    o.allowed_hosts = default_allowed_hosts(o.server.bind);
+  } else {
+    // The loopback names stay: no page of another origin can make a browser send them, and
+    // local tools and probes use them.
+    auto given = std::move(o.allowed_hosts);
+    o.allowed_hosts = default_allowed_hosts("0.0.0.0");
+    for (auto& h : given)
+      if (std::find(o.allowed_hosts.begin(), o.allowed_hosts.end(), h) == o.allowed_hosts.end())
+        o.allowed_hosts.push_back(std::move(h));
+  }
+  o.max_streams_per_client =
+      static_cast<std::size_t>(c.get_int("max-streams-per-client", 0, 1000000));
+  o.proxy.response_body_limit =
+      static_cast<std::size_t>(c.get_int("max-upstream-body", 1024, 1024L * 1024 * 1024));
+  o.proxy.pool_idle = ms("pool-idle-ms", 100, 3600000);
+  try {
+    o.metrics_from = common::Networks(list("metrics-from"));
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(std::string("--metrics-from: ") + e.what());
+  }
   o.rate_limit = c.get_double("rate-limit");
   if (o.rate_limit < 0) throw ConfigError("--rate-limit must not be negative");
   o.rate_burst = c.has("rate-burst") ? c.get_double("rate-burst") : 2 * o.rate_limit;

@@ -26,7 +26,11 @@ struct ProxyOptions {
   int max_retries = 2;                    // extra attempts, each on another instance
   std::size_t max_idle_per_instance = 64;  // kept-alive connections per instance and I/O thread
   milliseconds pool_idle{15000};          // an idle pooled connection older than this is closed
-  std::size_t response_body_limit = 64 * 1024 * 1024;
+  // What the gateway accepts from a node; beyond → 502 (never unbounded memory). The largest
+  // answer of the API, a page of 1000 statuses of 1000 characters each, is about 6 MiB.
+  std::size_t response_body_limit = 8 * 1024 * 1024;  // buffered answers (not streams)
+  std::size_t response_header_limit = 16 * 1024;       // status line and header fields
+  std::size_t response_fields_limit = 100;             // header fields
 };
 
 struct GatewayOptions {
@@ -37,8 +41,15 @@ struct GatewayOptions {
   std::string web_root;
   ProxyOptions proxy;
   EjectionPolicy ejection;
-  double rate_limit = 0;  // requests/s per client IP; 0 = off
-  double rate_burst = 0;
+  double rate_limit = 100;  // requests/s per client (address; IPv6: /64); 0 = off
+  double rate_burst = 200;
+  /// Host header values answered (DNS rebinding): "name" (any port) or "name:port"; the
+  /// loopback names always, then --allowed-host, or by default the bind address. Empty with
+  /// any_host. Other Host values → 421.
+  std::vector<std::string> allowed_hosts;
+  bool any_host = false;
+  std::size_t max_streams_per_client = 32;  // /api/events streams per client; 0 = no cap
+  common::Networks metrics_from;            // who may read /metrics
   milliseconds registry_interval{500};
   milliseconds registry_timeout{1000};
   milliseconds probe_interval{100};
@@ -50,6 +61,11 @@ std::vector<common::Option> option_table();
 
 /// Typed options from a parsed Config. Throws common::ConfigError with one clear line.
 GatewayOptions options_from_config(const common::Config& config);
+
+/// The Host names answered without --allowed-host: the bind address (unless a wildcard),
+/// 127.0.0.1, localhost, ::1, and `advertise_host` if given; each with any port.
+std::vector<std::string> default_allowed_hosts(const std::string& bind,
+                                               const std::string& advertise_host = {});
 
 /// "HOST:PORT" (or "http://HOST:PORT") → host and port; nullopt when malformed.
 std::optional<std::pair<std::string, unsigned short>> parse_host_port(std::string_view text);

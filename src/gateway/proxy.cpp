@@ -14,6 +14,7 @@
 
 #include <array>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace status::gateway {
 
@@ -61,13 +62,31 @@ struct Proxy::ThreadState {
   std::shared_ptr<const Snapshot> snapshot;
   std::uint64_t version = ~std::uint64_t{0};
 
+  std::unordered_set<std::string> present;  // keys of snapshot->all
+
   const Snapshot& current(const Directory& directory) {
     auto v = directory.version();
     if (v != version) {
       snapshot = directory.snapshot();
       version = v;
+      reap();
     }
     return *snapshot;
+  }
+
+  // The pools of instances gone from the directory are closed now: nothing would take their
+  // connections again, and their sockets (often in CLOSE_WAIT) would stay until the process ends.
+  void reap() {
+    present.clear();
+    for (const auto& i : snapshot->all) present.insert(i->key());
+    for (auto it = idle.begin(); it != idle.end();) {
+      if (present.count(it->first)) {
+        ++it;
+        continue;
+      }
+      for (auto& c : it->second) c->close();
+      it = idle.erase(it);
+    }
   }
 
   std::unique_ptr<Conn> take(const Instance& inst, Clock::time_point now,
@@ -95,10 +114,13 @@ struct Proxy::ThreadState {
     it->second.clear();
   }
 
-  void put(const Instance& inst, std::unique_ptr<Conn> c, std::size_t max_idle_conns) {
+  void put(const Instance& inst, std::unique_ptr<Conn> c, std::size_t max_idle_conns,
+           std::chrono::milliseconds max_idle) {
+    if (!present.count(inst.key())) return c->close();  // departed while the request ran
     auto& list = idle[inst.key()];
     if (list.size() >= max_idle_conns) return c->close();
-    c->expires_never();
+    // Closed by the sweep when idle for too long, also when no request comes to take it.
+    c->expires_after(max_idle);
     c->idle_since = Clock::now();
     list.push_back(std::move(c));
   }
@@ -109,11 +131,17 @@ struct Proxy::ThreadState {
 class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
  public:
   Call(Proxy& proxy, ThreadState& ts, const common::Request& req, std::string wire,
-       common::ExchangePtr ex, std::string request_id)
+       common::ExchangePtr ex, std::string request_id, common::PerClientCounter::Slot slot)
       : proxy_(proxy), ts_(ts), ex_(std::move(ex)), wire_(std::move(wire)),
         request_id_(std::move(request_id)),
         deadline_(Clock::now() + proxy.options_.response_timeout),
-        head_(req.method() == http::verb::head), keep_alive_(req.keep_alive()) {}
+        head_(req.method() == http::verb::head), keep_alive_(req.keep_alive()),
+        may_resend_(may_resend(req)),
+        stream_request_(req.method() == http::verb::get &&
+                        common::split_target(std::string_view(req.target().data(),
+                                                              req.target().size()))
+                                .first == "/api/events"),
+        slot_(std::move(slot)) {}
 
   void attempt() {
     const auto& opts = proxy_.options_;
@@ -155,7 +183,7 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
   void read_head() {
     parser_.emplace();
     parser_->body_limit(proxy_.options_.response_body_limit);
-    parser_->header_limit(64 * 1024);
+    parser_->header_limit(static_cast<std::uint32_t>(proxy_.options_.response_header_limit));
     if (head_) parser_->skip(true);
     http::async_read_header(conn_->stream, conn_->buffer, *parser_,
                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -164,12 +192,24 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
   }
 
   void on_head(beast::error_code ec) {
+    if (ec == http::error::header_limit) return too_large("header");
+    if (ec == http::error::body_limit) return too_large("body");  // by its Content-Length
     if (ec) {
       // Part of a head came back: the node has seen the request; no retry.
       if (parser_->got_some()) return finish_error(ec);
       return failed(ec, false);
     }
     const auto& head = parser_->get();
+    {
+      // Beast applies the header limit per parse call: count the whole head once, exactly.
+      std::size_t fields = 0, size = head.reason().size() + 16;
+      for (const auto& f : head) {
+        ++fields;
+        size += f.name_string().size() + f.value().size() + 4;
+      }
+      if (fields > proxy_.options_.response_fields_limit) return too_large("fields");
+      if (size > proxy_.options_.response_header_limit) return too_large("header");
+    }
     if (head.result_int() < 200 || head.result_int() > 599) {
       // Three digits, but not an HTTP status (found by tests/fuzz), or an interim 1xx answer,
       // which our nodes never send (the final answer would follow on this connection): never
@@ -178,8 +218,10 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
     }
     if (head.result_int() == 503 && attempts_left()) {
       // Bootstrapping or draining: it has not processed the request. Try another node; probes
-      // of its /health re-admit it once it serves again.
-      eject("status_503");
+      // of its /health re-admit it once it serves again. A node whose event-stream slots are
+      // taken answers 503 to /api/events too, but it is healthy: not ejected (else whoever
+      // holds many streams could take nodes out of rotation), only not tried again.
+      if (!stream_request_) eject("status_503");
       conn_->close();
       conn_.reset();
       return retry(503);
@@ -193,12 +235,15 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
   }
 
   void on_body(beast::error_code ec) {
+    if (ec == http::error::body_limit) return too_large("body");
     if (ec) return finish_error(ec);
     bool reusable = parser_->keep_alive() && conn_->buffer.size() == 0;
     auto& answer = parser_->get();
     auto head = client_response_head(answer.base(), answer.body().size(), request_id_, head_);
     ex_->respond_serialized(answer.result_int(), std::move(head), std::move(answer.body()));
-    if (reusable) ts_.put(*inst_, std::move(conn_), proxy_.options_.max_idle_per_instance);
+    if (reusable)
+      ts_.put(*inst_, std::move(conn_), proxy_.options_.max_idle_per_instance,
+              proxy_.options_.pool_idle);
     else conn_->close();
     release_instance();
   }
@@ -273,7 +318,28 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
     spdlog::warn("event=upstream_failed instance={} stage={} error=\"{}\" request_id={}",
                  inst_->id(), connecting ? "connect" : "request", ec.message(), request_id_);
     eject(connecting ? "connect_failed" : timeout ? "timeout" : "reset");
+    if (!connecting && !may_resend_) {
+      // The request went out and the node may have acted on it before it failed: a POST or a
+      // conditional write is not sent to a second node (it could be applied twice, or be
+      // answered 412 although it succeeded).
+      proxy_.stats_.not_retried.fetch_add(1, std::memory_order_relaxed);
+      release_instance();
+      return respond_problem(timeout ? 504 : 502,
+                             timeout ? "the status node did not answer in time"
+                                     : "the status node failed while handling the request");
+    }
     retry(timeout ? 504 : 502);
+  }
+
+  // The node's answer is over the gateway's limits (a misbehaving or rogue upstream): 502, and
+  // the connection is closed. Not an ejection: the node is reachable, the answer is the fault.
+  void too_large(const char* what) {
+    proxy_.stats_.oversized.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("event=upstream_answer_too_large instance={} part={} request_id={}", inst_->id(),
+                 what, request_id_);
+    conn_->close();
+    release_instance();
+    respond_problem(502, "the status node's answer exceeds the gateway's limits");
   }
 
   void eject(const char* reason) {
@@ -317,7 +383,7 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
     spdlog::warn("event=upstream_answer_failed instance={} error=\"{}\" request_id={}",
                  inst_->id(), ec.message(), request_id_);
     bool invalid = ec == http::error::bad_status;
-    if (ec != http::error::body_limit) eject(timeout ? "timeout" : invalid ? "invalid_answer" : "reset");
+    eject(timeout ? "timeout" : invalid ? "invalid_answer" : "reset");
     conn_->close();
     release_instance();
     respond_problem(timeout ? 504 : 502, timeout   ? "the status node did not answer in time"
@@ -347,6 +413,9 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
   Clock::time_point deadline_;
   bool head_;
   bool keep_alive_;  // the client's
+  bool may_resend_;  // after it went out to a node that then failed (may_resend())
+  bool stream_request_;  // GET /api/events
+  common::PerClientCounter::Slot slot_;
   InstancePtr inst_;
   std::unique_ptr<Conn> conn_;
   std::optional<http::response_parser<http::string_body>> parser_;
@@ -392,8 +461,24 @@ Proxy::ThreadState* Proxy::state_for(const common::ExchangePtr& ex) {
   return nullptr;
 }
 
+bool may_resend(const common::Request& req) {
+  switch (req.method()) {
+    case http::verb::get:
+    case http::verb::head:
+    case http::verb::options:
+      return true;
+    case http::verb::put:
+    case http::verb::delete_:
+      return req.find(http::field::if_match) == req.end() &&
+             req.find(http::field::if_none_match) == req.end() &&
+             req.find(http::field::if_unmodified_since) == req.end();
+    default:
+      return false;
+  }
+}
+
 void Proxy::forward(const common::Request& req, std::string wire, common::ExchangePtr ex,
-                    std::string request_id) {
+                    std::string request_id, common::PerClientCounter::Slot slot) {
   ThreadState* ts = state_for(ex);
   if (!ts) {
     // Not one of our I/O threads: a wiring bug, not a client error.
@@ -401,7 +486,8 @@ void Proxy::forward(const common::Request& req, std::string wire, common::Exchan
     auto res = common::problem(500, "gateway misconfigured", 11, req.keep_alive());
     return ex->respond(std::move(res));
   }
-  std::make_shared<Call>(*this, *ts, req, std::move(wire), std::move(ex), std::move(request_id))
+  std::make_shared<Call>(*this, *ts, req, std::move(wire), std::move(ex), std::move(request_id),
+                         std::move(slot))
       ->attempt();
 }
 

@@ -23,7 +23,17 @@ struct ProxyStats {
   std::atomic<long> upstream_errors{0};  // failed attempts (connect, reset, timeout, 503)
   std::atomic<long> no_instance{0};      // requests answered 503: nobody to send them to
   std::atomic<long> streams{0};          // streamed answers currently open
+  std::atomic<long> oversized{0};        // node answers over the gateway's limits (502)
+  std::atomic<long> not_retried{0};      // failures after a request was sent that may not be
+                                         // repeated (POST, PATCH, conditional writes)
 };
+
+/// Whether a request may be sent again to another node after it was (perhaps) delivered to one
+/// that then failed to answer: GET, HEAD and OPTIONS, and PUT and DELETE without conditions
+/// (repeating one leaves the same state). Not POST, PATCH or other methods, nor a conditional
+/// PUT/DELETE (If-Match, If-None-Match, If-Unmodified-Since): the first node may have acted on
+/// it, and a second execution would answer differently (e.g. 412).
+bool may_resend(const common::Request& req);
 
 /// One connection pool and one balancing state per I/O thread (the io_contexts given to
 /// attach()), so the request path takes no lock. forward() must run on the thread of the
@@ -41,9 +51,10 @@ class Proxy {
 
   /// Sends `wire` (the client request `req`, checked and serialized for the upstream by
   /// upstream_request()) to a node and completes `ex` with the node's answer, a pass-through
-  /// stream (text/event-stream), or a 502/503/504 problem+json.
+  /// stream (text/event-stream), or a 502/503/504 problem+json. `slot` (e.g. the client's
+  /// event-stream count) is held until the exchange, or its stream, is over.
   void forward(const common::Request& req, std::string wire, common::ExchangePtr ex,
-               std::string request_id);
+               std::string request_id, common::PerClientCounter::Slot slot = {});
 
   /// Closes the pooled idle connections. Only once the I/O threads have stopped (their sockets
   /// must go before the io_contexts and deadline lists they belong to).

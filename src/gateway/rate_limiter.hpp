@@ -3,6 +3,7 @@
 
 #include "gateway/instance.hpp"
 
+#include <array>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -27,18 +28,29 @@ class TokenBucket {
   Clock::time_point last_;
 };
 
-/// All clients' buckets. Thread-safe (one mutex: only used when --rate-limit is set).
+/// All clients' buckets, keyed by common::client_key (IPv6 per /64). Thread-safe: the keys are
+/// spread over shards, each with its own mutex. Bounded: a shard with many buckets drops the
+/// idle (full) ones, at most once a second, and never holds more than kMaxPerShard (then an
+/// arbitrary bucket goes; its client starts afresh).
 class RateLimiter {
  public:
   RateLimiter(double rate, double burst) : rate_(rate), burst_(burst) {}
   /// 0 when the request may pass; otherwise the Retry-After seconds for a 429.
   int check(const std::string& client, Clock::time_point now);
+  std::size_t clients();
+
+  static constexpr std::size_t kShards = 16;
+  static constexpr std::size_t kSweepAt = 1024;       // buckets per shard before idle ones go
+  static constexpr std::size_t kMaxPerShard = 16384;  // 262,144 clients in all
 
  private:
-  static constexpr std::size_t kSweepAt = 10000;
+  struct Shard {
+    std::mutex mutex;
+    std::unordered_map<std::string, TokenBucket> buckets;
+    Clock::time_point last_sweep{};
+  };
   double rate_, burst_;
-  std::mutex mutex_;
-  std::unordered_map<std::string, TokenBucket> buckets_;
+  std::array<Shard, kShards> shards_;
 };
 
 }  // namespace status::gateway

@@ -90,6 +90,8 @@ common::Response StaticFiles::serve(const common::Request& req) const {
   res.set(field::content_type, mime_type(file.filename().string()));
   res.set(field::cache_control, "no-cache");
   res.set("X-Content-Type-Options", "nosniff");
+  res.set("Content-Security-Policy", kContentSecurityPolicy);
+  res.set("Referrer-Policy", "strict-origin-when-cross-origin");
   res.keep_alive(req.keep_alive());
   res.content_length(body.size());
   if (req.method() == common::http::verb::get) res.body() = std::move(body);

@@ -19,7 +19,16 @@ std::optional<std::string> sanitize_path(std::string_view path);
 /// Content-Type for a file name by its extension; application/octet-stream when unknown.
 std::string_view mime_type(std::string_view file_name);
 
-/// Serves GET/HEAD for files under `root`; thread-safe (reads the file on each request, the web
+/// The web client's Content-Security-Policy: its own scripts, styles and connections only, no
+/// inline script or style, no framing. Images may also come from OpenStreetMap's tile server,
+/// the map's default tile layer (web/js/map.js); other tile hosts are refused by the browser.
+inline constexpr std::string_view kContentSecurityPolicy =
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data: https://tile.openstreetmap.org; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// Serves GET/HEAD for files under `root`, with kContentSecurityPolicy and a Referrer-Policy
+/// that sends other hosts the origin only; thread-safe (reads the file on each request, the web
 /// client is small). 404 problem+json for missing files, 405 for other methods.
 class StaticFiles {
  public:

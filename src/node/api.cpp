@@ -181,8 +181,19 @@ void events(Request&& req, const common::RouteMatch& m, const ExchangePtr& ex, A
   head.set("X-Accel-Buffering", "no");
   head.set("X-Served-By", deps.node_id);
   head.set("X-Request-Id", m.request_id);
-  if (!deps.events.subscribe(ex, std::move(head)))
-    throw common::HttpError(503, "too many event subscribers", {{"Retry-After", "5"}});
+  // Behind the gateway the connection is the gateway's: the client is the one it names.
+  static const common::Networks kNone;
+  auto client = common::client_key(common::forwarded_client(
+      req, ex->remote_address(), deps.trusted_proxies ? *deps.trusted_proxies : kNone));
+  switch (deps.events.subscribe(ex, std::move(head), client)) {
+    case EventHub::Subscribed::kOk:
+      return;
+    case EventHub::Subscribed::kClientFull:
+      throw common::HttpError(429, "too many event streams from this client",
+                              {{"Retry-After", "5"}});
+    case EventHub::Subscribed::kFull:
+      throw common::HttpError(503, "too many event subscribers", {{"Retry-After", "5"}});
+  }
 }
 
 // PUT, POST and DELETE: validated here, committed by the writer, answered when the write path

@@ -26,6 +26,9 @@ struct ApiDeps {
   std::function<std::optional<std::string>()> writes_refused = [] { return std::nullopt; };
   /// With --auth required: who may write (only the user, or an admin). Null with --auth off.
   const Authenticator* auth = nullptr;
+  /// Proxies (--trusted-proxy) whose X-Forwarded-For names the client, for the per-client cap
+  /// on event streams. Null: none.
+  const common::Networks* trusted_proxies = nullptr;
 };
 
 /// Access rules of the node's routes (common::Router's `access`).

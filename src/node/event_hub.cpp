@@ -2,16 +2,24 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+
 namespace status::node {
 
-bool EventHub::subscribe(const common::ExchangePtr& ex, common::Response head) {
+EventHub::Subscribed EventHub::subscribe(const common::ExchangePtr& ex, common::Response head,
+                                         const std::string& client) {
   std::lock_guard lock(mutex_);
-  std::erase_if(subs_, [](const auto& s) { return !s->open(); });
-  if (subs_.size() >= max_) return false;
+  std::erase_if(subs_, [](const auto& s) { return !s.ex->open(); });
+  if (subs_.size() >= max_) return Subscribed::kFull;
+  if (max_per_client_ &&
+      static_cast<std::size_t>(std::count_if(subs_.begin(), subs_.end(), [&](const auto& s) {
+        return s.client == client;
+      })) >= max_per_client_)
+    return Subscribed::kClientFull;
   ex->begin_stream(std::move(head));
   ex->push(": connected\n\n");
-  subs_.push_back(ex);
-  return true;
+  subs_.push_back({ex, client});
+  return Subscribed::kOk;
 }
 
 std::string EventHub::frame(const Change& c) {
@@ -29,17 +37,17 @@ void EventHub::publish(const std::vector<Change>& changes) {
   if (subs_.empty()) return;
   std::string data;
   for (const auto& c : changes) data += frame(c);
-  std::erase_if(subs_, [&](const auto& s) { return !s->push(data); });
+  std::erase_if(subs_, [&](const auto& s) { return !s.ex->push(data); });
 }
 
 void EventHub::ping() {
   std::lock_guard lock(mutex_);
-  std::erase_if(subs_, [](const auto& s) { return !s->push(": ping\n\n"); });
+  std::erase_if(subs_, [](const auto& s) { return !s.ex->push(": ping\n\n"); });
 }
 
 void EventHub::close_all() {
   std::lock_guard lock(mutex_);
-  for (auto& s : subs_) s->end_stream();
+  for (auto& s : subs_) s.ex->end_stream();
   subs_.clear();
 }
 

@@ -21,7 +21,9 @@ int main(int argc, char** argv) {
   try {
     if (!config.parse(argc, argv)) return 0;
     common::init_logging("status-node", config.get("log-level"));
-    n = std::make_unique<node::Node>(node::node_options_from(config));
+    auto options = node::node_options_from(config);
+    common::prepare_fd_limit(options.server);
+    n = std::make_unique<node::Node>(std::move(options));
     n->on_fatal([&](const std::string& reason) {
       {
         std::lock_guard lock(fatal_mutex);

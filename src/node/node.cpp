@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <sstream>
 #include <fstream>
 #include <cstdlib>
 #include <future>
@@ -27,7 +28,7 @@ using namespace std::chrono_literals;
 using SteadyClock = std::chrono::steady_clock;
 
 std::vector<Option> node_option_table() {
-  return {
+  std::vector<Option> table{
       {"port", "8081", "TCP port to listen on (0: any free port, logged)"},
       {"bind", "127.0.0.1", "address to listen on"},
       {"node-id", "", "this node's id (default: the id persisted in the data dir)"},
@@ -61,8 +62,16 @@ std::vector<Option> node_option_table() {
       {"oidc-audience", "", "OpenID Connect: the audience (aud) they must name"},
       {"oidc-jwks-file", "", "OpenID Connect: the issuer's keys (a JWKS document)"},
       {"oidc-username-claim", "preferred_username", "OpenID Connect: the claim that names the user"},
+      {"max-event-subscribers", "1000", "open /api/events streams at most"},
+      {"max-event-subscribers-per-client", "32",
+       "open /api/events streams one client may hold (0: no cap); behind a --trusted-proxy the client is the one it names in X-Forwarded-For"},
+      {"trusted-proxy", "127.0.0.1,::1",
+       "address or ADDRESS/PREFIX of a proxy in front of the node (the gateway): it is exempt from the per-client connection cap, and its X-Forwarded-For names the client; 'none' for none",
+       true},
       {"log-level", "info", "debug, info, warn or error"},
   };
+  for (auto& o : common::server_limit_options()) table.push_back(std::move(o));
+  return table;
 }
 
 NodeOptions node_options_from(const common::Config& c) {
@@ -72,6 +81,23 @@ NodeOptions node_options_from(const common::Config& c) {
   o.server.threads = static_cast<int>(c.get_int("threads", 1, 256));
   o.server.idle_timeout = std::chrono::milliseconds(c.get_int("idle-timeout-ms", 100, 3600000));
   o.server.read_timeout = std::chrono::milliseconds(c.get_int("read-timeout-ms", 100, 3600000));
+  common::apply_server_limits(c, o.server);
+  o.max_subscribers = static_cast<std::size_t>(c.get_int("max-event-subscribers", 1, 1000000));
+  o.max_subscribers_per_client =
+      static_cast<std::size_t>(c.get_int("max-event-subscribers-per-client", 0, 1000000));
+  for (const auto& list : c.get_all("trusted-proxy")) {
+    std::stringstream ss(list);
+    std::string one;
+    while (std::getline(ss, one, ',')) {
+      if (one.empty() || one == "none") continue;
+      try {
+        o.trusted_proxies.add(one);
+      } catch (const std::invalid_argument& e) {
+        throw ConfigError(std::string("--trusted-proxy: ") + e.what());
+      }
+    }
+  }
+  o.server.per_client_exempt = o.trusted_proxies;
   o.store.data_dir = c.get("data-dir");
   if (o.store.data_dir.empty()) throw ConfigError("--data-dir is required (or STATUS_DATA_DIR)");
   o.store.node_id = c.get("node-id");
@@ -211,6 +237,8 @@ Node::Node(NodeOptions options) : options_(std::move(options)), incarnation_(com
   answerer_ = std::make_unique<WriteAnswerer>(replicator_.get(), has_peers ? peer_sync_.get() : nullptr,
                                               options_.sync_timeout);
   api_ = std::make_unique<ApiDeps>(ApiDeps{*store_, events_, *answerer_, store_->node_id()});
+  api_->trusted_proxies = &options_.trusted_proxies;
+  events_.set_limits(options_.max_subscribers, options_.max_subscribers_per_client);
   api_->unavailable = [this]() -> std::optional<std::string> {
     if (draining_) return "this node is stopping";
     if (!ready_) return store_->sync_state() == SyncState::kDone

@@ -39,6 +39,9 @@ struct NodeOptions {
   std::vector<std::string> registry_urls;
   std::vector<std::string> peers;
   std::string advertise_host = "127.0.0.1";
+  std::size_t max_subscribers = 1000;            // /api/events streams
+  std::size_t max_subscribers_per_client = 32;
+  common::Networks trusted_proxies;              // --trusted-proxy
   std::string queue_type = "classic";
   std::chrono::milliseconds queue_expiry{7LL * 24 * 3600 * 1000};
   std::chrono::milliseconds publish_timeout{2000};

@@ -350,7 +350,7 @@ HandlerResult eureka_route(const Call& c, std::string_view prefix,
     return {document(applications_document(by_vip(registry, seg[1], seg[0] == "svips")), req),
             route};
   }
-  return {problem(404, "no such resource", req), "(unmatched)"};
+  return {problem(404, "no such resource", req), "(unknown)"};
 }
 
 }  // namespace
@@ -402,11 +402,11 @@ HandlerResult handle_request(const Request& req, const HandlerDeps& deps) {
       rest.remove_prefix(1);  // the '/'
       auto end = rest.find('/');
       auto decoded = common::percent_decode(rest.substr(0, end));
-      if (!decoded) return {problem(400, "malformed percent-encoding in path", req), "(unmatched)"};
+      if (!decoded) return {problem(400, "malformed percent-encoding in path", req), "(unknown)"};
       // App names and instance ids end up in logs and on operators' terminals: no controls.
       if (std::any_of(decoded->begin(), decoded->end(),
                       [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; }))
-        return {problem(400, "control characters are not allowed in names", req), "(unmatched)"};
+        return {problem(400, "control characters are not allowed in names", req), "(unknown)"};
       if (!decoded->empty()) segments.push_back(std::move(*decoded));
       if (end == std::string_view::npos) break;
       rest.remove_prefix(end);
@@ -427,7 +427,7 @@ HandlerResult handle_request(const Request& req, const HandlerDeps& deps) {
               Caller{user.value_or(""), access.open() ? replicated : peer_user}};
     return eureka_route(call, prefix, segments);
   }
-  return {problem(404, "no such resource", req), "(unmatched)"};
+  return {problem(404, "no such resource", req), "(unknown)"};
 }
 
 void describe_metrics(common::Metrics& metrics, const Registry& registry) {

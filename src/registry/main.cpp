@@ -22,26 +22,32 @@ using status::common::Option;
 using status::registry::Access;
 using status::registry::Credentials;
 
+std::vector<Option> base_options() {
+  return {
+      {"port", "8761", "port to listen on (0: the OS chooses)"},
+      {"bind", "127.0.0.1", "address to listen on"},
+      {"peer", "",
+       "another registry to replicate with, e.g. http://127.0.0.1:8762/eureka", true},
+      {"threads", "2", "I/O threads"},
+      {"log-level", "info", "debug, info, warn or error"},
+      {"eviction-interval-ms", "250", "how often expired leases are evicted"},
+      {"peer-timeout-ms", "1000", "timeout of one call to a peer"},
+      {"delta-retention-s", "180", "how long a change stays in /eureka/apps/delta"},
+      {"credentials-file", "",
+       "lines user:password; every write then needs HTTP Basic credentials from it"},
+      {"protect-reads", "", "with --credentials-file: reads need credentials too",
+       false, true},
+      {"max-instances", "10000", "instances the registry holds at most"},
+      {"max-apps", "1000", "applications the registry holds at most"},
+  };
+}
+
 Config make_config() {
+  std::vector<Option> table = base_options();
+  for (auto& o : status::common::server_limit_options()) table.push_back(std::move(o));
   return Config("status-registry",
                 "Service registry with Netflix Eureka's REST API (JSON) under /eureka.",
-                {
-                    {"port", "8761", "port to listen on (0: the OS chooses)"},
-                    {"bind", "127.0.0.1", "address to listen on"},
-                    {"peer", "",
-                     "another registry to replicate with, e.g. http://127.0.0.1:8762/eureka", true},
-                    {"threads", "2", "I/O threads"},
-                    {"log-level", "info", "debug, info, warn or error"},
-                    {"eviction-interval-ms", "250", "how often expired leases are evicted"},
-                    {"peer-timeout-ms", "1000", "timeout of one call to a peer"},
-                    {"delta-retention-s", "180", "how long a change stays in /eureka/apps/delta"},
-                    {"credentials-file", "",
-                     "lines user:password; every write then needs HTTP Basic credentials from it"},
-                    {"protect-reads", "", "with --credentials-file: reads need credentials too",
-                     false, true},
-                    {"max-instances", "10000", "instances the registry holds at most"},
-                    {"max-apps", "1000", "applications the registry holds at most"},
-                });
+                std::move(table));
 }
 
 status::registry::ServiceOptions service_options(const Config& config,
@@ -50,6 +56,7 @@ status::registry::ServiceOptions service_options(const Config& config,
   o.server.bind = config.get("bind");
   o.server.port = static_cast<unsigned short>(config.get_int("port", 0, 65535));
   o.server.threads = static_cast<int>(config.get_int("threads", 1, 256));
+  status::common::apply_server_limits(config, o.server);
   o.eviction_interval = std::chrono::milliseconds(config.get_int("eviction-interval-ms", 10, 1000));
   o.peer_timeout = std::chrono::milliseconds(config.get_int("peer-timeout-ms", 50, 60000));
   o.registry.delta_retention_ms = config.get_int("delta-retention-s", 1, 86400) * 1000;
@@ -104,6 +111,7 @@ int main(int argc, char** argv) {
   }
   status::common::init_logging("registry", config.get("log-level"));
   for (const auto& w : warnings) spdlog::warn("event=config_warning reason=\"{}\"", w);
+  status::common::prepare_fd_limit(options.server);
 
   status::common::StopSignals signals;  // before any thread starts
 

@@ -209,7 +209,11 @@ export class Cluster {
     await Promise.all(this.nodes.slice(1).map((n) => n.start()));
 
     const gwPort = await freePort();
-    const args = ['--port', String(gwPort), '--threads', '2', '--web-root', path.join(ROOT, 'web')];
+    // Every page and "another client" of the tests come from 127.0.0.1, i.e. share one client's
+    // rate limit: set well above what they send (the default, 100/s, would throttle the test
+    // run itself), but on, so the limiter stays in the path.
+    const args = ['--port', String(gwPort), '--threads', '2', '--web-root', path.join(ROOT, 'web'),
+      '--rate-limit', '2000', '--rate-burst', '4000'];
     for (const n of this.nodes) args.push('--upstream', `127.0.0.1:${n.port}`);
     this.gateway = new Proc('status-gateway', args, this.workdir, 'gateway');
     await this.gateway.start();

@@ -160,8 +160,9 @@ class Cluster:
         self.nodes = []  # made by start(): a node's broker URL exists once the broker runs
         self.gateway = harness.gateway(
             self.workdir, registry_url=self.eureka, port=harness.free_port(),
+            # The whole load comes from 127.0.0.1 (one client for the rate limit): off.
             extra=["--registry-interval-ms", "250", "--first-byte-timeout-ms", "2000",
-                   "--response-timeout-ms", "4500"])
+                   "--response-timeout-ms", "4500", "--rate-limit", "0"])
         self.expected_down = set()  # names of processes the nemesis took down on purpose
 
     # -------------------------------------------------------------------------------- processes

@@ -36,6 +36,11 @@ def start_nodes(tmp_path, procs, n, amqp=None, registry=None, prefix="g"):
 
 
 def start_gateway(tmp_path, procs, nodes=(), registry_url=None, extra=()):
+    """The tests here send thousands of requests from one address (127.0.0.1): the rate limit
+    (on by default) is off unless the test is about it and sets it."""
+    extra = list(extra)
+    if "--rate-limit" not in extra:
+        extra += ["--rate-limit", "0"]
     gw = harness.gateway(str(tmp_path), registry_url=registry_url,
                          upstreams=[f"127.0.0.1:{n.port}" for n in nodes], extra=extra)
     procs.append(gw)
@@ -398,18 +403,18 @@ def test_events_stream_through_the_gateway(tmp_path, procs):
 
 
 SMUGGLING = [
-    ("cl-and-te", b"POST /api/statuses HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
-                  b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /api/statuses HTTP/1.1\r\nHost: x\r\n\r\n"),
-    ("te-and-cl", b"POST /api/statuses HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                  b"Content-Length: 4\r\n\r\n0\r\n\r\nGET /api/statuses HTTP/1.1\r\nHost: x\r\n\r\n"),
-    ("conflicting-cl", b"POST /api/statuses HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
-                       b"Content-Length: 40\r\n\r\nabcGET /api/statuses HTTP/1.1\r\nHost: x\r\n\r\n"),
-    ("te-not-chunked", b"POST /api/statuses HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n"
-                       b"Content-Length: 5\r\n\r\nhelloGET /api/statuses HTTP/1.1\r\nHost: x\r\n\r\n"),
-    ("te-chunked-not-last", b"POST /api/statuses HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n"
-                            b"\r\n0\r\n\r\nGET /api/statuses HTTP/1.1\r\nHost: x\r\n\r\n"),
-    ("obfuscated-te", b"POST /api/statuses HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n"
-                      b"Content-Length: 4\r\n\r\n0\r\n\r\nGET /api/statuses HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ("cl-and-te", b"POST /api/statuses HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /api/statuses HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+    ("te-and-cl", b"POST /api/statuses HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+                  b"Content-Length: 4\r\n\r\n0\r\n\r\nGET /api/statuses HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+    ("conflicting-cl", b"POST /api/statuses HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n"
+                       b"Content-Length: 40\r\n\r\nabcGET /api/statuses HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+    ("te-not-chunked", b"POST /api/statuses HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: gzip\r\n"
+                       b"Content-Length: 5\r\n\r\nhelloGET /api/statuses HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+    ("te-chunked-not-last", b"POST /api/statuses HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked, gzip\r\n"
+                            b"\r\n0\r\n\r\nGET /api/statuses HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+    ("obfuscated-te", b"POST /api/statuses HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: xchunked\r\n"
+                      b"Content-Length: 4\r\n\r\n0\r\n\r\nGET /api/statuses HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
 ]
 
 
@@ -444,10 +449,10 @@ def test_smuggling_attempts_are_400_and_close(lone, name, data):
 
 
 def test_oversized_requests(lone):
-    big_header = b"GET /api/statuses HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n"
+    big_header = b"GET /api/statuses HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n"
     assert raw_responses(harness.raw(lone.port, big_header)) == [431]
     body = b"{" + b" " * (65 * 1024) + b"}"
-    big_body = (b"PUT /api/statuses/a HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    big_body = (b"PUT /api/statuses/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                 b"Content-Length: %d\r\n\r\n" % len(body)) + body
     assert raw_responses(harness.raw(lone.port, big_body)) == [413]
 
@@ -493,7 +498,7 @@ def test_static_files_with_content_types(lone, path, ctype):
                                     b"/%2e%2e%2fsecret.txt", b"/..%5csecret.txt", b"//etc/passwd",
                                     b"/nope.html"])
 def test_static_no_traversal_and_404_problem(lone, target):
-    out = harness.raw(lone.port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    out = harness.raw(lone.port, b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 404"), out[:200]
     assert b"TOPSECRET" not in out and b"root:" not in out
     assert PROBLEM.encode() in out
@@ -569,7 +574,8 @@ def test_node_answering_503_is_retried_elsewhere(tmp_path, procs):
     try:
         (node,) = start_nodes(tmp_path, procs, 1, prefix="b")
         gw = harness.gateway(str(tmp_path), upstreams=[f"127.0.0.1:{busy.server_address[1]}",
-                                                       f"127.0.0.1:{node.port}"])
+                                                       f"127.0.0.1:{node.port}"],
+                             extra=["--rate-limit", "0"])
         procs.append(gw)
         gw.start()
         counts = served_by_counts(gw.port, 20)

@@ -66,7 +66,7 @@ class Sse:
     def __init__(self, port, request_id=None):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
         extra = f"X-Request-Id: {request_id}\r\n" if request_id else ""
-        self.sock.sendall(f"GET /api/events HTTP/1.1\r\nHost: x\r\n{extra}\r\n".encode())
+        self.sock.sendall(f"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n".encode())
         self.buf = b""
         while b"\r\n\r\n" not in self.buf:
             chunk = self.sock.recv(65536)

@@ -239,6 +239,14 @@ TEST(EurekaJson, LenientScalars) {
   EXPECT_EQ(eureka_json::flag(eureka_json::member(o, "f")), false);
   EXPECT_EQ(eureka_json::port(eureka_json::member(o, "p"))->number, 80);
   EXPECT_FALSE(eureka_json::port(eureka_json::member(o, "missing")));
+  // Out of range before any narrowing: 4294967376 = 2^32 + 80 is not port 80 (review F25).
+  auto wide = json::parse(R"({"p":{"$":4294967376},"q":4294967376,"r":-1,"s":65536,"t":65535})");
+  const auto& w = wide.as_object();
+  EXPECT_FALSE(eureka_json::port(eureka_json::member(w, "p")));
+  EXPECT_FALSE(eureka_json::port(eureka_json::member(w, "q")));
+  EXPECT_FALSE(eureka_json::port(eureka_json::member(w, "r")));
+  EXPECT_FALSE(eureka_json::port(eureka_json::member(w, "s")));
+  EXPECT_EQ(eureka_json::port(eureka_json::member(w, "t"))->number, 65535);
   EXPECT_EQ(encode_path_segment("a b/c:d"), "a%20b%2Fc:d");
 }
 

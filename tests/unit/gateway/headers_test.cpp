@@ -192,3 +192,33 @@ TEST(Headers, SerializeRequest) {
   EXPECT_NE(wire.find("\r\nX-Request-Id: rid\r\n"), std::string::npos);
   EXPECT_EQ(wire.substr(wire.size() - 6), "\r\n\r\n{}");
 }
+
+// Against DNS rebinding (review F10): only configured names, any port unless an entry names one.
+TEST(HostCheck, OnlyConfiguredNames) {
+  std::vector<std::string> allowed{"127.0.0.1", "localhost", "::1", "status.example.org:8443"};
+  for (auto ok : {"127.0.0.1", "127.0.0.1:8080", "LOCALHOST:1", "localhost.", "[::1]:8080", "[::1]",
+                  "status.example.org:8443", " localhost "})
+    EXPECT_TRUE(host_allowed(ok, allowed)) << ok;
+  for (auto bad : {"attacker.example", "attacker.example:8080", "status.example.org",
+                   "status.example.org:80", "127.0.0.2", "localhost.attacker.example", "", ":8080",
+                   "localhost:80x", "localhost:123456", "::1", "[::1", "local host", "localhost/x",
+                   "127.0.0.1@attacker.example"})
+    EXPECT_FALSE(host_allowed(bad, allowed)) << bad;
+}
+
+// The gateway sets the browser security fields itself: a node's own never reach the client
+// (no duplicates, no weaker values).
+TEST(ClientResponseHead, DropsTheNodesSecurityHeaders) {
+  Response res{http::status::ok, 11};
+  res.set("X-Frame-Options", "ALLOWALL");
+  res.set("x-content-type-options", "none");
+  res.set("X-Served-By", "n1");
+  auto head = client_response_head(res.base(), 0, "rid", false);
+  EXPECT_EQ(head.find("ALLOWALL"), std::string::npos) << head;
+  EXPECT_EQ(head.find("none"), std::string::npos) << head;
+  EXPECT_NE(head.find("X-Served-By: n1"), std::string::npos) << head;
+  http::response_header<> stream;
+  stream.set("X-Frame-Options", "ALLOWALL");
+  prepare_stream_head(stream, "rid");
+  EXPECT_EQ(stream.find("X-Frame-Options"), stream.end());
+}

@@ -40,6 +40,41 @@ TEST(Options, DefaultsFlagsAndEnvironment) {
   EXPECT_EQ(r.registries[0].path, "/eureka");
 }
 
+// Security defaults (review F10, F14, F16, F24): on unless switched off explicitly.
+TEST(Options, SecurityDefaults) {
+  auto o = parse({"--upstream", "127.0.0.1:8081"});
+  EXPECT_EQ(o.rate_limit, 100);
+  EXPECT_EQ(o.rate_burst, 200);
+  EXPECT_FALSE(o.any_host);
+  EXPECT_EQ(o.allowed_hosts, (std::vector<std::string>{"127.0.0.1", "localhost", "::1"}));
+  EXPECT_EQ(o.max_streams_per_client, 32u);
+  EXPECT_EQ(o.proxy.response_body_limit, 8u * 1024 * 1024);
+  EXPECT_EQ(o.server.max_connections, 10000u);
+  EXPECT_EQ(o.server.max_connections_per_client, 256u);
+  EXPECT_TRUE(o.metrics_from.contains("127.0.0.1"));
+  EXPECT_TRUE(o.metrics_from.contains("10.1.2.3"));
+  EXPECT_FALSE(o.metrics_from.contains("203.0.113.7"));
+  auto off = parse({"--upstream", "h:1", "--rate-limit", "0", "--allowed-host", "*",
+                    "--max-connections-per-client", "0", "--metrics-from", "192.0.2.0/24"});
+  EXPECT_EQ(off.rate_limit, 0);
+  EXPECT_TRUE(off.any_host);
+  EXPECT_TRUE(off.allowed_hosts.empty());
+  EXPECT_EQ(off.server.max_connections_per_client, 0u);
+  EXPECT_FALSE(off.metrics_from.contains("127.0.0.1"));
+  auto named = parse({"--upstream", "h:1", "--bind", "10.0.0.5", "--allowed-host",
+                      "status.example.org", "--allowed-host", "gw.internal:8080"});
+  EXPECT_EQ(named.allowed_hosts,
+            (std::vector<std::string>{"127.0.0.1", "localhost", "::1", "status.example.org",
+                                      "gw.internal:8080"}));
+  auto env = parse({"--upstream", "h:1"}, {{"STATUS_ALLOWED_HOST", "a.example,b.example"}});
+  EXPECT_EQ(env.allowed_hosts,
+            (std::vector<std::string>{"127.0.0.1", "localhost", "::1", "a.example", "b.example"}));
+  EXPECT_EQ(default_allowed_hosts("10.0.0.5", "gw.example"),
+            (std::vector<std::string>{"127.0.0.1", "localhost", "::1", "10.0.0.5", "gw.example"}));
+  EXPECT_EQ(default_allowed_hosts("0.0.0.0"),
+            (std::vector<std::string>{"127.0.0.1", "localhost", "::1"}));
+}
+
 TEST(Options, BadConfigurationIsOneClearError) {
   EXPECT_THROW(parse({}), ConfigError);  // nowhere to send requests
   EXPECT_THROW(parse({"--registry-url", "not a url"}), ConfigError);
@@ -48,4 +83,6 @@ TEST(Options, BadConfigurationIsOneClearError) {
   EXPECT_THROW(parse({"--upstream", "h:1", "--port", "70000"}), ConfigError);
   EXPECT_THROW(parse({"--upstream", "h:1", "--web-root", "/nonexistent/dir"}), ConfigError);
   EXPECT_THROW(parse({"--upstream", "h:1", "--log-level", "loud"}), ConfigError);
+  EXPECT_THROW(parse({"--upstream", "h:1", "--metrics-from", "10.0.0.0/99"}), ConfigError);
+  EXPECT_THROW(parse({"--upstream", "h:1", "--allowed-host", "a b"}), ConfigError);
 }

@@ -37,3 +37,16 @@ TEST(RateLimiter, PerClient) {
   EXPECT_EQ(l.check("b", t0), 0);  // another address has its own bucket
   EXPECT_EQ(l.check("a", t0 + 1s), 0);
 }
+
+// Bounded however many clients come (review F14): idle buckets go, and there is a hard cap.
+TEST(RateLimiter, HoldsABoundedNumberOfClients) {
+  RateLimiter l(1, 2);
+  Clock::time_point t0{};
+  constexpr std::size_t kCap = RateLimiter::kShards * RateLimiter::kMaxPerShard;
+  for (std::size_t i = 0; i < kCap + 50000; ++i) l.check("c" + std::to_string(i), t0);
+  EXPECT_LE(l.clients(), kCap);
+  // A second later every one of them is idle again: the next newcomers sweep them away.
+  for (int i = 0; i < 1000; ++i) l.check("d" + std::to_string(i), t0 + 10s);
+  EXPECT_LT(l.clients(), kCap / 2);
+  EXPECT_EQ(l.check("new", t0 + 10s), 0);
+}
