@@ -9,21 +9,14 @@
 #include <atomic>
 #include <future>
 #include <stdexcept>
+#include "../eventually.hpp"
 
 using namespace status::common;
 using namespace std::chrono_literals;
 
-namespace {
+using status::test::eventually;
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 500ms) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+namespace {
 
 /// Long enough for a task polling the fake clock every real millisecond to have run, if it
 /// were going to.

@@ -9,9 +9,12 @@
 #include <thread>
 
 #include "common/http_server.hpp"
+#include "../eventually.hpp"
 
 using namespace status::common;
 namespace json = boost::json;
+
+using status::test::eventually;
 
 namespace {
 
@@ -70,16 +73,6 @@ class FakeRegistry {
   std::vector<Seen> seen_;
   HttpServer server_;
 };
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::milliseconds(5000)) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return pred();
-}
 
 InstanceInfo node_info(unsigned short port = 8081) {
   InstanceInfo info;

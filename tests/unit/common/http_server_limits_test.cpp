@@ -13,11 +13,14 @@
 #include <chrono>
 #include <memory>
 #include <thread>
+#include "../eventually.hpp"
 
 using namespace status::common;
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
+
+using status::test::eventually;
 
 namespace {
 
@@ -59,16 +62,6 @@ struct Conn {
     return ec ? "" : std::string(buf.data(), n);
   }
 };
-
-template <class F>
-bool eventually(F f, std::chrono::milliseconds max = 3000ms) {
-  auto end = std::chrono::steady_clock::now() + max;
-  while (std::chrono::steady_clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return f();
-}
 
 }  // namespace
 

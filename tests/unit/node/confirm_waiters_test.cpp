@@ -8,22 +8,14 @@
 #include <chrono>
 #include <map>
 #include <thread>
+#include "../eventually.hpp"
 
 using namespace status::node;
 using namespace std::chrono_literals;
 
-namespace {
+using status::test::eventually;
 
-/// Polls `pred` for at most `limit` of real time.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 500ms) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+namespace {
 
 /// Counts how often each seq's callback ran. Declared before the waiters in each test: their
 /// destructor answers whoever still waits.

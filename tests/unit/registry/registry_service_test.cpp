@@ -7,10 +7,13 @@
 #include <thread>
 
 #include "common/http_client.hpp"
+#include "../eventually.hpp"
 
 using namespace status::registry;
 namespace common = status::common;
 namespace http = common::http;
+
+using status::test::eventually;
 
 namespace {
 
@@ -22,16 +25,6 @@ std::string body_for(const std::string& id) {
 }
 
 // Polls `pred` every 10 ms for at most `limit`.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::milliseconds(3000)) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return pred();
-}
-
 ServiceOptions options(std::vector<common::BaseUrl> peers = {}) {
   ServiceOptions o;
   o.server.port = 0;
