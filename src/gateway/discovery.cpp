@@ -124,9 +124,11 @@ void Ticker::stop() {
 
 Discovery::Discovery(std::vector<common::BaseUrl> registries, std::string app,
                      Directory& directory, std::chrono::milliseconds interval,
-                     std::chrono::milliseconds timeout, Resolver::Resolve resolve)
+                     std::chrono::milliseconds timeout, std::chrono::milliseconds empty_grace,
+                     Resolver::Resolve resolve)
     : registries_(std::move(registries)), app_(std::move(app)), directory_(directory),
-      interval_(interval), timeout_(timeout), resolver_(std::move(resolve)) {}
+      interval_(interval), timeout_(timeout), empty_grace_(empty_grace),
+      resolver_(std::move(resolve)) {}
 
 bool Discovery::poll() {
   auto found = common::fetch_instances(registries_, app_, timeout_);
@@ -137,6 +139,15 @@ bool Discovery::poll() {
     reachable_ = false;
     return false;
   }
+  if (found->empty() && listed_some_) {
+    auto now = std::chrono::steady_clock::now();
+    if (!empty_since_) {
+      empty_since_ = now;
+      spdlog::warn("event=registry_empty action=keep_last_instances grace_ms={}", empty_grace_.count());
+    }
+    if (now - *empty_since_ < empty_grace_) return true;
+  }
+  empty_since_.reset();
   std::vector<Discovered> list;
   if (found->size() > kMaxDiscovered && !truncated_)
     spdlog::warn("event=registry_truncated instances={} used={}", found->size(), kMaxDiscovered);
@@ -165,6 +176,7 @@ bool Discovery::poll() {
     list.push_back({d->instance_id, base.host, *ip, base.port, d->status});
   }
   directory_.update(list);
+  listed_some_ = !list.empty();
   if (!reachable_) spdlog::info("event=registry_reachable instances={}", list.size());
   reachable_ = true;
   return true;

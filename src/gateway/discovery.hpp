@@ -74,11 +74,14 @@ inline constexpr std::size_t kMaxDiscovered = 1000;
 
 /// Polls GET {registry}/apps/{app} on its own thread, trying the registries in order, and feeds
 /// the answer to the Directory (its first kMaxDiscovered instances). While no registry answers,
-/// the Directory keeps its last list.
+/// the Directory keeps its last list. So it does, for up to `empty_grace`, when a registry
+/// that listed nodes answers with none: a restarted registry is empty until the nodes' next
+/// renewal finds their lease unknown and registers them again.
 class Discovery {
  public:
   Discovery(std::vector<common::BaseUrl> registries, std::string app, Directory& directory,
             std::chrono::milliseconds interval, std::chrono::milliseconds timeout,
+            std::chrono::milliseconds empty_grace = std::chrono::seconds(5),
             Resolver::Resolve resolve = resolve_host);
   /// One poll, synchronously (start() runs one before it returns). True if a registry answered.
   /// Host names not resolved yet are waited for at most the poll timeout; instances whose name
@@ -91,7 +94,9 @@ class Discovery {
   std::vector<common::BaseUrl> registries_;
   std::string app_;
   Directory& directory_;
-  std::chrono::milliseconds interval_, timeout_;
+  std::chrono::milliseconds interval_, timeout_, empty_grace_;
+  bool listed_some_ = false;  // the last list believed had an instance
+  std::optional<std::chrono::steady_clock::time_point> empty_since_;
   Resolver resolver_;
   bool reachable_ = true;  // for logging transitions only
   bool truncated_ = false;  // likewise

@@ -90,7 +90,8 @@ void Gateway::start() {
   if (!options_.registries.empty()) {
     discovery_ = std::make_unique<Discovery>(options_.registries, options_.app, *directory_,
                                              options_.registry_interval,
-                                             options_.registry_timeout);
+                                             options_.registry_timeout,
+                                             options_.registry_empty_grace);
     discovery_->start();
   }
   prober_ = std::make_unique<HealthProber>(*directory_, options_.probe_interval,

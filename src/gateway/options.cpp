@@ -16,6 +16,8 @@ std::vector<common::Option> option_table() {
       {"registry-app", "STATUS-NODE", "application name of the nodes in the registry"},
       {"registry-interval-ms", "500", "how often to poll the registry"},
       {"registry-timeout-ms", "1000", "timeout of one registry poll"},
+      {"registry-empty-grace-ms", "5000",
+       "a registry that answers with no node at all, after it listed some, is believed only after this long (a restarted registry is empty until the nodes renew)"},
       {"upstream", "", "a node as HOST:PORT, in addition to the registry's", true},
       {"threads", "", "number of I/O threads [default: number of cores]"},
       {"web-root", "", "directory with the web client [default: <repo>/web]"},
@@ -167,6 +169,7 @@ GatewayOptions options_from_config(const common::Config& c) {
   if (o.rate_limit > 0 && o.rate_burst < 1) throw ConfigError("--rate-burst must be at least 1");
   o.registry_interval = ms("registry-interval-ms", 50, 60000);
   o.registry_timeout = ms("registry-timeout-ms", 50, 60000);
+  o.registry_empty_grace = ms("registry-empty-grace-ms", 0, 600000);
   o.proxy.connect_timeout = ms("connect-timeout-ms", 1, 600000);
   o.proxy.first_byte_timeout = ms("first-byte-timeout-ms", 1, 600000);
   o.proxy.response_timeout = ms("response-timeout-ms", 1, 3600000);

@@ -52,6 +52,7 @@ struct GatewayOptions {
   common::Networks metrics_from;            // who may read /metrics
   milliseconds registry_interval{500};
   milliseconds registry_timeout{1000};
+  milliseconds registry_empty_grace{5000};
   milliseconds probe_interval{100};
   std::string log_level = "info";
 };

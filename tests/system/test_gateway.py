@@ -19,13 +19,13 @@ PROBLEM = "application/problem+json"
 
 # ------------------------------------------------------------------------------------ helpers
 
-def start_nodes(tmp_path, procs, n, amqp=None, registry=None, prefix="g"):
+def start_nodes(tmp_path, procs, n, amqp=None, registry=None, prefix="g", extra=()):
     ports = [harness.free_port() for _ in range(n)]
     nodes = []
     for i in range(n):
         peers = [f"http://127.0.0.1:{p}" for j, p in enumerate(ports) if j != i] if amqp else []
         node = harness.node(str(tmp_path), f"{prefix}{i + 1}", amqp=amqp, registry=registry,
-                            peers=peers, port=ports[i])
+                            peers=peers, port=ports[i], extra=list(extra))
         procs.append(node)
         nodes.append(node)
     for node in nodes:
@@ -353,7 +353,9 @@ def test_out_of_service_and_registry_outage(tmp_path, procs):
     procs.append(reg)
     reg.start()
     eureka = reg.url + "/eureka"
-    nodes = start_nodes(tmp_path, procs, 2, registry=eureka, prefix="r")
+    # Renewals every 3 s: a restarted registry stays empty for up to 3 s (below).
+    nodes = start_nodes(tmp_path, procs, 2, registry=eureka, prefix="r",
+                        extra=["--lease-renewal-s", "3", "--lease-duration-s", "9"])
     gw = start_gateway(tmp_path, procs, registry_url=eureka)
     wait_until(lambda: set(served_by_counts(gw.port, 10)) == {"r1", "r2"}, timeout=5,
                what="both nodes routed")
@@ -372,6 +374,15 @@ def test_out_of_service_and_registry_outage(tmp_path, procs):
     counts = served_by_counts(gw.port, 100)
     assert counts == {"r1": 50, "r2": 50}, counts
     assert len(request("GET", gw.url + "/api/services").json()) == 2
+    # It comes back empty (a restart loses its lease table) until the nodes renew and find
+    # themselves unknown: the gateway keeps the nodes it knew meanwhile, so no request fails.
+    reg.start()
+    end = time.monotonic() + 3.5
+    while time.monotonic() < end:
+        served_by_counts(gw.port, 20)
+        time.sleep(0.02)
+    wait_until(lambda: len(request("GET", f"{eureka}/apps/STATUS-NODE").json()
+                           ["application"]["instance"]) == 2, timeout=5, what="nodes registered again")
 
 
 # ------------------------------------------------------------------------------------ protocol
