@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "registry/instance_codec.hpp"
+#include <functional>
 
 namespace status::registry {
 
@@ -31,13 +32,6 @@ Response empty_response(int status, const Request& req) {
 
 Response problem(int status, std::string_view detail, const Request& req) {
   return common::problem(status, detail, req.version(), req.keep_alive());
-}
-
-Response method_not_allowed(const Request& req, std::string_view allow) {
-  Response res =
-      problem(405, "method " + std::string(req.method_string()) + " not allowed here", req);
-  res.set(http::field::allow, allow);
-  return res;
 }
 
 // JSON unless the client accepts only something else (e.g. XML, which we do not write).
@@ -282,152 +276,214 @@ Snapshot by_vip(const Registry& registry, const std::string& vip, bool secure) {
   return out;
 }
 
-// Routes a path below the Eureka prefix, split into decoded segments.
-HandlerResult eureka_route(const Call& c, std::string_view prefix,
-                           const std::vector<std::string>& seg) {
-  const auto& req = c.req;
-  auto& registry = c.deps.registry;
-  auto method = req.method();
-  bool get = method == http::verb::get;
-  std::string p(prefix);
-  auto n = seg.size();
-  if (n >= 1 && seg[0] == "apps") {
-    if (n == 1) {
-      if (!get) return {method_not_allowed(req, "GET"), p + "/apps"};
-      // A peer copying the registry (at its start) needs the owners too.
-      return {
-          document(applications_document(registry.snapshot(),
-                                         c.caller.peer ? OwnerView::kShown : OwnerView::kHidden),
-                   req),
-          p + "/apps"};
-    }
-    if (n == 2 && seg[1] == "delta") {
-      if (!get) return {method_not_allowed(req, "GET"), p + "/apps/delta"};
-      return {document(applications_document(registry.delta()), req), p + "/apps/delta"};
-    }
-    const std::string app = upper_case(seg[1]);  // Eureka upper-cases app names
-    if (n == 2) {
-      std::string route = p + "/apps/{app}";
-      if (method == http::verb::post) return {register_instance(c, app), route};
-      if (!get) return {method_not_allowed(req, "GET, POST"), route};
-      auto snap = registry.snapshot(app);
-      if (snap.instances.empty())
-        return {problem(404, "unknown application " + upper_case(app), req), route};
-      return {document(application_document(upper_case(app), snap.instances), req), route};
-    }
-    const std::string& id = seg[2];
-    if (n == 3) {
-      std::string route = p + "/apps/{app}/{id}";
-      if (method == http::verb::put) return {renew(c, app, id), route};
-      if (method == http::verb::delete_) return {cancel(c, app, id), route};
-      if (!get) return {method_not_allowed(req, "GET, PUT, DELETE"), route};
-      auto in = registry.find(app, id);
-      if (!in) return {problem(404, "unknown instance " + upper_case(app) + "/" + id, req), route};
-      return {document(instance_document(*in), req), route};
-    }
-    if (n == 4 && seg[3] == "status") {
-      std::string route = p + "/apps/{app}/{id}/status";
-      if (method != http::verb::put && method != http::verb::delete_)
-        return {method_not_allowed(req, "PUT, DELETE"), route};
-      return {status_update(c, app, id), route};
-    }
-    if (n == 4 && seg[3] == "metadata") {
-      std::string route = p + "/apps/{app}/{id}/metadata";
-      if (method != http::verb::put) return {method_not_allowed(req, "PUT"), route};
-      return {update_metadata(c, app, id), route};
-    }
-  }
-  if (n == 2 && seg[0] == "instances") {
-    std::string route = p + "/instances/{id}";
-    if (!get) return {method_not_allowed(req, "GET"), route};
-    auto in = registry.find_by_id(seg[1]);
-    if (!in) return {problem(404, "unknown instance " + seg[1], req), route};
-    return {document(instance_document(*in), req), route};
-  }
-  if (n == 2 && (seg[0] == "vips" || seg[0] == "svips")) {
-    std::string route = p + "/" + seg[0] + "/{vip}";
-    if (!get) return {method_not_allowed(req, "GET"), route};
-    return {document(applications_document(by_vip(registry, seg[1], seg[0] == "svips")), req),
-            route};
-  }
-  return {problem(404, "no such resource", req), "(unknown)"};
+// Who may call a route: anyone, holders of credentials when reads are protected, holders of
+// credentials (when the registry has any).
+enum RouteAccess : int { kPublic = 0, kRead = 1, kWrite = 2 };
+
+constexpr const char* kNeedCredentials =
+    "valid credentials are required (HTTP Basic: user:password@ in the registry URL)";
+
+// A route's answer from what the request carries; path parameters already decoded.
+using Answer = std::function<Response(const Call&, const common::RouteMatch&)>;
+
+// The decoded value of {name} (checked by prepare_target, so it decodes).
+std::string param(const common::RouteMatch& m, std::string_view name) {
+  return common::percent_decode(m.param(name)).value_or("");
 }
+std::string app_param(const common::RouteMatch& m) { return upper_case(param(m, "app")); }
+
+// Runs the route's access rule, then its answer.
+void answer(const HandlerDeps& deps, int access, const Answer& fn, const Request& req,
+            const common::RouteMatch& m, const common::ExchangePtr& ex) {
+  static const Access kOpen;
+  const Access& acl = deps.access ? *deps.access : kOpen;
+  std::optional<std::string> user = acl.authenticate(req);
+  bool allowed = access == kPublic || acl.open() || user ||
+                 (access == kRead && !acl.protect_reads());
+  if (!allowed) {
+    if (deps.metrics) deps.metrics->inc("registry_auth_failures_total");
+    return ex->respond(unauthorized(req, kNeedCredentials));
+  }
+  auto replication = common::header(req, kReplicationHeader);
+  bool replicated = replication && *replication == "true";
+  // Only a peer registry may send what is not to be replicated again (else a client could keep
+  // its change from the other registries) or act on any instance.
+  bool peer_user = user && acl.is_peer(*user);
+  if (replicated && !acl.open() && !peer_user)
+    return ex->respond(problem(
+        403, std::string(kReplicationHeader) + " is accepted from peer registries only", req));
+  // A peer user acts for the registries (a replica, or an operator with those credentials): on
+  // any instance. Without credentials (open), replicas alone.
+  Call call{req, deps, m.query, replicated,
+            Caller{user.value_or(""), acl.open() ? replicated : peer_user}};
+  ex->respond(fn(call, m));
+}
+
+Response dashboard(const Call& c) {
+  Response res = common::json_response(
+      200, render_dashboard(c.deps.registry.snapshot(), c.deps.registry.now()), c.req);
+  res.set(http::field::content_type, "text/html; charset=utf-8");
+  // No script at all; the one inline style block is the page's own.
+  res.set("Content-Security-Policy",
+          "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; "
+          "base-uri 'none'; form-action 'none'");
+  res.set("X-Content-Type-Options", "nosniff");
+  res.set("X-Frame-Options", "DENY");
+  return res;
+}
+
+void add_eureka_routes(common::Router& r, const HandlerDeps& deps, const std::string& p) {
+  using V = http::verb;
+  auto add = [&](V v, const std::string& pattern, int access, Answer fn) {
+    r.add(
+        v, p + pattern,
+        [&deps, access, fn = std::move(fn)](Request&& req, const common::RouteMatch& m,
+                                            const common::ExchangePtr& ex) {
+          answer(deps, access, fn, req, m, ex);
+        },
+        access);
+  };
+  int write = kWrite;
+  // A peer copying the registry (at its start) needs the owners too.
+  add(V::get, "/apps", kRead, [](const Call& c, const common::RouteMatch&) {
+    auto owners = c.caller.peer ? OwnerView::kShown : OwnerView::kHidden;
+    return document(applications_document(c.deps.registry.snapshot(), owners), c.req);
+  });
+  add(V::get, "/apps/delta", kRead, [](const Call& c, const common::RouteMatch&) {
+    return document(applications_document(c.deps.registry.delta()), c.req);
+  });
+  add(V::get, "/apps/{app}", kRead, [](const Call& c, const common::RouteMatch& m) {
+    auto app = app_param(m);
+    auto snap = c.deps.registry.snapshot(app);
+    if (snap.instances.empty()) return problem(404, "unknown application " + app, c.req);
+    return document(application_document(app, snap.instances), c.req);
+  });
+  add(V::post, "/apps/{app}", write,
+      [](const Call& c, const common::RouteMatch& m) { return register_instance(c, app_param(m)); });
+  add(V::get, "/apps/{app}/{id}", kRead, [](const Call& c, const common::RouteMatch& m) {
+    auto app = app_param(m);
+    auto id = param(m, "id");
+    auto in = c.deps.registry.find(app, id);
+    if (!in) return problem(404, "unknown instance " + app + "/" + id, c.req);
+    return document(instance_document(*in), c.req);
+  });
+  add(V::put, "/apps/{app}/{id}", write, [](const Call& c, const common::RouteMatch& m) {
+    return renew(c, app_param(m), param(m, "id"));
+  });
+  add(V::delete_, "/apps/{app}/{id}", write, [](const Call& c, const common::RouteMatch& m) {
+    return cancel(c, app_param(m), param(m, "id"));
+  });
+  for (V v : {V::put, V::delete_})
+    add(v, "/apps/{app}/{id}/status", write, [](const Call& c, const common::RouteMatch& m) {
+      return status_update(c, app_param(m), param(m, "id"));
+    });
+  add(V::put, "/apps/{app}/{id}/metadata", write, [](const Call& c, const common::RouteMatch& m) {
+    return update_metadata(c, app_param(m), param(m, "id"));
+  });
+  add(V::get, "/instances/{id}", kRead, [](const Call& c, const common::RouteMatch& m) {
+    auto id = param(m, "id");
+    auto in = c.deps.registry.find_by_id(id);
+    if (!in) return problem(404, "unknown instance " + id, c.req);
+    return document(instance_document(*in), c.req);
+  });
+  for (bool secure : {false, true})
+    add(V::get, secure ? "/svips/{vip}" : "/vips/{vip}", kRead,
+        [secure](const Call& c, const common::RouteMatch& m) {
+          return document(applications_document(by_vip(c.deps.registry, param(m, "vip"), secure)),
+                          c.req);
+        });
+}
+
+// The answer for a target no route should see: a malformed percent-encoding or a control
+// character in a segment (app names and instance ids end up in logs and on operators'
+// terminals). Otherwise rewrites the target without empty segments (`/eureka/apps/` is
+// `/eureka/apps`, as eureka-js-client asks).
+std::optional<Response> prepare_target(Request& req) {
+  auto [path, query] =
+      common::split_target(std::string_view(req.target().data(), req.target().size()));
+  std::string normal;
+  bool changed = false;
+  std::string_view rest = path;
+  while (!rest.empty()) {
+    if (rest.front() == '/') rest.remove_prefix(1);
+    auto end = rest.find('/');
+    auto seg = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+    if (seg.empty()) {
+      changed = true;
+      continue;
+    }
+    auto decoded = common::percent_decode(seg);
+    if (!decoded) return problem(400, "malformed percent-encoding in path", req);
+    if (std::any_of(decoded->begin(), decoded->end(),
+                    [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; }))
+      return problem(400, "control characters are not allowed in names", req);
+    normal += '/';
+    normal += seg;
+  }
+  if (normal.empty()) normal = "/";
+  if (changed && normal != path) {
+    if (!query.empty()) normal += "?" + std::string(query);
+    req.target(normal);
+  }
+  return std::nullopt;
+}
+
+// Keeps the answer (for handle_request, which answers synchronously).
+class CapturedExchange : public common::Exchange {
+ public:
+  void respond(Response res) override { response = std::move(res); }
+  void begin_stream(Response head) override { response = std::move(head); }
+  bool push(std::string) override { return false; }
+  void end_stream() override {}
+  bool open() const override { return false; }
+  void set_route(std::string r) override { route = std::move(r); }
+  boost::asio::any_io_executor executor() override { return {}; }
+  std::string remote_address() const override { return {}; }
+  Response response;
+  std::string route;
+};
 
 }  // namespace
 
-HandlerResult handle_request(const Request& req, const HandlerDeps& deps) {
-  auto [path, query] =
-      common::split_target(std::string_view(req.target().data(), req.target().size()));
-  bool get = req.method() == http::verb::get;
-  static const Access kOpen;
-  const Access& access = deps.access ? *deps.access : kOpen;
-  std::optional<std::string> user = access.authenticate(req);
-  // Writes always need credentials (when there are any), reads with --protect-reads.
-  auto needs_credentials = [&](bool write) {
-    if (access.open() || user || (!write && !access.protect_reads())) return false;
-    if (deps.metrics) deps.metrics->inc("registry_auth_failures_total");
-    return true;
+common::Router make_router(const HandlerDeps& deps) {
+  common::Router r;
+  auto add = [&](const char* path, int access, Answer fn) {
+    r.add(
+        http::verb::get, path,
+        [&deps, access, fn = std::move(fn)](Request&& req, const common::RouteMatch& m,
+                                            const common::ExchangePtr& ex) {
+          answer(deps, access, fn, req, m, ex);
+        },
+        access);
   };
-  const char* kNeedCredentials =
-      "valid credentials are required (HTTP Basic: user:password@ in the registry URL)";
-  if (path == "/" || path == "/health" || path == "/metrics") {
-    std::string route(path);
-    if (path != "/health" && needs_credentials(false))
-      return {unauthorized(req, kNeedCredentials), route};
-    if (!get) return {method_not_allowed(req, "GET"), route};
-    if (path == "/health") return {common::json_response(200, R"({"status":"UP"})", req), route};
-    if (path == "/metrics") {
-      Response res = common::json_response(200, deps.metrics ? deps.metrics->render() : "", req);
-      res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-      return {std::move(res), route};
-    }
-    Response res = common::json_response(
-        200, render_dashboard(deps.registry.snapshot(), deps.registry.now()), req);
-    res.set(http::field::content_type, "text/html; charset=utf-8");
-    // No script at all; the one inline style block is the page's own.
-    res.set("Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; "
-            "base-uri 'none'; form-action 'none'");
-    res.set("X-Content-Type-Options", "nosniff");
-    res.set("X-Frame-Options", "DENY");
-    return {std::move(res), route};
+  add("/", kRead, [](const Call& c, const common::RouteMatch&) { return dashboard(c); });
+  add("/health", kPublic, [](const Call& c, const common::RouteMatch&) {
+    return common::json_response(200, R"({"status":"UP"})", c.req);
+  });
+  add("/metrics", kRead, [](const Call& c, const common::RouteMatch&) {
+    Response res =
+        common::json_response(200, c.deps.metrics ? c.deps.metrics->render() : "", c.req);
+    res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    return res;
+  });
+  for (std::string_view prefix : kPrefixes) add_eureka_routes(r, deps, std::string(prefix));
+  return r;
+}
+
+void serve(const common::Router& router, Request&& req, const common::ExchangePtr& ex) {
+  if (auto refused = prepare_target(req)) {
+    ex->set_route("(unknown)");
+    return ex->respond(std::move(*refused));
   }
-  for (std::string_view prefix : kPrefixes) {
-    if (path.substr(0, prefix.size()) != prefix) continue;
-    std::string_view rest = path.substr(prefix.size());
-    if (!rest.empty() && rest.front() != '/') continue;  // e.g. /eurekaX
-    if (needs_credentials(!get)) return {unauthorized(req, kNeedCredentials), "(unauthorized)"};
-    std::vector<std::string> segments;
-    while (!rest.empty()) {
-      rest.remove_prefix(1);  // the '/'
-      auto end = rest.find('/');
-      auto decoded = common::percent_decode(rest.substr(0, end));
-      if (!decoded) return {problem(400, "malformed percent-encoding in path", req), "(unknown)"};
-      // App names and instance ids end up in logs and on operators' terminals: no controls.
-      if (std::any_of(decoded->begin(), decoded->end(),
-                      [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; }))
-        return {problem(400, "control characters are not allowed in names", req), "(unknown)"};
-      if (!decoded->empty()) segments.push_back(std::move(*decoded));
-      if (end == std::string_view::npos) break;
-      rest.remove_prefix(end);
-    }
-    auto replication = common::header(req, kReplicationHeader);
-    bool replicated = replication && *replication == "true";
-    // Only a peer registry may send what is not to be replicated again (else a client could
-    // keep its change from the other registries) or act on any instance.
-    bool peer_user = user && access.is_peer(*user);
-    if (replicated && !access.open() && !peer_user)
-      return {
-          problem(403, std::string(kReplicationHeader) + " is accepted from peer registries only",
-                  req),
-          "(forbidden)"};
-    // A peer user acts for the registries (a replica, or an operator with those credentials):
-    // on any instance. Without credentials (open), replicas alone.
-    Call call{req, deps, query, replicated,
-              Caller{user.value_or(""), access.open() ? replicated : peer_user}};
-    return eureka_route(call, prefix, segments);
-  }
-  return {problem(404, "no such resource", req), "(unknown)"};
+  router.dispatch(std::move(req), ex);
+}
+
+HandlerResult handle_request(const Request& req, const HandlerDeps& deps) {
+  auto router = make_router(deps);
+  auto ex = std::make_shared<CapturedExchange>();
+  serve(router, Request(req), ex);
+  return {std::move(ex->response), std::move(ex->route)};
 }
 
 void describe_metrics(common::Metrics& metrics, const Registry& registry) {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/http.hpp"
+#include "common/router.hpp"
 #include "common/metrics.hpp"
 #include "registry/access.hpp"
 #include "registry/registry.hpp"
@@ -31,6 +32,13 @@ struct HandlerResult {
 /// the replication header is accepted only from a peer user (403), who may change any instance;
 /// anyone else may change only the instances registered with their credentials (409).
 HandlerResult handle_request(const common::Request& req, const HandlerDeps& deps);
+
+/// The table of the registry's routes: method, path, access rule (kept by `deps`, which must
+/// outlive it). handle_request is serve() with a router made for the one call.
+common::Router make_router(const HandlerDeps& deps);
+/// Refuses a path with malformed escapes or control characters (400), drops empty segments,
+/// and dispatches to `router`.
+void serve(const common::Router& router, common::Request&& req, const common::ExchangePtr& ex);
 
 /// Registers the registry's metric families (counters, the instance gauge) in `metrics`.
 void describe_metrics(common::Metrics& metrics, const Registry& registry);

@@ -19,14 +19,13 @@ RegistryService::RegistryService(ServiceOptions options, common::Metrics& metric
             return instance_document(*in, StatusView::kOwn, OwnerView::kShown);
           },
           &metrics, Replicator::Options{options_.peer_timeout}),
+      deps_{registry_, options_.peers.empty() ? nullptr : &replicator_, &metrics_,
+            &options_.access},
+      router_(make_router(deps_)),
       server_(
           options_.server,
           [this](common::Request&& req, common::ExchangePtr ex) {
-            HandlerDeps deps{registry_, options_.peers.empty() ? nullptr : &replicator_, &metrics_,
-                             &options_.access};
-            auto result = handle_request(req, deps);
-            ex->set_route(std::move(result.route));
-            ex->respond(std::move(result.response));
+            serve(router_, std::move(req), ex);
           },
           &metrics) {
   describe_metrics(metrics_, registry_);

@@ -14,6 +14,7 @@
 #include "common/metrics.hpp"
 #include "registry/access.hpp"
 #include "registry/registry.hpp"
+#include "registry/handlers.hpp"
 #include "registry/replicator.hpp"
 
 namespace status::registry {
@@ -49,6 +50,8 @@ class RegistryService {
   common::Metrics& metrics_;
   Registry registry_;
   Replicator replicator_;
+  HandlerDeps deps_;
+  common::Router router_;
   common::HttpServer server_;
   std::mutex mutex_;
   std::condition_variable wake_;
