@@ -332,16 +332,22 @@ Response dashboard(const Call& c) {
   return res;
 }
 
+// One row of the table: `fn` answers once the access rule let the request through.
+void add_route(common::Router& r, const HandlerDeps& deps, http::verb v, std::string pattern,
+               int access, Answer fn) {
+  r.add(
+      v, std::move(pattern),
+      [&deps, access, fn = std::move(fn)](Request&& req, const common::RouteMatch& m,
+                                          const common::ExchangePtr& ex) {
+        answer(deps, access, fn, req, m, ex);
+      },
+      access);
+}
+
 void add_eureka_routes(common::Router& r, const HandlerDeps& deps, const std::string& p) {
   using V = http::verb;
   auto add = [&](V v, const std::string& pattern, int access, Answer fn) {
-    r.add(
-        v, p + pattern,
-        [&deps, access, fn = std::move(fn)](Request&& req, const common::RouteMatch& m,
-                                            const common::ExchangePtr& ex) {
-          answer(deps, access, fn, req, m, ex);
-        },
-        access);
+    add_route(r, deps, v, p + pattern, access, std::move(fn));
   };
   int write = kWrite;
   // A peer copying the registry (at its start) needs the owners too.
@@ -449,13 +455,7 @@ class CapturedExchange : public common::Exchange {
 common::Router make_router(const HandlerDeps& deps) {
   common::Router r;
   auto add = [&](const char* path, int access, Answer fn) {
-    r.add(
-        http::verb::get, path,
-        [&deps, access, fn = std::move(fn)](Request&& req, const common::RouteMatch& m,
-                                            const common::ExchangePtr& ex) {
-          answer(deps, access, fn, req, m, ex);
-        },
-        access);
+    add_route(r, deps, http::verb::get, path, access, std::move(fn));
   };
   add("/", kRead, [](const Call& c, const common::RouteMatch&) { return dashboard(c); });
   add("/health", kPublic, [](const Call& c, const common::RouteMatch&) {
