@@ -7,7 +7,7 @@ process.env.TZ = 'Europe/Vienna';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseCoord, textLength, validateStatus } from '../../web/js/validate.js';
-import { formatPos, relativeTime } from '../../web/js/util.js';
+import { debounce, formatPos, relativeTime } from '../../web/js/util.js';
 import { availabilityLabel, emojiError, endedLabel, endOfDay, endOfWeek, ExpiryClock, expiryFields, expiryHint,
   filterParams, isShortcode, matchesFilter, rfc3339, toLocalInput, untilText, weekStart } from '../../web/js/status.js';
 import { inBoxes, viewBoxes } from '../../web/js/map.js';
@@ -237,4 +237,19 @@ test('the expiry clock calls back when expiresAt passes, once, for the earliest 
   assert.ok(far.timer !== null);
   far.forget('x');
   assert.equal(far.timer, null);
+});
+
+test('debounce: one call after a burst, with the last arguments; cancel drops it', async () => {
+  const calls = [];
+  const d = debounce((x) => calls.push(x), 40);
+  for (let i = 0; i < 5; i++) {
+    d(i);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await new Promise((r) => setTimeout(r, 80));
+  assert.deepEqual(calls, [4]);
+  d(5);
+  d.cancel();
+  await new Promise((r) => setTimeout(r, 80));
+  assert.deepEqual(calls, [4]);
 });

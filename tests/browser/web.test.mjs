@@ -130,6 +130,19 @@ before(async () => {
   // (2 s for live updates, 5 s for a dead node) have their own explicit timeouts.
   context.setDefaultTimeout(15000);
   context.setDefaultNavigationTimeout(30000);
+  // The map's Leaflet instance, for tests that move the map the way a user would (pan, zoom) and
+  // compare what the page asked for with what it shows: window.testMap, caught as Leaflet loads.
+  await context.addInitScript(() => {
+    let leaflet;
+    Object.defineProperty(window, 'L', {
+      configurable: true,
+      get: () => leaflet,
+      set: (v) => {
+        leaflet = v;
+        v?.Map?.addInitHook(function keep() { window.testMap = this; });
+      },
+    });
+  });
   page = await context.newPage();
   page.on('pageerror', (e) => pageErrors.push(e.message));
   // No tiles: the tests must not reach outside 127.0.0.1; the offline grid is drawn instead.
@@ -324,11 +337,17 @@ uiTest('statuses with coordinates appear as markers; position by map click and g
   await page.click('#save');
   await page.locator('.leaflet-marker-icon[title="geo"]').waitFor();
 
-  // The popup of a marker shows the status; markers are reachable by keyboard.
+  // The map shows what is in view (Graz now, at zoom 8): "show on map" in the feed brings vienna
+  // into it, with its popup. The popup of a marker shows the status; markers are reachable by keyboard.
+  await page.click('#feed-list li[data-username="vienna"] .where button');
+  await page.locator('.leaflet-popup-content', { hasText: 'Kaffee im Hawelka' }).waitFor();
+  await page.click('.leaflet-popup-close-button');
+  await page.locator('.leaflet-popup-content').waitFor({ state: 'detached' });
   await page.locator('.leaflet-marker-icon[title="vienna"]').focus();
   await page.keyboard.press('Enter');
   await page.locator('.leaflet-popup-content', { hasText: 'Kaffee im Hawelka' }).waitFor();
-  assert.equal(await page.locator('#map-count').innerText(), '3 on the map');
+  await waitUntil(async () => (await page.locator('#map-count').innerText())
+    === `${await page.locator('.leaflet-marker-icon').count()} on the map`, { what: 'the count of the markers in view' });
 
   // Without reachable tiles the map still works: markers on the locally drawn grid, no errors.
   // (A closed port on 127.0.0.1 stands in for "no network".)
@@ -356,6 +375,8 @@ uiTest('statuses with coordinates appear as markers; position by map click and g
   await page.click('#tiles summary');
 
   // A delete removes the marker.
+  await page.click('#feed-list li[data-username="geo"] .where button');
+  await page.locator('.leaflet-marker-icon[title="geo"]').waitFor();
   await apiCall('DELETE', '/api/statuses/geo');
   await page.locator('.leaflet-marker-icon[title="geo"]').waitFor({ state: 'detached', timeout: 2000 });
   await page.locator('#map-section').screenshot({ path: path.join(SHOTS, 'map.png') });
@@ -472,6 +493,7 @@ uiTest('the status form: emoji, availability and “Clear after”; shown in the
   await page.keyboard.press('Enter');
   const popup = page.locator('.leaflet-popup-content', { hasText: 'Sprint planning' });
   await popup.locator('.popup-state', { hasText: `Busy · ${untilUtc(emma.expiresAt)}` }).waitFor();
+  await page.waitForTimeout(500); // the popup fades in
   await page.locator('#map-section').screenshot({ path: path.join(SHOTS, 'map-status.png') });
   await page.keyboard.press('Escape');
 
@@ -479,7 +501,7 @@ uiTest('the status form: emoji, availability and “Clear after”; shown in the
   await lookUp(page, 'emma');
   const card = page.locator('#lookup-card');
   assert.match(await card.locator('.text').innerText(), /📅\s*Sprint planning/);
-  assert.equal(await card.locator('.state').innerText(), `Busy · ${untilUtc(emma.expiresAt)}`);
+  assert.equal((await card.locator('.state').innerText()).trim(), `Busy · ${untilUtc(emma.expiresAt)}`);
 
   // Today and This week: the end of the local day and of the local week (en-GB: Monday to Sunday).
   await page.selectOption('#f-expiry', 'today');
@@ -542,14 +564,13 @@ uiTest('users’ texts and emoji are shown as text, never as markup', async () =
   const evil = '<img src=x onerror="window.pwned=1">';
   await apiCall('PUT', '/api/statuses/mallory', { statusText: `${evil} hi`, emoji: '<b>', availability: 'dnd',
     latitude: 48.1, longitude: 16.2, clearAfter: 3600 });
-  await apiCall('PUT', '/api/statuses/mallory', { statusText: `${evil} again`, emoji: '<i>' });
+  await apiCall('PUT', '/api/statuses/mallory', { statusText: `${evil} again`, emoji: '<i>', latitude: 48.1, longitude: 16.2 });
   const row = page.locator('#feed-list li[data-username="mallory"]');
   await row.locator('.text', { hasText: `${evil} again` }).waitFor();
   assert.equal(await row.locator('.text').innerText(), `<i> ${evil} again`);
   await lookUp(page, 'mallory');
   await page.locator('#history-list li .text', { hasText: `<b> ${evil} hi` }).waitFor();
-  await page.locator('.leaflet-marker-icon[title="mallory"]').focus();
-  await page.keyboard.press('Enter');
+  await page.click('#feed-list li[data-username="mallory"] .where button');
   await page.locator('.leaflet-popup-content', { hasText: `${evil} again` }).waitFor();
   assert.equal(await page.locator('#feed-list img, #lookup img, .leaflet-popup-content img, #feed-list b, #history-list b').count(), 0);
   assert.equal(await page.evaluate(() => window.pwned), undefined);
@@ -672,14 +693,23 @@ uiTest('the map asks only for what is in view, again after moving (debounced), s
   await apiCall('PUT', '/api/statuses/samoa', { statusText: 'Talofa', latitude: -13.83, longitude: -172.13 });
   const boxes = recordRequests(page, /\/api\/statuses\?.*bbox=/);
   const bboxes = () => boxes.urls.map((u) => u.searchParams.get('bbox').split(',').map(Number));
+  /** The map's own edges, as Leaflet has them. */
+  const view = () => page.evaluate(() => {
+    const b = window.testMap.getBounds();
+    return { south: b.getSouth(), west: b.getWest(), north: b.getNorth(), east: b.getEast() };
+  });
+  const near = (a, b, what) => assert.ok(Math.abs(a - b) < 0.001, `${what}: ${a} vs ${b}`);
   await page.reload();
   await page.locator('#live[data-state="live"]').waitFor();
   await page.locator('.leaflet-marker-icon[title="vienna"]').waitFor();
-  // The whole world at first: one box, all of it in longitude.
+  // The whole width of the world at first: one box, all of it in longitude.
   await waitUntil(() => boxes.urls.length >= 1, { what: 'a bbox request' });
   const [first] = bboxes();
   assert.deepEqual([first[0], first[2]], [-180, 180]);
-  assert.ok(first[1] >= -90 && first[3] <= 90 && first[1] < first[3], `latitudes in range: ${first}`);
+  const v0 = await view();
+  assert.ok(v0.east - v0.west >= 360, `the world is in view: ${JSON.stringify(v0)}`);
+  near(first[1], Math.max(-90, v0.south), 'south');
+  near(first[3], Math.min(90, v0.north), 'north');
 
   // "show on map" from the feed centres fiji at zoom 5: a view across the antimeridian, asked
   // for as two boxes, and only what is in them is shown.
@@ -688,17 +718,31 @@ uiTest('the map asks only for what is in view, again after moving (debounced), s
   await page.locator('.leaflet-marker-icon[title="samoa"]').waitFor();
   await page.locator('.leaflet-marker-icon[title="vienna"]').waitFor({ state: 'detached' });
   await page.waitForTimeout(800); // the popup may pan the map a little: let that settle too
+  // Both islands are drawn in the view (samoa east of the antimeridian, not a world away).
+  const mapBox = await page.locator('#map').boundingBox();
+  for (const u of ['fiji', 'samoa']) {
+    const b = await page.locator(`.leaflet-marker-icon[title="${u}"]`).boundingBox();
+    assert.ok(b.x >= mapBox.x && b.x + b.width <= mapBox.x + mapBox.width
+      && b.y >= mapBox.y && b.y + b.height <= mapBox.y + mapBox.height, `${u} drawn inside the map`);
+  }
+  const fijiX = (await page.locator('.leaflet-marker-icon[title="fiji"]').boundingBox()).x;
+  assert.ok((await page.locator('.leaflet-marker-icon[title="samoa"]').boundingBox()).x > fijiX, 'samoa east of fiji');
   const moved = bboxes();
   assert.ok(moved.length % 2 === 0 && moved.every(([w, , e]) => !(w <= 16.37 && 16.37 <= e)),
     `boxes in pairs, none with vienna: ${JSON.stringify(moved)}`);
-  const split = moved.slice(-2);
-  const [east, west] = split[0][0] > 0 ? split : [split[1], split[0]];
+  const [east, west] = moved.slice(-2).sort((a, b) => b[0] - a[0]);
+  const v1 = await view();
+  const wrap = (lon) => ((((lon + 180) % 360) + 360) % 360) - 180;
+  // Leaflet's edges may run past 180° (or −180°): the page wraps them and splits at the antimeridian.
+  near(east[0], wrap(v1.west), 'west edge');
   assert.equal(east[2], 180);
   assert.equal(west[0], -180);
-  assert.ok(east[0] < 178.06 && west[2] > -172.13, `both islands in view: ${JSON.stringify(split)}`);
-  assert.ok(east[0] > 150 && west[2] < -150, `and not much more: ${JSON.stringify(split)}`);
-  assert.deepEqual([east[1], east[3]], [west[1], west[3]]);
-  assert.ok(east[1] < -17.71 && east[3] > -13.83 && east[1] > -40 && east[3] < 10, `latitudes of the view: ${east}`);
+  near(west[2], wrap(v1.east), 'east edge');
+  for (const b of [east, west]) {
+    near(b[1], v1.south, 'south');
+    near(b[3], v1.north, 'north');
+  }
+  assert.ok(east[0] < 178.06 && west[2] > -172.13, `both islands in view: ${JSON.stringify(moved)}`);
   assert.equal(await page.locator('#map-count').innerText(), '2 on the map');
   await page.locator('#map-section').screenshot({ path: path.join(SHOTS, 'map-antimeridian.png') });
 
@@ -709,21 +753,28 @@ uiTest('the map asks only for what is in view, again after moving (debounced), s
   await page.locator('#feed-list li[data-username="lima"]').waitFor({ timeout: 2000 });
   assert.equal(await page.locator('.leaflet-marker-icon[title="lima"]').count(), 0);
 
-  // Several moves in a row (arrow keys on the map): one new request after they settle.
+  // Five moves in a row (as a drag or the arrow keys make them): one request after they settle,
+  // for where the map ended up.
   boxes.urls.length = 0;
-  await page.locator('#map').focus();
-  for (let i = 0; i < 4; i++) {
-    await page.keyboard.press('ArrowRight');
-    await page.waitForTimeout(60);
-  }
-  await page.waitForTimeout(1200);
-  const afterMoves = bboxes();
-  assert.equal(bursts(boxes.urls), 1, `one refresh: ${JSON.stringify(afterMoves)}`);
-  assert.ok(afterMoves.length >= 1 && afterMoves.length <= 2, `one or two boxes: ${JSON.stringify(afterMoves)}`);
-  assert.ok(afterMoves.every(([w, s, e, n]) => w >= -180 && e <= 180 && w <= e && s >= -90 && n <= 90 && s <= n));
+  await page.evaluate(async () => {
+    for (let i = 0; i < 5; i++) {
+      window.testMap.panBy([60, 0], { animate: false });
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+  await page.waitForTimeout(1000);
+  assert.equal(bursts(boxes.urls), 1, `one refresh: ${JSON.stringify(bboxes())}`);
+  const v2 = await view();
+  const last = bboxes().sort((a, b) => b[0] - a[0]);
+  near(last[0][0], wrap(v2.west), 'west edge after the moves');
+  near(last.at(-1)[2], wrap(v2.east), 'east edge after the moves');
 
-  // Zoomed out again: the whole world, vienna back.
-  for (let i = 0; i < 5; i++) await page.keyboard.press('Minus');
+  // Zoomed out with the keyboard: the whole world again, vienna and lima back.
+  await page.locator('#map').focus();
+  for (let i = 0; i < 5; i++) {
+    await page.keyboard.press('Minus');
+    await page.waitForTimeout(350); // Leaflet ignores the key while a zoom is animated
+  }
   await page.locator('.leaflet-marker-icon[title="vienna"]').waitFor();
   await page.locator('.leaflet-marker-icon[title="lima"]').waitFor();
   boxes.stop();
@@ -770,7 +821,8 @@ uiTest('live events resume after a reconnect from the last id, without reloading
   await cluster.gateway.start();
   await waitUntil(() => reloads.urls.some((u) => u.searchParams.get('limit') === '10'),
     { timeoutMs: 15000, what: 'the feed reloaded after event: reset' });
-  assert.ok(reloads.urls.some((u) => u.searchParams.has('bbox')), 'the map reloaded too');
+  await waitUntil(() => reloads.urls.some((u) => u.searchParams.has('bbox')),
+    { timeoutMs: 5000, what: 'the map reloaded after event: reset' });
   await page.unroute(resuming);
   await page.locator('#live[data-state="live"]').waitFor({ timeout: 15000 });
   events.stop();
@@ -796,7 +848,9 @@ uiTest('an expired status leaves the open page on time: by the server’s event:
   await cut.goto(`${cluster.url}/?tiles=none`);
   for (const p of [page, late, cut]) await p.locator('#feed-list li[data-username="brief"] time.until').waitFor();
   await lookUp(page, 'brief');
+  await page.evaluate(() => window.testMap.setView([48.2, 16.37], 5, { animate: false }));
   await page.locator('.leaflet-marker-icon[title="brief"]').waitFor();
+  await page.waitForTimeout(700); // the pin's drop and the grid's tiles
   assert.notEqual(await cut.locator('#live').getAttribute('data-state'), 'live');
   await page.evaluate(() => window.scrollTo(0, 0));
   await shot('expiring');

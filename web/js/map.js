@@ -126,7 +126,27 @@ export class StatusMap {
     this.setTiles(tileSetting());
     this.map.on('click', (e) => onPick({ lat: round(e.latlng.lat), lon: round(wrapLon(e.latlng.lng)) }));
     this.refreshSoon = debounce(() => this.refresh(), MOVE_DEBOUNCE_MS);
-    this.map.on('moveend', () => this.refreshSoon());
+    this.map.on('moveend', () => {
+      this.rewrap();
+      this.refreshSoon();
+    });
+  }
+
+  /**
+   * The longitude at which to draw a position: the copy of the world nearest the view's centre,
+   * so that a view across the antimeridian shows the markers on both sides of it.
+   */
+  drawnLon(lon) {
+    const c = this.map.getCenter().lng;
+    return lon + 360 * Math.round((c - lon) / 360);
+  }
+
+  /** Moves every marker to the copy of the world in view (after a pan across ±180°). */
+  rewrap() {
+    for (const m of this.markers.values()) {
+      const lon = this.drawnLon(m.status.longitude);
+      if (lon !== m.getLatLng().lng) m.setLatLng([m.status.latitude, lon]);
+    }
   }
 
   get ok() { return !!this.map; }
@@ -181,14 +201,15 @@ export class StatusMap {
       return;
     }
     const looks = (x) => `${x.availability || 'available'} ${x.emoji || ''}`;
+    const at = [s.latitude, this.drawnLon(s.longitude)];
     if (!m) {
-      m = this.L.marker([s.latitude, s.longitude], {
+      m = this.L.marker(at, {
         icon: this.icon(s, fresh), title: s.username, keyboard: true, riseOnHover: true,
       }).addTo(this.map);
       m.bindPopup('');
       this.markers.set(s.username, m);
     } else {
-      m.setLatLng([s.latitude, s.longitude]);
+      m.setLatLng(at);
       if (fresh || looks(m.status) !== looks(s)) m.setIcon(this.icon(s, fresh));
     }
     m.status = s;
@@ -222,7 +243,8 @@ export class StatusMap {
   /** Centres the map on a status (from the feed) and opens its popup. */
   focus(s) {
     if (!this.map || typeof s.latitude !== 'number') return;
-    this.map.setView([s.latitude, s.longitude], Math.max(this.map.getZoom(), 5));
+    // Not animated: the view is where it should be at once, so the marker can be placed in it.
+    this.map.setView([s.latitude, this.drawnLon(s.longitude)], Math.max(this.map.getZoom(), 5), { animate: false });
     // The view now contains it: show it at once, the reload after the move keeps it.
     this.boxes = this.viewBoxes();
     this.upsert(s);
