@@ -131,7 +131,11 @@ export class Feed {
     const li = this.list.querySelector(`li[data-username="${CSS.escape(username)}"]`);
     this.items.splice(i, 1);
     this.total = Math.max(0, this.total - 1);
-    const finish = () => (this.total > this.offset + this.items.length ? this.reloadSoon() : this.render());
+    const finish = () => {
+      this.render();
+      // More follow on later pages: one of them moves up into the gap.
+      if (this.total > this.offset + this.items.length) this.reloadSoon();
+    };
     if (li) {
       li.classList.add('leaving');
       setTimeout(finish, 350);

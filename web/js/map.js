@@ -127,6 +127,7 @@ export class StatusMap {
     this.map.on('click', (e) => onPick({ lat: round(e.latlng.lat), lon: round(wrapLon(e.latlng.lng)) }));
     this.refreshSoon = debounce(() => this.refresh(), MOVE_DEBOUNCE_MS);
     this.map.on('moveend', () => {
+      this.seq++; // an answer for the view before this move would only take markers away
       this.rewrap();
       this.refreshSoon();
     });
