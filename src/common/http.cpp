@@ -108,7 +108,8 @@ std::string percent_encode_segment(std::string_view segment) {
   return out;
 }
 
-std::optional<std::string> query_param(std::string_view query, std::string_view name) {
+std::vector<std::string> query_params(std::string_view query, std::string_view name) {
+  std::vector<std::string> out;
   while (!query.empty()) {
     auto amp = query.find('&');
     std::string_view part = query.substr(0, amp);
@@ -117,12 +118,18 @@ std::optional<std::string> query_param(std::string_view query, std::string_view 
     if (k == name) {
       auto v = eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1);
       auto d = percent_decode(v, true);
-      return d ? *d : std::string(v);
+      out.push_back(d ? *d : std::string(v));
     }
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);
   }
-  return std::nullopt;
+  return out;
+}
+
+std::optional<std::string> query_param(std::string_view query, std::string_view name) {
+  auto all = query_params(query, name);
+  if (all.empty()) return std::nullopt;
+  return std::move(all.front());
 }
 
 std::string random_id() {

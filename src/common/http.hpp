@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace status::common {
 
@@ -34,6 +35,8 @@ std::optional<std::string> percent_decode(std::string_view in, bool plus_is_spac
 std::string percent_encode_segment(std::string_view segment);
 /// Value of one query parameter (decoded), or nullopt if absent.
 std::optional<std::string> query_param(std::string_view query, std::string_view name);
+/// Every value of a repeatable query parameter (decoded), in order.
+std::vector<std::string> query_params(std::string_view query, std::string_view name);
 /// Random 128-bit id as 32 hex characters (request ids).
 std::string random_id();
 /// The one request-id rule: the request's X-Request-Id when it is 1–128 printable ASCII

@@ -117,9 +117,10 @@ void delete_all(Store& store, const std::vector<std::string>& keys, std::functio
       }
       f(ok);
     };
-    if (k.find(':') == std::string::npos) {  // a status: an ordinary delete
+    if (k.find(':') == std::string::npos) {  // a status: a delete that takes its history too
       LocalRequest w;
       w.is_delete = true;
+      w.purge = true;
       w.username = k;
       store.write(std::move(w), [finish, answerer](WriteResult r) {
         if (!answerer) return finish(r.outcome);

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include <charconv>
+#include <cmath>
 
 namespace status::node {
 
@@ -66,6 +67,74 @@ Preconditions parse_preconditions(const Request& req) {
   return p;
 }
 
+namespace {
+
+// "a,b,c,d" → four finite numbers, or nullopt.
+std::optional<ListFilter::Box> parse_bbox(std::string_view v) {
+  double n[4];
+  for (int i = 0; i < 4; ++i) {
+    auto comma = v.find(',');
+    if ((i < 3) == (comma == std::string_view::npos)) return std::nullopt;
+    std::string_view part = v.substr(0, comma);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    auto r = std::from_chars(part.data(), part.data() + part.size(), n[i]);
+    if (part.empty() || r.ec != std::errc() || r.ptr != part.data() + part.size() ||
+        !std::isfinite(n[i]))
+      return std::nullopt;
+    if (i < 3) v.remove_prefix(comma + 1);
+  }
+  return ListFilter::Box{n[0], n[1], n[2], n[3]};
+}
+
+ListFilter parse_filter(std::string_view query) {
+  ListFilter f;
+  f.usernames = common::query_params(query, "username");
+  if (f.usernames.size() > 100) throw common::HttpError(400, "at most 100 username filters");
+  for (const auto& u : f.usernames)
+    if (!valid_username(u))
+      throw common::HttpError(400, "username must be 1-64 characters of A-Z a-z 0-9 . _ -");
+  if (auto q = common::query_param(query, "q")) {
+    auto len = utf8_length(*q);
+    if (!len) throw common::HttpError(400, "q is not valid UTF-8");
+    if (*len > 1000) throw common::HttpError(400, "q must be at most 1000 characters");
+    f.q = std::move(*q);
+  }
+  for (const auto& a : common::query_params(query, "availability")) {
+    auto v = parse_availability(a);
+    if (!v) throw common::HttpError(400, "availability must be one of available, busy, away, dnd");
+    f.availabilities |= 1u << static_cast<unsigned>(*v);
+  }
+  if (auto b = common::query_param(query, "bbox")) {
+    auto box = parse_bbox(*b);
+    if (!box) throw common::HttpError(400, "bbox must be four numbers: minLon,minLat,maxLon,maxLat");
+    if (box->min_lon < -180 || box->max_lon > 180 || box->min_lat < -90 || box->max_lat > 90)
+      throw common::HttpError(400, "bbox out of range: longitudes -180..180, latitudes -90..90");
+    if (box->min_lon > box->max_lon || box->min_lat > box->max_lat)
+      throw common::HttpError(400, "bbox minimum above its maximum");
+    f.bbox = box;
+  }
+  return f;
+}
+
+// The query without limit and offset (for the next page's link), each pair as it came.
+std::string other_params(std::string_view query) {
+  std::string out;
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view part = query.substr(0, amp);
+    auto key = part.substr(0, part.find('='));
+    if (!part.empty() && key != "limit" && key != "offset") {
+      out += part;
+      out += '&';
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
 Response list_statuses(const Request& req, const StatusIndex& index) {
   auto [path, query] = common::split_target(std::string_view(req.target().data(), req.target().size()));
   long limit = 100, offset = 0;
@@ -79,7 +148,13 @@ Response list_statuses(const Request& req, const StatusIndex& index) {
     if (!v) return problem_for(req, 400, "offset must be a non-negative integer");
     offset = *v;
   }
-  auto page = index.list(static_cast<std::size_t>(offset), static_cast<std::size_t>(limit));
+  ListFilter filter;
+  try {
+    filter = parse_filter(query);
+  } catch (const common::HttpError& e) {
+    return problem_for(req, e.status, e.what());
+  }
+  auto page = index.list(filter, static_cast<std::size_t>(offset), static_cast<std::size_t>(limit));
   std::string body = "[";
   for (std::size_t i = 0; i < page.items.size(); ++i) {
     if (i) body += ',';
@@ -89,9 +164,16 @@ Response list_statuses(const Request& req, const StatusIndex& index) {
   Response res = common::json_response(200, std::move(body), req);
   res.set("X-Total-Count", std::to_string(page.total));
   if (static_cast<std::size_t>(offset + limit) < page.total)
-    res.set(http::field::link, "</api/statuses?limit=" + std::to_string(limit) +
-                                   "&offset=" + std::to_string(offset + limit) + ">; rel=\"next\"");
+    res.set(http::field::link, "</api/statuses?" + other_params(query) + "limit=" +
+                                   std::to_string(limit) + "&offset=" + std::to_string(offset + limit) +
+                                   ">; rel=\"next\"");
   return res;
+}
+
+Response get_history(const Request& req, const std::string& username, const StatusIndex& index) {
+  auto h = index.history(username);
+  if (!h) return problem_for(req, 404, "no status and no history for user '" + username + "'");
+  return common::json_response(200, std::move(*h), req);
 }
 
 Response get_status(const Request& req, const std::string& username, const StatusIndex& index) {
@@ -185,7 +267,15 @@ void events(Request&& req, const common::RouteMatch& m, const ExchangePtr& ex, A
   static const common::Networks kNone;
   auto client = common::client_key(common::forwarded_client(
       req, ex->remote_address(), deps.trusted_proxies ? *deps.trusted_proxies : kNone));
-  switch (deps.events.subscribe(ex, std::move(head), client)) {
+  // EventSource sends Last-Event-ID on its own reconnects; a new EventSource can only name it
+  // in the URL.
+  auto last = common::header(req, "Last-Event-ID");
+  std::optional<std::string> last_id = last ? std::optional<std::string>(std::string(*last)) : std::nullopt;
+  if (!last_id) {
+    auto [path, query] = common::split_target(std::string_view(req.target().data(), req.target().size()));
+    last_id = common::query_param(query, "lastEventId");
+  }
+  switch (deps.events.subscribe(ex, std::move(head), client, last_id)) {
     case EventHub::Subscribed::kOk:
       return;
     case EventHub::Subscribed::kClientFull:
@@ -217,8 +307,9 @@ void write_status(Request&& request, const common::RouteMatch& m, const Exchange
   } else {
     if (!json_content_type(request))
       throw common::HttpError(415, "Content-Type must be application/json");
-    auto parsed = parse_status_input(request.body(), path_user ? std::optional<std::string_view>(*path_user)
-                                                               : std::nullopt);
+    auto parsed = parse_status_input(
+        request.body(), path_user ? std::optional<std::string_view>(*path_user) : std::nullopt,
+        StatusIndex::system_ms());
     if (auto* err = std::get_if<InputError>(&parsed)) throw common::HttpError(400, err->detail);
     w.input = std::move(std::get<StatusInput>(parsed));
     w.username = w.input.username.value_or("");
@@ -263,6 +354,10 @@ void add_api_routes(common::Router& r, ApiDeps& deps) {
   r.add(http::verb::delete_, one, [d](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
     write_status(std::move(req), m, ex, *d, true, username_param(m));
   }, kServing);
+  r.add(http::verb::get, "/api/statuses/{username}/history",
+        [d](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
+          answer(ex, m, d->node_id, get_history(req, username_param(m), d->store.index()));
+        }, kReading);
   r.add(http::verb::get, "/api/events", [d](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
     events(std::move(req), m, ex, *d);
   }, kReading);

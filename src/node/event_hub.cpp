@@ -1,47 +1,132 @@
 #include "node/event_hub.hpp"
 
+#include "common/http.hpp"
+
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <charconv>
+#include <cstdio>
 
 namespace status::node {
 
+std::string EventId::str() const {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%llx.%llx.", static_cast<unsigned long long>(ms),
+                static_cast<unsigned long long>(seq));
+  return buf + boot;
+}
+
+std::optional<EventId> EventId::parse(std::string_view s) {
+  EventId id;
+  auto dot1 = s.find('.');
+  auto dot2 = dot1 == std::string_view::npos ? dot1 : s.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || dot1 == 0 || dot2 == dot1 + 1) return std::nullopt;
+  auto hex = [](std::string_view part, auto& out) {
+    auto r = std::from_chars(part.data(), part.data() + part.size(), out, 16);
+    return r.ec == std::errc() && r.ptr == part.data() + part.size();
+  };
+  if (!hex(s.substr(0, dot1), id.ms) || !hex(s.substr(dot1 + 1, dot2 - dot1 - 1), id.seq))
+    return std::nullopt;
+  id.boot = std::string(s.substr(dot2 + 1));
+  if (id.boot.empty() || id.boot.size() > 32 || id.ms < 0) return std::nullopt;
+  return id;
+}
+
+EventHub::EventHub(Options o, WallClock now)
+    : options_(o), now_(std::move(now)), boot_(common::random_id().substr(0, 12)),
+      complete_since_ms_(now_()) {}
+
 EventHub::Subscribed EventHub::subscribe(const common::ExchangePtr& ex, common::Response head,
-                                         const std::string& client) {
+                                         const std::string& client,
+                                         const std::optional<std::string>& last_event_id) {
   std::lock_guard lock(mutex_);
   std::erase_if(subs_, [](const auto& s) { return !s.ex->open(); });
-  if (subs_.size() >= max_) return Subscribed::kFull;
-  if (max_per_client_ &&
+  if (subs_.size() >= options_.max_subscribers) return Subscribed::kFull;
+  if (options_.max_per_client &&
       static_cast<std::size_t>(std::count_if(subs_.begin(), subs_.end(), [&](const auto& s) {
         return s.client == client;
-      })) >= max_per_client_)
+      })) >= options_.max_per_client)
     return Subscribed::kClientFull;
   ex->begin_stream(std::move(head));
   ex->push(": connected\n\n");
+  // Under the same lock as publish(): nothing falls between the replay and the live events.
+  if (last_event_id) ex->push(replay(last_event_id, now_()));
   subs_.push_back({ex, client});
   return Subscribed::kOk;
 }
 
+std::string EventHub::replay(const std::optional<std::string>& last_event_id,
+                             std::int64_t now) const {
+  auto reset = [&] {
+    EventId id{now, next_seq_ - 1, boot_};
+    return "id: " + id.str() + "\nevent: reset\ndata: {}\n\n";
+  };
+  auto id = EventId::parse(*last_event_id);
+  if (!id) return reset();
+  std::string out;
+  if (id->boot == boot_) {
+    // This stream's own id: exactly what came after it, if the log still holds all of it.
+    if (id->seq >= next_seq_) return reset();
+    if (id->seq + 1 < next_seq_ && (log_.empty() || log_.front().seq > id->seq + 1)) return reset();
+    for (const auto& e : log_)
+      if (e.seq > id->seq && (out += e.frame).size() > options_.replay_send_max_bytes) return reset();
+    return out;
+  }
+  // Another node's (or an earlier process's) id: everything applied here since a little before
+  // that event's time, if the log reaches back that far.
+  std::int64_t from = id->ms - options_.resume_margin_ms;
+  if (id->ms > now + options_.resume_margin_ms || now - id->ms > options_.replay_window_ms ||
+      from < complete_since_ms_)
+    return reset();
+  for (const auto& e : log_)
+    if (e.ms >= from && (out += e.frame).size() > options_.replay_send_max_bytes) return reset();
+  return out;
+}
+
 std::string EventHub::frame(const Change& c) {
-  if (c.status.deleted) {
+  if (c.what == Change::What::kHistory) return {};
+  if (c.status.deleted || c.what == Change::What::kExpire) {
     boost::json::object o;
     o["username"] = c.status.username;
     o["version"] = c.status.version.str();
-    return "event: delete\ndata: " + boost::json::serialize(o) + "\n\n";
+    const char* kind = c.what == Change::What::kExpire ? "expire" : "delete";
+    return std::string("event: ") + kind + "\ndata: " + boost::json::serialize(o) + "\n\n";
   }
   return "event: upsert\ndata: " + c.api_json + "\n\n";
 }
 
+void EventHub::trim(std::int64_t now) {
+  while (!log_.empty() &&
+         (log_.size() > options_.replay_max || log_bytes_ > options_.replay_max_bytes ||
+          log_.front().ms < now - options_.replay_window_ms)) {
+    complete_since_ms_ = log_.front().ms + 1;
+    log_bytes_ -= log_.front().frame.size();
+    log_.pop_front();
+  }
+}
+
 void EventHub::publish(const std::vector<Change>& changes) {
+  auto now = now_();
   std::lock_guard lock(mutex_);
-  if (subs_.empty()) return;
   std::string data;
-  for (const auto& c : changes) data += frame(c);
+  for (const auto& c : changes) {
+    std::string f = frame(c);
+    if (f.empty()) continue;
+    EventId id{now, next_seq_, boot_};
+    Logged e{next_seq_++, now, "id: " + id.str() + "\n" + f};
+    data += e.frame;
+    log_bytes_ += e.frame.size();
+    log_.push_back(std::move(e));
+  }
+  trim(now);
+  if (subs_.empty() || data.empty()) return;
   std::erase_if(subs_, [&](const auto& s) { return !s.ex->push(data); });
 }
 
 void EventHub::ping() {
   std::lock_guard lock(mutex_);
+  trim(now_());
   std::erase_if(subs_, [](const auto& s) { return !s.ex->push(": ping\n\n"); });
 }
 
@@ -54,6 +139,11 @@ void EventHub::close_all() {
 std::size_t EventHub::subscribers() const {
   std::lock_guard lock(mutex_);
   return subs_.size();
+}
+
+std::size_t EventHub::replay_size() const {
+  std::lock_guard lock(mutex_);
+  return log_.size();
 }
 
 }  // namespace status::node

@@ -1,35 +1,80 @@
 #pragma once
-// Server-sent events: fans every applied change out to the connected /api/events clients.
+// Server-sent events: fans every applied change out to the connected /api/events clients, and
+// keeps the recent ones so that a client that reconnects — here or to another node — resumes
+// where it left off (Last-Event-ID) instead of reloading everything.
 
 #include "common/http_server.hpp"
 #include "node/store.hpp"
 
+#include <cstdint>
+#include <deque>
+#include <functional>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace status::node {
+
+/// Where a client's last event lies: an event id as this node writes them,
+/// "<ms>.<seq>.<boot>" (hex): the wall time the sending node applied the change, its place in
+/// that node's stream and that stream's random token. Opaque to clients.
+struct EventId {
+  std::int64_t ms = 0;
+  std::uint64_t seq = 0;
+  std::string boot;
+  std::string str() const;
+  static std::optional<EventId> parse(std::string_view s);
+};
 
 /// Thread-safe. publish() is called on the store's writer thread; subscribe() on I/O threads.
 /// Subscribers are capped in all and per client, so that one client cannot take every slot.
 class EventHub {
  public:
-  explicit EventHub(std::size_t max_subscribers = 1000, std::size_t max_per_client = 32)
-      : max_(max_subscribers), max_per_client_(max_per_client) {}
+  struct Options {
+    std::size_t max_subscribers = 1000;
+    std::size_t max_per_client = 32;  // 0: no per-client cap
+    // The replay log: how far back a reconnecting client can resume (else event: reset).
+    std::size_t replay_max = 10000;
+    std::int64_t replay_window_ms = 600 * 1000;
+    std::size_t replay_max_bytes = 16 << 20;
+    // At most this much is replayed to one client (it must fit the server's per-stream queue,
+    // HttpServer::Options::stream_queue_limit); a longer gap gets event: reset.
+    std::size_t replay_send_max_bytes = 900 * 1024;
+    // A client that comes from another node gets everything this node applied since its last
+    // event's time minus this much: the two nodes' clocks and replication lag differ.
+    std::int64_t resume_margin_ms = 10 * 1000;
+  };
+  using WallClock = std::function<std::int64_t()>;
+  EventHub() : EventHub(Options{}) {}
+  explicit EventHub(Options o, WallClock now = StatusIndex::system_ms);
   enum class Subscribed { kOk, kFull, kClientFull };
   /// Starts an event stream on `ex` for `client` (common::client_key of its address), unless
   /// the hub is full (kFull) or that client holds max_per_client streams already (kClientFull).
+  /// With `last_event_id` the stream starts with every change since that event (some may
+  /// repeat), or with `event: reset` when this node cannot tell what the client missed.
   Subscribed subscribe(const common::ExchangePtr& ex, common::Response head,
-                       const std::string& client);
+                       const std::string& client,
+                       const std::optional<std::string>& last_event_id = std::nullopt);
   void set_limits(std::size_t max_subscribers, std::size_t max_per_client) {
-    max_ = max_subscribers;
-    max_per_client_ = max_per_client;
+    std::lock_guard lock(mutex_);
+    options_.max_subscribers = max_subscribers;
+    options_.max_per_client = max_per_client;
+  }
+  void set_replay(std::size_t max_events, std::int64_t window_ms) {
+    std::lock_guard lock(mutex_);
+    options_.replay_max = max_events;
+    options_.replay_window_ms = window_ms;
   }
   void publish(const std::vector<Change>& changes);
   /// A comment line to every subscriber, so idle proxies keep the stream open; drops dead ones.
   void ping();
   void close_all();
   std::size_t subscribers() const;
-  /// The SSE frame for one change: "event: upsert\ndata: {…}\n\n" or "event: delete…".
+  std::size_t replay_size() const;
+  /// "event: upsert\ndata: {…}\n\n", "event: delete…" or "event: expire…" (without the id);
+  /// empty for a change that is nobody's event (a history-only change).
   static std::string frame(const Change& c);
 
  private:
@@ -37,10 +82,23 @@ class EventHub {
     common::ExchangePtr ex;
     std::string client;
   };
+  struct Logged {
+    std::uint64_t seq;
+    std::int64_t ms;
+    std::string frame;  // with its id line
+  };
+  void trim(std::int64_t now);  // under mutex_
+  std::string replay(const std::optional<std::string>& last_event_id, std::int64_t now) const;
+
   mutable std::mutex mutex_;
+  Options options_;
+  WallClock now_;
+  std::string boot_;
   std::vector<Sub> subs_;
-  std::size_t max_;
-  std::size_t max_per_client_;  // 0: no per-client cap
+  std::deque<Logged> log_;
+  std::size_t log_bytes_ = 0;
+  std::uint64_t next_seq_ = 1;
+  std::int64_t complete_since_ms_;  // the log holds every event applied since then
 };
 
 }  // namespace status::node

@@ -65,6 +65,9 @@ std::vector<Option> node_option_table() {
       {"max-event-subscribers", "1000", "open /api/events streams at most"},
       {"max-event-subscribers-per-client", "32",
        "open /api/events streams one client may hold (0: no cap); behind a --trusted-proxy the client is the one it names in X-Forwarded-For"},
+      {"event-replay-max", "10000",
+       "events kept for clients that reconnect with Last-Event-ID (older gaps get event: reset)"},
+      {"event-replay-window-s", "600", "seconds events are kept for reconnecting clients"},
       {"trusted-proxy", "127.0.0.1,::1",
        "address or ADDRESS/PREFIX of a proxy in front of the node (the gateway): it is exempt from the per-client connection cap, and its X-Forwarded-For names the client; 'none' for none",
        true},
@@ -85,6 +88,8 @@ NodeOptions node_options_from(const common::Config& c) {
   o.max_subscribers = static_cast<std::size_t>(c.get_int("max-event-subscribers", 1, 1000000));
   o.max_subscribers_per_client =
       static_cast<std::size_t>(c.get_int("max-event-subscribers-per-client", 0, 1000000));
+  o.event_replay_max = static_cast<std::size_t>(c.get_int("event-replay-max", 0, 1000000));
+  o.event_replay_window = std::chrono::seconds(c.get_int("event-replay-window-s", 1, 86400));
   for (const auto& list : c.get_all("trusted-proxy")) {
     std::stringstream ss(list);
     std::string one;
@@ -239,6 +244,8 @@ Node::Node(NodeOptions options) : options_(std::move(options)), incarnation_(com
   api_ = std::make_unique<ApiDeps>(ApiDeps{*store_, events_, *answerer_, store_->node_id()});
   api_->trusted_proxies = &options_.trusted_proxies;
   events_.set_limits(options_.max_subscribers, options_.max_subscribers_per_client);
+  events_.set_replay(options_.event_replay_max,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(options_.event_replay_window).count());
   api_->unavailable = [this]() -> std::optional<std::string> {
     if (draining_) return "this node is stopping";
     if (!ready_) return store_->sync_state() == SyncState::kDone
@@ -269,7 +276,7 @@ Node::Node(NodeOptions options) : options_(std::move(options)), incarnation_(com
     // carries statuses only.
     bool records = std::any_of(changes.begin(), changes.end(),
                                [](const Change& c) { return c.status.kind() != Kind::kStatus; });
-    if (!records) return events_.publish(changes);
+    if (!records) return events_.publish(changes);  // (history-only changes: no event)
     if (auth_) auth_->records_changed();
     std::vector<Change> statuses;
     for (const auto& c : changes)
@@ -353,6 +360,9 @@ void Node::start() {
   peers_task_ = add("peers", 1000ms, [this] { directory_->refresh(); });
   sync_task_ = add("sync", 500ms, [this] { sync_step(); });
   add("checkpoint", 250ms, [this] { store_->checkpoint(); });
+  // Expiry: the index knows the next expiresAt; a status is gone for readers at that moment
+  // and out of the list, with its expire event, within this tick.
+  add("expiry", 100ms, [this] { store_->expire_due(); });
   add("tombstones", 1000ms, [this] {
     store_->probe_storage();
     store_->collect_tombstones();

@@ -41,6 +41,8 @@ struct NodeOptions {
   std::string advertise_host = "127.0.0.1";
   std::size_t max_subscribers = 1000;            // /api/events streams
   std::size_t max_subscribers_per_client = 32;
+  std::size_t event_replay_max = 10000;  // events kept for Last-Event-ID
+  std::chrono::seconds event_replay_window{600};
   common::Networks trusted_proxies;              // --trusted-proxy
   std::string queue_type = "classic";
   std::chrono::milliseconds queue_expiry{7LL * 24 * 3600 * 1000};

@@ -84,7 +84,7 @@ void Replicator::on_changes(const std::vector<Change>& changes) {
     if (fresh_overflow_) return;
     for (const auto& c : changes) {
       if (c.outbox_seq <= 0) continue;
-      OutboxRow row{c.outbox_seq, c.status.version.hlc, to_wire_json(c.status)};
+      OutboxRow row{c.outbox_seq, c.status.version.hlc, to_wire_json(c.status, false)};
       if (fresh_bytes_ + row.payload.size() > options_.fresh_limit_bytes) {
         fresh_.clear();
         fresh_bytes_ = 0;

@@ -27,6 +27,26 @@ std::optional<Version> Version::parse(std::string_view s) {
   return v;
 }
 
+std::string_view availability_name(Availability a) {
+  switch (a) {
+    case Availability::kBusy:
+      return "busy";
+    case Availability::kAway:
+      return "away";
+    case Availability::kDnd:
+      return "dnd";
+    case Availability::kAvailable:
+      break;
+  }
+  return "available";
+}
+
+std::optional<Availability> parse_availability(std::string_view s) {
+  for (auto a : {Availability::kAvailable, Availability::kBusy, Availability::kAway, Availability::kDnd})
+    if (s == availability_name(a)) return a;
+  return std::nullopt;
+}
+
 bool valid_username(std::string_view u) {
   if (u.empty() || u.size() > 64) return false;
   for (char c : u)
@@ -60,6 +80,18 @@ std::optional<std::size_t> utf8_length(std::string_view s) {
     ++n;
   }
   return n;
+}
+
+bool valid_emoji(std::string_view e) {
+  auto n = utf8_length(e);
+  if (!n || *n == 0 || *n > kMaxEmoji) return false;
+  // C0 and DEL as bytes; C1 (U+0080..U+009F) as their UTF-8 form C2 80..C2 9F.
+  for (std::size_t i = 0; i < e.size(); ++i) {
+    auto c = static_cast<unsigned char>(e[i]);
+    if (c < 0x20 || c == 0x7f) return false;
+    if (c == 0xc2 && i + 1 < e.size() && static_cast<unsigned char>(e[i + 1]) < 0xa0) return false;
+  }
+  return true;
 }
 
 namespace {
@@ -189,7 +221,7 @@ std::optional<double> coordinate(const json::value& v, const char* name, double 
 }  // namespace
 
 std::variant<StatusInput, InputError> parse_status_input(
-    std::string_view body, std::optional<std::string_view> path_username) {
+    std::string_view body, std::optional<std::string_view> path_username, std::int64_t now_ms) {
   if (body.empty()) return InputError{"request body must be a JSON object"};
   if (!utf8_length(body)) return InputError{"request body is not valid UTF-8"};
   json::parse_options opts;
@@ -201,7 +233,7 @@ std::variant<StatusInput, InputError> parse_status_input(
   const auto& o = v.get_object();
   StatusInput in;
   const json::value* text = nullptr;
-  const json::value *lat = nullptr, *lon = nullptr;
+  const json::value *lat = nullptr, *lon = nullptr, *clear_after = nullptr;
   for (const auto& kv : o) {
     std::string_view k = kv.key();
     if (k == "username") {
@@ -221,6 +253,26 @@ std::variant<StatusInput, InputError> parse_status_input(
       lat = &kv.value();
     } else if (k == "longitude") {
       lon = &kv.value();
+    } else if (k == "emoji") {
+      if (kv.value().is_null()) continue;
+      if (!kv.value().is_string() || !valid_emoji(kv.value().get_string()))
+        return InputError{"emoji must be 1-32 characters of UTF-8 without control characters"};
+      in.emoji = std::string(kv.value().get_string());
+    } else if (k == "availability") {
+      if (kv.value().is_null()) continue;
+      auto a = kv.value().is_string() ? parse_availability(kv.value().get_string()) : std::nullopt;
+      if (!a) return InputError{"availability must be one of available, busy, away, dnd"};
+      in.availability = *a;
+    } else if (k == "expiresAt") {
+      if (kv.value().is_null()) continue;
+      auto t = kv.value().is_string() ? parse_time(kv.value().get_string()) : std::nullopt;
+      if (!t) return InputError{"expiresAt must be an RFC 3339 date-time"};
+      if (*t <= now_ms) return InputError{"expiresAt must lie in the future"};
+      if (*t > now_ms + kMaxExpiryMs) return InputError{"expiresAt must be at most 366 days ahead"};
+      in.expires_at_ms = *t;
+    } else if (k == "clearAfter") {
+      if (kv.value().is_null()) continue;
+      clear_after = &kv.value();
     } else if (k == "version") {
       // set by the server; ignored on input
     } else {
@@ -250,6 +302,15 @@ std::variant<StatusInput, InputError> parse_status_input(
   if (!err.empty()) return InputError{err};
   if (in.latitude.has_value() != in.longitude.has_value())
     return InputError{"latitude and longitude must be given together"};
+  if (clear_after) {
+    if (in.expires_at_ms) return InputError{"give expiresAt or clearAfter, not both"};
+    if (!clear_after->is_int64() && !clear_after->is_uint64())
+      return InputError{"clearAfter must be a whole number of seconds"};
+    auto secs = clear_after->is_int64() ? clear_after->get_int64() : -1;
+    if (secs < 1 || secs > kMaxExpiryMs / 1000)
+      return InputError{"clearAfter must be between 1 and 31622400 seconds (366 days)"};
+    in.expires_at_ms = now_ms + secs * 1000;
+  }
   return in;
 }
 
@@ -271,7 +332,14 @@ std::string to_api_json(const Status& s) {
   out += json::serialize(json::string_view(s.username));
   out += ",\"statusText\":";
   out += json::serialize(json::string_view(s.text));
-  out += ",\"time\":\"" + format_time(s.time_ms) + "\"";
+  if (!s.emoji.empty()) {
+    out += ",\"emoji\":";
+    out += json::serialize(json::string_view(s.emoji));
+  }
+  out += ",\"availability\":\"";
+  out += availability_name(s.availability);
+  out += "\",\"time\":\"" + format_time(s.time_ms) + "\"";
+  if (s.expires_at_ms) out += ",\"expiresAt\":\"" + format_time(s.expires_at_ms) + "\"";
   if (s.latitude && s.longitude) {
     out += ",\"latitude\":";
     append_number(out, *s.latitude);
@@ -282,23 +350,125 @@ std::string to_api_json(const Status& s) {
   return out;
 }
 
-std::string to_wire_json(const Status& s) {
+namespace {
+
+// The status fields a past entry shares with a status, in the wire form.
+template <class T>
+void put_status_fields(json::object& o, const T& s) {
+  o["x"] = s.text;
+  o["t"] = s.time_ms;
+  if (!s.emoji.empty()) o["em"] = s.emoji;
+  if (s.availability != Availability::kAvailable) o["av"] = static_cast<int>(s.availability);
+  if (s.expires_at_ms) o["ex"] = s.expires_at_ms;
+}
+
+json::array past_array(const std::vector<Past>& past) {
+  json::array hi;
+  for (const auto& p : past) {
+    json::object e;
+    e["h"] = p.version.hlc;
+    e["n"] = p.version.node;
+    if (p.deleted) {
+      e["d"] = true;
+      if (p.purge) e["p"] = true;
+    } else {
+      put_status_fields(e, p);
+    }
+    hi.push_back(std::move(e));
+  }
+  return hi;
+}
+
+}  // namespace
+
+std::string past_json(const std::vector<Past>& past) {
+  return past.empty() ? std::string() : json::serialize(past_array(past));
+}
+
+std::string to_wire_json(const Status& s, bool with_past) {
   json::object o;
   o["u"] = s.username;
   o["h"] = s.version.hlc;
   o["n"] = s.version.node;
   if (s.deleted) {
     o["d"] = true;
+    if (s.purge) o["p"] = true;
   } else {
-    o["x"] = s.text;
-    o["t"] = s.time_ms;
+    put_status_fields(o, s);
     if (s.latitude && s.longitude) {
       o["la"] = *s.latitude;
       o["lo"] = *s.longitude;
     }
     if (!s.extra.empty()) o["e"] = s.extra;
   }
+  if (with_past && !s.past.empty()) o["hi"] = past_array(s.past);
   return json::serialize(o);
+}
+
+Past as_past(const Status& s) {
+  Past p;
+  p.version = s.version;
+  p.deleted = s.deleted;
+  p.purge = s.purge;
+  if (!s.deleted) {
+    p.text = s.text;
+    p.emoji = s.emoji;
+    p.availability = s.availability;
+    p.time_ms = s.time_ms;
+    p.expires_at_ms = s.expires_at_ms;
+  }
+  return p;
+}
+
+void normalize_past(Status& s) {
+  auto& past = s.past;
+  std::sort(past.begin(), past.end(), [](const Past& a, const Past& b) { return a.version > b.version; });
+  past.erase(std::unique(past.begin(), past.end(),
+                         [](const Past& a, const Past& b) { return a.version == b.version; }),
+             past.end());
+  std::erase_if(past, [&](const Past& p) { return p.version >= s.version; });
+  if (s.purge || s.kind() != Kind::kStatus) return past.clear();
+  std::size_t keep = 0, live = 0;
+  while (keep < past.size() && keep < kMaxPast && live < kHistoryLength) {
+    const Past& p = past[keep++];
+    if (p.purge) break;  // the purge stays (it keeps older copies from coming back), not below
+    if (!p.deleted) ++live;
+  }
+  past.resize(keep);
+}
+
+namespace {
+std::int64_t stamp_ms(std::uint64_t hlc) { return static_cast<std::int64_t>(hlc >> 16); }
+}  // namespace
+
+std::string history_json(const Status& s, std::int64_t now_ms) {
+  // Each entry ended with the next newer state: expired if its expiresAt came first, else
+  // replaced (a status) or deleted (a tombstone), at that state's stamp.
+  std::string out = "[";
+  std::size_t n = 0;
+  auto add = [&](const Past& p, std::int64_t next_ms, bool next_deleted) {
+    if (p.deleted || n >= kHistoryLength) return;
+    bool expired = p.expires_at_ms && p.expires_at_ms <= next_ms;
+    json::object o;
+    o["statusText"] = p.text;
+    if (!p.emoji.empty()) o["emoji"] = p.emoji;
+    o["availability"] = availability_name(p.availability);
+    o["time"] = format_time(p.time_ms);
+    o["version"] = p.version.str();
+    o["endedAt"] = format_time(expired ? p.expires_at_ms : next_ms);
+    o["endedBy"] = expired ? "expired" : next_deleted ? "deleted" : "replaced";
+    if (n++) out += ',';
+    out += json::serialize(o);
+  };
+  if (s.expired(now_ms)) add(as_past(s), s.expires_at_ms, false);
+  std::int64_t next_ms = stamp_ms(s.version.hlc);
+  bool next_deleted = s.deleted;
+  for (const auto& p : s.past) {
+    add(p, next_ms, next_deleted);
+    next_ms = stamp_ms(p.version.hlc);
+    next_deleted = p.deleted;
+  }
+  return out + "]";
 }
 
 namespace {
@@ -323,25 +493,84 @@ bool valid_record(const Status& s) {
 
 }  // namespace
 
+namespace {
+
+// Years 0000..9999: what format_time can write and parse_time can read.
+bool valid_time(std::int64_t ms) {
+  constexpr std::int64_t kMin = -62167219200000LL, kMax = 253402300799999LL;
+  return ms >= kMin && ms <= kMax;
+}
+
+bool valid_stamp(const Version& v) {
+  return valid_username(v.node) && v.hlc != 0 && v.hlc < (std::uint64_t{1} << 63);
+}
+
+// The fields a status shares with its past entries.
+template <class T>
+bool valid_status_fields(const T& s) {
+  auto len = utf8_length(s.text);
+  if (!len || *len == 0 || *len > 1000) return false;
+  if (!s.emoji.empty() && !valid_emoji(s.emoji)) return false;
+  if (static_cast<int>(s.availability) > static_cast<int>(Availability::kDnd)) return false;
+  return valid_time(s.time_ms) && s.expires_at_ms >= 0 && valid_time(s.expires_at_ms);
+}
+
+}  // namespace
+
 bool valid_state(const Status& s) {
   // Replicated states pass the same rules as a client's input: they end up in API answers,
   // event streams and headers of every node.
-  if (!valid_username(s.version.node)) return false;
-  if (s.version.hlc == 0 || s.version.hlc >= (std::uint64_t{1} << 63)) return false;
-  if (s.kind() != Kind::kStatus) return valid_record(s);
+  if (!valid_stamp(s.version)) return false;
+  if (s.kind() != Kind::kStatus) return valid_record(s) && s.past.empty();
   if (!valid_username(s.username)) return false;
+  if (s.past.size() > kMaxPast) return false;
+  for (const auto& p : s.past)
+    if (!valid_stamp(p.version) || (!p.deleted && !valid_status_fields(p))) return false;
   if (s.deleted) return true;
-  auto len = utf8_length(s.text);
-  if (!len || *len == 0 || *len > 1000) return false;
   if (s.latitude.has_value() != s.longitude.has_value()) return false;
   if (s.latitude && !(std::isfinite(*s.latitude) && std::abs(*s.latitude) <= 90)) return false;
   if (s.longitude && !(std::isfinite(*s.longitude) && std::abs(*s.longitude) <= 180)) return false;
-  // Years 0000..9999: what format_time can write and parse_time can read.
-  constexpr std::int64_t kMin = -62167219200000LL, kMax = 253402300799999LL;
-  return s.time_ms >= kMin && s.time_ms <= kMax;
+  return valid_status_fields(s);
 }
 
 namespace {
+
+template <class T>
+void get_status_fields(const json::object& o, T& s) {
+  s.text = std::string(o.at("x").as_string());
+  s.time_ms = o.at("t").to_number<std::int64_t>();
+  if (auto* em = o.if_contains("em")) s.emoji = std::string(em->as_string());
+  if (auto* av = o.if_contains("av")) {
+    auto a = av->to_number<int>();
+    if (a < 0 || a > static_cast<int>(Availability::kDnd)) throw std::out_of_range("availability");
+    s.availability = static_cast<Availability>(a);
+  }
+  if (auto* ex = o.if_contains("ex")) s.expires_at_ms = ex->to_number<std::int64_t>();
+}
+
+bool flag(const json::object& o, const char* key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_bool() && v->get_bool();
+}
+
+// Throws on a malformed array (callers catch).
+void read_past(const json::value& v, std::vector<Past>& out) {
+  const auto& arr = v.as_array();
+  if (arr.size() > kMaxPast) throw std::length_error("history too long");
+  for (const auto& ev : arr) {
+    const auto& e = ev.as_object();
+    Past p;
+    p.version.hlc = e.at("h").to_number<std::uint64_t>();
+    p.version.node = std::string(e.at("n").as_string());
+    if (flag(e, "d")) {
+      p.deleted = true;
+      p.purge = flag(e, "p");
+    } else {
+      get_status_fields(e, p);
+    }
+    out.push_back(std::move(p));
+  }
+}
 
 std::optional<Status> from_wire_value(const json::value& v) {
   if (!v.is_object()) return std::nullopt;
@@ -351,16 +580,18 @@ std::optional<Status> from_wire_value(const json::value& v) {
     s.username = std::string(o.at("u").as_string());
     s.version.hlc = o.at("h").to_number<std::uint64_t>();
     s.version.node = std::string(o.at("n").as_string());
-    if (auto* d = o.if_contains("d"); d && d->is_bool() && d->get_bool()) {
+    if (flag(o, "d")) {
       s.deleted = true;
+      s.purge = flag(o, "p");
     } else {
-      s.text = std::string(o.at("x").as_string());
-      s.time_ms = o.at("t").to_number<std::int64_t>();
+      get_status_fields(o, s);
       if (auto* la = o.if_contains("la")) s.latitude = la->to_number<double>();
       if (auto* lo = o.if_contains("lo")) s.longitude = lo->to_number<double>();
       if (auto* e = o.if_contains("e")) s.extra = std::string(e->as_string());
     }
+    if (auto* hi = o.if_contains("hi")) read_past(*hi, s.past);
     if (!valid_state(s)) return std::nullopt;
+    normalize_past(s);
     return s;
   } catch (const std::exception&) {
     return std::nullopt;  // a malformed event from the wire is dropped by the caller, logged
@@ -368,6 +599,21 @@ std::optional<Status> from_wire_value(const json::value& v) {
 }
 
 }  // namespace
+
+bool read_past_json(std::string_view text, Status& s) {
+  if (text.empty()) return true;
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec) return false;
+  try {
+    read_past(v, s.past);
+  } catch (const std::exception&) {
+    s.past.clear();
+    return false;
+  }
+  normalize_past(s);
+  return true;
+}
 
 std::optional<Status> from_wire_json(std::string_view text) {
   boost::system::error_code ec;

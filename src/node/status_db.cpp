@@ -59,10 +59,17 @@ StatusDb::StatusDb(const std::string& path, bool sync_full) : path_(path), db_(p
   if (!has_column("outbox", "hlc"))
     db_.exec("ALTER TABLE outbox ADD COLUMN hlc INTEGER NOT NULL DEFAULT 0");
   if (!has_column("statuses", "extra")) db_.exec("ALTER TABLE statuses ADD COLUMN extra TEXT");
+  // ... and before statuses had emoji, availability, expiry and a history (past: wire JSON).
+  if (!has_column("statuses", "past"))
+    db_.exec("ALTER TABLE statuses ADD COLUMN emoji TEXT;"
+             "ALTER TABLE statuses ADD COLUMN availability INTEGER NOT NULL DEFAULT 0;"
+             "ALTER TABLE statuses ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;"
+             "ALTER TABLE statuses ADD COLUMN purge INTEGER NOT NULL DEFAULT 0;"
+             "ALTER TABLE statuses ADD COLUMN past TEXT");
 
   put_ = db_.prepare(
-      "INSERT OR REPLACE INTO statuses(username,text,time_ms,lat,lon,hlc,node,deleted,extra) "
-      "VALUES(?,?,?,?,?,?,?,?,?)");
+      "INSERT OR REPLACE INTO statuses(username,text,time_ms,lat,lon,hlc,node,deleted,extra,"
+      "emoji,availability,expires_at,purge,past) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   erase_ = db_.prepare("DELETE FROM statuses WHERE username=?");
   outbox_add_ = db_.prepare("INSERT INTO outbox(seq,hlc,payload) VALUES(?,?,?)");
   outbox_delete_ = db_.prepare("DELETE FROM outbox WHERE seq <= ?");
@@ -72,7 +79,8 @@ StatusDb::StatusDb(const std::string& path, bool sync_full) : path_(path), db_(p
 
 void StatusDb::load(const std::function<void(Status)>& fn) {
   auto q = db_.prepare(
-      "SELECT username,text,time_ms,lat,lon,hlc,node,deleted,extra FROM statuses");
+      "SELECT username,text,time_ms,lat,lon,hlc,node,deleted,extra,emoji,availability,expires_at,"
+      "purge,past FROM statuses");
   while (q.step()) {
     Status s;
     s.username = q.text(0);
@@ -84,6 +92,14 @@ void StatusDb::load(const std::function<void(Status)>& fn) {
     s.version.node = q.text(6);
     s.deleted = q.i64(7) != 0;
     if (!q.is_null(8)) s.extra = q.text(8);
+    if (!q.is_null(9)) s.emoji = q.text(9);
+    auto a = q.i64(10);
+    if (a >= 0 && a <= static_cast<std::int64_t>(Availability::kDnd))
+      s.availability = static_cast<Availability>(a);
+    s.expires_at_ms = q.i64(11);
+    s.purge = q.i64(12) != 0;
+    if (!q.is_null(13) && !read_past_json(q.text(13), s))
+      spdlog::warn("event=history_unreadable username={}", s.username);
     fn(std::move(s));
   }
 }
@@ -118,6 +134,12 @@ void StatusDb::put(const Status& s) {
   q.bind(8, std::int64_t{s.deleted ? 1 : 0});
   if (s.extra.empty()) q.bind_null(9);
   else q.bind(9, s.extra);
+  if (s.emoji.empty()) q.bind_null(10);
+  else q.bind(10, s.emoji);
+  q.bind(11, static_cast<std::int64_t>(s.availability)).bind(12, s.expires_at_ms);
+  q.bind(13, std::int64_t{s.purge ? 1 : 0});
+  if (s.past.empty()) q.bind_null(14);
+  else q.bind(14, past_json(s.past));
   q.step();
 }
 

@@ -1,5 +1,7 @@
 #include "node/status_index.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <mutex>
 
 namespace status::node {
@@ -23,10 +25,39 @@ std::uint64_t fnv(std::string_view s, std::uint64_t h = 1469598103934665603ULL) 
   return h;
 }
 
-// One entry's share of the digest: depends on (username, version, deleted) only.
+// One entry's share of the digest: depends on (username, version, deleted) and the versions of
+// its history (two nodes that agree on the status but not on its history repair it).
 std::uint64_t digest_part(std::string_view username, const Status& s) {
   std::uint64_t h = fnv(s.version.node, mix(fnv(username) ^ s.version.hlc));
-  return mix(h + (s.deleted ? 1 : 0));
+  h = mix(h + (s.deleted ? 1 : 0));
+  for (const auto& p : s.past) h = mix(fnv(p.version.node, h ^ p.version.hlc));
+  return h;
+}
+
+// Lower case of the letters of Latin-1, Latin Extended-A, Greek and Cyrillic; others unchanged.
+char32_t fold(char32_t c) {
+  if (c < 0x80) return c >= 'A' && c <= 'Z' ? c + 32 : c;
+  if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 32;
+  if (c >= 0x100 && c <= 0x17F) {
+    if (c == 0x178) return 0xFF;
+    bool odd_upper = (c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E);
+    if (c == 0x130 || c == 0x131 || c == 0x138 || c == 0x149 || c == 0x17F) return c;
+    return (c % 2 == (odd_upper ? 1 : 0)) ? c + 1 : c;
+  }
+  if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2) return c + 32;
+  if (c >= 0x410 && c <= 0x42F) return c + 32;
+  if (c >= 0x400 && c <= 0x40F) return c + 80;
+  return c;
+}
+
+// Decodes valid UTF-8 (what the index holds) one code point at a time.
+char32_t next_cp(std::string_view s, std::size_t& i) {
+  auto c = static_cast<unsigned char>(s[i++]);
+  if (c < 0x80) return c;
+  int extra = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : 1;
+  char32_t cp = c & (0x3F >> extra);
+  for (int k = 0; k < extra && i < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i++]) & 0x3F);
+  return cp;
 }
 
 bool served(const Status& s, std::uint64_t min_tombstone_hlc) {
@@ -34,6 +65,37 @@ bool served(const Status& s, std::uint64_t min_tombstone_hlc) {
 }
 
 }  // namespace
+
+std::u32string fold_query(std::string_view q) {
+  std::u32string out;
+  for (std::size_t i = 0; i < q.size();) out += fold(next_cp(q, i));
+  return out;
+}
+
+bool contains_folded(std::string_view text, const std::u32string& needle) {
+  if (needle.empty()) return true;
+  bool ascii = std::all_of(needle.begin(), needle.end(), [](char32_t c) { return c < 0x80; });
+  if (ascii) {  // the common case, byte by byte: no ASCII byte is part of a longer character
+    auto lower = [](unsigned char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; };
+    if (needle.size() > text.size()) return false;
+    for (std::size_t i = 0; i + needle.size() <= text.size(); ++i) {
+      std::size_t k = 0;
+      while (k < needle.size() && lower(static_cast<unsigned char>(text[i + k])) == needle[k]) ++k;
+      if (k == needle.size()) return true;
+    }
+    return false;
+  }
+  thread_local std::u32string folded;
+  folded.clear();
+  for (std::size_t i = 0; i < text.size();) folded += fold(next_cp(text, i));
+  return folded.find(needle) != std::u32string::npos;
+}
+
+std::int64_t StatusIndex::system_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 Entry Entry::make(Status s) {
   Entry e;
@@ -62,7 +124,10 @@ void StatusIndex::remove(std::string_view username) {
   if (old == entries_.end()) return;
   const Status& s = old->second.status;
   if (s.deleted) tombstones_.erase({s.version.hlc, old->first});
-  else if (s.kind() == Kind::kStatus) by_time_.erase(&old->second);
+  else if (s.kind() == Kind::kStatus) {
+    by_time_.erase(&old->second);
+    if (s.expires_at_ms) expiring_.erase({s.expires_at_ms, old->first});
+  }
   else if (s.kind() == Kind::kSession) sessions_.erase({s.time_ms, old->first});
   account(old->second, false);
   entries_.erase(old);
@@ -78,7 +143,10 @@ void StatusIndex::put(Entry e) {
   auto it = entries_.insert(std::move(node)).position;
   const Status& s = it->second.status;
   if (s.deleted) tombstones_.emplace(s.version.hlc, it->first);
-  else if (s.kind() == Kind::kStatus) by_time_.insert(&it->second);
+  else if (s.kind() == Kind::kStatus && !s.expired(now_())) {
+    by_time_.insert(&it->second);
+    if (s.expires_at_ms) expiring_.emplace(s.expires_at_ms, it->first);
+  }
   else if (s.kind() == Kind::kSession) sessions_.emplace(s.time_ms, it->first);
   account(it->second, true);
 }
@@ -98,6 +166,28 @@ void StatusIndex::erase(const std::vector<std::string>& usernames) {
 const Entry* StatusIndex::find_for_writer(std::string_view username) const {
   auto it = entries_.find(username);
   return it == entries_.end() ? nullptr : &it->second;
+}
+
+std::vector<Status> StatusIndex::expire_due(std::int64_t now_ms, std::size_t max) {
+  std::vector<Status> out;
+  std::unique_lock lock(mutex_);
+  while (!expiring_.empty() && expiring_.begin()->first <= now_ms && out.size() < max) {
+    auto key = expiring_.begin()->second;
+    expiring_.erase(expiring_.begin());
+    auto it = entries_.find(key);
+    if (it == entries_.end()) continue;
+    by_time_.erase(&it->second);
+    Status gone;
+    gone.username = it->second.status.username;
+    gone.version = it->second.status.version;
+    out.push_back(std::move(gone));
+  }
+  return out;
+}
+
+std::int64_t StatusIndex::next_expiry() const {
+  std::shared_lock lock(mutex_);
+  return expiring_.empty() ? 0 : expiring_.begin()->first;
 }
 
 std::vector<std::string> StatusIndex::tombstones_before(std::uint64_t hlc, std::size_t max) const {
@@ -148,28 +238,87 @@ std::vector<std::string> StatusIndex::older_than(std::size_t first, std::size_t 
 
 bool StatusIndex::visit(const std::string& username,
                         const std::function<void(const Entry&)>& fn) const {
+  auto now = now_();
   std::shared_lock lock(mutex_);
   auto it = entries_.find(username);
-  if (it == entries_.end() || it->second.status.deleted) return false;
+  if (it == entries_.end() || it->second.status.deleted || it->second.status.expired(now)) return false;
   fn(it->second);
   return true;
 }
 
 std::optional<Entry> StatusIndex::get(const std::string& username) const {
+  auto now = now_();
   std::shared_lock lock(mutex_);
   auto it = entries_.find(username);
-  if (it == entries_.end() || it->second.status.deleted) return std::nullopt;
+  if (it == entries_.end() || it->second.status.deleted || it->second.status.expired(now))
+    return std::nullopt;
   return it->second;
 }
 
-StatusIndex::Page StatusIndex::list(std::size_t offset, std::size_t limit) const {
-  Page p;
+std::optional<std::string> StatusIndex::history(const std::string& username) const {
+  auto now = now_();
   std::shared_lock lock(mutex_);
-  p.total = by_time_.size();
-  if (offset >= p.total) return p;
-  auto it = by_time_.begin();
-  std::advance(it, static_cast<long>(offset));
-  for (; it != by_time_.end() && p.items.size() < limit; ++it) p.items.push_back((*it)->api_json);
+  auto it = entries_.find(username);
+  if (it == entries_.end() || it->second.status.kind() != Kind::kStatus) return std::nullopt;
+  const Status& s = it->second.status;
+  std::string h = history_json(s, now);
+  if (h == "[]" && (s.deleted || s.expired(now))) return std::nullopt;
+  return h;
+}
+
+bool StatusIndex::matches(const Entry& e, const ListFilter& f, const std::u32string& q,
+                          std::int64_t now) const {
+  const Status& s = e.status;
+  if (s.expired(now)) return false;  // until expire_due() takes it out
+  if (f.availabilities && !(f.availabilities & (1u << static_cast<unsigned>(s.availability))))
+    return false;
+  if (f.bbox) {
+    if (!s.latitude || !s.longitude) return false;
+    if (*s.longitude < f.bbox->min_lon || *s.longitude > f.bbox->max_lon ||
+        *s.latitude < f.bbox->min_lat || *s.latitude > f.bbox->max_lat)
+      return false;
+  }
+  if (!q.empty() && !contains_folded(s.username, q) && !contains_folded(s.text, q)) return false;
+  return true;
+}
+
+StatusIndex::Page StatusIndex::list(const ListFilter& f, std::size_t offset,
+                                    std::size_t limit) const {
+  Page p;
+  auto now = now_();
+  auto q = fold_query(f.q);
+  bool filtered = !f.q.empty() || f.availabilities || f.bbox;
+  std::shared_lock lock(mutex_);
+  auto take = [&](const Entry* e) {
+    if (p.total >= offset && p.items.size() < limit) p.items.push_back(e->api_json);
+    ++p.total;
+  };
+  if (!f.usernames.empty()) {
+    std::vector<const Entry*> found;
+    for (const auto& u : f.usernames) {
+      auto it = entries_.find(u);
+      if (it == entries_.end() || it->second.status.deleted ||
+          it->second.status.kind() != Kind::kStatus || !matches(it->second, f, q, now))
+        continue;
+      found.push_back(&it->second);
+    }
+    std::sort(found.begin(), found.end(), ByTime{});
+    found.erase(std::unique(found.begin(), found.end()), found.end());
+    for (const Entry* e : found) take(e);
+    return p;
+  }
+  if (!filtered) {
+    // No filter: the page straight from the ordered set, without looking at the others.
+    p.total = by_time_.size();
+    if (offset >= p.total) return p;
+    auto it = by_time_.begin();
+    std::advance(it, static_cast<long>(offset));
+    for (; it != by_time_.end() && p.items.size() < limit; ++it)
+      if (!(*it)->status.expired(now)) p.items.push_back((*it)->api_json);
+    return p;
+  }
+  for (const Entry* e : by_time_)
+    if (matches(*e, f, q, now)) take(e);
   return p;
 }
 

@@ -27,9 +27,30 @@ struct Entry {
   static Entry make(Status s);
 };
 
+/// The filters of GET /api/statuses; all given ones must match.
+struct ListFilter {
+  std::vector<std::string> usernames;  // any of them; empty: everyone
+  std::string q;                       // substring of username or text, any case; empty: none
+  unsigned availabilities = 0;         // bit (1 << Availability) per allowed value; 0: any
+  struct Box {
+    double min_lon, min_lat, max_lon, max_lat;
+  };
+  std::optional<Box> bbox;  // statuses without coordinates never match
+};
+
+/// Case-insensitive substring search over UTF-8 (letters of Latin, Greek and Cyrillic fold to
+/// lower case; anything else compares as it is). `needle` as made by fold_query.
+std::u32string fold_query(std::string_view q);
+bool contains_folded(std::string_view text, const std::u32string& needle);
+
 class StatusIndex {
  public:
   static constexpr std::size_t kDigestSlots = 4096;
+  using WallClock = std::function<std::int64_t()>;  // ms since epoch
+  /// `now` tells which statuses have expired (readers never see them, whether or not
+  /// expire_due() has run yet).
+  explicit StatusIndex(WallClock now = system_ms) : now_(std::move(now)) {}
+  static std::int64_t system_ms();
   static std::size_t slot_of(std::string_view username, std::size_t slots = kDigestSlots);
 
   // ---- readers: any thread ----
@@ -41,7 +62,11 @@ class StatusIndex {
     std::vector<std::string> items;  // API JSON of each status, newest time first
     std::size_t total = 0;
   };
-  Page list(std::size_t offset, std::size_t limit) const;
+  Page list(std::size_t offset, std::size_t limit) const { return list({}, offset, limit); }
+  Page list(const ListFilter& filter, std::size_t offset, std::size_t limit) const;
+  /// The user's history as the API shows it (history_json), or nullopt when the user has
+  /// neither a status nor history.
+  std::optional<std::string> history(const std::string& username) const;
   std::size_t live_count() const;
   std::size_t tombstone_count() const;
   /// One 64-bit digest per bucket of usernames, order-independent, over (username, version,
@@ -76,6 +101,11 @@ class StatusIndex {
   void install(std::vector<Entry> entries);
   /// Removes the entries of these users (a replacing resync), under one exclusive lock.
   void erase(const std::vector<std::string>& usernames);
+  /// Takes statuses whose expiresAt is at or before `now_ms` out of the list (earliest first, at
+  /// most `max`) and returns them (username and version: the expire events).
+  std::vector<Status> expire_due(std::int64_t now_ms, std::size_t max);
+  /// The earliest expiresAt of a listed status, or 0.
+  std::int64_t next_expiry() const;
   /// Usernames of tombstones stamped below `hlc`, oldest first, at most `max`.
   std::vector<std::string> tombstones_before(std::uint64_t hlc, std::size_t max) const;
   /// Usernames in digest slots [first, last) whose entry is stamped below `hlc`.
@@ -91,13 +121,16 @@ class StatusIndex {
   void put(Entry e);                       // under the exclusive lock
   void remove(std::string_view username);  // under the exclusive lock
   void account(const Entry& e, bool add);  // e's share of slots_
+  bool matches(const Entry& e, const ListFilter& f, const std::u32string& q, std::int64_t now) const;
 
+  WallClock now_;
   mutable std::shared_mutex mutex_;
   // Keyed by a view of the entry's own username (one copy of each name in memory).
   std::unordered_map<std::string_view, Entry> entries_;
   std::set<const Entry*, ByTime> by_time_;                         // live entries only
   std::set<std::pair<std::uint64_t, std::string_view>> tombstones_;  // (hlc, username)
   std::set<std::pair<std::int64_t, std::string_view>> sessions_;     // live: (expiry, key)
+  std::set<std::pair<std::int64_t, std::string_view>> expiring_;     // listed: (expiresAt, user)
   std::vector<std::uint64_t> slots_ = std::vector<std::uint64_t>(kDigestSlots);
 };
 

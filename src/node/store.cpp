@@ -70,6 +70,7 @@ Store::Store(Options options, HybridClock& clock)
       lock_(options_.data_dir),
       db_path_(options_.data_dir + "/status.db"),
       db_(db_path_, options_.sync_full),
+      index_([this] { return static_cast<std::int64_t>(clock_.wall_ms()); }),
       checkpointer_(db_path_),
       committer_(
           options_.max_batch, [this](std::vector<Item>& b) { process(b); },
@@ -196,6 +197,28 @@ void Store::probe_storage() {
   }, {});
 }
 
+void Store::expire_due() {
+  auto next = index_.next_expiry();
+  if (!next || next > static_cast<std::int64_t>(clock_.wall_ms()) || expiring_.exchange(true)) return;
+  enqueue_task(
+      [this](StatusDb&) -> std::function<void()> {
+        return [this] {
+          // Nothing to store: expiry follows from expiresAt on every node alike.
+          auto gone = index_.expire_due(static_cast<std::int64_t>(clock_.wall_ms()), 10000);
+          if (gone.empty() || !listener_) return;
+          std::vector<Change> changes;
+          changes.reserve(gone.size());
+          for (auto& g : gone) changes.push_back({std::move(g), {}, 0, Change::What::kExpire});
+          try {
+            listener_(changes);
+          } catch (const std::exception& e) {
+            spdlog::error("event=change_listener_failed error=\"{}\"", e.what());
+          }
+        };
+      },
+      [this](bool) { expiring_ = false; });
+}
+
 std::size_t Store::collect_tombstones(std::size_t max) {
   auto names = index_.tombstones_before(horizon_hlc(), max);
   // Sessions past their expiry (and the allowed clock offset) go on every node by themselves:
@@ -261,7 +284,7 @@ void Store::try_commit(std::vector<Item*>& items, Attempt& a) {
         db_.put(*d.next);
         if (options_.outbox) {
           r.outbox_seq = ++next_seq_;
-          db_.outbox_add(r.outbox_seq, d.next->version.hlc, to_wire_json(*d.next));
+          db_.outbox_add(r.outbox_seq, d.next->version.hlc, to_wire_json(*d.next, false));
           ++a.outbox_rows;
         }
         Entry e = Entry::make(std::move(*d.next));
@@ -283,13 +306,17 @@ void Store::try_commit(std::vector<Item*>& items, Attempt& a) {
         }
         clock_.observe(s.version.hlc);
         const Status* cur = a.lookup(index_, s.username);
-        if (merge_remote(s, cur, horizon, wall) != Merge::kApply) continue;
-        db_.put(s);
-        Entry e = Entry::make(s);  // a copy: a failed batch is retried with the same states
-        a.changes.push_back({e.status, e.api_json, 0});
+        // A copy: a failed batch is retried with the same states.
+        auto next = merged_state(s, cur, horizon, wall);
+        if (!next) continue;
+        bool history_only = cur && cur->version == next->version;
+        db_.put(*next);
+        Entry e = Entry::make(std::move(*next));
+        a.changes.push_back({e.status, e.api_json, 0,
+                             history_only ? Change::What::kHistory : Change::What::kState});
         std::string u = e.status.username;
         a.overlay[u] = std::move(e);
-        ++res.applied;
+        if (!history_only) ++res.applied;
       }
       if (rw.replace) {
         // Entries the peer does not have and that are older than what it remembers of deletes:

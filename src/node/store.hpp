@@ -75,9 +75,15 @@ struct ApplyResult {
 
 /// A change applied to the store (after its commit), local or replicated.
 struct Change {
+  enum class What {
+    kState,    // the user's status changed (upsert or delete)
+    kHistory,  // only the history grew (an older concurrent write arrived): nobody's event
+    kExpire,   // the status's expiresAt passed (status: username and version only)
+  };
   Status status;
   std::string api_json;     // empty for tombstones
   std::int64_t outbox_seq;  // > 0 for local changes written to the outbox
+  What what = What::kState;
 };
 
 /// How far a node's state is known to be complete (persisted in the data dir).
@@ -153,6 +159,9 @@ class Store {
   /// PASSIVE checkpoint from a connection of its own, then a WAL rewind by the writer between
   /// two batches (keeps the WAL small under a steady load). One caller thread (maintenance).
   void checkpoint();
+  /// Takes the statuses whose expiresAt has passed out of the list, in the writer's order with
+  /// the writes, and tells the change listener (Change::What::kExpire). Returns at once.
+  void expire_due();
   /// Forgets tombstones older than the horizon (at most `max` per call, oldest first); returns
   /// how many went. Blocks until done.
   std::size_t collect_tombstones(std::size_t max = 10000);
@@ -214,6 +223,7 @@ class Store {
   std::atomic<std::size_t> outbox_size_{0};
   std::atomic<std::uint64_t> commits_{0}, failures_{0}, rejected_{0};
   std::atomic<bool> storage_failing_{false};
+  std::atomic<bool> expiring_{false};  // an expire task is queued
 };
 
 }  // namespace status::node

@@ -38,6 +38,7 @@ struct LocalRequest {
   Preconditions pre;
   std::optional<Status> record;
   bool create_only = false;  // with `record`: kConflict when the key is live
+  bool purge = false;        // a status delete that erases the history too (account deletion)
 };
 
 /// RFC 9110 §13.1: If-Match needs a current representation whose tag is listed; If-None-Match
@@ -55,7 +56,8 @@ struct LocalDecision {
   std::optional<Status> next;  // the state to store (a live status or a tombstone), if any
 };
 /// What a local write does to `current` (the user's entry, tombstone or live; null if none).
-/// `stamp` from local_stamp(); `node` is this node's id.
+/// `stamp` from local_stamp(); `node` is this node's id. A status whose expiresAt lies before
+/// the stamp counts as gone (a write creates a new one); the replaced state joins the history.
 LocalDecision decide_local(const LocalRequest& w, const Status* current, std::uint64_t stamp,
                            std::string_view node);
 
@@ -69,6 +71,13 @@ enum class Merge {
 /// A live session that has expired (before `now_ms`) is never taken in: every node forgets it.
 Merge merge_remote(const Status& incoming, const Status* current, std::uint64_t horizon_hlc,
                    std::int64_t now_ms);
+
+/// The state to store when `incoming` arrives here and `current` is what is stored (null if
+/// nothing), or nullopt when nothing changes. The newer state wins (merge_remote); for statuses
+/// the history is the union of both histories and the older of the two states, normalized —
+/// the same whatever order states arrive in, so every node ends with the same history.
+std::optional<Status> merged_state(const Status& incoming, const Status* current,
+                                   std::uint64_t horizon_hlc, std::int64_t now_ms);
 
 /// Tombstones whose stamp is older than this are collected. A function of the wall clock in
 /// steps of horizon_step_ms(ttl), so that nodes whose clocks agree within a second collect the

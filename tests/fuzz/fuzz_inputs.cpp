@@ -51,7 +51,7 @@ void fuzz_status_input(std::string_view in) {
   std::optional<std::string_view> path_user;
   if (cut != std::string_view::npos) path_user = in.substr(0, cut);
   auto r = status::node::parse_status_input(cut == std::string_view::npos ? in : in.substr(cut + 1),
-                                            path_user);
+                                            path_user, 1'764'000'000'000);
   if (auto* ok = std::get_if<status::node::StatusInput>(&r)) {
     check(!ok->username || status::node::valid_username(*ok->username), "accepted a bad username");
     check(status::node::utf8_length(ok->text).has_value(), "accepted invalid UTF-8 text");

@@ -9,15 +9,17 @@ using namespace status::node;
 
 namespace {
 
+constexpr std::int64_t kNow = 1'764'000'000'000;  // the server's time of the parsed writes
+
 // Parses `body` and returns the error detail, or "" when it was accepted.
 std::string error_of(std::string_view body, std::optional<std::string_view> path = std::nullopt) {
-  auto r = parse_status_input(body, path);
+  auto r = parse_status_input(body, path, kNow);
   if (auto* e = std::get_if<InputError>(&r)) return e->detail.empty() ? "<empty detail>" : e->detail;
   return "";
 }
 
 StatusInput accepted(std::string_view body, std::optional<std::string_view> path = std::nullopt) {
-  auto r = parse_status_input(body, path);
+  auto r = parse_status_input(body, path, kNow);
   if (auto* e = std::get_if<InputError>(&r)) {
     ADD_FAILURE() << "rejected: " << body << " -> " << e->detail;
     return {};
@@ -106,7 +108,7 @@ TEST(StatusInput, StatusTextMustBeValidUtf8) {
   EXPECT_NE(error_of(body_with_text("\"\xed\xa0\x80\"")), "");  // UTF-16 surrogate
   // A lone surrogate escape decodes to invalid UTF-8 (Boost.JSON: U+FFFD or an error); either
   // way the stored text must be valid UTF-8.
-  auto r = parse_status_input(body_with_text(R"("\ud800")"), std::nullopt);
+  auto r = parse_status_input(body_with_text(R"("\ud800")"), std::nullopt, kNow);
   if (auto* in = std::get_if<StatusInput>(&r)) {
     EXPECT_TRUE(utf8_length(in->text));
   }
@@ -313,7 +315,7 @@ TEST(Json, ApiForm) {
   s.longitude = 16.3738;
   s.version = {0x10, "n1"};
   EXPECT_EQ(to_api_json(s),
-            R"({"username":"alice","statusText":"say \"hi\"\n€","time":"2026-11-25T10:15:00Z",)"
+            R"({"username":"alice","statusText":"say \"hi\"\n€","availability":"available","time":"2026-11-25T10:15:00Z",)"
             R"("latitude":48.2082,"longitude":16.3738,"version":"0000000000000010.n1"})");
   s.latitude.reset();
   s.longitude.reset();
