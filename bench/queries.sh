@@ -3,28 +3,30 @@
 # (no broker) on a temporary data dir, loaded with BENCH_USERS statuses that have texts,
 # availabilities and (nine in ten) coordinates; then
 #  1. wrk against GET /api/statuses with ?q=… and ?bbox=… (and combinations, and no filter for
-#     scale): req/s and p99 per query, with the number of statuses each one matches;
-#  2. PUT latency under a paced load (an open-loop asyncio writer in Python below: requests are
-#     sent on a fixed schedule whatever the answers do, and each latency is counted from the
-#     scheduled time, so a stall shows in full) before and during the second in which BURST
-#     statuses expire together (all with the same expiresAt), side by side; and how long after
-#     that second the node had removed them all.
+#     scale): p50/p99 with one connection (what one query costs) and req/s with one and with
+#     BENCH_CONNECTIONS, with the number of statuses each query matches;
+#  2. PUT latency under a paced load (bench/lib/expiry_burst.py, an open-loop asyncio writer:
+#     requests are sent on a fixed schedule whatever the answers do, and each latency is counted
+#     from the scheduled time, so a stall shows in full) before and during the second in which
+#     BURST statuses expire together (all with the same expiresAt), side by side, and while two
+#     clients run ?q= scans; BURST_ROUNDS rounds; and how long after that second they were gone.
 # Prints a Markdown section on stdout (bench/run collects it into build/bench/report.md).
 # Everything binds to 127.0.0.1; every load is bounded in time.
 #
 # Knobs (environment): STATUS_BUILD_DIR (default build), BENCH_USERS (100000), BENCH_SECONDS (5,
-# per wrk run), BENCH_CONNECTIONS (wrk -c: 8), NODE_THREADS (1), BURST (1000), PUT_RATE (400/s of
-# the paced writer), PUT_CONNECTIONS (16).
+# per wrk run), BENCH_CONNECTIONS (wrk -c of the second run per query: 8), NODE_THREADS (1),
+# BURST (1000), BURST_ROUNDS (3), PUT_RATE (400/s of the paced writer), PUT_CONNECTIONS (16).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD_DIR=${STATUS_BUILD_DIR:-${BUILD:-build}}
 NODE_BIN=$BUILD_DIR/bin/status-node
 USERS=${BENCH_USERS:-100000}
-SECS=${BENCH_SECONDS:-5}
+SECS=${BENCH_SECONDS:-3}
 CONNS=${BENCH_CONNECTIONS:-8}
 NODE_THREADS=${NODE_THREADS:-1}
 BURST=${BURST:-1000}
+BURST_ROUNDS=${BURST_ROUNDS:-3}
 PUT_RATE=${PUT_RATE:-400}
 PUT_CONNS=${PUT_CONNECTIONS:-16}
 
@@ -34,6 +36,7 @@ done
 [[ -x $NODE_BIN ]] || { echo "queries.sh: $NODE_BIN not built (make build)" >&2; exit 1; }
 (( USERS % 2 == 0 )) || { echo "queries.sh: BENCH_USERS must be even" >&2; exit 1; }
 
+load_before=$(cut -d" " -f1-3 /proc/loadavg)
 work=$(mktemp -d /tmp/status-bench-queries.XXXXXX)
 log=$work/bench.log
 node_pid="" wrk_pid=""
@@ -97,10 +100,10 @@ load_secs=$(python3 -c "import time; print(f'{time.time() - $load_start:.1f}')")
 [[ $(total_count limit=1) == "$USERS" ]] || { echo "queries.sh: loaded $(total_count limit=1) of $USERS" >&2; exit 1; }
 curl -fs "$url/api/statuses/user000042" | grep -q '"latitude"' || { echo "queries.sh: the node stored no coordinates" >&2; exit 1; }
 
-# ---- 1. queries: one wrk run each; the figures are wrk's req/s and 99th percentile.
-run_wrk() {  # name, path
-  local out=$work/wrk-$1.txt
-  wrk -t1 -c"$CONNS" -d"${SECS}s" --timeout 10s --latency "$url$2" >"$out" 2>&1
+# ---- 1. queries: two wrk runs each (-c1, -c$CONNS); wrk's req/s and percentiles.
+run_wrk() {  # name, path, connections
+  local out=$work/wrk-$1-c$3.txt
+  wrk -t1 -c"$3" -d"${SECS}s" --timeout 10s --latency "$url$2" >"$out" 2>&1
   cat "$out" >>"$log"
   python3 - "$out" <<'EOF'
 import re, sys
@@ -130,130 +133,40 @@ for entry in "${QUERIES[@]}"; do
   IFS='|' read -r name label query <<<"$entry"
   echo "queries.sh: GET ?$label" >&2
   matched=$(total_count "$query&limit=1")
-  read -r rps p50 p99 bad < <(run_wrk "$name" "/api/statuses?$query")
-  rows+="| \`$label\` | $matched | $rps | $p50 | $p99 | $bad |"$'\n'
+  read -r rps1 p50 p99 bad1 < <(run_wrk "$name" "/api/statuses?$query" 1)
+  read -r rps _ p99c bad < <(run_wrk "$name" "/api/statuses?$query" "$CONNS")
+  rows+="| \`$label\` | $matched | $p50 | $p99 | $rps1 | $rps | $p99c | $((bad1 + bad)) |"$'\n'
 done
 
-# ---- 2. PUT latency before and during a burst of expiries (the open-loop writer below).
+# ---- 2. PUT latency before and during a burst of expiries (bench/lib/expiry_burst.py).
 echo "queries.sh: PUT p99 before and during $BURST expiries in one second" >&2
-read -r burst_line < <(python3 - "$url" "$USERS" "$BURST" "$PUT_RATE" "$PUT_CONNS" 2>>"$log" <<'EOF'
-import asyncio, json, math, sys, time, urllib.parse
-from datetime import datetime, timezone
-
-url, users, burst, rate, conns = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
-u = urllib.parse.urlsplit(url)
-HOST, PORT = u.hostname, u.port
-
-
-async def connect():
-    return await asyncio.open_connection(HOST, PORT)
-
-
-async def call(conn, method, path, body=None):
-    reader, writer = conn
-    data = json.dumps(body).encode() if body is not None else b""
-    head = f"{method} {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: {len(data)}\r\n"
-    if body is not None:
-        head += "Content-Type: application/json\r\n"
-    writer.write(head.encode() + b"\r\n" + data)
-    raw = await reader.readuntil(b"\r\n\r\n")
-    lines = raw.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {k.lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:] if l)}
-    n = int(headers.get("content-length", "0"))
-    payload = await reader.readexactly(n) if n else b""
-    return status, headers, payload
-
-
-def stamp(t):
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-async def main():
-    T = math.ceil(time.time()) + 12  # the second the burst expires (a whole second)
-    # The BURST statuses, all with expiresAt = T, written by 32 connections.
-    pool = [await connect() for _ in range(32)]
-
-    async def writes(k):
-        for i in range(k, burst, len(pool)):
-            s, _, p = await call(pool[k], "PUT", f"/api/statuses/burst{i:05d}",
-                                 {"statusText": "gone at T", "expiresAt": stamp(T)})
-            assert s == 201, (s, p)
-    await asyncio.gather(*(writes(k) for k in range(len(pool))))
-    for _, w in pool:
-        w.close()
-    control = await connect()
-    _, h, _ = await call(control, "GET", "/api/statuses?limit=1")
-    total_before = int(h["x-total-count"])
-
-    # Paced PUTs (replacing existing users) from T-6 s to T+3 s: request k is due at
-    # start + k/rate; its latency counts from then (no coordinated omission).
-    start, end = T - 6.0, T + 3.0
-    results = []  # (due, latency)
-
-    async def writer(c):
-        conn = await connect()
-        k = c
-        while True:
-            due = start + k / rate
-            if due >= end:
-                break
-            delay = due - time.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            user = f"user{(k * 7919) % users:06d}"
-            s, _, _ = await call(conn, "PUT", f"/api/statuses/{user}", {"statusText": f"paced {k}"})
-            results.append((due, time.time() - due, s))
-            k += conns
-
-    async def watch():  # when are the BURST statuses gone?
-        await asyncio.sleep(max(0.0, T - 0.5 - time.time()))
-        while time.time() < T + 10:
-            _, h, _ = await call(control, "GET", "/api/statuses?limit=1")
-            if int(h["x-total-count"]) <= total_before - burst:
-                return time.time() - T
-            await asyncio.sleep(0.02)
-        return None
-
-    await asyncio.sleep(max(0.0, start - time.time()))
-    gone_after, *_ = await asyncio.gather(watch(), *(writer(c) for c in range(conns)))
-
-    def stats(lo, hi):
-        lat = sorted(l for due, l, s in results if lo <= due < hi)
-        if not lat:
-            return "0 - - - 0"
-        bad = sum(1 for due, l, s in results if lo <= due < hi and s not in (200, 201))
-        p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000
-        return f"{len(lat)} {p(0.5):.2f} {p(0.99):.2f} {lat[-1] * 1000:.2f} {bad}"
-    gone = f"{gone_after:.2f}" if gone_after is not None else "not-within-10s"
-    print(f"{stats(T - 6, T - 1)} {stats(T - 0.5, T + 1.5)} {gone}")
-
-
-asyncio.run(main())
-EOF
-)
-read -r b_n b_p50 b_p99 b_max b_bad d_n d_p50 d_p99 d_max d_bad gone_after <<<"$burst_line"
+python3 bench/lib/expiry_burst.py "$url" "$USERS" "$BURST" "$PUT_RATE" "$PUT_CONNS" "$BURST_ROUNDS" \
+  >"$work/burst.txt" 2>>"$log" || { echo "queries.sh: the burst rounds failed: $(tail -5 "$log")" >&2; exit 1; }
+burst_rows=""
+while read -r round b_n b_p50 b_p99 b_max b_bad d_n d_p50 d_p99 d_max d_bad s_n s_p50 s_p99 s_max s_bad gone; do
+  burst_rows+="| $round | $b_n | $b_p50 | **$b_p99** | $b_max | $d_n | $d_p50 | **$d_p99** | $d_max | $s_p99 | $s_max | $((b_bad + d_bad + s_bad)) | $gone |"$'\n'
+done <"$work/burst.txt"
+[[ -n $burst_rows ]] || { echo "queries.sh: the burst rounds gave no figures" >&2; exit 1; }
 rss=$(awk '/^VmHWM/ {print int($2 / 1024)}' "/proc/$node_pid/status")
 kill -TERM "$node_pid"; wait "$node_pid" || true; node_pid=""
 
 cat <<EOF
 Queries and expiries: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)),
-$USERS statuses (nine in ten with coordinates), status-node --threads $NODE_THREADS, no broker; load average
-before the runs: $(cut -d" " -f1-3 /proc/loadavg | head -1). Loading took ${load_secs} s. Peak RSS ${rss} MiB.
+$USERS statuses (nine in ten with coordinates), status-node --threads $NODE_THREADS, no broker. Load average
+before the runs: ${load_before}; after: $(cut -d" " -f1-3 /proc/loadavg). Loading took ${load_secs} s. Peak RSS ${rss} MiB.
 
-GET /api/statuses with filters (default limit 100), wrk -t1 -c$CONNS, ${SECS} s each:
+GET /api/statuses with filters (default limit 100), wrk -t1, ${SECS} s per run: latency with one
+connection (what one query costs), throughput with one and with $CONNS connections:
 
-| query | matches | req/s | p50 (ms) | p99 (ms) | non-2xx |
-|---|---:|---:|---:|---:|---:|
+| query | matches | p50 ms (-c1) | p99 ms (-c1) | req/s (-c1) | req/s (-c$CONNS) | p99 ms (-c$CONNS) | non-2xx |
+|---|---:|---:|---:|---:|---:|---:|---:|
 ${rows}
-PUT (replacing existing users) at $PUT_RATE/s on $PUT_CONNS connections, open loop (python3 asyncio,
-latency from the scheduled send time), before and during the second in which $BURST statuses expire
-(all the same expiresAt):
+PUT (replacing existing users) at $PUT_RATE/s on $PUT_CONNS connections, open loop (bench/lib/expiry_burst.py;
+latency from the scheduled send time, so a stall counts in full), around the second T in which $BURST statuses
+expire (all with the same expiresAt), $BURST_ROUNDS rounds: before (T−5 s … T−1 s), during (T−0.5 s … T+1.5 s),
+and while two clients run back-to-back \`?q=zzz\` scans (T+2.5 s … T+6 s):
 
-| window | PUTs | p50 (ms) | p99 (ms) | max (ms) | non-2xx |
-|---|---:|---:|---:|---:|---:|
-| before: T−6 s … T−1 s | $b_n | $b_p50 | $b_p99 | $b_max | $b_bad |
-| during: T−0.5 s … T+1.5 s | $d_n | $d_p50 | $d_p99 | $d_max | $d_bad |
-
-All $BURST gone (X-Total-Count) ${gone_after} s after T (§8: within 1 s).
+| round | PUTs before | p50 ms | p99 ms before | max ms | PUTs during | p50 ms | p99 ms during | max ms | p99 ms during scans | max ms | non-2xx | all $BURST gone after T (s) |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+${burst_rows}
 EOF
