@@ -1,13 +1,13 @@
 """PUT latency around a burst of expiries, for bench/queries.sh (not a benchmark of its own:
 bench/run only runs bench/*.py and bench/*.sh).
 
-Usage: expiry_burst.py URL USERS BURST RATE CONNECTIONS ROUNDS
+Usage: expiry_burst.py URL USERS BURST RATE CONNECTIONS ROUNDS [SCANNERS]
 
 Per round: BURST statuses written with the same expiresAt T (a whole second, 8 s ahead); an
 open-loop writer PUTs existing users user000000… at RATE/s over CONNECTIONS kept-alive
 connections from T-5 s to T+6 s — request k is due at start + k/RATE, sent then (or as soon as
 its connection is free) and timed from its due time, so a stall counts in full (no coordinated
-omission); two clients run back-to-back `?q=zzz` scans from T+2 s to T+6 s; a watcher polls
+omission); SCANNERS clients (2) run back-to-back `?q=zzz` scans from T+2 s to T+6 s; a watcher polls
 X-Total-Count until the burst is gone. One line per round on stdout:
 
   round  n p50 p99 max bad (before: T-5…T-1)  n p50 p99 max bad (during: T-0.5…T+1.5)
@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 
 url, users, burst, rate, conns, rounds = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]),
                                           float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
+scanners = int(sys.argv[7]) if len(sys.argv) > 7 else 2
 u = urllib.parse.urlsplit(url)
 HOST, PORT = u.hostname, u.port
 
@@ -103,7 +104,7 @@ async def one_round(r):
         conn[1].close()
 
     await asyncio.sleep(max(0.0, start - time.time()))
-    gone_after, *_ = await asyncio.gather(watch(), scanner(), scanner(),
+    gone_after, *_ = await asyncio.gather(watch(), *(scanner() for _ in range(scanners)),
                                           *(writer(c) for c in range(conns)))
     control[1].close()
 
