@@ -36,7 +36,8 @@ namespace {
 // A bounded set of route labels for metrics.
 const char* api_route_label(std::string_view path) {
   if (path == "/api/statuses") return "/api/statuses";
-  if (path.starts_with("/api/statuses/")) return "/api/statuses/{username}";
+  if (path.starts_with("/api/statuses/"))
+    return path.ends_with("/history") ? "/api/statuses/{username}/history" : "/api/statuses/{username}";
   if (path == "/api/events") return "/api/events";
   return "/api/(other)";
 }

@@ -123,7 +123,8 @@ def test_post_creates_201_with_location_then_200(tmp_path, procs):
     assert r.header("content-type") == "application/json"
     s = r.json()
     assert s == {"username": "alice", "statusText": "In a meeting until 3", "time": "2026-11-25T10:15:00Z",
-                 "latitude": 48.2082, "longitude": 16.3738, "version": s["version"]}
+                 "availability": "available", "latitude": 48.2082, "longitude": 16.3738,
+                 "version": s["version"]}
     assert r.header("etag") == f'"{s["version"]}"'
     r2 = harness.request("POST", n.url + "/api/statuses", {"username": "alice", "statustext": "free"})
     assert r2.status == 200, r2
