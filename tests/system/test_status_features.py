@@ -707,8 +707,10 @@ def test_deleting_the_account_removes_the_history(tmp_path, procs, broker):
 
 # ------------------------------------------------------------------------------------ filters
 
-def ascii_lower(s):
-    return "".join(chr(ord(ch) + 32) if "A" <= ch <= "Z" else ch for ch in s)
+def fold(s):
+    """The node's case folding, as far as the data set needs it: ASCII and Latin-1 letters."""
+    return "".join(chr(ord(ch) + 32) if "A" <= ch <= "Z" or ("\u00c0" <= ch <= "\u00de" and ch != "\u00d7")
+                   else ch for ch in s)
 
 
 def filter_dataset():
@@ -744,7 +746,7 @@ def filter_dataset():
 def matches(user, f, usernames=None, q=None, availability=None, bbox=None):
     if usernames is not None and user not in usernames:
         return False
-    if q is not None and ascii_lower(q) not in ascii_lower(user) and ascii_lower(q) not in ascii_lower(f["statusText"]):
+    if q is not None and fold(q) not in fold(user) and fold(q) not in fold(f["statusText"]):
         return False
     if availability is not None and f["availability"] not in availability:
         return False
@@ -780,7 +782,7 @@ def test_filters_and_their_combinations_with_paging(tmp_path, procs, broker):
     cases = [
         dict(usernames=["fltA00", "fltb01", "fltb05", "nobody", "x_y"]),
         dict(usernames=[r[0] for r in rows[:100]]),
-        dict(q="meet"), dict(q="MEET"), dict(q="%"), dict(q="_"), dict(q="café"), dict(q="#1"),
+        dict(q="meet"), dict(q="MEET"), dict(q="%"), dict(q="_"), dict(q="café"), dict(q="CAFÉ"), dict(q="#1"),
         dict(q="a client"), dict(q="fltc"), dict(q="zzz-nothing"),
         dict(availability=["busy"]), dict(availability=["dnd"]), dict(availability=["busy", "dnd"]),
         dict(availability=["available", "busy", "away", "dnd"]),
@@ -827,11 +829,11 @@ MALFORMED_FILTERS = [
     "bbox=", "bbox=1,2,3", "bbox=1,2,3,4,5", "bbox=a,b,c,d", "bbox=1,,3,4", "bbox=1,2,3,",
     "bbox=181,0,182,1", "bbox=-181,0,0,1", "bbox=0,-91,1,0", "bbox=0,0,1,90.5", "bbox=10,0,5,5",
     "bbox=0,10,5,5", "bbox=NaN,0,1,1", "bbox=0,0,inf,1", "bbox=0x1,0,1,1",
-    "q=meet&bbox=1,2,3", "limit=0&q=x",
+    "q=meet&bbox=1,2,3", "limit=0&q=x", "q=%FF", "q=" + "x" * 1001, "username=bad%20name",
 ]
 
 
-@pytest.mark.parametrize("query", MALFORMED_FILTERS)
+@pytest.mark.parametrize("query", MALFORMED_FILTERS, ids=[q[:40] for q in MALFORMED_FILTERS])
 def test_malformed_filter_is_400(c3, query):
     assert_problem(request("GET", f"{c3.urls[0]}/api/statuses?{query}"))
 
@@ -954,8 +956,8 @@ def test_plain_connect_gets_live_events_only(c3):
 
 def test_id_older_than_the_replay_window_gets_reset(tmp_path, procs):
     """--event-replay-window-s 1 on a lone node: within the window an id resumes; once the change
-    after it is more than the window old and the node has moved on (a later change), the node can
-    no longer tell what was missed: `event: reset`, then live events."""
+    after it is more than the window old, the node can no longer tell what was missed (also when
+    nothing happened since): `event: reset`, then live events."""
     n = harness.node(str(tmp_path), "sf-window", extra=["--event-replay-window-s", "1"])
     procs.append(n)
     n.start()
@@ -972,8 +974,7 @@ def test_id_older_than_the_replay_window_gets_reset(tmp_path, procs):
         assert fresh.events()[0]["event"] != "reset"
     finally:
         fresh.close()
-    time.sleep(2.0)
-    assert put(n.url, "win-c", "after the window").status == 201
+    time.sleep(2.0)  # nothing happens meanwhile: the id is judged by the window alone
     late = EventStream(n.url, last_event_id=old_id)
     try:
         evs = late.wait_for(lambda e: len(e) >= 1, 5)
