@@ -244,6 +244,18 @@ Node::Node(NodeOptions options) : options_(std::move(options)), incarnation_(com
   api_ = std::make_unique<ApiDeps>(ApiDeps{*store_, events_, *answerer_, store_->node_id()});
   api_->trusted_proxies = &options_.trusted_proxies;
   events_.set_limits(options_.max_subscribers, options_.max_subscribers_per_client);
+  events_.set_state_since([this](std::int64_t from_ms) -> std::optional<std::vector<Change>> {
+    auto entries = store_->index().changed_since(from_ms, options_.event_replay_max);
+    if (!entries) return std::nullopt;
+    auto now = static_cast<std::int64_t>(HybridClock::system_ms());
+    std::vector<Change> out;
+    out.reserve(entries->size());
+    for (auto& e : *entries) {
+      auto what = e.status.expired(now) ? Change::What::kExpire : Change::What::kState;
+      out.push_back({std::move(e.status), std::move(e.api_json), 0, what});
+    }
+    return out;
+  });
   events_.set_replay(options_.event_replay_max,
                      std::chrono::duration_cast<std::chrono::milliseconds>(options_.event_replay_window).count());
   api_->unavailable = [this]() -> std::optional<std::string> {
