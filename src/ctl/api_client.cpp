@@ -70,4 +70,14 @@ int ApiClient::stream(const std::string& target,
 
 std::string encode_segment(std::string_view s) { return common::percent_encode_segment(s); }
 
+std::string query_string(const std::vector<std::pair<std::string, std::string>>& params) {
+  std::string out;
+  for (const auto& [name, value] : params)
+    out.append(out.empty() ? "?" : "&")
+        .append(encode_segment(name))
+        .append("=")
+        .append(encode_segment(value));
+  return out;
+}
+
 }  // namespace status::ctl

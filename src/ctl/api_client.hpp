@@ -5,6 +5,8 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/http_client.hpp"
 
@@ -56,5 +58,9 @@ class ApiClient {
 
 /// Percent-encodes one path segment (everything but RFC 3986's unreserved characters).
 std::string encode_segment(std::string_view s);
+
+/// "?name=value&…" with names and values percent-encoded as encode_segment does (so '&', '=',
+/// '+', ',', '#' and spaces arrive as sent), in the given order; "" when `params` is empty.
+std::string query_string(const std::vector<std::pair<std::string, std::string>>& params);
 
 }  // namespace status::ctl

@@ -1,5 +1,6 @@
 #include "ctl/commands.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cerrno>
 #include <cstdlib>
@@ -104,15 +105,83 @@ std::optional<json::value> parse_body(const Context& c, const ApiReply& r) {
   return v;
 }
 
-double number_option(const Invocation& inv, const std::string& name, double min, double max) {
-  std::string v = inv.config.get(name);
+// GETs `target` for a command that shows the answer: a 200 with JSON of `kind` (else reported,
+// kServerError), which --json prints as received. Returns the value for the command to render,
+// or nullopt when nothing is left to do, with the exit code in `code` (kOk after --json).
+std::optional<json::value> get_to_show(const Context& c, const std::string& target, json::kind kind,
+                                       ApiReply& r, int& code) {
+  r = c.api.get(target);
+  code = kOk;
+  if (!r.reached || r.status != 200) {
+    code = fail(c, r);
+    return std::nullopt;
+  }
+  auto v = parse_body(c, r);
+  if (!v || v->kind() != kind) {
+    code = kServerError;
+    return std::nullopt;
+  }
+  if (c.json_output) {
+    c.out << r.body << "\n";
+    return std::nullopt;
+  }
+  return v;
+}
+
+// A whole string as a number (strtod's syntax); nullopt when it is not one.
+std::optional<double> parse_number(const std::string& v) {
   char* end = nullptr;
   errno = 0;
   double d = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end != '\0' || errno != 0 || !(d >= min && d <= max))
+  if (v.empty() || *end != '\0' || errno != 0) return std::nullopt;
+  return d;
+}
+
+double number_option(const Invocation& inv, const std::string& name, double min, double max) {
+  std::string v = inv.config.get(name);
+  auto d = parse_number(v);
+  if (!d || !(*d >= min && *d <= max))
     throw ConfigError("--" + name + " must be a number in " + json::serialize(json::value(min)) +
                       ".." + json::serialize(json::value(max)) + ", got '" + v + "'");
-  return d;
+  return *d;
+}
+
+// The --availability values; each must be one the server knows (CONTRACT §2).
+std::vector<std::string> availability_option(const Invocation& inv) {
+  auto values = inv.config.get_all("availability");
+  for (const auto& a : values)
+    if (a != "available" && a != "busy" && a != "away" && a != "dnd")
+      throw ConfigError("--availability must be available, busy, away or dnd, got '" + a + "'");
+  return values;
+}
+
+// --clear-after in seconds, within the server's 1 s … 366 d (CONTRACT §2).
+long clear_after_option(const Invocation& inv) {
+  std::string v = inv.config.get("clear-after");
+  auto seconds = parse_duration(v);
+  if (!seconds)
+    throw ConfigError("--clear-after must be a duration such as 90s, 30m, 4h, 2d or 1h30m, got '" +
+                      v + "'");
+  if (*seconds < 1 || *seconds > 366L * 86400)
+    throw ConfigError("--clear-after must be between 1s and 366d, got '" + v + "'");
+  return *seconds;
+}
+
+// --bbox as given, once it is four comma-separated numbers (ranges and order: the server's).
+std::string bbox_option(const Invocation& inv) {
+  std::string v = inv.config.get("bbox");
+  std::vector<std::string> parts(1);
+  for (char ch : v) {
+    if (ch == ',')
+      parts.emplace_back();
+    else
+      parts.back() += ch;
+  }
+  bool numbers = std::all_of(parts.begin(), parts.end(),
+                             [](const std::string& p) { return parse_number(p).has_value(); });
+  if (parts.size() != 4 || !numbers)
+    throw ConfigError("--bbox must be four numbers MINLON,MINLAT,MAXLON,MAXLAT, got '" + v + "'");
+  return v;
 }
 
 common::Headers write_headers(const Invocation& inv) {
@@ -146,6 +215,14 @@ int cmd_set(const Context& c) {
     body["longitude"] = number_option(c.inv, "lon", -180, 180);
   }
   if (auto t = c.inv.config.get("time"); !t.empty()) body["time"] = t;
+  if (c.inv.config.has("emoji")) body["emoji"] = c.inv.config.get("emoji");
+  auto availability = availability_option(c.inv);
+  if (availability.size() > 1) throw ConfigError("set takes one --availability");
+  if (!availability.empty()) body["availability"] = availability.front();
+  bool after = c.inv.config.has("clear-after"), at = c.inv.config.has("expires-at");
+  if (after && at) throw ConfigError("give --clear-after or --expires-at, not both");
+  if (after) body["clearAfter"] = clear_after_option(c.inv);
+  if (at) body["expiresAt"] = c.inv.config.get("expires-at");
   auto r = c.api.put(status_target(user), json::serialize(body), write_headers(c.inv));
   if (r.reached && (r.status == 401 || r.status == 403)) return write_refused(c, r, user, "change");
   if (!r.reached || (r.status != 200 && r.status != 201)) return fail(c, r);
@@ -161,33 +238,41 @@ int cmd_set(const Context& c) {
 }
 
 int cmd_get(const Context& c) {
-  auto r = c.api.get(status_target(c.inv.args[0]));
-  if (!r.reached || r.status != 200) return fail(c, r);
-  auto v = parse_body(c, r);
-  if (!v || !v->is_object()) return kServerError;
-  if (c.json_output)
-    c.out << r.body << "\n";
-  else
-    c.out << render_status(v->get_object());
+  ApiReply r;
+  int code;
+  auto v = get_to_show(c, status_target(c.inv.args[0]), json::kind::object, r, code);
+  if (v) c.out << render_status(v->get_object());
+  return code;
+}
+
+int cmd_history(const Context& c) {
+  const auto& user = c.inv.args[0];
+  ApiReply r;
+  int code;
+  auto v = get_to_show(c, status_target(user) + "/history", json::kind::array, r, code);
+  if (!v) return code;
+  const auto& entries = v->get_array();
+  c.out << render_history_table(entries) << entries.size()
+        << (entries.size() == 1 ? " previous status of " : " previous statuses of ") << user
+        << "\n";
   return kOk;
 }
 
 int cmd_list(const Context& c) {
-  std::string query;
+  std::vector<std::pair<std::string, std::string>> params;
+  if (auto q = c.inv.config.get("q"); !q.empty()) params.emplace_back("q", q);
+  for (const auto& a : availability_option(c.inv)) params.emplace_back("availability", a);
+  if (c.inv.config.has("bbox")) params.emplace_back("bbox", bbox_option(c.inv));
+  for (const auto& u : c.inv.config.get_all("user")) params.emplace_back("username", u);
   for (const char* name : {"limit", "offset"}) {
     if (!c.inv.config.has(name)) continue;
     long n = c.inv.config.get_int(name, name == std::string("limit") ? 1 : 0, 1000000000);
-    query += query.empty() ? '?' : '&';
-    query.append(name).append("=").append(std::to_string(n));
+    params.emplace_back(name, std::to_string(n));
   }
-  auto r = c.api.get("/api/statuses" + query);
-  if (!r.reached || r.status != 200) return fail(c, r);
-  auto v = parse_body(c, r);
-  if (!v || !v->is_array()) return kServerError;
-  if (c.json_output) {
-    c.out << r.body << "\n";
-    return kOk;
-  }
+  ApiReply r;
+  int code;
+  auto v = get_to_show(c, "/api/statuses" + query_string(params), json::kind::array, r, code);
+  if (!v) return code;
   const auto& statuses = v->get_array();
   c.out << render_status_table(statuses);
   std::string total = r.header("X-Total-Count");
@@ -204,27 +289,16 @@ int cmd_delete(const Context& c) {
   return kOk;
 }
 
-// One event as a line: "upsert alice 2026-…Z "text"" or "delete alice"; with --json the event
-// as {"event":…,"data":…}.
+// One event as a line (see render_event); with --json the event as {"event":…,"data":…}.
 void print_event(const Context& c, const SseEvent& e) {
-  json::error_code ec;
-  auto data = json::parse(e.data, ec);
   if (c.json_output) {
     // The server's own JSON text, untouched (re-serializing would rewrite its numbers).
+    json::error_code ec;
+    json::parse(e.data, ec);
     c.out << "{\"event\":" << json::serialize(json::value(e.type))
           << ",\"data\":" << (ec ? json::serialize(json::value(e.data)) : e.data) << "}\n";
-  } else if (!ec && data.is_object()) {
-    const auto& s = data.get_object();
-    std::string user = s.contains("username") ? scalar_text(s.at("username")) : "?";
-    c.out << e.type << " " << user;
-    if (e.type == "upsert") {
-      c.out << " " << (s.contains("time") ? scalar_text(s.at("time")) : "");
-      if (auto loc = location_text(s); !loc.empty()) c.out << " (" << loc << ")";
-      if (s.contains("statusText")) c.out << " " << one_line(scalar_text(s.at("statusText")), 200);
-    }
-    c.out << "\n";
   } else {
-    c.out << e.type << " " << one_line(e.data, 200) << "\n";
+    c.out << render_event(e.type, e.data);
   }
   c.out.flush();  // a pipe reader sees each event at once
 }
@@ -500,6 +574,7 @@ int run(const std::vector<std::string>& args, const std::map<std::string, std::s
     Context c{inv, *api, out, err, inv.config.get_bool("json"), env, prompt, token, file};
     if (inv.command == "set") return cmd_set(c);
     if (inv.command == "get") return cmd_get(c);
+    if (inv.command == "history") return cmd_history(c);
     if (inv.command == "list") return cmd_list(c);
     if (inv.command == "delete") return cmd_delete(c);
     if (inv.command == "watch") return cmd_watch(c);

@@ -28,6 +28,22 @@ std::string text_of(const json::object& o, std::string_view name) {
   return v ? one_line(scalar_text(*v), 10000) : std::string();
 }
 
+// The emoji (when set) and the status text, cut to `max_chars` characters.
+std::string status_cell(const json::object& o, std::size_t max_chars) {
+  std::string emoji = text_of(o, "emoji");
+  std::string text = one_line(text_of(o, "statusText"), max_chars);
+  return emoji.empty() ? text : emoji + " " + text;
+}
+
+// One table row per object in `items` (anything else is skipped), made by `row`.
+template <class Row>
+std::vector<std::vector<std::string>> rows_of(const json::array& items, Row row) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& v : items)
+    if (v.is_object()) rows.push_back(row(v.get_object()));
+  return rows;
+}
+
 }  // namespace
 
 std::string render_table(const std::vector<std::string>& header,
@@ -99,39 +115,74 @@ std::string location_text(const json::object& status) {
 }
 
 std::string render_status(const json::object& status) {
-  std::vector<std::vector<std::string>> rows{
-      {"username", text_of(status, "username")},
-      {"status", one_line(text_of(status, "statusText"), 10000)},
-      {"time", text_of(status, "time")},
-  };
-  if (auto loc = location_text(status); !loc.empty()) rows.push_back({"location", loc});
-  rows.push_back({"version", text_of(status, "version")});
   std::string out;
-  for (const auto& r : rows) out += r[0] + std::string(10 - r[0].size(), ' ') + r[1] + "\n";
+  auto row = [&](std::string_view key, const std::string& value) {
+    out.append(key).append(14 - key.size(), ' ').append(value).append("\n");
+  };
+  auto row_if_set = [&](std::string_view key, const std::string& value) {
+    if (!value.empty()) row(key, value);
+  };
+  row("username", text_of(status, "username"));
+  row("status", text_of(status, "statusText"));
+  row_if_set("emoji", text_of(status, "emoji"));
+  row_if_set("availability", text_of(status, "availability"));
+  row("time", text_of(status, "time"));
+  row_if_set("expires", text_of(status, "expiresAt"));
+  row_if_set("location", location_text(status));
+  row("version", text_of(status, "version"));
   return out;
 }
 
 std::string render_status_table(const json::array& statuses) {
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& v : statuses) {
-    if (!v.is_object()) continue;
-    const auto& s = v.get_object();
-    rows.push_back({text_of(s, "username"), text_of(s, "time"), location_text(s),
-                    one_line(text_of(s, "statusText"), 60)});
+  auto row = [](const json::object& s) -> std::vector<std::string> {
+    return {text_of(s, "username"),  text_of(s, "availability"), text_of(s, "time"),
+            text_of(s, "expiresAt"), location_text(s),           status_cell(s, 60)};
+  };
+  return render_table({"USER", "AVAILABILITY", "TIME", "EXPIRES", "LOCATION", "STATUS"},
+                      rows_of(statuses, row));
+}
+
+std::string render_history_table(const json::array& entries) {
+  auto row = [](const json::object& e) -> std::vector<std::string> {
+    return {text_of(e, "time"), text_of(e, "endedAt"), text_of(e, "endedBy"),
+            text_of(e, "availability"), status_cell(e, 60)};
+  };
+  return render_table({"TIME", "ENDED", "ENDED-BY", "AVAILABILITY", "STATUS"},
+                      rows_of(entries, row));
+}
+
+std::string render_event(std::string_view type, std::string_view data) {
+  json::error_code ec;
+  auto v = json::parse(data, ec);
+  std::string line = one_line(type, 100);
+  // One word (or a few pieces joined) after a space.
+  auto add = [&line](std::string_view a, std::string_view b = {}, std::string_view c = {}) {
+    line.append(" ").append(a).append(b).append(c);
+  };
+  if (ec || !v.is_object()) {
+    add(one_line(data, 200));
+    return line + "\n";
   }
-  return render_table({"USER", "TIME", "LOCATION", "STATUS"}, rows);
+  const auto& s = v.get_object();
+  if (auto user = text_of(s, "username"); !user.empty()) add(user);
+  if (type == "upsert") {
+    add(text_of(s, "time"));
+    if (auto a = text_of(s, "availability"); !a.empty()) add(a);
+    if (auto until = text_of(s, "expiresAt"); !until.empty()) add("until ", until);
+    if (auto loc = location_text(s); !loc.empty()) add("(", loc, ")");
+    if (auto text = status_cell(s, 200); !text.empty()) add(text);
+  }
+  return line + "\n";
 }
 
 std::string render_services_table(const json::array& services) {
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& v : services) {
-    if (!v.is_object()) continue;
-    const auto& s = v.get_object();
-    rows.push_back({text_of(s, "instanceId"), text_of(s, "url"), text_of(s, "status"),
-                    text_of(s, "healthy") == "true" ? "yes" : "no", text_of(s, "inFlight"),
-                    text_of(s, "requests")});
-  }
-  return render_table({"INSTANCE", "URL", "STATUS", "HEALTHY", "IN-FLIGHT", "REQUESTS"}, rows);
+  auto row = [](const json::object& s) -> std::vector<std::string> {
+    return {text_of(s, "instanceId"), text_of(s, "url"),
+            text_of(s, "status"),     text_of(s, "healthy") == "true" ? "yes" : "no",
+            text_of(s, "inFlight"),   text_of(s, "requests")};
+  };
+  return render_table({"INSTANCE", "URL", "STATUS", "HEALTHY", "IN-FLIGHT", "REQUESTS"},
+                      rows_of(services, row));
 }
 
 }  // namespace status::ctl

@@ -15,9 +15,12 @@ constexpr const char* kSummary =
     "The Status Server's command-line client. Talks to the gateway (or to any node) over HTTP.\n"
     "\n"
     "Commands:\n"
-    "  set USER TEXT... [--lat X --lon Y] [--time T]  create or replace USER's status\n"
+    "  set USER TEXT... [--emoji E] [--availability A] [--clear-after D | --expires-at T]\n"
+    "        [--lat X --lon Y] [--time T]             create or replace USER's status\n"
     "  get USER                                       show USER's status\n"
-    "  list [--limit N] [--offset N]                  list statuses, newest first\n"
+    "  history USER                                   USER's previous statuses, newest first\n"
+    "  list [--q TEXT] [--availability A]... [--user U]... [--bbox B]\n"
+    "        [--limit N] [--offset N]                 list statuses, newest first\n"
     "  delete USER                                    delete USER's status\n"
     "  watch [--count N]                              print every change as it happens\n"
     "  nodes                                          the gateway's view of the nodes\n"
@@ -27,6 +30,13 @@ constexpr const char* kSummary =
     "  whoami                                         the account the token belongs to\n"
     "  passwd [USER] [--password-file F] [--new-password-file F]\n"
     "                                                 change a password (another's: admins)\n"
+    "\n"
+    "Availability A is one of available, busy, away, dnd. A duration D is 90s, 30m, 4h, 2d, a\n"
+    "combination such as 1h30m, or plain seconds, at most 366d; T is an RFC 3339 time\n"
+    "(2026-12-03T15:00:00Z). After D, or at T, the status is gone and moves into the history.\n"
+    "list's filters combine (a status must match each one given) and apply before --limit and\n"
+    "--offset; a repeated --availability or --user matches any of its values. B is a box of\n"
+    "degrees MINLON,MINLAT,MAXLON,MAXLAT; statuses without a location are outside every box.\n"
     "\n"
     "Without --password-file the password is asked on the terminal, without echo. The token\n"
     "file is $XDG_CONFIG_HOME/statusctl/token, else ~/.config/statusctl/token (mode 0600);\n"
@@ -42,9 +52,10 @@ struct CommandSpec {
   std::size_t max_args;  // SIZE_MAX: the rest are joined (set's TEXT)
 };
 
-constexpr std::array<CommandSpec, 11> kCommands{{
+constexpr std::array<CommandSpec, 12> kCommands{{
     {"set", 2, SIZE_MAX},
     {"get", 1, 1},
+    {"history", 1, 1},
     {"list", 0, 0},
     {"delete", 1, 1},
     {"watch", 0, 0},
@@ -66,9 +77,21 @@ std::vector<Option> ctl_option_table() {
       {"lat", "", "set: latitude, -90..90 (with --lon)"},
       {"lon", "", "set: longitude, -180..180 (with --lat)"},
       {"time", "", "set: the status's time, ISO-8601 (default: the server's clock)"},
+      {"emoji", "", "set: an emoji (or a :shortcode:, 1-32 characters) shown with the text"},
+      {"availability", "",
+       "set: available, busy, away or dnd (server default: available); list: only statuses "
+       "with this availability, or any of several",
+       true},
+      {"clear-after", "",
+       "set: the status goes after this duration: 90s, 30m, 4h, 2d, 1h30m or seconds, at most "
+       "366d"},
+      {"expires-at", "", "set: the status goes at this RFC 3339 time (not with --clear-after)"},
       {"consistency", "", "set/delete: 'all' waits until every node has applied the write"},
       {"limit", "", "list: at most this many statuses (server default 100, max 1000)"},
       {"offset", "", "list: skip this many statuses"},
+      {"q", "", "list: only statuses whose username or text contains this (any case)"},
+      {"bbox", "", "list: only statuses located in MINLON,MINLAT,MAXLON,MAXLAT"},
+      {"user", "", "list: only this user's status, or those of several (at most 100)", true},
       {"count", "", "watch: exit 0 after this many events (default: follow until interrupted)"},
       {"token", "", "session token to send (instead of the token file of `login`)"},
       {"password-file", "",
@@ -125,6 +148,29 @@ Invocation parse_invocation(const std::vector<std::string>& args,
     inv.args.push_back(text);
   }
   return inv;
+}
+
+std::optional<long> parse_duration(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  if (std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return text.size() > 12 ? std::nullopt : std::optional<long>(std::stol(std::string(text)));
+  // Groups of digits and a unit, each unit at most once, larger units first: 2d, 1h30m, 1m30s.
+  constexpr std::array<std::pair<char, long>, 4> kUnits{
+      {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}}};
+  long total = 0;
+  std::size_t next_unit = 0, i = 0;
+  while (i < text.size()) {
+    std::size_t digits = 0;
+    long n = 0;
+    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++digits)
+      n = n * 10 + (text[i] - '0');
+    if (digits == 0 || digits > 12 || i == text.size()) return std::nullopt;
+    while (next_unit < kUnits.size() && kUnits[next_unit].first != text[i]) ++next_unit;
+    if (next_unit == kUnits.size()) return std::nullopt;  // unknown, repeated or out of order
+    total += n * kUnits[next_unit++].second;
+    ++i;
+  }
+  return total;
 }
 
 }  // namespace status::ctl

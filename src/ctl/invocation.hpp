@@ -2,7 +2,9 @@
 // The command line of statusctl: a command, its positional arguments and the option table.
 
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/config.hpp"
@@ -36,5 +38,10 @@ std::string help_text();
 /// common::ConfigError on a usage error. Returns an Invocation with an empty command on --help.
 Invocation parse_invocation(const std::vector<std::string>& args,
                             const std::map<std::string, std::string>& env);
+
+/// A duration as `set --clear-after` takes it, in seconds: plain seconds ("5400"), or groups of
+/// digits and a unit d, h, m, s, larger units first, each at most once ("90s", "30m", "2d",
+/// "1h30m"). nullopt when malformed. The range is checked by the caller.
+std::optional<long> parse_duration(std::string_view text);
 
 }  // namespace status::ctl

@@ -51,7 +51,11 @@ EventHub::Subscribed EventHub::subscribe(const common::ExchangePtr& ex, common::
   ex->begin_stream(std::move(head));
   ex->push(": connected\n\n");
   // Under the same lock as publish(): nothing falls between the replay and the live events.
-  if (last_event_id) ex->push(replay(last_event_id, now_()));
+  if (last_event_id) {
+    auto now = now_();
+    trim(now);
+    ex->push(replay(last_event_id, now));
+  }
   subs_.push_back({ex, client});
   return Subscribed::kOk;
 }

@@ -265,8 +265,13 @@ std::variant<StatusInput, InputError> parse_status_input(
       in.availability = *a;
     } else if (k == "expiresAt") {
       if (kv.value().is_null()) continue;
-      auto t = kv.value().is_string() ? parse_time(kv.value().get_string()) : std::nullopt;
-      if (!t) return InputError{"expiresAt must be an RFC 3339 date-time"};
+      // RFC 3339, unlike `time`: with Z or an offset (a bare local time is ambiguous).
+      std::string_view v = kv.value().is_string() ? std::string_view(kv.value().get_string()) : "";
+      bool zoned = v.ends_with('Z') || v.ends_with('z') ||
+                   (v.size() > 6 && (v[v.size() - 6] == '+' || v[v.size() - 6] == '-') &&
+                    v[v.size() - 3] == ':');
+      auto t = zoned && v.size() >= 20 && v[16] == ':' ? parse_time(v) : std::nullopt;
+      if (!t) return InputError{"expiresAt must be an RFC 3339 date-time with Z or an offset, e.g. 2026-12-03T15:00:00Z"};
       if (*t <= now_ms) return InputError{"expiresAt must lie in the future"};
       if (*t > now_ms + kMaxExpiryMs) return InputError{"expiresAt must be at most 366 days ahead"};
       in.expires_at_ms = *t;

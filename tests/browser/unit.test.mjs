@@ -1,9 +1,16 @@
 // Plain Node tests of the page's pure helpers (no browser): the client-side validation, the
-// access rules and their messages, and small formatting functions, so that their rules are pinned down next to the contract's.
+// access rules and their messages, the status features' helpers (expiry presets, "until …",
+// filters, the map's bbox, the expiry clock) and small formatting functions, so that their
+// rules are pinned down next to the contract's.
+// Local times are Vienna's (a zone with summer time): the presets are about the local day.
+process.env.TZ = 'Europe/Vienna';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseCoord, textLength, validateStatus } from '../../web/js/validate.js';
-import { formatPos, relativeTime } from '../../web/js/util.js';
+import { debounce, formatPos, relativeTime } from '../../web/js/util.js';
+import { availabilityLabel, emojiError, endedLabel, endOfDay, endOfWeek, ExpiryClock, expiryFields, expiryHint,
+  filterParams, isShortcode, matchesFilter, rfc3339, toLocalInput, untilText, weekStart } from '../../web/js/status.js';
+import { inBoxes, viewBoxes } from '../../web/js/map.js';
 import { canChange, changeNote, credentialFieldOf, forbiddenMessage, isAdmin, retryAfterSeconds,
   tooManyMessage, validateCredentials } from '../../web/js/access.js';
 
@@ -94,4 +101,155 @@ test('sign-in and sign-up checks before sending; the field a server 400 is about
   assert.equal(credentialFieldOf('password must be 8-256 characters'), 'password');
   assert.equal(credentialFieldOf('username must be 1-64 characters of A-Z a-z 0-9 . _ -'), 'username');
   assert.equal(credentialFieldOf('request body must be a JSON object'), null);
+});
+
+// ---------------------------------------------------------------- status features (issue 13)
+// Thursday 3 December 2026, 10:00 UTC = 11:00 in Vienna.
+const NOW = new Date('2026-12-03T10:00:00Z');
+
+test('expiry presets: seconds as clearAfter; Today and This week end the local day and week', () => {
+  assert.deepEqual(expiryFields('', '', NOW), {}, 'Don’t clear: nothing sent');
+  assert.deepEqual(expiryFields('1800', '', NOW), { clearAfter: 1800 });
+  assert.deepEqual(expiryFields('3600', '', NOW), { clearAfter: 3600 });
+  assert.deepEqual(expiryFields('14400', '', NOW), { clearAfter: 14400 });
+  // 23:59:59 in Vienna (UTC+1 in winter) is 22:59:59 UTC.
+  assert.deepEqual(expiryFields('today', '', NOW), { expiresAt: '2026-12-03T22:59:59Z' });
+  assert.equal(rfc3339(endOfDay(NOW)), '2026-12-03T22:59:59Z');
+  // Weeks from Monday (most of Europe): Sunday 6 December; from Sunday (US): Saturday 5 December.
+  assert.deepEqual(expiryFields('week', '', NOW, 1), { expiresAt: '2026-12-06T22:59:59Z' });
+  assert.deepEqual(expiryFields('week', '', NOW, 7), { expiresAt: '2026-12-05T22:59:59Z' });
+  // On the week's last day, "This week" is the end of that day.
+  assert.equal(rfc3339(endOfWeek(new Date('2026-12-06T12:00:00Z'), 1)), '2026-12-06T22:59:59Z');
+  // Across the change to summer time (29 March 2026): 23:59:59 local is 21:59:59 UTC.
+  assert.equal(rfc3339(endOfWeek(new Date('2026-03-25T12:00:00Z'), 1)), '2026-03-29T21:59:59Z');
+  assert.equal(weekStart('en-GB'), 1);
+  assert.equal(weekStart('en-US'), 7);
+  assert.equal(weekStart('not a locale!'), 1, 'an unreadable locale: ISO weeks');
+});
+
+test('a chosen date and time: local, in the future, at most 366 days ahead', () => {
+  assert.deepEqual(expiryFields('custom', '2026-12-03T15:00', NOW), { expiresAt: '2026-12-03T14:00:00Z' });
+  assert.deepEqual(expiryFields('custom', '2027-06-01T09:30', NOW), { expiresAt: '2027-06-01T07:30:00Z' },
+    'summer time in June');
+  assert.match(expiryFields('custom', '', NOW).error, /Choose the date and time/);
+  assert.match(expiryFields('custom', '2026-12-03T10:59', NOW).error, /must be in the future/);
+  assert.match(expiryFields('custom', '2027-12-05T10:00', NOW).error, /At most 366 days ahead/);
+  assert.match(expiryFields('custom', 'soon', NOW).error, /not a date/);
+  assert.equal(toLocalInput('2026-12-03T14:00:00Z'), '2026-12-03T15:00');
+  assert.equal(toLocalInput('nonsense'), '');
+});
+
+test('"until 15:00": the time today, the weekday within a week, else the date', () => {
+  assert.equal(untilText('2026-12-03T14:00:00Z', NOW, 'en-GB'), 'until 15:00');
+  assert.equal(untilText('2026-12-03T22:59:59Z', NOW, 'en-GB'), 'until 23:59');
+  assert.equal(untilText('2026-12-04T14:00:00Z', NOW, 'en-GB'), 'until Fri 15:00');
+  assert.equal(untilText('2026-12-24T14:00:00Z', NOW, 'en-GB'), 'until 24 Dec 15:00');
+  assert.equal(untilText('2027-01-04T14:00:00Z', NOW, 'en-GB'), 'until 4 Jan 2027 15:00');
+  assert.equal(untilText('garbage', NOW, 'en-GB'), '');
+  assert.equal(expiryHint('3600', '', NOW, 'en-GB'), 'Shown until 12:00.');
+  assert.equal(expiryHint('today', '', NOW, 'en-GB'), 'Shown until 23:59.');
+  assert.equal(expiryHint('week', '', NOW, 'en-GB', 1), 'Shown until Sun 23:59.');
+  assert.equal(expiryHint('', '', NOW, 'en-GB'), 'The status stays until you change it.');
+  assert.equal(expiryHint('custom', '', NOW, 'en-GB'), 'Pick a date and time below.');
+});
+
+test('the form: emoji, availability and expiry go into the body; bad ones are caught at their field', () => {
+  const v = validateStatus({ ...ok, emoji: ' 📅 ', availability: 'busy', expiry: '3600' }, NOW);
+  assert.deepEqual(v, { errors: {}, status: { statusText: 'hi', emoji: '📅', availability: 'busy', clearAfter: 3600 } });
+  assert.deepEqual(validateStatus({ ...ok, availability: 'available', expiry: 'custom', expiresAt: '2026-12-04T09:00' }, NOW).status,
+    { statusText: 'hi', expiresAt: '2026-12-04T08:00:00Z' }, 'available is the default: not sent');
+  assert.deepEqual(validateStatus({ ...ok, emoji: ':coffee:' }, NOW).status, { statusText: 'hi', emoji: ':coffee:' });
+  assert.match(validateStatus({ ...ok, emoji: '😀'.repeat(33) }, NOW).errors.emoji, /at most 32 characters; this one has 33/);
+  assert.equal(validateStatus({ ...ok, emoji: '👨‍👩‍👧‍👦' }, NOW).errors.emoji, undefined, 'a family: 7 code points');
+  assert.match(validateStatus({ ...ok, emoji: 'a\u0007' }, NOW).errors.emoji, /control characters/);
+  assert.match(validateStatus({ ...ok, availability: 'asleep' }, NOW).errors.availability, /from the list/);
+  assert.match(validateStatus({ ...ok, expiry: 'custom', expiresAt: '' }, NOW).errors.expiresAt, /Choose the date/);
+  assert.equal(emojiError('📅'), null);
+  assert.equal(isShortcode(':coffee:'), true);
+  assert.equal(isShortcode('☕'), false);
+  assert.equal(availabilityLabel('dnd'), 'Do not disturb');
+  assert.equal(availabilityLabel(undefined), 'Available');
+  assert.deepEqual(['replaced', 'deleted', 'expired'].map(endedLabel), ['Replaced', 'Deleted', 'Expired']);
+});
+
+test('feed filters: q case-insensitive (ASCII, as the server folds) on name or text; availability', () => {
+  const s = { username: 'Alice', statusText: 'In a MEETING about Ärger', availability: 'busy' };
+  assert.equal(matchesFilter(s, {}), true);
+  assert.equal(matchesFilter(s, { q: 'meet' }), true);
+  assert.equal(matchesFilter(s, { q: 'ALI' }), true);
+  assert.equal(matchesFilter(s, { q: 'bob' }), false);
+  assert.equal(matchesFilter(s, { q: 'ärger' }), false, 'no folding beyond ASCII, like the server');
+  assert.equal(matchesFilter(s, { q: 'Ärger' }), true);
+  assert.equal(matchesFilter(s, { availability: 'busy' }), true);
+  assert.equal(matchesFilter(s, { availability: 'away' }), false);
+  assert.equal(matchesFilter({ username: 'x', statusText: 'y' }, { availability: 'available' }), true, 'the default');
+  assert.equal(matchesFilter(s, { q: 'meet', availability: 'dnd' }), false, 'both must hold');
+  assert.equal(filterParams({ q: 'a b', availability: 'dnd' }).toString(), 'q=a+b&availability=dnd');
+  assert.equal(filterParams({ q: '', availability: '' }).toString(), '');
+});
+
+test('the map’s bbox: clamped, wrapped round the world, split across the antimeridian', () => {
+  assert.deepEqual(viewBoxes(40.12341, 10.98761, 50.5, 20.00001), [[10.9876, 40.1234, 20.0001, 50.5]],
+    'rounded outwards');
+  assert.deepEqual(viewBoxes(-95, -30, 97, 30), [[-30, -90, 30, 90]], 'latitudes clamped');
+  assert.deepEqual(viewBoxes(-60, -400, 60, 400), [[-180, -60, 180, 60]], 'more than the world: all of it');
+  assert.deepEqual(viewBoxes(-60, -180, 60, 180), [[-180, -60, 180, 60]]);
+  // A view across the antimeridian: two boxes.
+  assert.deepEqual(viewBoxes(-10, 170, 10, 190), [[170, -10, 180, 10], [-180, -10, -170, 10]]);
+  assert.deepEqual(viewBoxes(-10, -190, 10, -170), [[170, -10, 180, 10], [-180, -10, -170, 10]]);
+  // The same view one world further (panned round): the same box.
+  assert.deepEqual(viewBoxes(0, 370, 10, 380), [[10, 0, 20, 10]]);
+  for (const [s, w, n, e] of [[0, 100, 80, 260], [-89.9, -500, 89.9, -300], [10, 179.99999, 11, 180.5]]) {
+    for (const [minLon, minLat, maxLon, maxLat] of viewBoxes(s, w, n, e)) {
+      assert.ok(minLon >= -180 && maxLon <= 180 && minLon <= maxLon, `lon in range: ${[s, w, n, e]}`);
+      assert.ok(minLat >= -90 && maxLat <= 90 && minLat <= maxLat, `lat in range: ${[s, w, n, e]}`);
+    }
+  }
+  const boxes = viewBoxes(-10, 170, 10, 190);
+  assert.equal(inBoxes({ latitude: 0, longitude: 179.5 }, boxes), true);
+  assert.equal(inBoxes({ latitude: 0, longitude: -179.5 }, boxes), true);
+  assert.equal(inBoxes({ latitude: 0, longitude: 0 }, boxes), false);
+  assert.equal(inBoxes({ latitude: 20, longitude: 175 }, boxes), false);
+  assert.equal(inBoxes({}, boxes), false, 'no position: never on the map');
+  assert.equal(inBoxes({ latitude: 1, longitude: 2 }, null), true, 'before the first load');
+});
+
+test('the expiry clock calls back when expiresAt passes, once, for the earliest first', async () => {
+  const fired = [];
+  const clock = new ExpiryClock((u) => fired.push([u, Date.now()]));
+  const t0 = Date.now();
+  const at = (ms) => new Date(t0 + ms).toISOString();
+  clock.track({ username: 'late', expiresAt: at(250) });
+  clock.track({ username: 'early', expiresAt: at(80) });
+  clock.track({ username: 'never', expiresAt: at(100) });
+  clock.track({ username: 'never' }); // updated without an expiry
+  clock.track({ username: 'gone', expiresAt: at(120) });
+  clock.forget('gone'); // deleted meanwhile
+  clock.track({ username: 'past', expiresAt: at(-5000) }); // expired already: at once
+  await new Promise((r) => setTimeout(r, 400));
+  assert.deepEqual(fired.map(([u]) => u), ['past', 'early', 'late']);
+  assert.ok(fired[1][1] - t0 >= 70, `not before its time (${fired[1][1] - t0} ms)`);
+  assert.ok(fired[2][1] - t0 >= 240 && fired[2][1] - t0 < 350, `on time (${fired[2][1] - t0} ms)`);
+  assert.equal(clock.timer, null, 'nothing left to wait for');
+  // Far-off expiries wait in steps of at most an hour (setTimeout cannot wait a year).
+  const far = new ExpiryClock(() => {}, { maxDelayMs: 50 });
+  far.track({ username: 'x', expiresAt: at(300 * 86400 * 1000) });
+  assert.ok(far.timer !== null);
+  far.forget('x');
+  assert.equal(far.timer, null);
+});
+
+test('debounce: one call after a burst, with the last arguments; cancel drops it', async () => {
+  const calls = [];
+  const d = debounce((x) => calls.push(x), 40);
+  for (let i = 0; i < 5; i++) {
+    d(i);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await new Promise((r) => setTimeout(r, 80));
+  assert.deepEqual(calls, [4]);
+  d(5);
+  d.cancel();
+  await new Promise((r) => setTimeout(r, 80));
+  assert.deepEqual(calls, [4]);
 });

@@ -130,6 +130,19 @@ before(async () => {
   // (2 s for live updates, 5 s for a dead node) have their own explicit timeouts.
   context.setDefaultTimeout(15000);
   context.setDefaultNavigationTimeout(30000);
+  // The map's Leaflet instance, for tests that move the map the way a user would (pan, zoom) and
+  // compare what the page asked for with what it shows: window.testMap, caught as Leaflet loads.
+  await context.addInitScript(() => {
+    let leaflet;
+    Object.defineProperty(window, 'L', {
+      configurable: true,
+      get: () => leaflet,
+      set: (v) => {
+        leaflet = v;
+        v?.Map?.addInitHook(function keep() { window.testMap = this; });
+      },
+    });
+  });
   page = await context.newPage();
   page.on('pageerror', (e) => pageErrors.push(e.message));
   // No tiles: the tests must not reach outside 127.0.0.1; the offline grid is drawn instead.
@@ -324,11 +337,17 @@ uiTest('statuses with coordinates appear as markers; position by map click and g
   await page.click('#save');
   await page.locator('.leaflet-marker-icon[title="geo"]').waitFor();
 
-  // The popup of a marker shows the status; markers are reachable by keyboard.
+  // The map shows what is in view (Graz now, at zoom 8): "show on map" in the feed brings vienna
+  // into it, with its popup. The popup of a marker shows the status; markers are reachable by keyboard.
+  await page.click('#feed-list li[data-username="vienna"] .where button');
+  await page.locator('.leaflet-popup-content', { hasText: 'Kaffee im Hawelka' }).waitFor();
+  await page.click('.leaflet-popup-close-button');
+  await page.locator('.leaflet-popup-content').waitFor({ state: 'detached' });
   await page.locator('.leaflet-marker-icon[title="vienna"]').focus();
   await page.keyboard.press('Enter');
   await page.locator('.leaflet-popup-content', { hasText: 'Kaffee im Hawelka' }).waitFor();
-  assert.equal(await page.locator('#map-count').innerText(), '3 on the map');
+  await waitUntil(async () => (await page.locator('#map-count').innerText())
+    === `${await page.locator('.leaflet-marker-icon').count()} on the map`, { what: 'the count of the markers in view' });
 
   // Without reachable tiles the map still works: markers on the locally drawn grid, no errors.
   // (A closed port on 127.0.0.1 stands in for "no network".)
@@ -356,6 +375,8 @@ uiTest('statuses with coordinates appear as markers; position by map click and g
   await page.click('#tiles summary');
 
   // A delete removes the marker.
+  await page.click('#feed-list li[data-username="geo"] .where button');
+  await page.locator('.leaflet-marker-icon[title="geo"]').waitFor();
   await apiCall('DELETE', '/api/statuses/geo');
   await page.locator('.leaflet-marker-icon[title="geo"]').waitFor({ state: 'detached', timeout: 2000 });
   await page.locator('#map-section').screenshot({ path: path.join(SHOTS, 'map.png') });
@@ -382,6 +403,478 @@ uiTest('the feed is paged, newest first', async () => {
   await page.click('#feed-prev');
   await page.locator('#feed-page', { hasText: `1–10 of ${total}` }).waitFor();
   await shot('desktop', { fullPage: true });
+});
+
+// ---------------------------------------------------------------- status features (issue 13, §8)
+/** The page's requests whose URL matches `re`, from now on (stop() ends the recording). */
+function recordRequests(p, re) {
+  const urls = [];
+  const on = (r) => {
+    if (!re.test(r.url())) return;
+    const u = new URL(r.url());
+    u.at = Date.now();
+    urls.push(u);
+  };
+  p.on('request', on);
+  return { urls, stop: () => p.off('request', on) };
+}
+
+/** How many bursts the requests came in (gaps over 150 ms between them). */
+const bursts = (urls) => urls.filter((u, i) => i === 0 || u.at - urls[i - 1].at > 150).length;
+
+/** "until 15:00" as the page (en-GB, UTC) writes a time of today. */
+const untilUtc = (iso) => `until ${new Date(iso).toLocaleTimeString('en-GB',
+  { timeZone: 'UTC', hour: '2-digit', minute: '2-digit' })}`;
+
+/** Saves the status form and returns the JSON body the page sent. */
+async function saveForm(p = page) {
+  const [req] = await Promise.all([
+    p.waitForRequest((r) => r.method() === 'PUT' && r.url().includes('/api/statuses/')),
+    p.click('#save'),
+  ]);
+  await p.locator('#form-ok', { hasText: /Saved|Updated/ }).waitFor();
+  return req.postDataJSON();
+}
+
+uiTest('the status form: emoji, availability and “Clear after”; shown in the feed, on the map and in the card', async () => {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  // The offered emoji are part of the page: no request leaves 127.0.0.1 for them.
+  const outside = recordRequests(page, /^(?!http:\/\/127\.0\.0\.1)/);
+  await page.fill('#f-username', 'emma');
+  await page.fill('#f-text', 'Sprint planning');
+  await page.fill('#f-lat', '52.52');
+  await page.fill('#f-lon', '13.405');
+  const meeting = page.locator('#emoji-choices button[data-emoji="📅"]');
+  assert.equal(await page.locator('#emoji-choices button').count(), 12);
+  await meeting.click();
+  assert.equal(await page.inputValue('#f-emoji'), '📅');
+  assert.equal(await meeting.getAttribute('aria-pressed'), 'true');
+  assert.equal(await meeting.getAttribute('aria-label'), '📅 In a meeting');
+  await page.selectOption('#f-availability', 'busy');
+  // The choices of Mattermost's "Clear after", and what each does in words.
+  assert.deepEqual(await page.locator('#f-expiry option').allInnerTexts(),
+    ['Don’t clear', '30 minutes', '1 hour', '4 hours', 'Today', 'This week', 'Choose date and time']);
+  await page.locator('#f-expiry-hint', { hasText: 'The status stays until you change it.' }).waitFor();
+  await page.selectOption('#f-expiry', '3600');
+  await page.locator('#f-expiry-hint', { hasText: /^Shown until \d\d:\d\d\.$/ }).waitFor();
+  await page.locator('#compose').evaluate((el) => window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - 80));
+  await page.locator('#compose').screenshot({ path: path.join(SHOTS, 'status-form.png') });
+  const t0 = Date.now();
+  assert.deepEqual(await saveForm(), { statusText: 'Sprint planning', latitude: 52.52, longitude: 13.405,
+    emoji: '📅', availability: 'busy', clearAfter: 3600 });
+  const emma = (await apiCall('GET', '/api/statuses/emma')).body;
+  assert.equal(emma.availability, 'busy');
+  assert.equal(emma.emoji, '📅');
+  assert.ok(Math.abs(Date.parse(emma.expiresAt) - (t0 + 3600e3)) < 60e3, `expires in an hour: ${emma.expiresAt}`);
+
+  // The feed: the availability as a colour and a shape, with its name for screen readers and as
+  // a tooltip; the emoji; the expiry time.
+  const row = page.locator('#feed-list li[data-username="emma"]');
+  await row.waitFor();
+  assert.equal(await row.getAttribute('data-availability'), 'busy');
+  const dot = row.locator('.avail');
+  assert.equal(await dot.getAttribute('title'), 'Busy');
+  assert.equal(await dot.locator('.visually-hidden').innerText(), '(Busy)');
+  assert.match(await row.innerText(), /📅\s*Sprint planning/);
+  assert.equal(await row.locator('.until-line').innerText(), untilUtc(emma.expiresAt));
+  assert.equal(await row.locator('time.until').getAttribute('datetime'), emma.expiresAt);
+  const colour = (sel) => page.locator(sel).first().evaluate((el) => getComputedStyle(el).backgroundColor);
+  const busy = await colour('#feed-list li[data-username="emma"] .avail');
+  const available = await colour('#feed-list li[data-availability="available"] .avail');
+  assert.notEqual(busy, available, 'busy and available differ in colour');
+
+  // The map: the pin shows the emoji and a dot; its label says it all in words.
+  const pin = page.locator('.leaflet-marker-icon[title="emma"]');
+  await pin.waitFor();
+  assert.equal(await pin.locator('.pin-shape span').innerText(), '📅');
+  assert.equal(await pin.locator('.avail').getAttribute('data-availability'), 'busy');
+  assert.equal(await pin.getAttribute('aria-label'), `emma (Busy): 📅 Sprint planning, ${untilUtc(emma.expiresAt)}`);
+  await pin.focus();
+  await page.keyboard.press('Enter');
+  const popup = page.locator('.leaflet-popup-content', { hasText: 'Sprint planning' });
+  await popup.locator('.popup-state', { hasText: `Busy · ${untilUtc(emma.expiresAt)}` }).waitFor();
+  await page.waitForTimeout(500); // the popup fades in
+  await page.locator('#map-section').screenshot({ path: path.join(SHOTS, 'map-status.png') });
+  await page.keyboard.press('Escape');
+
+  // The card.
+  await lookUp(page, 'emma');
+  const card = page.locator('#lookup-card');
+  assert.match(await card.locator('.text').innerText(), /📅\s*Sprint planning/);
+  assert.equal((await card.locator('.state').innerText()).trim(), `Busy · ${untilUtc(emma.expiresAt)}`);
+
+  // Today and This week: the end of the local day and of the local week (en-GB: Monday to Sunday).
+  await page.selectOption('#f-expiry', 'today');
+  const endOfToday = await page.evaluate(() => {
+    const d = new Date();
+    d.setHours(23, 59, 59, 0);
+    return d.toISOString().replace('.000Z', 'Z');
+  });
+  await page.locator('#f-expiry-hint', { hasText: 'Shown until 23:59.' }).waitFor();
+  assert.equal((await saveForm()).expiresAt, endOfToday);
+  await page.selectOption('#f-expiry', 'week');
+  const week = new Date((await saveForm()).expiresAt);
+  assert.equal(week.getUTCDay(), 0, 'a Sunday');
+  assert.equal(week.toISOString().slice(11), '23:59:59.000Z');
+  assert.ok(week - Date.now() > 0 && week - Date.now() <= 7 * 86400e3, 'within the week');
+
+  // A chosen date and time (local), prefilled an hour ahead; one in the past is caught at its field.
+  await page.selectOption('#f-expiry', 'custom');
+  await page.locator('#f-expires-at').waitFor();
+  assert.match(await page.inputValue('#f-expires-at'), /^\d{4}-\d\d-\d\dT\d\d:\d\d$/);
+  await page.fill('#f-expires-at', '2020-01-01T10:00');
+  await page.click('#save');
+  await page.locator('#f-expires-at-err', { hasText: 'must be in the future' }).waitFor();
+  assert.equal(await page.getAttribute('#f-expires-at', 'aria-invalid'), 'true');
+  const tomorrow = new Date(Date.now() + 86400e3).toISOString().slice(0, 10);
+  await page.fill('#f-expires-at', `${tomorrow}T15:00`);
+  assert.equal((await saveForm()).expiresAt, `${tomorrow}T15:00:00Z`);
+  const weekday = new Date(`${tomorrow}T15:00:00Z`).toLocaleDateString('en-GB', { timeZone: 'UTC', weekday: 'short' });
+  await card.locator('.state', { hasText: `until ${weekday} 15:00` }).waitFor();
+
+  // Edit loads all of it back into the form.
+  await page.click('#edit-btn');
+  assert.equal(await page.inputValue('#f-emoji'), '📅');
+  assert.equal(await page.inputValue('#f-availability'), 'busy');
+  assert.equal(await page.inputValue('#f-expiry'), 'custom');
+  assert.equal(await page.inputValue('#f-expires-at'), `${tomorrow}T15:00`);
+  // A free-text emoji (a shortcode), back to available, no expiry: nothing of the old extras stays.
+  await page.fill('#f-emoji', ':coffee:');
+  assert.equal(await meeting.getAttribute('aria-pressed'), 'false');
+  await page.selectOption('#f-availability', 'available');
+  await page.selectOption('#f-expiry', '');
+  assert.deepEqual(await saveForm(), { statusText: 'Sprint planning', latitude: 52.52, longitude: 13.405, emoji: ':coffee:' });
+  const after = (await apiCall('GET', '/api/statuses/emma')).body;
+  assert.equal(after.availability, 'available');
+  assert.equal(after.expiresAt, undefined);
+  await row.locator('.until-line').waitFor({ state: 'detached' });
+  await pin.locator('.avail[data-availability="available"]').waitFor();
+  assert.equal(await pin.locator('.pin-shape span').innerText(), 'E', 'a shortcode is not drawn on the pin');
+
+  // Too long an emoji is caught before sending.
+  await page.fill('#f-emoji', '😀'.repeat(33));
+  await page.click('#save');
+  await page.locator('#f-emoji-err', { hasText: 'at most 32 characters; this one has 33' }).waitFor();
+  await page.fill('#f-emoji', '');
+  outside.stop();
+  assert.deepEqual(outside.urls.map(String), [], 'nothing fetched from elsewhere');
+});
+
+uiTest('users’ texts and emoji are shown as text, never as markup', async () => {
+  const evil = '<img src=x onerror="window.pwned=1">';
+  await apiCall('PUT', '/api/statuses/mallory', { statusText: `${evil} hi`, emoji: '<b>', availability: 'dnd',
+    latitude: 48.1, longitude: 16.2, clearAfter: 3600 });
+  await apiCall('PUT', '/api/statuses/mallory', { statusText: `${evil} again`, emoji: '<i>', latitude: 48.1, longitude: 16.2 });
+  const row = page.locator('#feed-list li[data-username="mallory"]');
+  await row.locator('.text', { hasText: `${evil} again` }).waitFor();
+  assert.equal(await row.locator('.text').innerText(), `<i> ${evil} again`);
+  await lookUp(page, 'mallory');
+  await page.locator('#history-list li .text', { hasText: `<b> ${evil} hi` }).waitFor();
+  await page.click('#feed-list li[data-username="mallory"] .where button');
+  await page.locator('.leaflet-popup-content', { hasText: `${evil} again` }).waitFor();
+  assert.equal(await page.locator('#feed-list img, #lookup img, .leaflet-popup-content img, #feed-list b, #history-list b').count(), 0);
+  assert.equal(await page.evaluate(() => window.pwned), undefined);
+  await page.keyboard.press('Escape');
+  await apiCall('DELETE', '/api/statuses/mallory');
+});
+
+uiTest('the look-up shows the user’s earlier statuses and how each ended', async () => {
+  await apiCall('PUT', '/api/statuses/hist', { statusText: 'first', emoji: '☕' });
+  await apiCall('PUT', '/api/statuses/hist', { statusText: 'second', availability: 'busy' });
+  await apiCall('DELETE', '/api/statuses/hist');
+  const third = (await apiCall('PUT', '/api/statuses/hist', { statusText: 'third', availability: 'away', clearAfter: 1 })).body;
+  await waitUntil(async () => (await apiCall('GET', '/api/statuses/hist')).status === 404,
+    { timeoutMs: 5000, what: 'hist expired' });
+
+  // No status now, but a history: the look-up says so and lists it, newest first.
+  await page.fill('#l-username', 'hist');
+  await page.click('#lookup-btn');
+  await page.locator('#lookup-msg', { hasText: 'hist has no status' }).waitFor();
+  const items = page.locator('#history-list li');
+  await waitUntil(async () => (await items.count()) === 3, { what: 'three entries' });
+  assert.deepEqual(await items.evaluateAll((lis) => lis.map((li) => li.dataset.endedBy)), ['expired', 'deleted', 'replaced']);
+  assert.deepEqual(await items.locator('.text').allInnerTexts(), ['third', 'second', '☕ first']);
+  assert.deepEqual(await items.locator('.ended').allInnerTexts(), ['Expired', 'Deleted', 'Replaced']);
+  const expired = items.first();
+  assert.equal(await expired.locator('time').last().getAttribute('datetime'), third.expiresAt, 'ended when it expired');
+  assert.match(await expired.innerText(), /Away · set .* · Expired /);
+  assert.equal(await items.nth(1).locator('.avail').getAttribute('data-availability'), 'busy');
+
+  // With a status again: the card and the history; a change by another client moves into the
+  // history of the open look-up.
+  await apiCall('PUT', '/api/statuses/hist', { statusText: 'fourth', emoji: '🎯', availability: 'dnd' });
+  await lookUp(page, 'hist');
+  await page.locator('#lookup-card .text', { hasText: 'fourth' }).waitFor();
+  await apiCall('PUT', '/api/statuses/hist', { statusText: 'fifth' });
+  await page.locator('#lookup-card .text', { hasText: 'fifth' }).waitFor({ timeout: 2000 });
+  await items.first().locator('.text', { hasText: '🎯 fourth' }).waitFor({ timeout: 3000 });
+  assert.equal(await items.count(), 4);
+  assert.equal(await items.first().getAttribute('data-ended-by'), 'replaced');
+  await page.locator('#lookup').screenshot({ path: path.join(SHOTS, 'history.png') });
+
+  // A user with neither: the usual 404 sentence and no history section.
+  await page.fill('#l-username', 'never-was');
+  await page.click('#lookup-btn');
+  await page.locator('#lookup-msg', { hasText: 'never-was has no status' }).waitFor();
+  await page.locator('#history').waitFor({ state: 'hidden' });
+});
+
+uiTest('the feed’s search and availability filter are applied by the server, debounced, and page within the matches', async () => {
+  for (let i = 1; i <= 13; i++) {
+    const time = new Date(Date.UTC(2026, 1, 1, 12, i)).toISOString();
+    await apiCall('PUT', `/api/statuses/filt${String(i).padStart(2, '0')}`,
+      { statusText: `Quarterly review ${i}`, availability: i % 2 ? 'busy' : 'away', time });
+  }
+  const lists = recordRequests(page, /\/api\/statuses\?limit=10&/);
+  const matches = async (query) => Number((await apiCall('GET', `/api/statuses?limit=1&${query}`)).headers.get('x-total-count'));
+  assert.equal(await matches('q=quarterly'), 13);
+
+  // Typed quickly: one request, for the whole word (case does not matter).
+  await page.locator('#feed-q').pressSequentially('QUARTERLY', { delay: 40 });
+  await page.locator('#feed-total[data-total="13"]', { hasText: '13 matches' }).waitFor();
+  await page.waitForTimeout(400);
+  assert.deepEqual(lists.urls.map((u) => u.searchParams.get('q')), ['QUARTERLY'], 'debounced: one request');
+  assert.equal(await page.locator('#feed-list li').count(), 10);
+  assert.deepEqual(await page.locator('#feed-list li .text').allInnerTexts(),
+    [13, 12, 11, 10, 9, 8, 7, 6, 5, 4].map((i) => `Quarterly review ${i}`));
+
+  // Paging keeps the filter.
+  await page.click('#feed-next');
+  await page.locator('#feed-page', { hasText: '11–13 of 13' }).waitFor();
+  const next = lists.urls.at(-1);
+  assert.equal(next.searchParams.get('offset'), '10');
+  assert.equal(next.searchParams.get('q'), 'QUARTERLY');
+
+  // The availability filter: from the first page again, both filters on the server.
+  await page.selectOption('#feed-availability', 'busy');
+  const busy = await matches('q=quarterly&availability=busy');
+  assert.equal(busy, 7);
+  await page.locator(`#feed-total[data-total="${busy}"]`).waitFor();
+  const both = lists.urls.at(-1);
+  assert.deepEqual([both.searchParams.get('q'), both.searchParams.get('availability'), both.searchParams.get('offset')],
+    ['QUARTERLY', 'busy', '0']);
+  assert.deepEqual(await page.locator('#feed-list li').evaluateAll((lis) => lis.map((li) => li.dataset.availability)),
+    Array(7).fill('busy'));
+  await page.locator('#feed').screenshot({ path: path.join(SHOTS, 'feed-filter.png') });
+
+  // Live: a new match appears at the top; a change that no longer matches leaves; a status that
+  // never matched does not show; the total follows.
+  await apiCall('PUT', '/api/statuses/filt14', { statusText: 'Quarterly review 14', availability: 'busy' });
+  await page.locator('#feed-list li:first-child[data-username="filt14"]').waitFor({ timeout: 2000 });
+  await page.locator('#feed-total[data-total="8"]').waitFor({ timeout: 2000 });
+  await apiCall('PUT', '/api/statuses/filt14', { statusText: 'Quarterly review 14', availability: 'away' });
+  await page.locator('#feed-list li[data-username="filt14"]').waitFor({ state: 'detached', timeout: 2000 });
+  await page.locator('#feed-total[data-total="7"]').waitFor({ timeout: 2000 });
+  await apiCall('PUT', '/api/statuses/unrelated', { statusText: 'Lunch', availability: 'busy' });
+  await page.waitForTimeout(800);
+  assert.equal(await page.locator('#feed-list li[data-username="unrelated"]').count(), 0);
+  assert.equal(await page.getAttribute('#feed-total', 'data-total'), '7');
+  // A status that comes to match, with an old time: in its place by time, and counted.
+  await apiCall('PUT', '/api/statuses/filt02', { statusText: 'Quarterly review 2', availability: 'busy',
+    time: new Date(Date.UTC(2026, 1, 1, 12, 2)).toISOString() });
+  await page.locator('#feed-total[data-total="8"]').waitFor({ timeout: 2000 });
+  assert.deepEqual(await page.locator('#feed-list li').evaluateAll((lis) => lis.map((li) => li.dataset.username)),
+    ['filt13', 'filt11', 'filt09', 'filt07', 'filt05', 'filt03', 'filt02', 'filt01'], 'in time order');
+
+  // No match.
+  await page.fill('#feed-q', 'no such thing');
+  await page.locator('#feed-empty', { hasText: 'No status matches.' }).waitFor();
+  await page.locator('#feed-total[data-total="0"]', { hasText: '0 matches' }).waitFor();
+  // Cleared: everything again.
+  await page.fill('#feed-q', '');
+  await page.selectOption('#feed-availability', '');
+  const total = await matches('');
+  await page.locator(`#feed-total[data-total="${total}"]`, { hasText: `${total} statuses` }).waitFor();
+  lists.stop();
+});
+
+uiTest('the map asks only for what is in view, again after moving (debounced), split across the antimeridian', async () => {
+  await apiCall('PUT', '/api/statuses/fiji', { statusText: 'Bula', latitude: -17.71, longitude: 178.06 });
+  await apiCall('PUT', '/api/statuses/samoa', { statusText: 'Talofa', latitude: -13.83, longitude: -172.13 });
+  const boxes = recordRequests(page, /\/api\/statuses\?.*bbox=/);
+  const bboxes = () => boxes.urls.map((u) => u.searchParams.get('bbox').split(',').map(Number));
+  /** The map's own edges, as Leaflet has them. */
+  const view = () => page.evaluate(() => {
+    const b = window.testMap.getBounds();
+    return { south: b.getSouth(), west: b.getWest(), north: b.getNorth(), east: b.getEast() };
+  });
+  const near = (a, b, what) => assert.ok(Math.abs(a - b) < 0.001, `${what}: ${a} vs ${b}`);
+  await page.reload();
+  await page.locator('#live[data-state="live"]').waitFor();
+  await page.locator('.leaflet-marker-icon[title="vienna"]').waitFor();
+  // The whole width of the world at first: one box, all of it in longitude.
+  await waitUntil(() => boxes.urls.length >= 1, { what: 'a bbox request' });
+  const [first] = bboxes();
+  assert.deepEqual([first[0], first[2]], [-180, 180]);
+  const v0 = await view();
+  assert.ok(v0.east - v0.west >= 360, `the world is in view: ${JSON.stringify(v0)}`);
+  near(first[1], Math.max(-90, v0.south), 'south');
+  near(first[3], Math.min(90, v0.north), 'north');
+
+  // "show on map" from the feed centres fiji at zoom 5: a view across the antimeridian, asked
+  // for as two boxes, and only what is in them is shown.
+  boxes.urls.length = 0;
+  await page.click('#feed-list li[data-username="fiji"] .where button');
+  await page.locator('.leaflet-marker-icon[title="samoa"]').waitFor();
+  await page.locator('.leaflet-marker-icon[title="vienna"]').waitFor({ state: 'detached' });
+  await page.waitForTimeout(800); // the popup may pan the map a little: let that settle too
+  // Both islands are drawn in the view (samoa east of the antimeridian, not a world away).
+  const mapBox = await page.locator('#map').boundingBox();
+  for (const u of ['fiji', 'samoa']) {
+    const b = await page.locator(`.leaflet-marker-icon[title="${u}"]`).boundingBox();
+    assert.ok(b.x >= mapBox.x && b.x + b.width <= mapBox.x + mapBox.width
+      && b.y >= mapBox.y && b.y + b.height <= mapBox.y + mapBox.height, `${u} drawn inside the map`);
+  }
+  const fijiX = (await page.locator('.leaflet-marker-icon[title="fiji"]').boundingBox()).x;
+  assert.ok((await page.locator('.leaflet-marker-icon[title="samoa"]').boundingBox()).x > fijiX, 'samoa east of fiji');
+  const moved = bboxes();
+  assert.ok(moved.length % 2 === 0 && moved.every(([w, , e]) => !(w <= 16.37 && 16.37 <= e)),
+    `boxes in pairs, none with vienna: ${JSON.stringify(moved)}`);
+  const [east, west] = moved.slice(-2).sort((a, b) => b[0] - a[0]);
+  const v1 = await view();
+  const wrap = (lon) => ((((lon + 180) % 360) + 360) % 360) - 180;
+  // Leaflet's edges may run past 180° (or −180°): the page wraps them and splits at the antimeridian.
+  near(east[0], wrap(v1.west), 'west edge');
+  assert.equal(east[2], 180);
+  assert.equal(west[0], -180);
+  near(west[2], wrap(v1.east), 'east edge');
+  for (const b of [east, west]) {
+    near(b[1], v1.south, 'south');
+    near(b[3], v1.north, 'north');
+  }
+  assert.ok(east[0] < 178.06 && west[2] > -172.13, `both islands in view: ${JSON.stringify(moved)}`);
+  assert.equal(await page.locator('#map-count').innerText(), '2 on the map');
+  await page.locator('#map-section').screenshot({ path: path.join(SHOTS, 'map-antimeridian.png') });
+
+  // Live: a status written in view appears; one outside it does not (the feed still has it).
+  await apiCall('PUT', '/api/statuses/dateline', { statusText: 'Just east of it', latitude: -16.8, longitude: -179.9 });
+  await page.locator('.leaflet-marker-icon[title="dateline"]').waitFor({ timeout: 2000 });
+  await apiCall('PUT', '/api/statuses/lima', { statusText: 'Hola', latitude: -12.05, longitude: -77.04 });
+  await page.locator('#feed-list li[data-username="lima"]').waitFor({ timeout: 2000 });
+  assert.equal(await page.locator('.leaflet-marker-icon[title="lima"]').count(), 0);
+
+  // Five moves in a row (as a drag or the arrow keys make them): one request after they settle,
+  // for where the map ended up.
+  boxes.urls.length = 0;
+  await page.evaluate(async () => {
+    for (let i = 0; i < 5; i++) {
+      window.testMap.panBy([60, 0], { animate: false });
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+  await page.waitForTimeout(1000);
+  assert.equal(bursts(boxes.urls), 1, `one refresh: ${JSON.stringify(bboxes())}`);
+  const v2 = await view();
+  const last = bboxes().sort((a, b) => b[0] - a[0]);
+  near(last[0][0], wrap(v2.west), 'west edge after the moves');
+  near(last.at(-1)[2], wrap(v2.east), 'east edge after the moves');
+
+  // Zoomed out with the keyboard: the whole world again, vienna and lima back.
+  await page.locator('#map').focus();
+  for (let i = 0; i < 5; i++) {
+    await page.keyboard.press('Minus');
+    await page.waitForTimeout(350); // Leaflet ignores the key while a zoom is animated
+  }
+  await page.locator('.leaflet-marker-icon[title="vienna"]').waitFor();
+  await page.locator('.leaflet-marker-icon[title="lima"]').waitFor();
+  boxes.stop();
+});
+
+uiTest('live events resume after a reconnect from the last id, without reloading the lists; event: reset reloads', async () => {
+  await apiCall('PUT', '/api/statuses/resume-a', { statusText: 'before the break' });
+  await page.locator('#feed-list li[data-username="resume-a"]').waitFor({ timeout: 2000 });
+  const events = recordRequests(page, /\/api\/events/);
+  const reloads = recordRequests(page, /\/api\/statuses\?limit=(10|1000)&/);
+
+  // The gateway goes away and comes back; meanwhile a status is written on a node directly.
+  await cluster.gateway.kill();
+  await page.locator('#live[data-state="reconnecting"]').waitFor({ timeout: 5000 });
+  const token = await cluster.adminToken();
+  const direct = await fetch(`${cluster.nodes[0].url}/api/statuses/resume-b`, {
+    method: 'PUT', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+    body: JSON.stringify({ statusText: 'written while the page was cut off' }), signal: AbortSignal.timeout(5000),
+  });
+  assert.equal(direct.status, 201);
+  await cluster.gateway.start();
+  await page.locator('#live[data-state="live"]').waitFor({ timeout: 15000 });
+  // The missed status arrives by replay, not by a reload of the feed or the map.
+  await page.locator('#feed-list li[data-username="resume-b"]', { hasText: 'written while the page was cut off' })
+    .waitFor({ timeout: 5000 });
+  const resumed = events.urls.filter((u) => u.searchParams.has('lastEventId'));
+  assert.ok(resumed.length >= 1, `a new EventSource with ?lastEventId= (${events.urls.map(String)})`);
+  assert.notEqual(resumed.at(-1).searchParams.get('lastEventId'), '');
+  assert.deepEqual(reloads.urls.map(String), [], 'no list reloaded');
+  // And live goes on.
+  await apiCall('PUT', '/api/statuses/resume-c', { statusText: 'after the break' });
+  await page.locator('#feed-list li[data-username="resume-c"]').waitFor({ timeout: 2000 });
+  assert.deepEqual(reloads.urls.map(String), [], 'still no list reloaded');
+
+  // An id the node cannot read: it answers with event: reset, and the page reloads its lists.
+  const resuming = (u) => u.pathname === '/api/events' && u.searchParams.has('lastEventId');
+  await page.route(resuming, (route) => {
+    const u = new URL(route.request().url());
+    u.searchParams.set('lastEventId', 'not-an-id-of-any-node');
+    return route.continue({ url: u.toString() });
+  });
+  await cluster.gateway.kill();
+  await page.locator('#live[data-state="reconnecting"]').waitFor({ timeout: 5000 });
+  await cluster.gateway.start();
+  await waitUntil(() => reloads.urls.some((u) => u.searchParams.get('limit') === '10'),
+    { timeoutMs: 15000, what: 'the feed reloaded after event: reset' });
+  await waitUntil(() => reloads.urls.some((u) => u.searchParams.has('bbox')),
+    { timeoutMs: 5000, what: 'the map reloaded after event: reset' });
+  await page.unroute(resuming);
+  await page.locator('#live[data-state="live"]').waitFor({ timeout: 15000 });
+  events.stop();
+  reloads.stop();
+});
+
+uiTest('an expired status leaves the open page on time: by the server’s event: expire, and by the page’s own clock', async () => {
+  // A page whose clock is an hour behind: its own timer would wait an hour, so what removes the
+  // status on time is the server's event: expire.
+  const behind = await browser.newContext({ viewport: { width: 1400, height: 950 }, locale: 'en-GB', timezoneId: 'UTC' });
+  behind.setDefaultTimeout(15000);
+  extraContexts.push(behind);
+  await behind.clock.install({ time: Date.now() - 3600e3 });
+  const late = await openPage(behind);
+  // A page that never gets the event stream: only its own clock can remove the status.
+  const cut = await context.newPage();
+  cut.on('pageerror', (e) => pageErrors.push(e.message));
+  await cut.route('**/api/events**', (route) => route.abort('connectionrefused'));
+
+  const s = (await apiCall('PUT', '/api/statuses/brief', { statusText: 'Gone in a moment', clearAfter: 4,
+    latitude: 48.2, longitude: 16.37 })).body;
+  const at = Date.parse(s.expiresAt);
+  await cut.goto(`${cluster.url}/?tiles=none`);
+  for (const p of [page, late, cut]) await p.locator('#feed-list li[data-username="brief"] time.until').waitFor();
+  await lookUp(page, 'brief');
+  await page.evaluate(() => window.testMap.setView([48.2, 16.37], 5, { animate: false }));
+  await page.locator('.leaflet-marker-icon[title="brief"]').waitFor();
+  await page.waitForTimeout(700); // the pin's drop and the grid's tiles
+  assert.notEqual(await cut.locator('#live').getAttribute('data-state'), 'live');
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot('expiring');
+
+  // Checked at every frame, so that the times below are the page's, not a polling interval's.
+  const goneAt = (p, sel) => p.waitForFunction((q) => !document.querySelector(q), sel,
+    { polling: 'raf', timeout: at - Date.now() + 5000 }).then(() => Date.now());
+  const [byEvent, byClock, main, marker] = await Promise.all([
+    goneAt(late, '#feed-list li[data-username="brief"]'),
+    goneAt(cut, '#feed-list li[data-username="brief"]'),
+    goneAt(page, '#feed-list li[data-username="brief"]'),
+    goneAt(page, '.leaflet-marker-icon[title="brief"]'),
+  ]);
+  console.log(`  expiresAt + ${byEvent - at} ms by the event, + ${byClock - at} ms by the page's clock`);
+  // The server's clock and this process's are the same machine's.
+  assert.ok(byClock >= at - 100 && byClock - at < 1000, `the page's own clock: on time (${byClock - at} ms)`);
+  // Within a second by the contract, and the feed's leaving animation (0.35 s).
+  assert.ok(byEvent - at < 2000, `event: expire within a second or so (${byEvent - at} ms)`);
+  assert.ok(main - at < 1000 && marker - at < 1000, `the main page: ${main - at}, ${marker - at} ms`);
+  await page.locator('#lookup-msg', { hasText: 'brief’s status has expired.' }).waitFor();
+  await page.locator('#history-list li[data-ended-by="expired"]', { hasText: 'Gone in a moment' }).waitFor({ timeout: 3000 });
+  assert.equal((await apiCall('GET', '/api/statuses/brief')).status, 404);
+  await cut.close();
+  await late.close();
 });
 
 // ---------------------------------------------------------------- accounts and access (§6)

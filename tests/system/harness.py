@@ -506,6 +506,24 @@ def gateway(workdir, registry_url=None, upstreams=(), extra=(), port=None, name=
     return Proc("status-gateway", args + list(extra), workdir, name, env=env)
 
 
+def start_nodes(workdir, procs, n, amqp=None, registry=None, prefix="g", extra=()):
+    """`n` nodes started together (each appended to `procs`), the others as --peer when they
+    replicate (`amqp`); returned once all are ready."""
+    ports = [free_port() for _ in range(n)]
+    nodes = []
+    for i in range(n):
+        peers = [f"http://127.0.0.1:{p}" for j, p in enumerate(ports) if j != i] if amqp else []
+        proc = node(str(workdir), f"{prefix}{i + 1}", amqp=amqp, registry=registry, peers=peers,
+                    port=ports[i], extra=list(extra))
+        procs.append(proc)
+        nodes.append(proc)
+    for proc in nodes:
+        proc.start(wait=False)
+    for proc in nodes:
+        proc.wait_ready()
+    return nodes
+
+
 # --- helpers shared by the fault tests --------------------------------------------------------
 
 def put_status(url, user, text, headers=None, timeout=10, **fields):

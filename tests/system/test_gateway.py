@@ -12,28 +12,12 @@ import time
 import pytest
 
 import harness
-from harness import request, wait_until
+from harness import request, start_nodes, wait_until
 
 PROBLEM = "application/problem+json"
 
 
 # ------------------------------------------------------------------------------------ helpers
-
-def start_nodes(tmp_path, procs, n, amqp=None, registry=None, prefix="g", extra=()):
-    ports = [harness.free_port() for _ in range(n)]
-    nodes = []
-    for i in range(n):
-        peers = [f"http://127.0.0.1:{p}" for j, p in enumerate(ports) if j != i] if amqp else []
-        node = harness.node(str(tmp_path), f"{prefix}{i + 1}", amqp=amqp, registry=registry,
-                            peers=peers, port=ports[i], extra=list(extra))
-        procs.append(node)
-        nodes.append(node)
-    for node in nodes:
-        node.start(wait=False)
-    for node in nodes:
-        node.wait_ready()
-    return nodes
-
 
 def start_gateway(tmp_path, procs, nodes=(), registry_url=None, extra=()):
     """The tests here send thousands of requests from one address (127.0.0.1): the rate limit

@@ -8,6 +8,7 @@ import select
 import stat
 import subprocess
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -108,7 +109,7 @@ def test_set_get_list_delete(system):
     r = ctl(base, "list")
     assert r.returncode == 0, r
     lines = r.stdout.splitlines()
-    assert lines[0].split() == ["USER", "TIME", "LOCATION", "STATUS"]
+    assert lines[0].split() == ["USER", "AVAILABILITY", "TIME", "EXPIRES", "LOCATION", "STATUS"]
     assert any(l.startswith("ctl.bob") and "ünïcode ✓ text" in l for l in lines)
     assert lines[-1] == "2 shown of 2"
     r = ctl(base, "list", "--limit", "1", "--json")
@@ -454,3 +455,204 @@ def test_login_asks_on_the_terminal_without_echo(auth):
     assert status is not None and os.waitstatus_to_exitcode(status) == 0, seen
     assert pw.encode() not in seen, seen  # echo was off
     assert stat.S_IMODE(os.stat(token_file(auth.home("erin"))).st_mode) == 0o600
+
+
+# ---- status features (CONTRACT §2 and §8): emoji, availability, expiry, history, filters ----
+
+def utc(text):
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def rfc3339(t):
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_set_with_emoji_availability_and_expiry(system):
+    base, node, _ = system
+    before = datetime.now(timezone.utc)
+    r = ctl(base, "set", "ctl.fay", "In a meeting", "--emoji", "📅", "--availability", "busy",
+            "--clear-after", "1h30m")
+    assert r.returncode == 0 and r.stdout.startswith("created ctl.fay"), r
+    stored = request("GET", node.url + "/api/statuses/ctl.fay").json()
+    assert (stored["emoji"], stored["availability"]) == ("📅", "busy"), stored
+    # --clear-after 1h30m became clearAfter 5400: the server set expiresAt 90 minutes ahead.
+    expires = utc(stored["expiresAt"])
+    assert before + timedelta(seconds=5400 - 5) <= expires <= before + timedelta(seconds=5400 + 5)
+    for line in ("emoji         📅", "availability  busy", "expires       " + stored["expiresAt"]):
+        assert line in r.stdout.splitlines(), (line, r.stdout)
+
+    r = ctl(base, "get", "ctl.fay")
+    assert r.returncode == 0, r
+    assert "availability  busy" in r.stdout and "emoji         📅" in r.stdout, r.stdout
+    assert "expires       " + stored["expiresAt"] in r.stdout
+
+    # --expires-at goes as given; without --availability the server's default shows.
+    at = rfc3339(datetime.now(timezone.utc) + timedelta(hours=2))
+    r = ctl(base, "set", "ctl.fay", "Travelling", "--expires-at", at)
+    assert r.returncode == 0 and r.stdout.startswith("updated ctl.fay"), r
+    stored = request("GET", node.url + "/api/statuses/ctl.fay").json()
+    assert stored["expiresAt"] == at and stored["availability"] == "available", stored
+    assert "emoji" not in stored
+    assert "availability  available" in r.stdout and "emoji" not in r.stdout, r.stdout
+
+    # Plain seconds are a duration too.
+    r = ctl(base, "set", "ctl.fay", "Back soon", "--clear-after", "600", "--json")
+    assert r.returncode == 0, r
+    assert 590 <= (utc(json.loads(r.stdout)["expiresAt"]) - datetime.now(timezone.utc)).total_seconds() <= 605
+
+
+def test_set_status_options_refused_locally_or_by_the_server(system):
+    base, node, _ = system
+    assert ctl(base, "set", "ctl.gus", "kept").returncode == 0
+    local = (["--clear-after", "1h", "--expires-at", rfc3339(datetime.now(timezone.utc) + timedelta(hours=1))],
+             ["--availability", "lunch"], ["--clear-after", "1.5h"], ["--clear-after", "0"],
+             ["--clear-after", "367d"])
+    for extra in local:
+        r = ctl(base, "set", "ctl.gus", "changed", *extra)
+        assert r.returncode == 2, (extra, r)
+        assert r.stderr.startswith("statusctl: ") and r.stderr.count("\n") == 1, (extra, r.stderr)
+        assert "400" not in r.stderr, (extra, r.stderr)  # said by statusctl, nothing was sent
+    # What only the server judges: its 400 and detail, exit 2.
+    past = rfc3339(datetime.now(timezone.utc) - timedelta(minutes=1))
+    far = rfc3339(datetime.now(timezone.utc) + timedelta(days=400))
+    for extra in (["--expires-at", past], ["--expires-at", far], ["--expires-at", "tomorrow"],
+                  ["--emoji", "x" * 33]):
+        r = ctl(base, "set", "ctl.gus", "changed", *extra)
+        assert r.returncode == 2 and "400" in r.stderr, (extra, r)
+    assert request("GET", node.url + "/api/statuses/ctl.gus").json()["statusText"] == "kept"
+
+
+def test_clear_after_expiry_and_history(system):
+    base, node, _ = system
+    r = ctl(base, "history", "ctl.hal")
+    assert r.returncode == 1 and "404" in r.stderr, r  # neither a status nor a history
+
+    assert ctl(base, "set", "ctl.hal", "First", "--availability", "away").returncode == 0
+    r = ctl(base, "history", "ctl.hal")
+    assert r.returncode == 0, r
+    assert r.stdout.splitlines() == ["TIME  ENDED  ENDED-BY  AVAILABILITY  STATUS",
+                                     "0 previous statuses of ctl.hal"], r.stdout
+
+    assert ctl(base, "set", "ctl.hal", "Second", "--emoji", "☕").returncode == 0
+    assert ctl(base, "delete", "ctl.hal").returncode == 0
+    assert ctl(base, "set", "ctl.hal", "Third", "--availability", "dnd",
+               "--clear-after", "2s").returncode == 0
+    third = request("GET", node.url + "/api/statuses/ctl.hal").json()
+    # Gone within a second of its expiry: statusctl get says 404, exit 1.
+    harness.wait_until(lambda: ctl(base, "get", "ctl.hal").returncode == 1, 6,
+                       what="the status to expire")
+    assert datetime.now(timezone.utc) >= utc(third["expiresAt"]) - timedelta(milliseconds=200)
+    assert "ctl.hal" not in ctl(base, "list").stdout
+
+    r = ctl(base, "history", "ctl.hal", "--json")
+    assert r.returncode == 0, r
+    entries = json.loads(r.stdout)
+    assert [(e["statusText"], e["endedBy"]) for e in entries] == [
+        ("Third", "expired"), ("Second", "deleted"), ("First", "replaced")], entries
+    assert entries[0]["endedAt"] == third["expiresAt"]
+    assert entries[1]["emoji"] == "☕" and entries[0]["availability"] == "dnd"
+
+    r = ctl(base, "history", "ctl.hal")
+    assert r.returncode == 0, r
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["TIME", "ENDED", "ENDED-BY", "AVAILABILITY", "STATUS"]
+    assert lines[-1] == "3 previous statuses of ctl.hal"
+    rows = [l.split(None, 4) for l in lines[1:-1]]
+    assert [(row[2], row[3], row[4]) for row in rows] == [
+        ("expired", "dnd", "Third"), ("deleted", "available", "☕ Second"),
+        ("replaced", "away", "First")], r.stdout
+    assert [row[1] for row in rows] == [e["endedAt"] for e in entries]
+    assert [row[0] for row in rows] == [e["time"] for e in entries]
+
+
+def test_list_filters_with_paging(system):
+    base, node, _ = system
+    for user, text, extra in (
+            ("ctl.f1", "R&D + ops review", ["--availability", "busy", "--lat", "48.2", "--lon", "16.3"]),
+            ("ctl.f2", "Lunch", ["--availability", "away", "--lat", "52.5", "--lon", "13.4"]),
+            ("ctl.f3", "Focus time", ["--availability", "dnd"]),
+            ("ctl.f4", "Around", ["--lat", "48.1", "--lon", "16.2"])):
+        assert ctl(base, "set", user, text, *extra).returncode == 0
+
+    def users(*args):
+        r = ctl(base, "list", "--json", *args)
+        assert r.returncode == 0, (args, r)
+        return sorted(s["username"] for s in json.loads(r.stdout))
+
+    # q: a substring of username or text, any case; '&' and '+' arrive as typed.
+    assert users("--q", "r&d + OPS") == ["ctl.f1"]
+    assert users("--q", "CTL.F") == ["ctl.f1", "ctl.f2", "ctl.f3", "ctl.f4"]
+    assert users("--availability", "busy", "--availability", "dnd") == ["ctl.f1", "ctl.f3"]
+    assert users("--availability", "available") == ["ctl.f4"]
+    assert users("--bbox", "16,48,17,49") == ["ctl.f1", "ctl.f4"]  # Vienna, not Berlin
+    assert users("--user", "ctl.f2", "--user", "ctl.f3", "--user", "ctl.nobody") == ["ctl.f2", "ctl.f3"]
+    assert users("--bbox", "16,48,17,49", "--availability", "busy") == ["ctl.f1"]
+    assert users("--user", "ctl.f1", "--user", "ctl.f2", "--q", "lunch") == ["ctl.f2"]
+
+    # The filters come before paging: the total counts the matches.
+    r = ctl(base, "list", "--bbox", "-180,-90,180,90", "--limit", "1")
+    assert r.returncode == 0, r
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["USER", "AVAILABILITY", "TIME", "EXPIRES", "LOCATION", "STATUS"]
+    assert len(lines) == 3 and lines[-1] == "1 shown of 3", r.stdout
+    assert users("--bbox", "-180,-90,180,90", "--limit", "2", "--offset", "2") in (
+        ["ctl.f1"], ["ctl.f2"], ["ctl.f4"])
+
+    # The human table shows availability and emoji.
+    assert ctl(base, "set", "ctl.f3", "Focus time", "--availability", "dnd", "--emoji", "🎧").returncode == 0
+    r = ctl(base, "list", "--user", "ctl.f3")
+    row = r.stdout.splitlines()[1]
+    assert row.startswith("ctl.f3") and " dnd " in row and row.endswith("🎧 Focus time"), r.stdout
+
+    # Cheap checks locally, the rest by the server (400, exit 2).
+    for bad in (["--availability", "free"], ["--bbox", "1,2,3"], ["--bbox", "a,b,c,d"]):
+        r = ctl(base, "list", *bad)
+        assert r.returncode == 2 and "400" not in r.stderr, (bad, r)
+    for bad in (["--bbox", "17,48,16,49"], ["--bbox", "0,0,200,10"],
+                sum((["--user", f"u{i}"] for i in range(101)), [])):  # at most 100 users
+        r = ctl(base, "list", *bad)
+        assert r.returncode == 2 and "400" in r.stderr, (bad[:4], r)
+
+
+def test_watch_shows_availability_expiry_and_the_expire_event(system):
+    base, node, _ = system
+    w = watcher(base, node, "--count", "2")
+    r = ctl(base, "set", "ctl.ida", "Quick call", "--emoji", "📞", "--availability", "busy",
+            "--clear-after", "1s", "--lat", "1.5", "--lon", "2")
+    assert r.returncode == 0, r
+    out, err = finish(w)
+    assert w.returncode == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 2, out
+    m = re.fullmatch(r"upsert ctl\.ida (\S+) busy until (\S+) \(1\.5, 2\) 📞 Quick call", lines[0])
+    assert m, lines[0]
+    assert 0.5 <= (utc(m.group(2)) - utc(m.group(1))).total_seconds() <= 2
+    assert lines[1] == "expire ctl.ida", out
+
+    w = watcher(base, node, "--json", "--count", "2")
+    assert ctl(base, "set", "ctl.ida", "Again", "--clear-after", "1").returncode == 0
+    out, err = finish(w)
+    assert w.returncode == 0, err
+    events = [json.loads(l) for l in out.splitlines()]
+    assert [e["event"] for e in events] == ["upsert", "expire"], out
+    assert events[1]["data"]["username"] == "ctl.ida"
+    assert events[1]["data"]["version"] == events[0]["data"]["version"]
+
+
+def test_history_is_the_same_on_every_node(tmp_path, procs, broker):
+    """Two replicating nodes: the history written through one reads the same through the other."""
+    nodes = harness.start_nodes(tmp_path, procs, 2, amqp=broker.url, prefix="ctlh")
+    one, two = nodes[0].url, nodes[1].url
+    for text in ("one", "two", "three"):
+        r = ctl(one, "set", "ctl.jo", text, "--availability", "away", "--consistency", "all")
+        assert r.returncode == 0, r
+    assert ctl(two, "delete", "ctl.jo", "--consistency", "all").returncode == 0
+    harness.wait_until(lambda: ctl(one, "history", "ctl.jo", "--json").stdout ==
+                       ctl(two, "history", "ctl.jo", "--json").stdout, 10,
+                       what="the same history on both nodes")
+    r = ctl(two, "history", "ctl.jo")
+    assert r.returncode == 0, r
+    rows = [l.split(None, 4) for l in r.stdout.splitlines()[1:-1]]
+    assert [(row[2], row[4]) for row in rows] == [("deleted", "three"), ("replaced", "two"),
+                                                  ("replaced", "one")], r.stdout
+    assert ctl(one, "history", "ctl.jo").stdout == r.stdout

@@ -115,8 +115,12 @@ export const account = {
 // The status resource.
 const enc = encodeURIComponent;
 export const statuses = {
-  list: (limit, offset) => api('GET', `/api/statuses?limit=${limit}&offset=${offset}`),
+  /** One page; `params`: more query parameters (the filters q, availability, bbox, username). */
+  list: (limit, offset, params = new URLSearchParams()) =>
+    api('GET', `/api/statuses?${listQuery(limit, offset, params)}`),
   get: (username) => api('GET', `/api/statuses/${enc(username)}`),
+  /** The user's previous statuses, newest first (404: no status and no history). */
+  history: (username) => api('GET', `/api/statuses/${enc(username)}/history`),
   /** PUT: create or replace. `ifMatch`: the version the user edited (412 if it changed). */
   put: (username, body, { ifMatch } = {}) =>
     api('PUT', `/api/statuses/${enc(username)}`, { body, headers: ifMatch ? { 'If-Match': `"${ifMatch}"` } : {} }),
@@ -125,10 +129,16 @@ export const statuses = {
   services: () => api('GET', '/api/services', { retries: 0, background: true }),
 };
 
-/** Every status, following the Link rel="next" pages (bounded). */
-export async function allStatuses({ pageSize = 1000, maxPages = 20 } = {}) {
+function listQuery(limit, offset, params) {
+  const q = new URLSearchParams({ limit: String(limit), offset: String(offset) });
+  for (const [k, v] of params) q.append(k, v);
+  return q.toString().replace(/%2C/g, ','); // bbox=1,2,3,4 reads better, and a comma needs no escaping
+}
+
+/** Every status that passes `params` (filters), following the Link rel="next" pages (bounded). */
+export async function allStatuses({ params = new URLSearchParams(), pageSize = 1000, maxPages = 20 } = {}) {
   const out = [];
-  let url = `/api/statuses?limit=${pageSize}&offset=0`;
+  let url = `/api/statuses?${listQuery(pageSize, 0, params)}`;
   for (let i = 0; url && i < maxPages; i++) {
     const r = await api('GET', url);
     out.push(...(r.body || []));

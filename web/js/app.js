@@ -7,15 +7,18 @@ import { ClusterView } from './cluster.js';
 import { Feed } from './feed.js';
 import { connectEvents } from './live.js';
 import { OSM_TILES, StatusMap, storeTileSetting, tileSetting } from './map.js';
-import { colorOf, formatPos, fullTime, h, pinIcon, relativeTime } from './util.js';
+import { AVAILABILITY, availabilityLabel, EMOJI, endedLabel, EXPIRY, ExpiryClock, expiryHint, toLocalInput }
+  from './status.js';
+import { availabilityDot, colorOf, debounce, formatPos, fullTime, h, pinIcon, relativeTime, textWithEmoji, untilOf }
+  from './util.js';
 import { MAX_TEXT, parseCoord, textLength, validateStatus } from './validate.js';
 
 const $ = (id) => document.getElementById(id);
 
 // ---------------------------------------------------------------- shared state
-const known = new Map();   // username -> status: everything we know, for the map
 let editing = null;        // {username, version} while the form edits a looked-up status
 let shown = null;          // the status in the look-up card
+let lookedUp = null;       // the username whose history is shown
 
 // ---------------------------------------------------------------- banner: retries, surprises
 const banner = $('banner');
@@ -81,6 +84,14 @@ const map = new StatusMap($('map'), {
     $('form-ok').textContent = `Position set to ${lat}, ${lon} — save to keep it.`;
   },
   onOpen: (username) => lookup(username),
+  // Only what is in view: one box, or two across the antimeridian.
+  load: async (boxes) => (await Promise.all(boxes.map((b) =>
+    allStatuses({ params: new URLSearchParams({ bbox: b.join(',') }) })))).flat(),
+  onLoad: (list) => {
+    for (const s of list) clock.track(s);
+    updateMapCount();
+  },
+  onError: (e) => { $('map-count').textContent = describe(e, 'Could not load the map’s statuses'); },
 });
 function updateMapCount() {
   $('map-count').textContent = map.ok ? `${map.count} on the map` : '';
@@ -91,30 +102,110 @@ const feed = new Feed({
   list: $('feed-list'), total: $('feed-total'), page: $('feed-page'), prev: $('feed-prev'),
   next: $('feed-next'), empty: $('feed-empty'), msg: $('feed-msg'),
   onOpen: (u) => lookup(u),
-  onShowOnMap: (u) => {
+  onShowOnMap: (s) => {
     $('map-section').scrollIntoView({ behavior: 'smooth', block: 'center' });
-    map.focus(u);
+    map.focus(s);
   },
+  onLoad: (items) => { for (const s of items) clock.track(s); },
 });
 
 async function reloadAll() {
-  await Promise.all([
-    feed.load(),
-    allStatuses().then((list) => {
-      known.clear();
-      for (const s of list) known.set(s.username, s);
-      map.replaceAll(list);
-      updateMapCount();
-    }).catch((e) => { $('feed-msg').textContent = describe(e, 'Could not load the map’s statuses'); }),
-  ]);
+  await Promise.all([feed.load(), map.refresh()]);
 }
+
+// The search and the availability filter of the feed, applied by the server.
+const filterFeed = () => feed.setFilter({ q: $('feed-q').value.trim(), availability: $('feed-availability').value });
+const filterSoon = debounce(filterFeed, 300);
+$('feed-availability').replaceChildren(h('option', { value: '', text: 'Any availability' }),
+  ...AVAILABILITY.map((a) => h('option', { value: a.value, text: a.label })));
+$('feed-q').addEventListener('input', filterSoon);
+$('feed-availability').addEventListener('change', () => { filterSoon.cancel(); filterFeed(); });
+$('feed-filter').addEventListener('submit', (e) => { e.preventDefault(); filterSoon.cancel(); filterFeed(); });
+
+// ---------------------------------------------------------------- a status leaves the page
+/** Gone: deleted or expired (`how`), by an event, by this page, or by the page's own clock. */
+function gone(username, how) {
+  clock.forget(username);
+  feed.applyDelete(username);
+  map.remove(username);
+  updateMapCount();
+  if (shown?.username === username) {
+    hideCard();
+    const msg = $('lookup-msg');
+    msg.className = 'msg ok';
+    msg.textContent = how === 'expired' ? `${username}’s status has expired.` : `${username}’s status was deleted.`;
+  }
+  if (lookedUp === username) historySoon();
+}
+
+/** A status created or changed: everywhere it is shown. */
+function arrived(s, { fresh = true } = {}) {
+  clock.track(s);
+  feed.applyUpsert(s);
+  map.upsert(s, { fresh });
+  updateMapCount();
+  if (shown?.username === s.username && shown.version !== s.version) renderCard(s, true);
+  if (lookedUp === s.username) historySoon();
+}
+
+// An expiresAt that passes on an open page: the status goes on time, whether or not the
+// server's `event: expire` has arrived yet (it follows within a second).
+const clock = new ExpiryClock((u) => gone(u, 'expired'));
 
 // ---------------------------------------------------------------- the status form
 const form = $('status-form');
 const fields = {
   username: $('f-username'), statusText: $('f-text'), latitude: $('f-lat'), longitude: $('f-lon'),
+  emoji: $('f-emoji'), availability: $('f-availability'), expiry: $('f-expiry'), expiresAt: $('f-expires-at'),
 };
-const errEl = { username: 'f-username-err', statusText: 'f-text-err', latitude: 'f-lat-err', longitude: 'f-lon-err' };
+const errEl = { username: 'f-username-err', statusText: 'f-text-err', latitude: 'f-lat-err', longitude: 'f-lon-err',
+  emoji: 'f-emoji-err', availability: 'f-availability-err', expiry: 'f-expiry-err', expiresAt: 'f-expires-at-err' };
+
+fields.availability.replaceChildren(...AVAILABILITY.map((a) => h('option', { value: a.value, text: a.label })));
+fields.expiry.replaceChildren(...EXPIRY.map((x) => h('option', { value: x.value, text: x.label })));
+$('emoji-choices').replaceChildren(...EMOJI.map(({ emoji, label }) => h('button', {
+  type: 'button', class: 'emoji-choice', text: emoji, title: label, 'aria-label': `${emoji} ${label}`,
+  'aria-pressed': 'false', 'data-emoji': emoji,
+  onclick: () => setEmoji(fields.emoji.value.trim() === emoji ? '' : emoji),
+})));
+
+/** The emoji field and its buttons (pressed: the one in the field). */
+function setEmoji(v) {
+  fields.emoji.value = v;
+  setFieldError('emoji', '');
+  markEmoji();
+}
+function markEmoji() {
+  const v = fields.emoji.value.trim();
+  for (const b of $('emoji-choices').children) b.setAttribute('aria-pressed', String(b.dataset.emoji === v));
+}
+fields.emoji.addEventListener('input', () => { setFieldError('emoji', ''); markEmoji(); });
+
+/** "Clear after": the date-time field for a chosen date, and what the choice means in words. */
+function updateExpiry() {
+  const custom = fields.expiry.value === 'custom';
+  $('f-expires-at-field').hidden = !custom;
+  $('f-expiry-hint').textContent = expiryHint(fields.expiry.value, fields.expiresAt.value, new Date());
+}
+fields.expiry.addEventListener('change', () => {
+  setFieldError('expiry', '');
+  setFieldError('expiresAt', '');
+  if (fields.expiry.value === 'custom' && !fields.expiresAt.value) {
+    fields.expiresAt.value = toLocalInput(new Date(Date.now() + 3600 * 1000).toISOString());
+  }
+  updateExpiry();
+});
+fields.expiresAt.addEventListener('input', () => { setFieldError('expiresAt', ''); updateExpiry(); });
+setInterval(updateExpiry, 30000); // "Today", "1 hour": the hint's times move on
+
+/** Emoji, availability and "Clear after" as for a new status, or as `s` has them. */
+function setExtras(s = null) {
+  setEmoji(s?.emoji || '');
+  fields.availability.value = s?.availability || 'available';
+  fields.expiry.value = s?.expiresAt ? 'custom' : '';
+  fields.expiresAt.value = s?.expiresAt ? toLocalInput(s.expiresAt) : '';
+  updateExpiry();
+}
 
 function setFieldError(name, msg) {
   $(errEl[name]).textContent = msg;
@@ -129,6 +220,9 @@ function fieldOfDetail(detail) {
   if (d.includes('username')) return 'username';
   if (d.includes('latitude')) return 'latitude';
   if (d.includes('longitude')) return 'longitude';
+  if (d.includes('emoji')) return 'emoji';
+  if (d.includes('availability')) return 'availability';
+  if (d.includes('expiresat') || d.includes('clearafter')) return fields.expiry.value === 'custom' ? 'expiresAt' : 'expiry';
   return null;
 }
 
@@ -201,6 +295,7 @@ function setEditing(s) {
     fields.latitude.value = typeof s.latitude === 'number' ? String(s.latitude) : '';
     fields.longitude.value = typeof s.longitude === 'number' ? String(s.longitude) : '';
     map.setPick(typeof s.latitude === 'number' ? { lat: s.latitude, lon: s.longitude } : null);
+    setExtras(s);
     updateCount();
   }
 }
@@ -209,6 +304,7 @@ $('cancel-edit').addEventListener('click', () => {
   setEditing(null);
   clearMessages();
   fields.statusText.value = '';
+  setExtras();
   updateCount();
   fields.username.focus();
 });
@@ -224,7 +320,7 @@ async function save({ overwrite }) {
   const values = Object.fromEntries(Object.entries(fields).map(([k, el]) => [k, el.value]));
   values.username = values.username.trim();
   if (!editing && access.me && !isAdmin(access.me)) values.username = access.me.username;
-  const { errors, status } = validateStatus(values);
+  const { errors, status } = validateStatus(values, new Date());
   const bad = Object.keys(errors);
   if (bad.length) {
     for (const n of bad) setFieldError(n, errors[n]);
@@ -240,15 +336,11 @@ async function save({ overwrite }) {
     const ifMatch = editing && !overwrite ? editing.version : undefined;
     const r = await accountView.fresh(() => statuses.put(username, status, { ifMatch }));
     const s = r.body;
-    feed.applyUpsert(s, !known.has(s.username));
-    known.set(s.username, s);
-    map.upsert(s, { fresh: true });
-    updateMapCount();
+    arrived(s);
     $('form-ok').textContent = r.status === 201
       ? `Saved: ${s.username} now has a status (served by ${r.servedBy || '?'}).`
       : `Updated ${s.username}’s status (served by ${r.servedBy || '?'}).`;
     if (editing) setEditing(null);
-    if (shown && shown.username === s.username) renderCard(s, true);
     map.setPick(null);
   } catch (err) {
     const refused = refusal(err, username);
@@ -315,6 +407,7 @@ const card = $('lookup-card');
 
 function renderCard(s, flash = false) {
   shown = s;
+  clock.track(s);
   card.hidden = false;
   card.dataset.username = s.username;
   const av = card.querySelector('.avatar');
@@ -323,7 +416,10 @@ function renderCard(s, flash = false) {
   card.querySelector('.who').textContent = s.username;
   const when = card.querySelector('.when');
   when.textContent = `${relativeTime(s.time)} · ${fullTime(s.time)}`;
-  card.querySelector('.text').textContent = s.statusText;
+  card.querySelector('.text').replaceChildren(...textWithEmoji(s));
+  const until = untilOf(s);
+  card.querySelector('.state').replaceChildren(availabilityDot(s.availability, { labelled: true }), ` ${availabilityLabel(s.availability)}`,
+    ...(until ? [' · ', until] : []));
   const pos = formatPos(s);
   card.querySelector('.where').replaceChildren(...(pos ? [pinIcon(), ` ${pos}`] : ['no position']));
   card.querySelector('.meta').textContent = `version ${s.version}`;
@@ -363,10 +459,14 @@ async function lookup(username) {
   if (!username) {
     msg.className = 'msg error';
     msg.textContent = 'Enter a username to look up.';
+    lookedUp = null;
+    $('history').hidden = true;
     $('l-username').focus();
     return;
   }
   msg.textContent = `Looking up ${username}…`;
+  lookedUp = username;
+  const history = loadHistory(username); // at the same time
   try {
     const r = await statuses.get(username);
     msg.textContent = '';
@@ -379,6 +479,41 @@ async function lookup(username) {
       ? `${username} has no status (server: ${err.detail || 'not found'}).`
       : describe(err, `Could not look up ${username}`);
   }
+  await history;
+}
+
+// ---------------------------------------------------------------- history of the looked-up user
+let historySeq = 0;
+
+/** GET …/history into the list under the card: each earlier status and how it ended. */
+async function loadHistory(username) {
+  const seq = ++historySeq;
+  const section = $('history');
+  const list = $('history-list');
+  const msg = $('history-msg');
+  try {
+    const entries = (await statuses.history(username)).body || [];
+    if (seq !== historySeq) return;
+    section.hidden = false;
+    msg.textContent = entries.length ? '' : `${username} has no earlier statuses yet.`;
+    list.replaceChildren(...entries.map(historyRow));
+  } catch (err) {
+    if (seq !== historySeq) return;
+    list.replaceChildren();
+    // 404: neither a status nor any history; the look-up's message says so.
+    section.hidden = err.status === 404;
+    msg.textContent = err.status === 404 ? '' : describe(err, `Could not load ${username}’s earlier statuses`);
+  }
+}
+const historySoon = debounce(() => { if (lookedUp) loadHistory(lookedUp); }, 300);
+
+function historyRow(e) {
+  const at = (iso) => h('time', { datetime: iso, title: fullTime(iso), text: fullTime(iso) });
+  return h('li', { 'data-ended-by': e.endedBy },
+    h('p', { class: 'text' }, ...textWithEmoji(e)),
+    h('p', { class: 'muted' }, availabilityDot(e.availability, { labelled: true }),
+      ` ${availabilityLabel(e.availability)} · set `, at(e.time), ' · ',
+      h('strong', { class: 'ended', text: endedLabel(e.endedBy) }), ' ', at(e.endedAt)));
 }
 
 $('lookup-form').addEventListener('submit', (e) => {
@@ -409,12 +544,9 @@ dialog.addEventListener('close', async () => {
   msg.textContent = `Deleting ${s.username}’s status…`;
   try {
     const r = await accountView.fresh(() => statuses.remove(s.username));
-    hideCard();
+    gone(s.username, 'deleted');
     msg.className = 'msg ok';
     msg.textContent = `Deleted: ${s.username}’s status is gone (served by ${r.servedBy || '?'}).`;
-    if (known.delete(s.username)) feed.applyDelete(s.username);
-    map.remove(s.username);
-    updateMapCount();
     if (editing?.username === s.username) setEditing(null);
     $('l-username').focus();
   } catch (err) {
@@ -453,27 +585,12 @@ connectEvents({
       reconnecting: `reconnecting in ${retryS} s…`,
     }[state];
   },
-  onOpen: () => reloadAll(),
-  onUpsert: (s) => {
-    const isNew = !known.has(s.username);
-    known.set(s.username, s);
-    feed.applyUpsert(s, isNew);
-    map.upsert(s, { fresh: true });
-    updateMapCount();
-    if (shown?.username === s.username && shown.version !== s.version) renderCard(s, true);
-  },
-  onDelete: ({ username }) => {
-    known.delete(username);
-    feed.applyDelete(username);
-    map.remove(username);
-    updateMapCount();
-    if (shown?.username === username) {
-      hideCard();
-      const msg = $('lookup-msg');
-      msg.className = 'msg ok';
-      msg.textContent = `${username}’s status was deleted.`;
-    }
-  },
+  // Resumed from the last event id: the node replays what was missed, nothing to reload.
+  onOpen: ({ resumed }) => { if (!resumed) reloadAll(); },
+  onReset: () => reloadAll(),
+  onUpsert: (s) => arrived(s),
+  onDelete: ({ username }) => gone(username, 'deleted'),
+  onExpire: ({ username }) => gone(username, 'expired'),
 });
 
 // ---------------------------------------------------------------- cluster
@@ -490,5 +607,6 @@ accountView.onChange((a) => {
 accountView.refresh();
 
 updateCount();
+setExtras();
 reloadAll();
 window.addEventListener('resize', () => map.invalidate());

@@ -1,6 +1,10 @@
-// The map: one marker per status with a position, a "picked" marker for the form, a
-// configurable tile layer over an offline grid (so the map is useful without network).
-import { colorOf } from './util.js';
+// The map: one marker per status with a position in view, a "picked" marker for the form, a
+// configurable tile layer over an offline grid (so the map is useful without network). It asks
+// the server only for the statuses in view (`bbox`), again after each move (debounced).
+import { availabilityLabel, isShortcode, untilText } from './status.js';
+import { availabilityDot, colorOf, debounce, h, textWithEmoji, untilOf } from './util.js';
+
+const MOVE_DEBOUNCE_MS = 300;
 
 export const OSM_TILES = 'https://tile.openstreetmap.org/{z}/{x}/{y}.png';
 const TILE_KEY = 'statusServer.tiles';
@@ -66,18 +70,46 @@ function offlineGrid(L) {
   return new Grid({ attribution: 'grid drawn locally' });
 }
 
+/**
+ * The boxes `[minLon, minLat, maxLon, maxLat]` to ask for (`bbox=`) to cover a map view given by
+ * its edges as Leaflet reports them: latitudes clamped to ±90, longitudes taken round the world
+ * into −180…180, and a view across the antimeridian split in two. Rounded outwards to 4 places.
+ */
+export function viewBoxes(south, west, north, east) {
+  const clampLat = (v) => Math.min(90, Math.max(-90, v));
+  const down = (v) => Number((Math.floor(v * 1e4) / 1e4).toFixed(4));
+  const up = (v) => Number((Math.ceil(v * 1e4) / 1e4).toFixed(4));
+  const minLat = Math.max(-90, down(clampLat(south)));
+  const maxLat = Math.min(90, up(clampLat(north)));
+  if (!(east - west < 360)) return [[-180, minLat, 180, maxLat]];
+  const w = wrapLon(west);
+  const e = w + (east - west);
+  if (e <= 180) return [[Math.max(-180, down(w)), minLat, Math.min(180, up(e)), maxLat]];
+  return [[Math.max(-180, down(w)), minLat, 180, maxLat], [-180, minLat, Math.min(180, up(e - 360)), maxLat]];
+}
+
+/** Whether a status's position lies in one of the boxes (null: no boxes known yet, so yes). */
+export function inBoxes(s, boxes) {
+  if (typeof s.latitude !== 'number' || typeof s.longitude !== 'number') return false;
+  if (!boxes) return true;
+  return boxes.some(([w, so, e, n]) => s.longitude >= w && s.longitude <= e && s.latitude >= so && s.latitude <= n);
+}
+
 export class StatusMap {
   /**
    * @param el the container
    * @param onPick fn({lat, lon}) when the user clicks the map
    * @param onOpen fn(username) when a marker's popup asks to open a status
+   * @param load fn(boxes) → Promise of the statuses in those boxes
+   * @param onLoad fn(list) after each load; onError fn(err) when one fails
    */
-  constructor(el, { onPick, onOpen }) {
+  constructor(el, { onPick, onOpen, load, onLoad = () => {}, onError = () => {} }) {
     this.el = el;
     this.markers = new Map();
     this.pick = null;
-    this.onOpen = onOpen;
-    this.fitted = false;
+    Object.assign(this, { onOpen, load, onLoad, onError });
+    this.boxes = null;   // what the markers were loaded for
+    this.seq = 0;
     const L = window.L;
     this.L = L;
     if (!L) {
@@ -86,14 +118,62 @@ export class StatusMap {
       }));
       return;
     }
-    this.map = L.map(el, { worldCopyJump: true, minZoom: 1, maxZoom: 18 }).setView([30, 10], 2);
+    // At first the whole width of the world, as far as the container allows.
+    const zoom = Math.max(1, Math.floor(Math.log2(Math.max(el.clientWidth, 256) / 256)));
+    this.map = L.map(el, { worldCopyJump: true, minZoom: 1, maxZoom: 18 }).setView([30, 10], zoom);
     offlineGrid(L).addTo(this.map);
     this.tiles = null;
     this.setTiles(tileSetting());
     this.map.on('click', (e) => onPick({ lat: round(e.latlng.lat), lon: round(wrapLon(e.latlng.lng)) }));
+    this.refreshSoon = debounce(() => this.refresh(), MOVE_DEBOUNCE_MS);
+    this.map.on('moveend', () => {
+      this.seq++; // an answer for the view before this move would only take markers away
+      this.rewrap();
+      this.refreshSoon();
+    });
+  }
+
+  /**
+   * The longitude at which to draw a position: the copy of the world nearest the view's centre,
+   * so that a view across the antimeridian shows the markers on both sides of it.
+   */
+  drawnLon(lon) {
+    const c = this.map.getCenter().lng;
+    return lon + 360 * Math.round((c - lon) / 360);
+  }
+
+  /** Moves every marker to the copy of the world in view (after a pan across ±180°). */
+  rewrap() {
+    for (const m of this.markers.values()) {
+      const lon = this.drawnLon(m.status.longitude);
+      if (lon !== m.getLatLng().lng) m.setLatLng([m.status.latitude, lon]);
+    }
   }
 
   get ok() { return !!this.map; }
+
+  /** The boxes of the current view (see viewBoxes). */
+  viewBoxes() {
+    const b = this.map.getBounds();
+    return viewBoxes(b.getSouth(), b.getWest(), b.getNorth(), b.getEast());
+  }
+
+  /** Loads the statuses in view and shows exactly those. */
+  async refresh() {
+    if (!this.map) return;
+    this.refreshSoon.cancel();
+    const seq = ++this.seq;
+    const boxes = this.viewBoxes();
+    try {
+      const list = await this.load(boxes);
+      if (seq !== this.seq) return; // the view moved on meanwhile
+      this.boxes = boxes;
+      this.replaceAll(list);
+      this.onLoad(list);
+    } catch (e) {
+      if (seq === this.seq) this.onError(e);
+    }
+  }
 
   setTiles(template) {
     if (!this.map) return;
@@ -113,28 +193,34 @@ export class StatusMap {
   /** Redraws after the container changed size. */
   invalidate() { this.map?.invalidateSize(); }
 
+  /** A status created or changed: a marker if it has a position in view, else none. */
   upsert(s, { fresh = false } = {}) {
     if (!this.map) return;
-    const has = typeof s.latitude === 'number' && typeof s.longitude === 'number';
     let m = this.markers.get(s.username);
-    if (!has) {
+    if (!inBoxes(s, this.boxes)) {
       if (m) this.remove(s.username);
       return;
     }
+    const looks = (x) => `${x.availability || 'available'} ${x.emoji || ''}`;
+    const at = [s.latitude, this.drawnLon(s.longitude)];
     if (!m) {
-      m = this.L.marker([s.latitude, s.longitude], {
-        icon: this.icon(s.username, fresh), title: s.username, alt: `${s.username}: ${s.statusText}`,
-        keyboard: true, riseOnHover: true,
+      m = this.L.marker(at, {
+        icon: this.icon(s, fresh), title: s.username, keyboard: true, riseOnHover: true,
       }).addTo(this.map);
       m.bindPopup('');
       this.markers.set(s.username, m);
     } else {
-      m.setLatLng([s.latitude, s.longitude]);
-      if (fresh) m.setIcon(this.icon(s.username, true));
+      m.setLatLng(at);
+      if (fresh || looks(m.status) !== looks(s)) m.setIcon(this.icon(s, fresh));
     }
+    m.status = s;
     m.setPopupContent(this.popup(s));
     const el = m.getElement();
     el?.setAttribute('data-username', s.username);
+    el?.setAttribute('data-availability', s.availability || 'available');
+    const until = s.expiresAt ? `, ${untilText(s.expiresAt)}` : '';
+    el?.setAttribute('aria-label', `${s.username} (${availabilityLabel(s.availability)}): `
+      + `${s.emoji ? `${s.emoji} ` : ''}${s.statusText}${until}`);
   }
 
   remove(username) {
@@ -150,26 +236,20 @@ export class StatusMap {
     const keep = new Set();
     for (const s of list) {
       this.upsert(s);
-      keep.add(s.username);
+      if (this.markers.has(s.username)) keep.add(s.username);
     }
     for (const u of [...this.markers.keys()]) if (!keep.has(u)) this.remove(u);
-    if (!this.fitted && this.markers.size) {
-      this.fitted = true;
-      this.fitAll();
-    }
   }
 
-  fitAll() {
-    if (!this.map || !this.markers.size) return;
-    const b = this.L.latLngBounds([...this.markers.values()].map((m) => m.getLatLng()));
-    this.map.fitBounds(b.pad(0.3), { maxZoom: 6 });
-  }
-
-  focus(username) {
-    const m = this.markers.get(username);
-    if (!m) return;
-    this.map.setView(m.getLatLng(), Math.max(this.map.getZoom(), 5));
-    m.openPopup();
+  /** Centres the map on a status (from the feed) and opens its popup. */
+  focus(s) {
+    if (!this.map || typeof s.latitude !== 'number') return;
+    // Not animated: the view is where it should be at once, so the marker can be placed in it.
+    this.map.setView([s.latitude, this.drawnLon(s.longitude)], Math.max(this.map.getZoom(), 5), { animate: false });
+    // The view now contains it: show it at once, the reload after the move keeps it.
+    this.boxes = this.viewBoxes();
+    this.upsert(s);
+    this.markers.get(s.username)?.openPopup();
   }
 
   /** Shows (or hides, with null) the position chosen in the form. */
@@ -192,30 +272,26 @@ export class StatusMap {
 
   get count() { return this.markers.size; }
 
-  icon(username, fresh) {
+  /** A pin in the user's colour with their emoji (or initial), and a dot for the availability. */
+  icon(s, fresh) {
     // Leaflet positions the icon element with a transform: the shape is an inner element.
-    const html = document.createElement('div');
-    html.className = `pin-shape${fresh ? ' fresh' : ''}`;
-    html.style.background = colorOf(username);
-    const letter = document.createElement('span');
-    letter.textContent = username.slice(0, 1);
-    html.append(letter);
+    const emoji = s.emoji && !isShortcode(s.emoji);
+    const html = h('div', { class: 'pin-body' },
+      h('div', { class: `pin-shape${fresh ? ' fresh' : ''}${emoji ? ' has-emoji' : ''}`,
+        style: `background:${colorOf(s.username)}` },
+      h('span', { text: emoji ? s.emoji : s.username.slice(0, 1) })),
+      availabilityDot(s.availability));
     return this.L.divIcon({ className: 'pin', html, iconSize: [30, 30], iconAnchor: [15, 30], popupAnchor: [0, -30] });
   }
 
   popup(s) {
-    const div = document.createElement('div');
-    const b = document.createElement('strong');
-    b.textContent = s.username;
-    const p = document.createElement('p');
-    p.className = 'popup-text';
-    p.textContent = s.statusText;
-    const btn = document.createElement('button');
-    btn.type = 'button';
-    btn.textContent = 'Open';
-    btn.addEventListener('click', () => this.onOpen(s.username));
-    div.append(b, p, btn);
-    return div;
+    const btn = h('button', { type: 'button', text: 'Open', onclick: () => this.onOpen(s.username) });
+    const until = untilOf(s);
+    return h('div', {},
+      h('strong', {}, availabilityDot(s.availability, { labelled: true }), ` ${s.username}`),
+      h('p', { class: 'popup-state muted' }, availabilityLabel(s.availability), ...(until ? [' · ', until] : [])),
+      h('p', { class: 'popup-text' }, ...textWithEmoji(s)),
+      btn);
   }
 }
 

@@ -1,4 +1,5 @@
 // Small helpers shared by the views.
+import { availabilityLabel, untilText } from './status.js';
 
 /** A stable, pleasant color per username. */
 export function colorOf(name) {
@@ -57,4 +58,45 @@ export function pinIcon() {
   const span = document.createElement('span');
   span.innerHTML = PIN_SVG; // a constant, no user data
   return span.firstChild;
+}
+
+/** fn, called `ms` after the last of a burst of calls (with that call's arguments). */
+export function debounce(fn, ms) {
+  let timer = null;
+  const d = (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+  d.cancel = () => clearTimeout(timer);
+  return d;
+}
+
+/**
+ * A presence dot: the availability as a colour and a shape (away hollow, do not disturb
+ * barred), with its name as the tooltip and as text for screen readers.
+ */
+export function availabilityDot(value, { labelled = false } = {}) {
+  const v = value || 'available';
+  const label = availabilityLabel(v);
+  // `labelled`: the words stand next to it already, so screen readers skip the dot.
+  return h('span', { class: `avail avail-${v}`, title: label, 'data-availability': v, 'aria-hidden': labelled ? 'true' : null },
+    labelled ? null : h('span', { class: 'visually-hidden', text: `(${label})` }));
+}
+
+/** A status's text with its emoji (if any) in front, both as text. */
+export function textWithEmoji(s) {
+  return s.emoji ? [h('span', { class: 'emoji', text: s.emoji }), ' ', s.statusText] : [s.statusText];
+}
+
+/** "until 15:00" for a status that expires, or null. Feed.refreshTimes keeps it current. */
+export function untilOf(s) {
+  if (!s.expiresAt) return null;
+  return h('time', { class: 'until', datetime: s.expiresAt, title: `Clears at ${fullTime(s.expiresAt)}`,
+    text: untilText(s.expiresAt) });
+}
+
+/** Brings every "… ago" and "until …" below `root` up to date. */
+export function refreshTimes(root) {
+  for (const t of root.querySelectorAll('time.ago')) t.textContent = relativeTime(t.getAttribute('datetime'));
+  for (const t of root.querySelectorAll('time.until')) t.textContent = untilText(t.getAttribute('datetime'));
 }

@@ -1,5 +1,6 @@
 // Client-side checks of the obvious rules of CONTRACT §2, so that a typo is caught before a
 // round trip. The server stays the authority: its `detail` is shown whenever it disagrees.
+import { AVAILABILITY, emojiError, expiryFields } from './status.js';
 
 export const USERNAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
 export const MAX_TEXT = 1000;
@@ -16,9 +17,11 @@ export function parseCoord(s) {
 
 /**
  * Checks a form's values. Returns {errors: {field: message}, status} where status is the JSON
- * body to send (without username when `withUsername` is false).
+ * body to send (without the username, which goes in the path). `expiry` is a "Clear after"
+ * choice (status.js EXPIRY), `expiresAt` the datetime-local value for a chosen date.
  */
-export function validateStatus({ username, statusText, latitude, longitude }) {
+export function validateStatus({ username, statusText, latitude, longitude, emoji = '', availability = '',
+  expiry = '', expiresAt = '' }, now = new Date()) {
   const errors = {};
   if (!username) errors.username = 'Enter a username.';
   else if (!USERNAME_RE.test(username))
@@ -41,5 +44,19 @@ export function validateStatus({ username, statusText, latitude, longitude }) {
     status.latitude = lat;
     status.longitude = lon;
   }
+  const e = String(emoji).trim();
+  if (e) {
+    const why = emojiError(e);
+    if (why) errors.emoji = why;
+    else status.emoji = e;
+  }
+  // `available` is the default: a PUT replaces the whole status, so leaving it out is the same.
+  if (availability && availability !== 'available') {
+    if (AVAILABILITY.some((a) => a.value === availability)) status.availability = availability;
+    else errors.availability = 'Choose an availability from the list.';
+  }
+  const ex = expiryFields(expiry, expiresAt, now);
+  if (ex.error) errors[expiry === 'custom' ? 'expiresAt' : 'expiry'] = ex.error;
+  else Object.assign(status, ex);
   return { errors, status };
 }

@@ -408,4 +408,153 @@ TEST_F(Ctl, NoTokenInAnyOutput) {
     EXPECT_EQ(run_ctl(args).code, kUnreachable);
 }
 
+// ---- status features (CONTRACT §2, §8) ----
+
+const std::string kStored =
+    R"({"username":"alice","statusText":"In a meeting","emoji":"📅","availability":"busy",)"
+    R"("time":"2026-12-03T10:00:00Z","expiresAt":"2026-12-03T11:30:00Z","version":"v1"})";
+
+TEST_F(Ctl, SetSendsEmojiAvailabilityAndClearAfterInSeconds) {
+  api_.answer("PUT /api/statuses/alice", {201, kStored, {{"X-Served-By", "n1"}}});
+  auto r = run_ctl({"set", "alice", "In", "a", "meeting", "--emoji", "📅", "--availability", "busy",
+                    "--clear-after", "1h30m"});
+  ASSERT_EQ(r.code, kOk) << r.err;
+  EXPECT_EQ(json::parse(api_.last().body),
+            json::parse(R"({"username":"alice","statusText":"In a meeting","emoji":"📅",
+                            "availability":"busy","clearAfter":5400})"));
+  EXPECT_EQ(r.out,
+            "created alice (served by n1)\n"
+            "username      alice\n"
+            "status        In a meeting\n"
+            "emoji         📅\n"
+            "availability  busy\n"
+            "time          2026-12-03T10:00:00Z\n"
+            "expires       2026-12-03T11:30:00Z\n"
+            "version       v1\n");
+
+  // Plain seconds; --expires-at goes as given (the server judges it).
+  ASSERT_EQ(run_ctl({"set", "alice", "x", "--clear-after", "90"}).code, kOk);
+  EXPECT_EQ(json::parse(api_.last().body).at("clearAfter"), 90);
+  ASSERT_EQ(run_ctl({"set", "alice", "x", "--expires-at", "2026-12-03T15:00:00+01:00"}).code, kOk);
+  auto body = json::parse(api_.last().body).as_object();
+  EXPECT_EQ(body.at("expiresAt"), "2026-12-03T15:00:00+01:00");
+  EXPECT_FALSE(body.contains("clearAfter"));
+  EXPECT_FALSE(body.contains("emoji"));
+  EXPECT_FALSE(body.contains("availability"));
+}
+
+TEST_F(Ctl, SetRefusesBadStatusOptionsWithoutARequest) {
+  api_.answer("PUT /api/statuses/alice", {201, kStored, {}});
+  const std::pair<std::vector<std::string>, const char*> cases[] = {
+      {{"--clear-after", "1h", "--expires-at", "2030-01-01T00:00:00Z"}, "not both"},
+      {{"--availability", "lunch"}, "available, busy, away or dnd, got 'lunch'"},
+      {{"--availability", "busy", "--availability", "away"}, "one --availability"},
+      {{"--clear-after", "1.5h"}, "90s, 30m"},
+      {{"--clear-after", "soon"}, "got 'soon'"},
+      {{"--clear-after", "0s"}, "between 1s and 366d"},
+      {{"--clear-after", "367d"}, "between 1s and 366d"},
+  };
+  for (const auto& [options, message] : cases) {
+    std::vector<std::string> args{"set", "alice", "x"};
+    args.insert(args.end(), options.begin(), options.end());
+    auto before = api_.seen().size();
+    auto r = run_ctl(args);
+    EXPECT_EQ(r.code, kUsage) << options[0];
+    EXPECT_EQ(r.err.rfind("statusctl: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(api_.seen().size(), before) << options[0];
+  }
+  // What only the server knows (an emoji too long, a time in the past) is its to refuse: exit 2
+  // with its detail.
+  api_.answer("PUT /api/statuses/alice",
+              {400, problem(400, "expiresAt must be in the future"), {}});
+  auto r = run_ctl({"set", "alice", "x", "--expires-at", "2000-01-01T00:00:00Z"});
+  EXPECT_EQ(r.code, kUsage);
+  EXPECT_EQ(r.err, "statusctl: 400 expiresAt must be in the future\n");
+}
+
+TEST_F(Ctl, ListSendsTheFiltersEncodedWithThePaging) {
+  const std::string target =
+      "/api/statuses?q=lunch%20%26%20co%2B&availability=busy&availability=dnd"
+      "&bbox=-10.5%2C40%2C20%2C60&username=alice&username=b.o_b-1&limit=5&offset=10";
+  api_.answer("GET " + target, {200, "[" + kStored + "]", {{"X-Total-Count", "11"}}});
+  auto r = run_ctl({"list", "--q", "lunch & co+", "--availability", "busy", "--user", "alice",
+                    "--availability", "dnd", "--bbox", "-10.5,40,20,60", "--user", "b.o_b-1",
+                    "--limit", "5", "--offset", "10"});
+  ASSERT_EQ(r.code, kOk) << r.err;
+  EXPECT_EQ(api_.last().target, target);
+  EXPECT_EQ(
+      r.out,
+      "USER   AVAILABILITY  TIME                  EXPIRES               LOCATION  STATUS\n"
+      "alice  busy          2026-12-03T10:00:00Z  2026-12-03T11:30:00Z            📅 In a meeting\n"
+      "1 shown of 11\n");
+
+  // No filter: no query, as before.
+  api_.answer("GET /api/statuses", {200, "[]", {}});
+  ASSERT_EQ(run_ctl({"list"}).code, kOk);
+  EXPECT_EQ(api_.last().target, "/api/statuses");
+
+  // Cheap checks stay local; a malformed filter the server refuses is exit 2 with its detail.
+  auto before = api_.seen().size();
+  for (std::vector<std::string> bad : {std::vector<std::string>{"list", "--availability", "free"},
+                                       {"list", "--bbox", "1,2,3"},
+                                       {"list", "--bbox", "1,2,3,4,5"},
+                                       {"list", "--bbox", "a,b,c,d"},
+                                       {"list", "--bbox", "1,2,,4"}}) {
+    auto bad_r = run_ctl(bad);
+    EXPECT_EQ(bad_r.code, kUsage) << bad[2];
+    EXPECT_EQ(std::count(bad_r.err.begin(), bad_r.err.end(), '\n'), 1) << bad_r.err;
+  }
+  EXPECT_EQ(api_.seen().size(), before);
+  api_.answer("GET /api/statuses?bbox=10%2C0%2C-10%2C5",
+              {400, problem(400, "bbox: minLon must not exceed maxLon"), {}});
+  r = run_ctl({"list", "--bbox", "10,0,-10,5"});
+  EXPECT_EQ(r.code, kUsage);
+  EXPECT_EQ(r.err, "statusctl: 400 bbox: minLon must not exceed maxLon\n");
+}
+
+TEST_F(Ctl, HistoryPrintsThePreviousStatuses) {
+  const std::string history =
+      R"([{"statusText":"Lunch","availability":"away","time":"2026-12-03T12:00:00Z",)"
+      R"("version":"v3","endedAt":"2026-12-03T13:00:00Z","endedBy":"deleted"},)"
+      R"({"statusText":"In a meeting","emoji":"📅","availability":"busy",)"
+      R"("time":"2026-12-03T10:00:00Z","version":"v2","endedAt":"2026-12-03T12:00:00Z",)"
+      R"("endedBy":"replaced"}])";
+  api_.answer("GET /api/statuses/alice/history", {200, history, {}});
+  auto r = run_ctl({"history", "alice"});
+  ASSERT_EQ(r.code, kOk) << r.err;
+  EXPECT_EQ(api_.last().method, "GET");
+  EXPECT_EQ(r.out,
+            "TIME                  ENDED                 ENDED-BY  AVAILABILITY  STATUS\n"
+            "2026-12-03T12:00:00Z  2026-12-03T13:00:00Z  deleted   away          Lunch\n"
+            "2026-12-03T10:00:00Z  2026-12-03T12:00:00Z  replaced  busy          📅 In a meeting\n"
+            "2 previous statuses of alice\n");
+  r = run_ctl({"history", "alice", "--json"});
+  ASSERT_EQ(r.code, kOk) << r.err;
+  EXPECT_EQ(r.out, history + "\n");
+
+  api_.answer("GET /api/statuses/bob/history", {200, "[]", {}});
+  r = run_ctl({"history", "bob"});
+  ASSERT_EQ(r.code, kOk) << r.err;
+  EXPECT_EQ(r.out, "TIME  ENDED  ENDED-BY  AVAILABILITY  STATUS\n0 previous statuses of bob\n");
+
+  // Neither a status nor a history: the server's 404, exit 1.
+  r = run_ctl({"history", "carol"});
+  EXPECT_EQ(r.code, kNotFound);
+  EXPECT_EQ(api_.last().target, "/api/statuses/carol/history");
+
+  api_.answer("GET /api/statuses/alice/history", {200, R"({"not":"a list"})", {}});
+  EXPECT_EQ(run_ctl({"history", "alice"}).code, kServerError);
+}
+
+TEST_F(Ctl, GetShowsEmojiAvailabilityAndExpiry) {
+  api_.answer("GET /api/statuses/alice", {200, kStored, {}});
+  auto r = run_ctl({"get", "alice"});
+  ASSERT_EQ(r.code, kOk) << r.err;
+  EXPECT_NE(r.out.find("emoji         📅\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("availability  busy\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("expires       2026-12-03T11:30:00Z\n"), std::string::npos) << r.out;
+}
+
 }  // namespace

@@ -98,6 +98,11 @@ TEST(StatusFields, EmojiAvailabilityAndExpiryAreValidated) {
   EXPECT_EQ(error_of(R"({"username":"a","statusText":"t","expiresAt":"2028-01-16T08:00:00Z"})"), "");
   EXPECT_NE(error_of(R"({"username":"a","statusText":"t","expiresAt":"2028-01-16T08:00:01Z"})"), "");
   EXPECT_NE(error_of(R"({"username":"a","statusText":"t","expiresAt":"tomorrow"})"), "");
+  // RFC 3339 needs Z or an offset (unlike `time`), and seconds.
+  EXPECT_NE(error_of(R"({"username":"a","statusText":"t","expiresAt":"2027-01-15T09:00:00"})"), "");
+  EXPECT_NE(error_of(R"({"username":"a","statusText":"t","expiresAt":"2027-01-15T09:00Z"})"), "");
+  EXPECT_NE(error_of(R"({"username":"a","statusText":"t","expiresAt":"2027-01-15T10:00:00+0100"})"), "");
+  EXPECT_EQ(error_of(R"({"username":"a","statusText":"t","expiresAt":"2027-01-15T10:00:00.5+01:00"})"), "");
   EXPECT_NE(error_of(R"({"username":"a","statusText":"t","expiresAt":"2027-01-16T08:00:00Z","clearAfter":60})"),
             "");
 }
