@@ -10,6 +10,14 @@
 
 namespace status::common {
 
+std::vector<Option> server_table(ServerOptions& server, ServerRowDefaults defaults,
+                                 std::vector<Option> rows, LogOptions& log) {
+  auto table = server_option_rows(server, defaults);
+  for (auto& r : rows) table.push_back(std::move(r));
+  for (auto& r : log_option_rows(log)) table.push_back(std::move(r));
+  return table;
+}
+
 Configured configure(const std::vector<std::string>& args,
                      const std::map<std::string, std::string>& env, Config& config,
                      const ServerMain& m, std::ostream& out, std::ostream& err) {

@@ -24,6 +24,11 @@ enum ExitCode : int {
                        // one thrown while the service is built
 };
 
+/// A server's whole option table: the rows every server shares (server_option_rows), its own
+/// `rows`, then the logging rows (log_option_rows).
+std::vector<Option> server_table(ServerOptions& server, ServerRowDefaults defaults,
+                                 std::vector<Option> rows, LogOptions& log);
+
 /// What differs between the servers; run_main does the rest.
 struct ServerMain {
   /// After the table stored its values: the rules between options and derived values. Throws

@@ -1,5 +1,7 @@
 #include "gateway/options.hpp"
 
+#include "common/server_main.hpp"
+
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -10,15 +12,9 @@ using common::ConfigError;
 
 std::vector<common::Option> option_table(GatewayOptions& o) {
   using common::Option;
-  std::vector<Option> table = common::server_option_rows(o.server, {.port = 8080});
-  std::vector<Option> rows{
-      Option::each(
-          "registry-url",
-          [&o](const std::string& v) {
-            o.registries.push_back(common::parse_base_url(v));  // throws std::invalid_argument
-            return true;
-          },
-          "an http:// URL", "", "Eureka registry base URL, e.g. http://127.0.0.1:8761/eureka")
+  return common::server_table(o.server, {.port = 8080}, {
+      common::base_url_option("registry-url", &o.registries,
+                              "Eureka registry base URL, e.g. http://127.0.0.1:8761/eureka")
           .secret(),
       Option::text("registry-app", &o.app, "STATUS-NODE",
                    "application name of the nodes in the registry"),
@@ -99,10 +95,7 @@ std::vector<common::Option> option_table(GatewayOptions& o) {
                                      "first ejection backoff of a failing node (doubles)"),
       Option::duration<milliseconds>("eject-max-backoff-ms", &o.ejection.max, 1, 3600000, 8000,
                                      "longest ejection backoff"),
-  };
-  for (auto& r : rows) table.push_back(std::move(r));
-  for (auto& r : common::log_option_rows(o.log)) table.push_back(std::move(r));
-  return table;
+  }, o.log);
 }
 
 std::optional<std::pair<std::string, unsigned short>> parse_host_port(std::string_view text) {

@@ -3,6 +3,7 @@
 #include "common/eureka_client.hpp"
 #include "common/http_client.hpp"
 #include "common/jwt.hpp"
+#include "common/server_main.hpp"
 #include "node/bootstrap.hpp"
 #include "node/internal_api.hpp"
 #include "node/peer_directory.hpp"
@@ -31,15 +32,7 @@ std::vector<Option> node_option_table(NodeOptions& o) {
   using std::chrono::milliseconds;
   using std::chrono::seconds;
   constexpr long long kYear = 366LL * 24 * 3600;
-  auto base_url = [](std::vector<std::string>* to) {
-    return [to](const std::string& v) {
-      common::parse_base_url(v);  // throws std::invalid_argument
-      to->push_back(v);
-      return true;
-    };
-  };
-  std::vector<Option> table = common::server_option_rows(o.server, {.port = 8081});
-  std::vector<Option> rows{
+  return common::server_table(o.server, {.port = 8081}, {
       Option::text("node-id", &o.store.node_id, "",
                    "this node's id (default: the id persisted in the data dir)")
           .valid_if(valid_username, "1-64 characters of A-Z a-z 0-9 . _ -"),
@@ -55,11 +48,11 @@ std::vector<Option> node_option_table(NodeOptions& o) {
           "an amqp:// URL", "",
           "RabbitMQ URL amqp://user:pass@host:5672/vhost; several = a cluster, tried in turn")
           .secret(),
-      Option::each("registry-url", base_url(&o.registry_urls), "an http:// URL", "",
-                   "Eureka registry base URL, e.g. http://127.0.0.1:8761/eureka")
+      common::base_url_option("registry-url", &o.registry_urls,
+                              "Eureka registry base URL, e.g. http://127.0.0.1:8761/eureka")
           .secret(),
-      Option::each("peer", base_url(&o.peers), "an http:// URL", "",
-                   "a peer node's base URL for bootstrap and repair, e.g. http://127.0.0.1:8082"),
+      common::base_url_option("peer", &o.peers,
+                              "a peer node's base URL for bootstrap and repair, e.g. http://127.0.0.1:8082"),
       Option::text("advertise-host", &o.advertise_host, "",
                    "host name other processes use to reach this node (default: --bind, or 127.0.0.1)"),
       Option::choice<bool>("sync", &o.store.sync_full, {{"normal", false}, {"full", true}}, "normal",
@@ -126,10 +119,7 @@ std::vector<Option> node_option_table(NodeOptions& o) {
           "127.0.0.1,::1",
           "a proxy in front of the node (the gateway): it is exempt from the per-client connection cap, and its X-Forwarded-For names the client; 'none' for none")
           .comma_lists(),
-  };
-  for (auto& r : rows) table.push_back(std::move(r));
-  for (auto& r : common::log_option_rows(o.log)) table.push_back(std::move(r));
-  return table;
+  }, o.log);
 }
 
 void finish_node_options(NodeOptions& o, const common::Config& c) {

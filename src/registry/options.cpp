@@ -1,6 +1,7 @@
 #include "registry/options.hpp"
 
 #include "common/http_client.hpp"
+#include "common/server_main.hpp"
 
 #include <set>
 
@@ -12,16 +13,9 @@ using common::Option;
 std::vector<Option> option_table(ProcessOptions& o) {
   using std::chrono::milliseconds;
   auto& s = o.service;
-  std::vector<Option> table = common::server_option_rows(s.server, {.port = 8761, .threads = 2});
-  std::vector<Option> rows{
-      Option::each(
-          "peer",
-          [&s](const std::string& v) {
-            s.peers.push_back(common::parse_base_url(v));  // throws std::invalid_argument
-            return true;
-          },
-          "an http:// URL", "",
-          "another registry to replicate with, e.g. http://127.0.0.1:8762/eureka")
+  return common::server_table(s.server, {.port = 8761, .threads = 2}, {
+      common::base_url_option("peer", &s.peers,
+                              "another registry to replicate with, e.g. http://127.0.0.1:8762/eureka")
           .secret(),
       Option::duration<milliseconds>("eviction-interval-ms", &s.eviction_interval, 10, 1000, 250,
                                      "how often expired leases are evicted"),
@@ -38,10 +32,7 @@ std::vector<Option> option_table(ProcessOptions& o) {
                       "instances the registry holds at most"),
       Option::integer("max-apps", &s.registry.max_apps, 1, 100000, 1000,
                       "applications the registry holds at most"),
-  };
-  for (auto& r : rows) table.push_back(std::move(r));
-  for (auto& r : common::log_option_rows(o.log)) table.push_back(std::move(r));
-  return table;
+  }, o.log);
 }
 
 std::vector<std::string> finish_options(ProcessOptions& o) {
