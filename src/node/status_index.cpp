@@ -1,6 +1,7 @@
 #include "node/status_index.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <mutex>
 
@@ -66,29 +67,29 @@ bool served(const Status& s, std::uint64_t min_tombstone_hlc) {
 
 }  // namespace
 
-std::u32string fold_query(std::string_view q) {
-  std::u32string out;
-  for (std::size_t i = 0; i < q.size();) out += fold(next_cp(q, i));
-  return out;
-}
-
-bool contains_folded(std::string_view text, const std::u32string& needle) {
-  if (needle.empty()) return true;
-  bool ascii = std::all_of(needle.begin(), needle.end(), [](char32_t c) { return c < 0x80; });
-  if (ascii) {  // the common case, byte by byte: no ASCII byte is part of a longer character
-    auto lower = [](unsigned char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; };
-    if (needle.size() > text.size()) return false;
-    for (std::size_t i = 0; i + needle.size() <= text.size(); ++i) {
-      std::size_t k = 0;
-      while (k < needle.size() && lower(static_cast<unsigned char>(text[i + k])) == needle[k]) ++k;
-      if (k == needle.size()) return true;
+std::string fold_text(std::string_view utf8) {
+  std::string out;
+  out.reserve(utf8.size());
+  for (std::size_t i = 0; i < utf8.size();) {
+    auto c = static_cast<unsigned char>(utf8[i]);
+    if (c < 0x80) {  // the common case, byte by byte
+      out += static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+      ++i;
+      continue;
     }
-    return false;
+    std::size_t start = i;
+    char32_t cp = next_cp(utf8, i);
+    char32_t f = fold(cp);
+    if (f == cp) {
+      out.append(utf8.substr(start, i - start));
+    } else if (f < 0x800) {  // every folded letter here is below U+0800: two bytes
+      out += static_cast<char>(0xC0 | (f >> 6));
+      out += static_cast<char>(0x80 | (f & 0x3F));
+    } else {
+      out.append(utf8.substr(start, i - start));
+    }
   }
-  thread_local std::u32string folded;
-  folded.clear();
-  for (std::size_t i = 0; i < text.size();) folded += fold(next_cp(text, i));
-  return folded.find(needle) != std::u32string::npos;
+  return out;
 }
 
 std::int64_t StatusIndex::system_ms() {
@@ -125,7 +126,7 @@ void StatusIndex::remove(std::string_view username) {
   const Status& s = old->second.status;
   if (s.deleted) tombstones_.erase({s.version.hlc, old->first});
   else if (s.kind() == Kind::kStatus) {
-    by_time_.erase(&old->second);
+    list_remove(old->second);
     if (s.expires_at_ms) expiring_.erase({s.expires_at_ms, old->first});
   }
   else if (s.kind() == Kind::kSession) sessions_.erase({s.time_ms, old->first});
@@ -144,11 +145,50 @@ void StatusIndex::put(Entry e) {
   const Status& s = it->second.status;
   if (s.deleted) tombstones_.emplace(s.version.hlc, it->first);
   else if (s.kind() == Kind::kStatus && !s.expired(now_())) {
-    by_time_.insert(&it->second);
+    list_add(it->second);
     if (s.expires_at_ms) expiring_.emplace(s.expires_at_ms, it->first);
   }
   else if (s.kind() == Kind::kSession) sessions_.emplace(s.time_ms, it->first);
   account(it->second, true);
+}
+
+void StatusIndex::list_add(Entry& e) {
+  by_time_.insert(&e);
+  const Status& s = e.status;
+  std::string user = fold_text(s.username), text = fold_text(s.text);
+  ScanRow r{&e, s.time_ms,
+            s.latitude ? *s.latitude : std::nan(""), s.longitude ? *s.longitude : std::nan(""),
+            static_cast<std::uint32_t>(arena_.size()), static_cast<std::uint32_t>(user.size()),
+            static_cast<std::uint32_t>(text.size()), s.availability};
+  arena_ += user;
+  arena_ += text;
+  e.row = static_cast<std::uint32_t>(rows_.size());
+  rows_.push_back(r);
+}
+
+void StatusIndex::list_remove(Entry& e) {
+  if (by_time_.erase(&e) == 0 || e.row == Entry::kNoRow) return;
+  ScanRow& r = rows_[e.row];
+  arena_dead_ += r.user_len + r.text_len;
+  if (e.row + 1 != rows_.size()) {
+    r = rows_.back();
+    const_cast<Entry*>(r.e)->row = e.row;  // the entries are the index's own
+  }
+  rows_.pop_back();
+  e.row = Entry::kNoRow;
+  if (arena_dead_ > (1u << 20) && arena_dead_ > arena_.size() / 2) compact_arena();
+}
+
+void StatusIndex::compact_arena() {
+  std::string packed;
+  packed.reserve(arena_.size() - arena_dead_);
+  for (auto& r : rows_) {
+    auto at = static_cast<std::uint32_t>(packed.size());
+    packed.append(arena_, r.text_at, r.user_len + r.text_len);
+    r.text_at = at;
+  }
+  arena_ = std::move(packed);
+  arena_dead_ = 0;
 }
 
 void StatusIndex::install(std::vector<Entry> entries) {
@@ -176,7 +216,7 @@ std::vector<Status> StatusIndex::expire_due(std::int64_t now_ms, std::size_t max
     expiring_.erase(expiring_.begin());
     auto it = entries_.find(key);
     if (it == entries_.end()) continue;
-    by_time_.erase(&it->second);
+    list_remove(it->second);
     Status gone;
     gone.username = it->second.status.username;
     gone.version = it->second.status.version;
@@ -266,45 +306,45 @@ std::optional<std::string> StatusIndex::history(const std::string& username) con
   return h;
 }
 
-bool StatusIndex::matches(const Entry& e, const ListFilter& f, const std::u32string& q,
+bool StatusIndex::matches(const ScanRow& r, const ListFilter& f, std::string_view q,
                           std::int64_t now) const {
-  const Status& s = e.status;
-  if (s.expired(now)) return false;  // until expire_due() takes it out
-  if (f.availabilities && !(f.availabilities & (1u << static_cast<unsigned>(s.availability))))
+  if (f.availabilities && !(f.availabilities & (1u << static_cast<unsigned>(r.availability))))
     return false;
-  if (f.bbox) {
-    if (!s.latitude || !s.longitude) return false;
-    if (*s.longitude < f.bbox->min_lon || *s.longitude > f.bbox->max_lon ||
-        *s.latitude < f.bbox->min_lat || *s.latitude > f.bbox->max_lat)
+  if (f.bbox) {  // NaN (no position) fails every comparison
+    if (!(r.lon >= f.bbox->min_lon && r.lon <= f.bbox->max_lon && r.lat >= f.bbox->min_lat &&
+          r.lat <= f.bbox->max_lat))
       return false;
   }
-  if (!q.empty() && !contains_folded(s.username, q) && !contains_folded(s.text, q)) return false;
-  return true;
+  if (!q.empty()) {
+    std::string_view user(arena_.data() + r.text_at, r.user_len);
+    std::string_view text(arena_.data() + r.text_at + r.user_len, r.text_len);
+    if (user.find(q) == std::string_view::npos && text.find(q) == std::string_view::npos)
+      return false;
+  }
+  return !r.e->status.expired(now);  // until expire_due() takes it out
 }
 
 StatusIndex::Page StatusIndex::list(const ListFilter& f, std::size_t offset,
                                     std::size_t limit) const {
   Page p;
   auto now = now_();
-  auto q = fold_query(f.q);
+  std::string q = fold_text(f.q);
   bool filtered = !f.q.empty() || f.availabilities || f.bbox;
   std::shared_lock lock(mutex_);
-  auto take = [&](const Entry* e) {
-    if (p.total >= offset && p.items.size() < limit) p.items.push_back(e->api_json);
-    ++p.total;
-  };
   if (!f.usernames.empty()) {
     std::vector<const Entry*> found;
     for (const auto& u : f.usernames) {
       auto it = entries_.find(u);
-      if (it == entries_.end() || it->second.status.deleted ||
-          it->second.status.kind() != Kind::kStatus || !matches(it->second, f, q, now))
+      if (it == entries_.end() || it->second.row == Entry::kNoRow ||
+          !matches(rows_[it->second.row], f, q, now))
         continue;
       found.push_back(&it->second);
     }
     std::sort(found.begin(), found.end(), ByTime{});
     found.erase(std::unique(found.begin(), found.end()), found.end());
-    for (const Entry* e : found) take(e);
+    p.total = found.size();
+    for (std::size_t i = offset; i < found.size() && p.items.size() < limit; ++i)
+      p.items.push_back(found[i]->api_json);
     return p;
   }
   if (!filtered) {
@@ -317,8 +357,15 @@ StatusIndex::Page StatusIndex::list(const ListFilter& f, std::size_t offset,
       if (!(*it)->status.expired(now)) p.items.push_back((*it)->api_json);
     return p;
   }
-  for (const Entry* e : by_time_)
-    if (matches(*e, f, q, now)) take(e);
+  // One pass over the packed rows, then only the page's share of the matches sorted.
+  std::vector<const Entry*> hits;
+  for (const auto& r : rows_)
+    if (matches(r, f, q, now)) hits.push_back(r.e);
+  p.total = hits.size();
+  if (offset >= hits.size()) return p;
+  auto end = std::min(hits.size(), offset + limit);
+  std::partial_sort(hits.begin(), hits.begin() + static_cast<long>(end), hits.end(), ByTime{});
+  for (std::size_t i = offset; i < end; ++i) p.items.push_back(hits[i]->api_json);
   return p;
 }
 

@@ -22,6 +22,8 @@ namespace status::node {
 struct Entry {
   Status status;
   std::string api_json;  // API form of a live status, rendered once; empty for tombstones
+  std::uint32_t row = kNoRow;  // its place in StatusIndex's scan rows while listed
+  static constexpr std::uint32_t kNoRow = 0xffffffff;
   /// "\"<version>\"" (made on demand: not stored, 60 bytes a status saved).
   std::string etag() const { return "\"" + status.version.str() + "\""; }
   static Entry make(Status s);
@@ -38,10 +40,10 @@ struct ListFilter {
   std::optional<Box> bbox;  // statuses without coordinates never match
 };
 
-/// Case-insensitive substring search over UTF-8 (letters of Latin, Greek and Cyrillic fold to
-/// lower case; anything else compares as it is). `needle` as made by fold_query.
-std::u32string fold_query(std::string_view q);
-bool contains_folded(std::string_view text, const std::u32string& needle);
+/// Case-insensitive text for substring search: UTF-8 with the letters of Latin-1, Latin
+/// Extended-A, Greek and Cyrillic folded to lower case; anything else as it is. A query and a
+/// text match when fold(text) contains fold(query).
+std::string fold_text(std::string_view utf8);
 
 class StatusIndex {
  public:
@@ -121,7 +123,11 @@ class StatusIndex {
   void put(Entry e);                       // under the exclusive lock
   void remove(std::string_view username);  // under the exclusive lock
   void account(const Entry& e, bool add);  // e's share of slots_
-  bool matches(const Entry& e, const ListFilter& f, const std::u32string& q, std::int64_t now) const;
+  // The listed statuses: by_time_ and the scan rows together (under the exclusive lock).
+  void list_add(Entry& e);
+  void list_remove(Entry& e);
+  struct ScanRow;
+  bool matches(const ScanRow& r, const ListFilter& f, std::string_view q, std::int64_t now) const;
 
   WallClock now_;
   mutable std::shared_mutex mutex_;
@@ -131,6 +137,21 @@ class StatusIndex {
   std::set<std::pair<std::uint64_t, std::string_view>> tombstones_;  // (hlc, username)
   std::set<std::pair<std::int64_t, std::string_view>> sessions_;     // live: (expiry, key)
   std::set<std::pair<std::int64_t, std::string_view>> expiring_;     // listed: (expiresAt, user)
+  // The listed statuses once more, packed for filters that must look at every one: what the
+  // filters compare sits in one contiguous array (no pointer to follow), the folded username
+  // and text in one arena (no string to follow). Order is arbitrary (removal swaps the last row
+  // in); the page is sorted from the matches.
+  struct ScanRow {
+    const Entry* e;
+    std::int64_t time_ms;
+    double lat, lon;  // NaN: no position
+    std::uint32_t text_at, user_len, text_len;
+    Availability availability;
+  };
+  std::vector<ScanRow> rows_;
+  std::string arena_;
+  std::size_t arena_dead_ = 0;
+  void compact_arena();
   std::vector<std::uint64_t> slots_ = std::vector<std::uint64_t>(kDigestSlots);
 };
 
