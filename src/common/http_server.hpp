@@ -24,6 +24,7 @@ class io_context;
 namespace status::common {
 
 class Deadlines;
+class TlsContext;
 
 /// The answer side of one request. Handlers may complete it from any thread, exactly once
 /// (respond), or turn it into a stream (begin_stream, then push… , end_stream).
@@ -85,6 +86,10 @@ struct ServerOptions {
   /// Added to every answer, the handlers' too (plain, serialized and streamed), e.g. the
   /// gateway's X-Content-Type-Options. A handler must not set these fields itself.
   std::vector<std::pair<std::string, std::string>> every_answer_headers;
+  /// Serve HTTPS with this certificate and key (nullptr: plain HTTP). Each connection starts
+  /// with a TLS handshake, bounded by read_timeout; a failed one closes the connection and is
+  /// counted in http_tls_handshake_failures_total.
+  std::shared_ptr<TlsContext> tls;
 };
 
 /// The flags every server has for its connection limits: --max-connections (10000) and
@@ -121,6 +126,10 @@ class HttpServer {
   /// components sharing the loops may register their own sockets there.
   Deadlines& deadlines(int i);
   int threads() const { return static_cast<int>(workers_.size()); }
+  /// Re-reads the TLS certificate and key (TlsContext::reload) for the connections accepted
+  /// from now on; open ones keep theirs. False when it failed (logged, the old ones stay) or the
+  /// server is plain. Thread-safe (e.g. from the thread that waits for SIGHUP).
+  bool reload_tls();
 
   struct Worker;  // one per I/O thread (implementation detail)
   const ServerOptions& options() const { return options_; }
