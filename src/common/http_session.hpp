@@ -10,6 +10,7 @@
 // and, when tls is true:
 //   static void handshake(Stream&, Handler);        async server handshake, Handler(ec)
 //   static void shutdown(Stream&, Handler);         async close_notify exchange, Handler(ec)
+//   static void keep_session(Stream&);              before a close without close_notify
 
 #include "common/deadlines.hpp"
 #include "common/http_server.hpp"
@@ -303,7 +304,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Ses
                                                        beast::error_code ec, std::size_t n) {
       // Closed meanwhile (a deadline swept while this completion was queued): whatever
       // arrived is not read any more.
-      if (ec || self->state_ == State::kClosed) return self->close();
+      if (self->state_ == State::kClosed) return;
+      // The client's close_notify between requests: answer with ours.
+      if constexpr (Traits::tls)
+        if (ec == asio::error::eof) return self->linger_close();
+      if (ec) return self->close();
       self->buffer_.commit(n);
       self->read();
     });
@@ -368,6 +373,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Ses
   void close() {
     if (state_ == State::kClosed) return;
     if (state_ == State::kBusy) --server_.in_flight_;
+    // Without this, OpenSSL drops the session of a connection that ends without a close_notify
+    // sent (most do: the client just goes, or a timeout) from the cache (as nginx does).
+    if constexpr (Traits::tls)
+      if (state_ != State::kHandshake) Traits::keep_session(stream_);
     state_ = State::kClosed;
     stream_open_ = false;
     beast::error_code ec;
@@ -472,6 +481,8 @@ void Session<Stream>::on_read(beast::error_code ec) {
   // queued: a request that arrived complete must not be handled any more (its client saw the
   // connection drop and may send it again), and the error it may carry is not the client's.
   if (state_ == State::kClosed) return;
+  if constexpr (Traits::tls)
+    if (ec == http::error::end_of_stream || ec == asio::error::eof) return linger_close();
   if (ec == http::error::end_of_stream || ec == asio::error::eof ||
       ec == beast::error::timeout || ec == asio::error::operation_aborted ||
       ec == asio::error::connection_reset)

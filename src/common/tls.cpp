@@ -11,7 +11,9 @@
 #include <boost/asio/ssl/impl/src.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -36,7 +38,7 @@ constexpr unsigned char kSessionIdContext[] = "status-server";
 
 // The last OpenSSL error as text (and the queue cleared), e.g. "no start line".
 std::string openssl_error() {
-  unsigned long e = ERR_peek_last_error();
+  unsigned long e = ERR_peek_error();  // the first: the cause (later ones say "PEM lib")
   std::string text = "unknown OpenSSL error";
   if (e != 0) {
     const char* reason = ERR_reason_error_string(e);
@@ -84,15 +86,22 @@ std::shared_ptr<ssl::context> load(const std::string& cert_file, const std::stri
   SSL_CTX_set_session_id_context(h, kSessionIdContext, sizeof kSessionIdContext - 1);
   SSL_CTX_sess_set_cache_size(h, 20000);
   SSL_CTX_set_timeout(h, 3600);
-  // An encrypted key would make OpenSSL prompt on the terminal: answer with no passphrase.
-  SSL_CTX_set_default_passwd_cb(h, [](char*, int, int, void*) { return 0; });
   if (SSL_CTX_use_certificate_chain_file(h, cert_file.c_str()) != 1)
     throw ConfigError("TLS certificate file '" + cert_file +
                       "' holds no usable PEM certificate chain: " + openssl_error());
-  if (SSL_CTX_use_PrivateKey_file(h, key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+  EVP_PKEY* key = nullptr;
+  if (BIO* bio = BIO_new_file(key_file.c_str(), "r")) {
+    // An encrypted key would make OpenSSL prompt on the terminal: no passphrase callback.
+    key = PEM_read_bio_PrivateKey(bio, nullptr, [](char*, int, int, void*) { return 0; }, nullptr);
+    BIO_free(bio);
+  }
+  if (!key)
     throw ConfigError("TLS private key file '" + key_file +
                       "' holds no usable unencrypted PEM private key: " + openssl_error());
-  if (SSL_CTX_check_private_key(h) != 1)
+  bool matches = X509_check_private_key(SSL_CTX_get0_certificate(h), key) == 1;
+  if (matches) matches = SSL_CTX_use_PrivateKey(h, key) == 1;
+  EVP_PKEY_free(key);
+  if (!matches)
     throw ConfigError("TLS private key file '" + key_file +
                       "' does not match the certificate in '" + cert_file + "'");
   ERR_clear_error();
@@ -155,6 +164,9 @@ struct StreamTraits<TlsStream> {
   template <class Handler>
   static void handshake(TlsStream& s, Handler&& h) {
     s.async_handshake(ssl::stream_base::server, std::forward<Handler>(h));
+  }
+  static void keep_session(TlsStream& s) {
+    SSL_set_shutdown(s.native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
   }
   template <class Handler>
   static void shutdown(TlsStream& s, Handler&& h) {
