@@ -40,6 +40,27 @@ std::string redact_url(std::string_view url) {
   return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
 }
 
+Option base_url_option(std::string name, std::vector<BaseUrl>* to, std::string help) {
+  return Option::each(
+      std::move(name),
+      [to](const std::string& v) {
+        to->push_back(parse_base_url(v));  // throws std::invalid_argument
+        return true;
+      },
+      "an http:// URL", "", std::move(help));
+}
+
+Option base_url_option(std::string name, std::vector<std::string>* to, std::string help) {
+  return Option::each(
+      std::move(name),
+      [to](const std::string& v) {
+        parse_base_url(v);  // throws std::invalid_argument
+        to->push_back(v);
+        return true;
+      },
+      "an http:// URL", "", std::move(help));
+}
+
 BaseUrl parse_base_url(const std::string& url) {
   const std::string shown = redact_url(url);
   auto r = boost::urls::parse_uri(url);

@@ -2,6 +2,7 @@
 // A small blocking HTTP/1.1 client with a deadline, for background threads (registration,
 // peer calls, tools). Not for the request path of a server.
 
+#include "common/config.hpp"
 #include "common/http.hpp"
 
 #include <boost/system/error_code.hpp>
@@ -32,6 +33,12 @@ BaseUrl parse_base_url(const std::string& url);
 /// `url` with the password of its userinfo (user:password@) replaced by ***, for messages
 /// about URLs that may not even parse.
 std::string redact_url(std::string_view url);
+
+/// A repeatable option row of base URLs (each checked by parse_base_url, then appended to `to`).
+/// Mark it .secret() when the URLs may carry passwords.
+Option base_url_option(std::string name, std::vector<BaseUrl>* to, std::string help);
+/// The same, keeping the URLs as given.
+Option base_url_option(std::string name, std::vector<std::string>* to, std::string help);
 
 struct ClientResult {
   boost::system::error_code ec;  // set on connect/IO/timeout failure; res is then empty

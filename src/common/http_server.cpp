@@ -43,19 +43,26 @@ HttpServer::HttpServer(ServerOptions options, Handler handler, Metrics* metrics)
 
 bool HttpServer::reload_tls() { return options_.tls ? options_.tls->reload() : false; }
 
-std::vector<Option> server_limit_options() {
+std::vector<Option> server_option_rows(ServerOptions& o, ServerRowDefaults d) {
+  using std::chrono::milliseconds;
+  auto threads = Option::integer("threads", &o.threads, 1, 256,
+                                 d.threads > 0 ? d.threads : default_threads(),
+                                 "number of I/O threads");
   return {
-      {"max-connections", "10000",
-       "open client connections at most; beyond, new ones are closed at once"},
-      {"max-connections-per-client", "256",
-       "open connections one client address (IPv6: one /64) may hold (0: no cap)"},
+      Option::integer("port", &o.port, 0, 65535, d.port,
+                      "TCP port to listen on (0: any free port, logged)"),
+      Option::text("bind", &o.bind, "127.0.0.1", "address to listen on"),
+      d.threads > 0 ? std::move(threads) : std::move(threads).default_shown("number of cores"),
+      Option::duration<milliseconds>("idle-timeout-ms", &o.idle_timeout, 100, 3600000, 30000,
+                                     "close kept-alive connections idle this long"),
+      Option::duration<milliseconds>("read-timeout-ms", &o.read_timeout, 100, 3600000, 10000,
+                                     "a started request must arrive within this time"),
+      Option::integer("max-connections", &o.max_connections, 1, 1000000, 10000,
+                      "open client connections at most; beyond, new ones are closed at once"),
+      Option::integer("max-connections-per-client", &o.max_connections_per_client, 0, 1000000, 256,
+                      "open connections one client address (IPv6: one /64) may hold (0: no cap)"),
+      // The TLS rows (--tls-cert, --tls-key, --tls-ca) go here, once they are used (issue 14).
   };
-}
-
-void apply_server_limits(const Config& c, ServerOptions& o) {
-  o.max_connections = static_cast<std::size_t>(c.get_int("max-connections", 1, 1000000));
-  o.max_connections_per_client =
-      static_cast<std::size_t>(c.get_int("max-connections-per-client", 0, 1000000));
 }
 
 void prepare_fd_limit(const ServerOptions& o) {

@@ -92,11 +92,15 @@ struct ServerOptions {
   std::shared_ptr<TlsContext> tls;
 };
 
-/// The flags every server has for its connection limits: --max-connections (10000) and
-/// --max-connections-per-client (256; 0: no cap).
-std::vector<Option> server_limit_options();
-/// Reads them into `o`. Throws ConfigError.
-void apply_server_limits(const Config& c, ServerOptions& o);
+/// The defaults in which the servers' shared rows differ.
+struct ServerRowDefaults {
+  unsigned short port = 0;
+  int threads = 0;  // 0: the number of cores
+};
+/// The option rows every server shares, stored into `o`: --port, --bind, --threads,
+/// --idle-timeout-ms, --read-timeout-ms, --max-connections, --max-connections-per-client.
+/// (The TLS rows, --tls-cert/--tls-key/--tls-ca, belong here too: issue 14.)
+std::vector<Option> server_option_rows(ServerOptions& o, ServerRowDefaults defaults);
 /// Raises the soft limit on open files to the hard one (each connection is one; the default
 /// soft limit of 1024 would run out long before --max-connections) and logs a warning when it
 /// is still below what `o` allows. Call after logging is set up.

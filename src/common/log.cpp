@@ -4,6 +4,10 @@
 
 namespace status::common {
 
+std::vector<Option> log_option_rows(LogOptions& o) {
+  return {Option::choice("log-level", &o.level, kLogLevels, "info", "least severe events logged")};
+}
+
 void init_logging(const std::string& component, const std::string& level) {
   auto logger = spdlog::stderr_logger_mt(component);
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l " + component + " %v", spdlog::pattern_time_type::utc);

@@ -1,6 +1,8 @@
 #include "ctl/commands.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <boost/json.hpp>
 #include <cerrno>
 #include <cstdlib>
@@ -307,30 +309,49 @@ int cmd_watch(const Context& c) {
   long limit = c.inv.config.has("count") ? c.inv.config.get_int("count", 1, 1000000000) : 0;
   long seen = 0;
   SseParser parser;
-  std::string head;  // the first bytes, to explain a non-200 answer
-  int status = c.api.stream("/api/events", [&](std::string_view piece) {
-    if (head.size() < 4096) head.append(piece.substr(0, 4096 - head.size()));
-    for (const auto& e : parser.feed(piece)) {
-      print_event(c, e);
-      if (!c.out) return false;  // the reader went away (a closed pipe)
-      if (limit > 0 && ++seen >= limit) return false;
+  // When a stream that was open ends (its node stopped, the gateway moved on), the watcher
+  // connects again and resumes after the last event it printed (?lastEventId=): the server
+  // replays what came meanwhile (some events may repeat), or sends `reset`. It gives up after
+  // kRetries attempts in a row that get no stream (about 11 s: 0.2 s, 0.4 s, … 2 s apart).
+  constexpr int kRetries = 10;
+  int failures = 0;
+  bool was_open = false;
+  for (;;) {
+    std::string head;  // the first bytes, to explain a non-200 answer
+    std::string target = "/api/events";
+    if (!parser.last_event_id().empty()) target += "?lastEventId=" + encode_segment(parser.last_event_id());
+    bool got_data = false;
+    int status = c.api.stream(target, [&](std::string_view piece) {
+      got_data = true;
+      if (head.size() < 4096) head.append(piece.substr(0, 4096 - head.size()));
+      for (const auto& e : parser.feed(piece)) {
+        print_event(c, e);
+        if (!c.out) return false;  // the reader went away (a closed pipe)
+        if (limit > 0 && ++seen >= limit) return false;
+      }
+      return true;
+    });
+    if ((limit > 0 && seen >= limit) || !c.out) return kOk;
+    if (status == 200) {
+      was_open = true;
+      if (got_data) failures = 0;
+    } else if (status != 0 || !was_open) {
+      if (status == 0) {
+        c.err << "statusctl: cannot reach " << c.api.url() << "\n";
+        return kUnreachable;
+      }
+      ApiReply r;
+      r.reached = true;
+      r.status = status;
+      r.body = head;
+      return fail(c, r);
     }
-    return true;
-  });
-  if ((limit > 0 && seen >= limit) || !c.out) return kOk;
-  if (status == 0) {
-    c.err << "statusctl: cannot reach " << c.api.url() << "\n";
-    return kUnreachable;
+    if (++failures > kRetries) {
+      c.err << "statusctl: the event stream closed and " << c.api.url() << " did not answer again\n";
+      return kUnreachable;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(200 * failures, 2000)));
   }
-  if (status != 200) {
-    ApiReply r;
-    r.reached = true;
-    r.status = status;
-    r.body = head;
-    return fail(c, r);
-  }
-  c.err << "statusctl: the server closed the event stream\n";
-  return kUnreachable;
 }
 
 int cmd_nodes(const Context& c) {

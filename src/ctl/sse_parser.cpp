@@ -40,8 +40,10 @@ void SseParser::line(std::string_view l, std::vector<SseEvent>& out) {
     if (has_data_) data_ += '\n';
     data_ += value;
     has_data_ = true;
+  } else if (field == "id" && value.find('\0') == std::string_view::npos) {
+    last_id_ = value;
   }
-  // "id", "retry" and unknown fields: nothing a command-line watcher needs.
+  // "retry" and unknown fields: nothing a command-line watcher needs.
 }
 
 }  // namespace status::ctl

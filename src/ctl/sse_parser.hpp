@@ -19,6 +19,9 @@ struct SseEvent {
 class SseParser {
  public:
   std::vector<SseEvent> feed(std::string_view piece);
+  /// The last event id seen (the `id:` field; it stays until another one comes): what a
+  /// reconnect sends as Last-Event-ID.
+  const std::string& last_event_id() const { return last_id_; }
 
  private:
   void line(std::string_view l, std::vector<SseEvent>& out);
@@ -27,6 +30,7 @@ class SseParser {
   std::string data_;
   bool has_data_ = false;
   bool last_was_cr_ = false;
+  std::string last_id_;
 };
 
 }  // namespace status::ctl

@@ -5,10 +5,12 @@
 #include "common/config.hpp"
 #include "common/http_client.hpp"
 #include "common/http_server.hpp"
+#include "common/log.hpp"
 #include "gateway/balancer.hpp"
 #include "gateway/instance.hpp"
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -54,14 +56,19 @@ struct GatewayOptions {
   milliseconds registry_timeout{1000};
   milliseconds registry_empty_grace{5000};
   milliseconds probe_interval{100};
-  std::string log_level = "info";
+  common::LogOptions log;
 };
 
-/// Every option the gateway understands, with defaults and help.
-std::vector<common::Option> option_table();
+/// Every option the gateway understands, with defaults and help, storing into `o`.
+std::vector<common::Option> option_table(GatewayOptions& o);
 
-/// Typed options from a parsed Config. Throws common::ConfigError with one clear line.
-GatewayOptions options_from_config(const common::Config& config);
+/// After the table was parsed into `o`: the rules between options and the derived values.
+/// Throws common::ConfigError with one clear line.
+void finish_options(GatewayOptions& o, const common::Config& c);
+
+/// Parse and finish in one (tests). Throws common::ConfigError.
+GatewayOptions options_from(const std::vector<std::string>& args,
+                            const std::map<std::string, std::string>& env = {});
 
 /// The Host names answered without --allowed-host: the bind address (unless a wildcard),
 /// 127.0.0.1, localhost, ::1, and `advertise_host` if given; each with any port.

@@ -35,7 +35,7 @@ std::optional<EventId> EventId::parse(std::string_view s) {
 
 EventHub::EventHub(Options o, WallClock now)
     : options_(o), now_(std::move(now)), boot_(common::random_id().substr(0, 12)),
-      complete_since_ms_(now_()) {}
+      started_ms_(now_()), complete_since_ms_(started_ms_) {}
 
 EventHub::Subscribed EventHub::subscribe(const common::ExchangePtr& ex, common::Response head,
                                          const std::string& client,
@@ -80,9 +80,22 @@ std::string EventHub::replay(const std::optional<std::string>& last_event_id,
   // Another node's (or an earlier process's) id: everything applied here since a little before
   // that event's time, if the log reaches back that far.
   std::int64_t from = id->ms - options_.resume_margin_ms;
-  if (id->ms > now + options_.resume_margin_ms || now - id->ms > options_.replay_window_ms ||
-      from < complete_since_ms_)
+  if (id->ms > now + options_.resume_margin_ms || now - id->ms > options_.replay_window_ms)
     return reset();
+  if (from < complete_since_ms_) {
+    // The log does not reach back that far. If it was trimmed, more changed than the log
+    // keeps: reset. If this node started after that time, what is stored tells what changed
+    // since — each user's newest state, which is what a client needs.
+    bool started_later = complete_since_ms_ == started_ms_;
+    auto changes = started_later && state_since_ ? state_since_(from) : std::nullopt;
+    if (!changes) return reset();
+    EventId here{now, next_seq_ - 1, boot_};
+    std::string id_line = "id: " + here.str() + "\n";
+    for (const auto& c : *changes)
+      if (auto f = frame(c); !f.empty() && (out += id_line + f).size() > options_.replay_send_max_bytes)
+        return reset();
+    return out;
+  }
   for (const auto& e : log_)
     if (e.ms >= from && (out += e.frame).size() > options_.replay_send_max_bytes) return reset();
   return out;

@@ -68,6 +68,15 @@ class EventHub {
     options_.replay_window_ms = window_ms;
   }
   void publish(const std::vector<Change>& changes);
+  /// Where a resume the log cannot serve because this node started after the client's last
+  /// event may take the changes from instead: the store's state since a time
+  /// (StatusIndex::changed_since). (A log trimmed by count, size or age means reset.) Set
+  /// before clients connect.
+  using StateSince = std::function<std::optional<std::vector<Change>>(std::int64_t from_ms)>;
+  void set_state_since(StateSince f) {
+    std::lock_guard lock(mutex_);
+    state_since_ = std::move(f);
+  }
   /// A comment line to every subscriber, so idle proxies keep the stream open; drops dead ones.
   void ping();
   void close_all();
@@ -98,7 +107,9 @@ class EventHub {
   std::deque<Logged> log_;
   std::size_t log_bytes_ = 0;
   std::uint64_t next_seq_ = 1;
+  std::int64_t started_ms_;
   std::int64_t complete_since_ms_;  // the log holds every event applied since then
+  StateSince state_since_;
 };
 
 }  // namespace status::node

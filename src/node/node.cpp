@@ -3,6 +3,7 @@
 #include "common/eureka_client.hpp"
 #include "common/http_client.hpp"
 #include "common/jwt.hpp"
+#include "common/server_main.hpp"
 #include "node/bootstrap.hpp"
 #include "node/internal_api.hpp"
 #include "node/peer_directory.hpp"
@@ -27,151 +28,111 @@ using common::Option;
 using namespace std::chrono_literals;
 using SteadyClock = std::chrono::steady_clock;
 
-std::vector<Option> node_option_table() {
-  std::vector<Option> table{
-      {"port", "8081", "TCP port to listen on (0: any free port, logged)"},
-      {"bind", "127.0.0.1", "address to listen on"},
-      {"node-id", "", "this node's id (default: the id persisted in the data dir)"},
-      {"data-dir", "", "directory of the node's SQLite database (required)"},
-      {"amqp-url", "", "RabbitMQ URL amqp://user:pass@host:5672/vhost; several = a cluster, tried in turn", true},
-      {"registry-url", "", "Eureka registry base URL, e.g. http://127.0.0.1:8761/eureka", true},
-      {"peer", "", "a peer node's base URL for bootstrap and repair, e.g. http://127.0.0.1:8082", true},
-      {"advertise-host", "", "host name other processes use to reach this node (default: --bind, or 127.0.0.1)"},
-      {"threads", std::to_string(common::default_threads()), "number of I/O threads"},
-      {"sync", "normal", "SQLite synchronous mode: normal (a commit survives kill -9 of the node) or full (also power loss; fsync per commit)"},
-      {"queue-type", "classic", "RabbitMQ queue type of this node's queue: classic or quorum"},
-      {"queue-expiry", "604800", "seconds an unused queue of this node lives on the broker (x-expires); a node away longer resynchronises"},
-      {"tombstone-ttl", "691200", "seconds deletes are remembered; must be longer than --queue-expiry"},
-      {"publish-timeout", "2000", "ms: a write is answered at most this long after its commit, confirmed by the broker or not"},
-      {"max-clock-offset", "1000", "ms: a node further off its peers refuses writes; remote stamps further ahead are refused"},
-      {"sync-timeout-ms", "2000", "longest wait of an X-Consistency: all write"},
-      {"anti-entropy-interval-ms", "5000", "how often to compare state digests with peers"},
-      {"bootstrap-timeout-ms", "120000", "longest one snapshot transfer from a peer may take"},
-      {"lease-renewal-s", "1", "registry heartbeat interval (seconds)"},
-      {"lease-duration-s", "3", "registry lease duration (seconds)"},
-      {"drain-grace-ms", "1500", "on shutdown: time between deregistering and refusing new requests"},
-      {"idle-timeout-ms", "30000", "close kept-alive connections idle this long"},
-      {"read-timeout-ms", "10000", "a started request must arrive within this time"},
-      {"auth", "required", "required: only a user (or an admin) changes the user's status; off: anyone may write anything (no accounts)"},
-      {"signup", "open", "open: anyone may create an account; admin: only admins may"},
-      {"read-access", "open", "open, or authenticated: reads need credentials too"},
-      {"session-ttl", "604800", "seconds a session token is valid"},
-      {"admin-password-file", "", "file holding the password of account 'admin' (created or reset at start)"},
-      {"cluster-key-file", "", "file holding the cluster key (>= 32 bytes): nodes authenticate /internal requests and replicated messages with it"},
-      {"oidc-issuer", "", "OpenID Connect: the issuer (iss) of accepted bearer JWTs"},
-      {"oidc-audience", "", "OpenID Connect: the audience (aud) they must name"},
-      {"oidc-jwks-file", "", "OpenID Connect: the issuer's keys (a JWKS document)"},
-      {"oidc-username-claim", "preferred_username", "OpenID Connect: the claim that names the user"},
-      {"max-event-subscribers", "1000", "open /api/events streams at most"},
-      {"max-event-subscribers-per-client", "32",
-       "open /api/events streams one client may hold (0: no cap); behind a --trusted-proxy the client is the one it names in X-Forwarded-For"},
-      {"event-replay-max", "10000",
-       "events kept for clients that reconnect with Last-Event-ID (older gaps get event: reset)"},
-      {"event-replay-window-s", "600", "seconds events are kept for reconnecting clients"},
-      {"trusted-proxy", "127.0.0.1,::1",
-       "address or ADDRESS/PREFIX of a proxy in front of the node (the gateway): it is exempt from the per-client connection cap, and its X-Forwarded-For names the client; 'none' for none",
-       true},
-      {"log-level", "info", "debug, info, warn or error"},
-  };
-  for (auto& o : common::server_limit_options()) table.push_back(std::move(o));
-  return table;
+std::vector<Option> node_option_table(NodeOptions& o) {
+  using std::chrono::milliseconds;
+  using std::chrono::seconds;
+  constexpr long long kYear = 366LL * 24 * 3600;
+  return common::server_table(o.server, {.port = 8081}, {
+      Option::text("node-id", &o.store.node_id, "",
+                   "this node's id (default: the id persisted in the data dir)")
+          .valid_if(valid_username, "1-64 characters of A-Z a-z 0-9 . _ -"),
+      Option::text("data-dir", &o.store.data_dir, "", "directory of the node's SQLite database")
+          .required(),
+      Option::each(
+          "amqp-url",
+          [&o](const std::string& v) {
+            if (v.rfind("amqp://", 0) != 0) return false;
+            o.amqp_urls.push_back(v);
+            return true;
+          },
+          "an amqp:// URL", "",
+          "RabbitMQ URL amqp://user:pass@host:5672/vhost; several = a cluster, tried in turn")
+          .secret(),
+      common::base_url_option("registry-url", &o.registry_urls,
+                              "Eureka registry base URL, e.g. http://127.0.0.1:8761/eureka")
+          .secret(),
+      common::base_url_option("peer", &o.peers,
+                              "a peer node's base URL for bootstrap and repair, e.g. http://127.0.0.1:8082"),
+      Option::text("advertise-host", &o.advertise_host, "",
+                   "host name other processes use to reach this node (default: --bind, or 127.0.0.1)"),
+      Option::choice<bool>("sync", &o.store.sync_full, {{"normal", false}, {"full", true}}, "normal",
+                           "SQLite synchronous mode: normal (a commit survives kill -9 of the node) or full (also power loss; fsync per commit)"),
+      Option::choice("queue-type", &o.queue_type, {"classic", "quorum"}, "classic",
+                     "RabbitMQ queue type of this node's queue"),
+      Option::duration<seconds>("queue-expiry", &o.queue_expiry, 1, 10 * kYear, 604800,
+                                "an unused queue of this node lives this long on the broker (x-expires); a node away longer resynchronises"),
+      Option::integer(
+          "tombstone-ttl", [&o](long long s) { o.store.tombstone_ttl_ms = s * 1000; }, 1,
+          10 * kYear, 691200, "seconds deletes are remembered; must be longer than --queue-expiry"),
+      Option::duration<milliseconds>("publish-timeout", &o.publish_timeout, 50, 60000, 2000,
+                                     "a write is answered at most this long after its commit, confirmed by the broker or not"),
+      Option::integer("max-clock-offset", &o.store.max_clock_offset_ms, 10, 3600000, 1000,
+                      "ms: a node further off its peers refuses writes; remote stamps further ahead are refused"),
+      Option::duration<milliseconds>("sync-timeout-ms", &o.sync_timeout, 1, 60000, 2000,
+                                     "longest wait of an X-Consistency: all write"),
+      Option::duration<milliseconds>("anti-entropy-interval-ms", &o.anti_entropy_interval, 100,
+                                     3600000, 5000, "how often to compare state digests with peers"),
+      Option::duration<milliseconds>("bootstrap-timeout-ms", &o.bootstrap_timeout, 1000, 3600000,
+                                     120000, "longest one snapshot transfer from a peer may take"),
+      Option::integer("lease-renewal-s", &o.lease_renewal_s, 1, 3600, 1,
+                      "registry heartbeat interval (seconds)"),
+      Option::integer("lease-duration-s", &o.lease_duration_s, 1, 36000, 3,
+                      "registry lease duration (seconds)"),
+      Option::duration<milliseconds>("drain-grace-ms", &o.drain_grace, 0, 60000, 1500,
+                                     "on shutdown: time between deregistering and refusing new requests"),
+      Option::choice<bool>("auth", &o.auth_required, {{"required", true}, {"off", false}}, "required",
+                           "required: only a user (or an admin) changes the user's status; off: anyone may write anything (no accounts)"),
+      Option::choice<bool>("signup", &o.auth.signup_open, {{"open", true}, {"admin", false}}, "open",
+                           "open: anyone may create an account; admin: only admins may"),
+      Option::choice<bool>("read-access", &o.auth.read_authenticated,
+                           {{"open", false}, {"authenticated", true}}, "open",
+                           "open, or authenticated: reads need credentials too"),
+      Option::duration<seconds>("session-ttl", &o.auth.session_ttl, 60, kYear, 604800,
+                                "a session token is valid this long"),
+      Option::text("admin-password-file", &o.admin_password_file, "",
+                   "file holding the password of account 'admin' (created or reset at start)"),
+      Option::text("cluster-key-file", &o.cluster_key_file, "",
+                   "file holding the cluster key (>= 32 bytes): nodes authenticate /internal requests and replicated messages with it"),
+      Option::text("oidc-issuer", &o.oidc_issuer, "",
+                   "OpenID Connect: the issuer (iss) of accepted bearer JWTs"),
+      Option::text("oidc-audience", &o.oidc_audience, "",
+                   "OpenID Connect: the audience (aud) they must name"),
+      Option::text("oidc-jwks-file", &o.oidc_jwks_file, "",
+                   "OpenID Connect: the issuer's keys (a JWKS document)"),
+      Option::text("oidc-username-claim", &o.oidc_username_claim, "preferred_username",
+                   "OpenID Connect: the claim that names the user"),
+      Option::integer("max-event-subscribers", &o.max_subscribers, 1, 1000000, 1000,
+                      "open /api/events streams at most"),
+      Option::integer("max-event-subscribers-per-client", &o.max_subscribers_per_client, 0, 1000000,
+                      32, "open /api/events streams one client may hold (0: no cap); behind a --trusted-proxy the client is the one it names in X-Forwarded-For"),
+      Option::integer("event-replay-max", &o.event_replay_max, 0, 1000000, 10000,
+                      "events kept for clients that reconnect with Last-Event-ID (older gaps get event: reset)"),
+      Option::duration<seconds>("event-replay-window-s", &o.event_replay_window, 1, 86400, 600,
+                                "events are kept this long for reconnecting clients"),
+      Option::each(
+          "trusted-proxy",
+          [&o](const std::string& v) {
+            if (v != "none") o.trusted_proxies.add(v);  // throws std::invalid_argument
+            return true;
+          },
+          "an ADDRESS or ADDRESS/PREFIX (prefix 0-32 for IPv4, 0-128 for IPv6), or 'none'",
+          "127.0.0.1,::1",
+          "a proxy in front of the node (the gateway): it is exempt from the per-client connection cap, and its X-Forwarded-For names the client; 'none' for none")
+          .comma_lists(),
+  }, o.log);
 }
 
-NodeOptions node_options_from(const common::Config& c) {
-  NodeOptions o;
-  o.server.bind = c.get("bind");
-  o.server.port = static_cast<unsigned short>(c.get_int("port", 0, 65535));
-  o.server.threads = static_cast<int>(c.get_int("threads", 1, 256));
-  o.server.idle_timeout = std::chrono::milliseconds(c.get_int("idle-timeout-ms", 100, 3600000));
-  o.server.read_timeout = std::chrono::milliseconds(c.get_int("read-timeout-ms", 100, 3600000));
-  common::apply_server_limits(c, o.server);
-  o.max_subscribers = static_cast<std::size_t>(c.get_int("max-event-subscribers", 1, 1000000));
-  o.max_subscribers_per_client =
-      static_cast<std::size_t>(c.get_int("max-event-subscribers-per-client", 0, 1000000));
-  o.event_replay_max = static_cast<std::size_t>(c.get_int("event-replay-max", 0, 1000000));
-  o.event_replay_window = std::chrono::seconds(c.get_int("event-replay-window-s", 1, 86400));
-  for (const auto& list : c.get_all("trusted-proxy")) {
-    std::stringstream ss(list);
-    std::string one;
-    while (std::getline(ss, one, ',')) {
-      if (one.empty() || one == "none") continue;
-      try {
-        o.trusted_proxies.add(one);
-      } catch (const std::invalid_argument& e) {
-        throw ConfigError(std::string("--trusted-proxy: ") + e.what());
-      }
-    }
-  }
+void finish_node_options(NodeOptions& o, const common::Config& c) {
   o.server.per_client_exempt = o.trusted_proxies;
-  o.store.data_dir = c.get("data-dir");
-  if (o.store.data_dir.empty()) throw ConfigError("--data-dir is required (or STATUS_DATA_DIR)");
-  o.store.node_id = c.get("node-id");
-  if (!o.store.node_id.empty() && !valid_username(o.store.node_id))
-    throw ConfigError("--node-id must be 1-64 characters of A-Z a-z 0-9 . _ -");
-  std::string sync = c.get("sync");
-  if (sync != "full" && sync != "normal") throw ConfigError("--sync must be full or normal");
-  o.store.sync_full = sync == "full";
-  constexpr long kYear = 366L * 24 * 3600;
-  long queue_expiry_s = c.get_int("queue-expiry", 1, 10 * kYear);
-  long ttl_s = c.get_int("tombstone-ttl", 1, 10 * kYear);
+  auto queue_expiry_s = std::chrono::duration_cast<std::chrono::seconds>(o.queue_expiry).count();
+  auto ttl_s = o.store.tombstone_ttl_ms / 1000;
   if (ttl_s <= queue_expiry_s)
     throw ConfigError("--tombstone-ttl (" + std::to_string(ttl_s) +
                       " s) must be longer than --queue-expiry (" + std::to_string(queue_expiry_s) +
                       " s): a node away longer than its queue lives would bring deletes back");
-  o.queue_expiry = std::chrono::seconds(queue_expiry_s);
-  o.store.tombstone_ttl_ms = ttl_s * 1000;
-  o.store.max_clock_offset_ms = c.get_int("max-clock-offset", 10, 3600000);
-  o.publish_timeout = std::chrono::milliseconds(c.get_int("publish-timeout", 50, 60000));
-  o.amqp_urls = c.get_all("amqp-url");
-  for (const auto& u : o.amqp_urls)
-    if (u.rfind("amqp://", 0) != 0) throw ConfigError("--amqp-url must start with amqp://");
   o.store.outbox = !o.amqp_urls.empty();
-  o.registry_urls = c.get_all("registry-url");
-  o.peers = c.get_all("peer");
-  for (const auto& u : o.registry_urls) {
-    try {
-      common::parse_base_url(u);
-    } catch (const std::exception& e) {
-      throw ConfigError(std::string("--registry-url: ") + e.what());
-    }
-  }
-  for (const auto& u : o.peers) {
-    try {
-      common::parse_base_url(u);
-    } catch (const std::exception& e) {
-      throw ConfigError(std::string("--peer: ") + e.what());
-    }
-  }
-  o.advertise_host = c.get("advertise-host");
-  if (o.advertise_host.empty())
+  if (c.get("advertise-host").empty())
     o.advertise_host = (o.server.bind == "0.0.0.0" || o.server.bind == "::") ? "127.0.0.1" : o.server.bind;
-  o.queue_type = c.get("queue-type");
-  if (o.queue_type != "classic" && o.queue_type != "quorum")
-    throw ConfigError("--queue-type must be classic or quorum");
-  o.sync_timeout = std::chrono::milliseconds(c.get_int("sync-timeout-ms", 1, 60000));
-  o.anti_entropy_interval = std::chrono::milliseconds(c.get_int("anti-entropy-interval-ms", 100, 3600000));
-  o.bootstrap_timeout = std::chrono::milliseconds(c.get_int("bootstrap-timeout-ms", 1000, 3600000));
-  o.lease_renewal_s = static_cast<int>(c.get_int("lease-renewal-s", 1, 3600));
-  o.lease_duration_s = static_cast<int>(c.get_int("lease-duration-s", 1, 36000));
-  o.drain_grace = std::chrono::milliseconds(c.get_int("drain-grace-ms", 0, 60000));
-  auto one_of = [&](const char* name, std::initializer_list<const char*> allowed) {
-    std::string v = c.get(name);
-    for (const char* a : allowed)
-      if (v == a) return v;
-    std::string list;
-    for (const char* a : allowed) list += (list.empty() ? "" : " or ") + std::string(a);
-    throw ConfigError("--" + std::string(name) + " must be " + list);
-  };
-  o.auth_required = one_of("auth", {"required", "off"}) == "required";
-  o.auth.signup_open = one_of("signup", {"open", "admin"}) == "open";
-  o.auth.read_authenticated = one_of("read-access", {"open", "authenticated"}) == "authenticated";
-  o.auth.session_ttl = std::chrono::seconds(c.get_int("session-ttl", 60, 366L * 24 * 3600));
-  o.admin_password_file = c.get("admin-password-file");
-  o.cluster_key_file = c.get("cluster-key-file");
-  o.oidc_issuer = c.get("oidc-issuer");
-  o.oidc_audience = c.get("oidc-audience");
-  o.oidc_jwks_file = c.get("oidc-jwks-file");
-  o.oidc_username_claim = c.get("oidc-username-claim");
   bool oidc_any = !o.oidc_issuer.empty() || !o.oidc_audience.empty() || !o.oidc_jwks_file.empty();
   if (oidc_any && (o.oidc_issuer.empty() || o.oidc_audience.empty() || o.oidc_jwks_file.empty()))
     throw ConfigError("OpenID Connect needs --oidc-issuer, --oidc-audience and --oidc-jwks-file together");
@@ -179,7 +140,6 @@ NodeOptions node_options_from(const common::Config& c) {
   if (o.auth_required && replicates && o.cluster_key_file.empty())
     throw ConfigError("--auth required with replication needs --cluster-key-file (at least 32 bytes): "
                       "without it anyone who reaches a node or the broker could write as any node");
-  return o;
 }
 
 namespace {
@@ -244,6 +204,18 @@ Node::Node(NodeOptions options) : options_(std::move(options)), incarnation_(com
   api_ = std::make_unique<ApiDeps>(ApiDeps{*store_, events_, *answerer_, store_->node_id()});
   api_->trusted_proxies = &options_.trusted_proxies;
   events_.set_limits(options_.max_subscribers, options_.max_subscribers_per_client);
+  events_.set_state_since([this](std::int64_t from_ms) -> std::optional<std::vector<Change>> {
+    auto entries = store_->index().changed_since(from_ms, options_.event_replay_max);
+    if (!entries) return std::nullopt;
+    auto now = static_cast<std::int64_t>(HybridClock::system_ms());
+    std::vector<Change> out;
+    out.reserve(entries->size());
+    for (auto& e : *entries) {
+      auto what = e.status.expired(now) ? Change::What::kExpire : Change::What::kState;
+      out.push_back({std::move(e.status), std::move(e.api_json), 0, what});
+    }
+    return out;
+  });
   events_.set_replay(options_.event_replay_max,
                      std::chrono::duration_cast<std::chrono::milliseconds>(options_.event_replay_window).count());
   api_->unavailable = [this]() -> std::optional<std::string> {

@@ -5,6 +5,7 @@
 #include "common/background.hpp"
 #include "common/config.hpp"
 #include "common/http_server.hpp"
+#include "common/log.hpp"
 #include "common/metrics.hpp"
 #include "common/router.hpp"
 #include "node/accounts_api.hpp"
@@ -34,6 +35,7 @@ class WriteAnswerer;
 
 struct NodeOptions {
   common::ServerOptions server;
+  common::LogOptions log;
   Store::Options store;
   std::vector<std::string> amqp_urls;
   std::vector<std::string> registry_urls;
@@ -61,10 +63,12 @@ struct NodeOptions {
   std::string oidc_issuer, oidc_audience, oidc_jwks_file, oidc_username_claim = "preferred_username";
 };
 
-/// The option table of status-node (shared by main and the deploy/flag consistency test).
-std::vector<common::Option> node_option_table();
-/// Builds NodeOptions from parsed flags; throws common::ConfigError with one clear line.
-NodeOptions node_options_from(const common::Config& c);
+/// The option table of status-node, storing into `o` (also read by the deploy/flag
+/// consistency test through --help).
+std::vector<common::Option> node_option_table(NodeOptions& o);
+/// After the table was parsed into `o`: the rules between options and the derived values.
+/// Throws common::ConfigError with one clear line.
+void finish_node_options(NodeOptions& o, const common::Config& c);
 
 /// Owns every part of one node. start() from the main thread; stop() drains and joins.
 ///

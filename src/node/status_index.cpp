@@ -225,6 +225,26 @@ std::vector<Status> StatusIndex::expire_due(std::int64_t now_ms, std::size_t max
   return out;
 }
 
+std::optional<std::vector<Entry>> StatusIndex::changed_since(std::int64_t from_ms,
+                                                             std::size_t max) const {
+  auto now = now_();
+  std::uint64_t from_hlc = from_ms <= 0 ? 0 : static_cast<std::uint64_t>(from_ms) << 16;
+  std::vector<Entry> out;
+  std::shared_lock lock(mutex_);
+  for (const auto& [k, e] : entries_) {
+    const Status& s = e.status;
+    if (s.kind() != Kind::kStatus) continue;
+    bool changed = s.version.hlc >= from_hlc;
+    bool expired = s.expired(now) && s.expires_at_ms >= from_ms;
+    if (!changed && !expired) continue;
+    if (out.size() >= max) return std::nullopt;
+    out.push_back(e);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Entry& a, const Entry& b) { return a.status.version < b.status.version; });
+  return out;
+}
+
 std::int64_t StatusIndex::next_expiry() const {
   std::shared_lock lock(mutex_);
   return expiring_.empty() ? 0 : expiring_.begin()->first;

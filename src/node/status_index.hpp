@@ -83,6 +83,11 @@ class StatusIndex {
   std::vector<Status> slots(std::size_t first, std::size_t last,
                             std::uint64_t min_tombstone_hlc = 0) const;
 
+  /// The statuses and tombstones stamped at or after `from_ms`, and the statuses whose
+  /// expiresAt lies in [from_ms, now], as the changes an event stream would have carried
+  /// (upserts, deletes, expiries; newest stamp last). nullopt when there are more than `max`.
+  /// One pass over every entry: for the rare resume the event log cannot serve.
+  std::optional<std::vector<Entry>> changed_since(std::int64_t from_ms, std::size_t max) const;
   /// A live account or session record by its key ("account:alice", "session:<hash>").
   std::optional<Status> record(const std::string& key) const;
   /// The live sessions of a user (password change, account deletion).

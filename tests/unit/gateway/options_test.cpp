@@ -9,9 +9,7 @@ using status::common::ConfigError;
 namespace {
 
 GatewayOptions parse(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
-  Config c("status-gateway", "test", option_table());
-  c.parse(args, env);
-  return options_from_config(c);
+  return options_from(args, env);
 }
 
 }  // namespace

@@ -497,3 +497,39 @@ TEST(ListFilters, PackedRowsStayRightThroughReplacesRemovalsAndCompaction) {
       ASSERT_EQ(page.items[i], to_api_json(*want[i + 2])) << "round " << round;
   }
 }
+
+TEST(EventReplay, AYoungerNodeResumesFromItsStoredState) {
+  HubFixture f;
+  std::optional<std::int64_t> asked;
+  f.hub->set_state_since([&](std::int64_t from) -> std::optional<std::vector<Change>> {
+    asked = from;
+    Status s = live("missed", "while the client was away", at(kNow, 1));
+    return std::vector<Change>{Change{s, to_api_json(s), 0}, Change{gone("gone", at(kNow, 2)), {}, 0}};
+  });
+  EventId before{kNow - 1000, 5, "othernode"};  // before this hub started (kNow)
+  auto got = f.connect(before.str())->wait_chunks("event: delete");
+  EXPECT_EQ(asked.value_or(0), kNow - 1000 - 2000);
+  EXPECT_NE(got.find("\"missed\""), std::string::npos);
+  EXPECT_EQ(got.find("event: reset"), std::string::npos);
+  EXPECT_EQ(ids_in(got).size(), 2u);
+  // Too much changed (the store says so): reset.
+  f.hub->set_state_since([](std::int64_t) { return std::optional<std::vector<Change>>{}; });
+  EXPECT_NE(f.connect(before.str())->wait_chunks("reset").find("event: reset"), std::string::npos);
+}
+
+TEST(ExpiryIndex, ChangedSinceListsNewerStatesAndExpiries) {
+  auto now = std::make_shared<std::atomic<std::int64_t>>(kNow + 10000);
+  StatusIndex index([now] { return now->load(); });
+  Status old = live("old", "t", at(kNow - 5000));
+  Status fresh = live("fresh", "t", at(kNow + 1000));
+  Status went = live("went", "t", at(kNow - 5000));
+  went.expires_at_ms = kNow + 2000;
+  index.install({Entry::make(old), Entry::make(fresh), Entry::make(went),
+                 Entry::make(gone("deleted", at(kNow + 3000)))});
+  auto c = index.changed_since(kNow, 100);
+  ASSERT_TRUE(c);
+  std::vector<std::string> names;
+  for (const auto& e : *c) names.push_back(e.status.username);
+  EXPECT_EQ(names, (std::vector<std::string>{"went", "fresh", "deleted"}));
+  EXPECT_FALSE(index.changed_since(kNow, 2));
+}

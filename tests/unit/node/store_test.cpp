@@ -458,8 +458,10 @@ TEST_F(StoreTest, DigestEqualForEqualStatesDifferentOtherwise) {
 
 // Under a steady write load a passive checkpoint never reaches the WAL's end, so SQLite never
 // rewinds the WAL by itself; checkpoint() has the writer rewind it between two batches, which
-// keeps the WAL file to what one round appends. Measured here: ~17–19 MB with the rewind, ~72 MB
-// without (it grows with every write until SQLite's 64 MiB backstop).
+// keeps the WAL file to what one round appends. Measured here: ~17–19 MB with the rewind on an
+// idle machine, up to ~45 MB when other builds compete for the cores (a round takes longer), ~72 MB
+// without (it grows with every write until SQLite's 64 MiB backstop). The bound says: the WAL
+// was rewound before the backstop.
 TEST_F(StoreTest, CheckpointKeepsTheWalSmallUnderSteadyWrites) {
   std::atomic<bool> done{false};
   std::atomic<int> batches{0};
@@ -492,7 +494,7 @@ TEST_F(StoreTest, CheckpointKeepsTheWalSmallUnderSteadyWrites) {
   auto wal = std::filesystem::file_size(dir_.str() + "/status.db-wal");
   auto db = std::filesystem::file_size(dir_.str() + "/status.db");
   EXPECT_GT(batches.load(), 200);
-  EXPECT_LT(wal, 36u << 20) << "WAL " << wal << " bytes, database " << db << " bytes, "
+  EXPECT_LT(wal, 56u << 20) << "WAL " << wal << " bytes, database " << db << " bytes, "
                                       << batches.load() << " batches";
 }
 
