@@ -61,8 +61,19 @@ std::vector<Option> server_option_rows(ServerOptions& o, ServerRowDefaults d) {
                       "open client connections at most; beyond, new ones are closed at once"),
       Option::integer("max-connections-per-client", &o.max_connections_per_client, 0, 1000000, 256,
                       "open connections one client address (IPv6: one /64) may hold (0: no cap)"),
-      // The TLS rows (--tls-cert, --tls-key, --tls-ca) go here, once they are used (issue 14).
+      Option::text("tls-cert", &o.tls_cert_file, "",
+                   "PEM file of the certificate chain (the server's first): serve HTTPS, TLS 1.2 "
+                   "and 1.3, instead of HTTP (with --tls-key; both re-read on SIGHUP)"),
+      Option::text("tls-key", &o.tls_key_file, "",
+                   "PEM file of the certificate's private key (unencrypted; with --tls-cert)"),
+      // --tls-ca (the client sides) goes here too, once they speak TLS (issue 14).
   };
+}
+
+void load_server_tls(ServerOptions& o) {
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty())
+    throw ConfigError("--tls-cert and --tls-key go together: give both or neither");
+  if (!o.tls_cert_file.empty()) o.tls = std::make_shared<TlsContext>(o.tls_cert_file, o.tls_key_file);
 }
 
 void prepare_fd_limit(const ServerOptions& o) {

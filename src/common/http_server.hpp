@@ -90,6 +90,8 @@ struct ServerOptions {
   /// with a TLS handshake, bounded by read_timeout; a failed one closes the connection and is
   /// counted in http_tls_handshake_failures_total.
   std::shared_ptr<TlsContext> tls;
+  /// --tls-cert / --tls-key (both or neither), loaded into `tls` by load_server_tls.
+  std::string tls_cert_file, tls_key_file;
 };
 
 /// The defaults in which the servers' shared rows differ.
@@ -98,9 +100,12 @@ struct ServerRowDefaults {
   int threads = 0;  // 0: the number of cores
 };
 /// The option rows every server shares, stored into `o`: --port, --bind, --threads,
-/// --idle-timeout-ms, --read-timeout-ms, --max-connections, --max-connections-per-client.
-/// (The TLS rows, --tls-cert/--tls-key/--tls-ca, belong here too: issue 14.)
+/// --idle-timeout-ms, --read-timeout-ms, --max-connections, --max-connections-per-client,
+/// --tls-cert, --tls-key. (--tls-ca, for the client sides, belongs here too: issue 14.)
 std::vector<Option> server_option_rows(ServerOptions& o, ServerRowDefaults defaults);
+/// The rule between the TLS rows (both or neither) and, when given, loads them into `o.tls`.
+/// Throws ConfigError (one line naming the file).
+void load_server_tls(ServerOptions& o);
 /// Raises the soft limit on open files to the hard one (each connection is one; the default
 /// soft limit of 1024 would run out long before --max-connections) and logs a warning when it
 /// is still below what `o` allows. Call after logging is set up.
