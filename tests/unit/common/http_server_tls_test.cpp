@@ -27,6 +27,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include "../echo_handler.hpp"
 #include "../eventually.hpp"
 
 using namespace status::common;
@@ -101,14 +102,7 @@ class Tls : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(pki().ok) << "openssl could not make the certificates"; }
 };
 
-Handler echo() {
-  return [](Request&& req, ExchangePtr ex) {
-    Response res{http::status::ok, req.version()};
-    res.body() = std::string(req.target());
-    res.prepare_payload();
-    ex->respond(std::move(res));
-  };
-}
+Handler echo() { return status::test::echo_handler(); }
 
 std::unique_ptr<HttpServer> serve(ServerOptions o, const std::string& crt, const std::string& key,
                                   Metrics* m, Handler h = echo()) {
