@@ -97,7 +97,7 @@ template <class Stream>
 class ExchangeImpl;
 
 template <class Stream>
-class Session : public std::enable_shared_from_this<Session<Stream>>, public SessionBase {
+class Session final : public std::enable_shared_from_this<Session<Stream>>, public SessionBase {
   using Traits = StreamTraits<Stream>;
 
  public:
@@ -399,7 +399,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Ses
 };
 
 template <class Stream>
-class ExchangeImpl : public Exchange {
+class ExchangeImpl final : public Exchange {
   using S = Session<Stream>;
 
  public:
