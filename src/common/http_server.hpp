@@ -24,6 +24,7 @@ class io_context;
 namespace status::common {
 
 class Deadlines;
+class TlsContext;
 
 /// The answer side of one request. Handlers may complete it from any thread, exactly once
 /// (respond), or turn it into a stream (begin_stream, then push… , end_stream).
@@ -85,6 +86,12 @@ struct ServerOptions {
   /// Added to every answer, the handlers' too (plain, serialized and streamed), e.g. the
   /// gateway's X-Content-Type-Options. A handler must not set these fields itself.
   std::vector<std::pair<std::string, std::string>> every_answer_headers;
+  /// Serve HTTPS with this certificate and key (nullptr: plain HTTP). Each connection starts
+  /// with a TLS handshake, bounded by read_timeout; a failed one closes the connection and is
+  /// counted in http_tls_handshake_failures_total.
+  std::shared_ptr<TlsContext> tls;
+  /// --tls-cert / --tls-key (both or neither), loaded into `tls` by load_server_tls.
+  std::string tls_cert_file, tls_key_file;
 };
 
 /// The defaults in which the servers' shared rows differ.
@@ -93,9 +100,12 @@ struct ServerRowDefaults {
   int threads = 0;  // 0: the number of cores
 };
 /// The option rows every server shares, stored into `o`: --port, --bind, --threads,
-/// --idle-timeout-ms, --read-timeout-ms, --max-connections, --max-connections-per-client.
-/// (The TLS rows, --tls-cert/--tls-key/--tls-ca, belong here too: issue 14.)
+/// --idle-timeout-ms, --read-timeout-ms, --max-connections, --max-connections-per-client,
+/// --tls-cert, --tls-key. (--tls-ca, for the client sides, belongs here too: issue 14.)
 std::vector<Option> server_option_rows(ServerOptions& o, ServerRowDefaults defaults);
+/// The rule between the TLS rows (both or neither) and, when given, loads them into `o.tls`.
+/// Throws ConfigError (one line naming the file).
+void load_server_tls(ServerOptions& o);
 /// Raises the soft limit on open files to the hard one (each connection is one; the default
 /// soft limit of 1024 would run out long before --max-connections) and logs a warning when it
 /// is still below what `o` allows. Call after logging is set up.
@@ -125,6 +135,10 @@ class HttpServer {
   /// components sharing the loops may register their own sockets there.
   Deadlines& deadlines(int i);
   int threads() const { return static_cast<int>(workers_.size()); }
+  /// Re-reads the TLS certificate and key (TlsContext::reload) for the connections accepted
+  /// from now on; open ones keep theirs. False when it failed (logged, the old ones stay) or the
+  /// server is plain. Thread-safe (e.g. from the thread that waits for SIGHUP).
+  bool reload_tls();
 
   struct Worker;  // one per I/O thread (implementation detail)
   const ServerOptions& options() const { return options_; }

@@ -1,6 +1,7 @@
 #include "common/server_main.hpp"
 
 #include "common/stop_signals.hpp"
+#include "common/tls.hpp"
 
 #include <csignal>
 #include <iostream>
@@ -28,6 +29,7 @@ Configured configure(const std::vector<std::string>& args,
       return c;
     }
     if (m.check) c.warnings = m.check();
+    if (m.server) load_server_tls(*m.server);
     c.go = true;
   } catch (const ConfigError& e) {
     err << config.program() << ": " << e.what() << "\n";
@@ -45,7 +47,10 @@ int run_main(int argc, char** argv, Config& config, const ServerMain& m) {
   for (const auto& w : c.warnings) spdlog::warn("event=config_warning reason=\"{}\"", w);
   prepare_fd_limit(*m.server);
 
-  StopSignals signals;  // before any thread starts
+  // Before any thread starts. SIGHUP is waited for only with TLS (else it stops the process,
+  // as it always did).
+  std::shared_ptr<TlsContext> tls = m.server ? m.server->tls : nullptr;
+  StopSignals signals(tls != nullptr);
   struct Failure {
     std::mutex mutex;
     std::string reason;
@@ -68,7 +73,12 @@ int run_main(int argc, char** argv, Config& config, const ServerMain& m) {
     std::cerr << config.program() << ": " << e.what() << "\n";
     return kExitFailure;
   }
-  spdlog::info("event=signal signal={}", signals.wait());
+  int sig = 0;
+  while ((sig = signals.wait()) == SIGHUP) {
+    spdlog::info("event=signal signal={} action=reload_tls", sig);
+    tls->reload();  // logs event=tls_reloaded, or one line event=tls_reload_failed
+  }
+  spdlog::info("event=signal signal={}", sig);
   if (stop) stop();  // logs event=stopping … event=stopped
   std::lock_guard lock(failure->mutex);
   if (!failure->reason.empty()) {

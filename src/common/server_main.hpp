@@ -1,6 +1,7 @@
 #pragma once
 // The main() of every server: parse the option table → the rules between options → logging →
-// start → wait for SIGTERM/SIGINT → stop, with one exit-code rule for all of them.
+// start → wait for SIGTERM/SIGINT → stop, with one exit-code rule for all of them. With TLS
+// (--tls-cert/--tls-key), SIGHUP re-reads the certificate and key (open connections keep theirs).
 
 #include "common/config.hpp"
 #include "common/http_server.hpp"
@@ -36,7 +37,7 @@ struct ServerMain {
   std::function<std::vector<std::string>()> check;
   /// Filled by the table (log_option_rows, server_option_rows); read after check.
   const LogOptions* log = nullptr;
-  const ServerOptions* server = nullptr;
+  ServerOptions* server = nullptr;  // its TLS rows are loaded into server->tls after check
   /// The component name of the log lines.
   std::string log_component;
   /// Builds and starts the service; returns what stops it (it logs event=stopping, and

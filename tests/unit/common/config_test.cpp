@@ -355,3 +355,28 @@ TEST(ExitCodes, FailingToStartIsExit1AndAConfigErrorWhileBuildingIsExit2) {
   m.start = [](auto) -> std::function<void()> { throw ConfigError("--x cannot be read"); };
   EXPECT_EQ(status::common::run_main(1, argv, config, m), 2);
 }
+
+TEST(ExitCodes, TlsRowsGoTogetherAndNameAnUnusableFile) {
+  std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+      {{"--tls-cert", "/nonexistent/c.pem"}, "status-test: --tls-cert and --tls-key go together"},
+      {{"--tls-key", "/nonexistent/k.pem"}, "status-test: --tls-cert and --tls-key go together"},
+      {{"--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"},
+       "status-test: cannot read TLS certificate file '/nonexistent/c.pem'"},
+  };
+  for (const auto& [args, start] : cases) {
+    MainFixture f;
+    auto config = f.config();
+    std::ostringstream out, err;
+    auto r = status::common::configure(args, {}, config, f.main("t"), out, err);
+    EXPECT_FALSE(r.go);
+    EXPECT_EQ(r.code, 2);
+    const std::string line = err.str();
+    EXPECT_EQ(line.rfind(start, 0), 0u) << line;
+    EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 1) << line;
+  }
+  MainFixture f;
+  auto config = f.config();
+  std::ostringstream out, err;
+  EXPECT_TRUE(status::common::configure({}, {}, config, f.main("t"), out, err).go);
+  EXPECT_EQ(f.server.tls, nullptr) << "plain HTTP without the TLS rows";
+}

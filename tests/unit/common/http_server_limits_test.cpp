@@ -13,6 +13,7 @@
 #include <chrono>
 #include <memory>
 #include <thread>
+#include "../echo_handler.hpp"
 #include "../eventually.hpp"
 
 using namespace status::common;
@@ -31,14 +32,7 @@ std::unique_ptr<HttpServer> serve(ServerOptions o, Handler h, Metrics* m) {
   return s;
 }
 
-Handler echo() {
-  return [](Request&& req, ExchangePtr ex) {
-    Response res{http::status::ok, req.version()};
-    res.body() = std::string(req.target());
-    res.prepare_payload();
-    ex->respond(std::move(res));
-  };
-}
+Handler echo() { return status::test::echo_handler(); }
 
 // A client connection from `source` (a loopback address), with a read timeout.
 struct Conn {
