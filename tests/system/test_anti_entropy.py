@@ -47,6 +47,9 @@ def test_tombstone_collection_out_of_phase_does_not_copy_state(tmp_path, procs, 
     time.sleep(2)  # several anti-entropy rounds after the collection
     pulled = (metric(a, "status_anti_entropy_pulled_total") + metric(b, "status_anti_entropy_pulled_total")
               - pulled_before)
-    assert pulled < 30, f"anti-entropy pulled {pulled} states while tombstones were collected"
+    # In phase, the two nodes' collection tasks (each once a second) still differ by up to a
+    # second: a round or two may pull the buckets in between (measured 0-42 states). Phased by
+    # process start, every bucket would differ for seconds: hundreds of states every round.
+    assert pulled < 150, f"anti-entropy pulled {pulled} states while tombstones were collected"
     for n in nodes:
         assert request("GET", f"{n.url}/api/statuses").header("X-Total-Count") == "0"
