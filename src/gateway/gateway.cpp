@@ -48,10 +48,10 @@ Gateway::Gateway(GatewayOptions options)
     : options_(std::move(options)), static_files_(options_.web_root),
       streams_per_client_(options_.max_streams_per_client) {
   std::vector<Discovered> statics;
-  for (const auto& [host, port] : options_.upstreams) {
+  for (const auto& [host, port, tls] : options_.upstreams) {
     auto ip = resolve_host(host);
     if (!ip) throw common::ConfigError("--upstream " + host + ": cannot resolve the host");
-    statics.push_back({host + ":" + std::to_string(port), host, *ip, port, "UP"});
+    statics.push_back({host + ":" + std::to_string(port), host, *ip, port, "UP", tls});
   }
   directory_ = std::make_unique<Directory>(std::move(statics), options_.ejection);
   proxy_ = std::make_unique<Proxy>(options_.proxy, *directory_);
@@ -72,6 +72,19 @@ Gateway::Gateway(GatewayOptions options)
   add_routes();
   for (auto [name, value] : kSecurityHeaders)
     options_.server.every_answer_headers.emplace_back(name, value);
+  if (options_.redirect_port != 0) {
+    // Before HSTS is added: a plain answer must not carry it (browsers ignore it there anyway).
+    common::ServerOptions plain = options_.server;
+    plain.port = options_.redirect_port;
+    plain.threads = 1;
+    plain.tls = nullptr;
+    redirect_server_ = std::make_unique<common::HttpServer>(
+        plain, [this](Request&& req, ExchangePtr ex) { redirect(std::move(req), std::move(ex)); },
+        &metrics_);
+  }
+  if (options_.server.tls && options_.hsts_max_age > 0)
+    options_.server.every_answer_headers.emplace_back(
+        "Strict-Transport-Security", "max-age=" + std::to_string(options_.hsts_max_age));
   server_ = std::make_unique<common::HttpServer>(
       options_.server,
       [this](Request&& req, ExchangePtr ex) {
@@ -99,10 +112,12 @@ void Gateway::start() {
                                            options_.proxy.connect_timeout);
   prober_->start();
   server_->start();
+  if (redirect_server_) redirect_server_->start();
   started_ = true;
 }
 
 void Gateway::stop() {
+  if (redirect_server_) redirect_server_->stop();
   if (server_) {
     server_->stop();  // drains in-flight requests first, then joins the I/O threads
     proxy_->close_idle();
@@ -210,6 +225,44 @@ void Gateway::add_routes() {
       },
       "(static)");
   router_.set_decorate([](Response& res, const RouteMatch& m) { res.set("X-Request-Id", m.request_id); });
+}
+
+void Gateway::redirect(Request&& req, ExchangePtr ex) {
+  std::string_view target(req.target().data(), req.target().size());
+  auto path = common::split_target(target).first;
+  if (path == "/health") return ex->respond(health(req));
+  if (misdirected(req, ex)) return;
+  if (!target.starts_with('/')) {
+    ex->set_route("(redirect)");
+    return ex->respond(common::problem(400, "the request target must be a path", 11, false));
+  }
+  // The name the client used (allowed by misdirected()), without its port; else the bind
+  // address, or a loopback name when bound to any.
+  std::string host;
+  if (auto h = req.find(http::field::host); h != req.end()) {
+    std::string_view v(h->value().data(), h->value().size());
+    auto colon = v.rfind(':');
+    if (colon != std::string_view::npos && v.find(']', colon) == std::string_view::npos)
+      v = v.substr(0, colon);
+    host = v;
+  }
+  if (host.empty())
+    host = options_.server.bind == "0.0.0.0" || options_.server.bind == "::"
+               ? "localhost"
+               : options_.server.bind.find(':') != std::string::npos
+                     ? "[" + options_.server.bind + "]"
+                     : options_.server.bind;
+  auto port = server_->port();
+  ex->set_route("(redirect)");
+  Response res{http::status::permanent_redirect, 11};
+  res.set(http::field::location, "https://" + host + (port == 443 ? "" : ":" + std::to_string(port)) +
+                                     std::string(target));
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.set(http::field::cache_control, "no-store");
+  res.body() = "This gateway is served over HTTPS.\n";
+  res.keep_alive(req.keep_alive());
+  res.prepare_payload();
+  ex->respond(std::move(res));
 }
 
 bool Gateway::misdirected(const Request& req, const ExchangePtr& ex) {

@@ -45,6 +45,8 @@ class Gateway {
   /// Answers 429 when the client is over its rate (false: go on).
   bool limited(const common::RouteMatch& m, const common::ExchangePtr& ex);
   common::Response health(const common::Request& req) const;
+  /// The plain listener of --redirect-port: /health, else 308 to the same target over HTTPS.
+  void redirect(common::Request&& req, common::ExchangePtr ex);
   std::string render_instance_metrics() const;
 
   GatewayOptions options_;
@@ -58,6 +60,7 @@ class Gateway {
   std::unique_ptr<HealthProber> prober_;
   common::Router router_;
   std::unique_ptr<common::HttpServer> server_;
+  std::unique_ptr<common::HttpServer> redirect_server_;  // --redirect-port
   bool started_ = false;
 };
 

@@ -39,7 +39,12 @@ struct GatewayOptions {
   common::ServerOptions server;
   std::vector<common::BaseUrl> registries;
   std::string app = "STATUS-NODE";
-  std::vector<std::pair<std::string, unsigned short>> upstreams;  // --upstream HOST:PORT
+  struct Upstream {
+    std::string host;
+    unsigned short port = 0;
+    bool tls = false;  // given as https://HOST:PORT
+  };
+  std::vector<Upstream> upstreams;  // --upstream [http[s]://]HOST:PORT
   std::string web_root;
   ProxyOptions proxy;
   EjectionPolicy ejection;
@@ -50,6 +55,10 @@ struct GatewayOptions {
   /// any_host. Other Host values → 421.
   std::vector<std::string> allowed_hosts;
   bool any_host = false;
+  /// With TLS: a plain HTTP listener on this port answering 308 to https:// (/health served);
+  /// 0: none.
+  unsigned short redirect_port = 0;
+  long hsts_max_age = 31536000;  // Strict-Transport-Security on HTTPS answers; 0: not sent
   std::size_t max_streams_per_client = 32;  // /api/events streams per client; 0 = no cap
   common::Networks metrics_from;            // who may read /metrics
   milliseconds registry_interval{500};
