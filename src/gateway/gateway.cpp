@@ -3,6 +3,7 @@
 #include "common/log.hpp"
 #include "gateway/headers.hpp"
 
+#include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -28,6 +29,30 @@ std::string services_json(const Snapshot& snapshot) {
     o["requests"] = i->requests.load(std::memory_order_relaxed);
     out.push_back(std::move(o));
   }
+  return json::serialize(out);
+}
+
+std::string gateways_json(const std::string& self,
+                          const std::vector<common::DiscoveredInstance>& registered) {
+  std::vector<std::string> urls{self};
+  for (const auto& g : registered) {
+    if (urls.size() > kMaxDiscovered) break;
+    if (g.status != "UP") continue;
+    auto it = g.metadata.find("url");
+    const std::string& url = it != g.metadata.end() ? it->second : g.url;
+    // The web client connects to these: http(s) URLs without credentials only, bounded.
+    try {
+      auto b = common::parse_base_url(url);
+      if (!b.user.empty() || url.size() > 2048) continue;
+    } catch (const std::invalid_argument&) {
+      continue;
+    }
+    urls.push_back(url);
+  }
+  std::sort(urls.begin(), urls.end());
+  urls.erase(std::unique(urls.begin(), urls.end()), urls.end());
+  json::array out;
+  for (auto& u : urls) out.push_back(json::object{{"url", u}});
   return json::serialize(out);
 }
 
@@ -114,9 +139,38 @@ void Gateway::start() {
   server_->start();
   if (redirect_server_) redirect_server_->start();
   started_ = true;
+  advertise_url_ = options_.advertise_url;
+  if (advertise_url_.empty()) {
+    const auto& bind = options_.server.bind;
+    std::string host = bind == "0.0.0.0" || bind == "::" ? "127.0.0.1"
+                       : bind.find(':') != std::string::npos ? "[" + bind + "]"
+                                                             : bind;
+    advertise_url_ = std::string(options_.server.tls ? "https" : "http") + "://" + host + ":" +
+                     std::to_string(server_->port());
+  }
+  if (!options_.registries.empty()) {
+    auto self = common::parse_base_url(advertise_url_);
+    common::InstanceInfo info;
+    info.app = options_.gateway_app;
+    info.host = self.host;
+    info.port = self.port;
+    info.secure = self.tls;
+    info.metadata["url"] = advertise_url_;
+    registration_ = std::make_unique<common::EurekaClient>(options_.registries, info);
+    registration_->start("UP");
+    gateways_ticker_.start(std::chrono::seconds(2), [this] {
+      auto found = common::fetch_instances(options_.registries, options_.gateway_app,
+                                           options_.registry_timeout);
+      if (!found) return;  // unreachable: keep the last list
+      std::lock_guard lock(gateways_mu_);
+      gateways_ = std::move(*found);
+    });
+  }
 }
 
 void Gateway::stop() {
+  gateways_ticker_.stop();
+  if (registration_) registration_->stop();  // deregisters: clients pick another gateway
   if (redirect_server_) redirect_server_->stop();
   if (server_) {
     server_->stop();  // drains in-flight requests first, then joins the I/O threads
@@ -189,6 +243,19 @@ void Gateway::add_routes() {
   };
   router_.add(http::verb::get, "/api/services", services);
   router_.add(http::verb::head, "/api/services", services);
+  auto gateways = [this](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
+    if (limited(m, ex)) return;
+    std::vector<common::DiscoveredInstance> known;
+    {
+      std::lock_guard lock(gateways_mu_);
+      known = gateways_;
+    }
+    auto res = common::json_response(200, gateways_json(advertise_url_, known), req);
+    res.set(http::field::cache_control, "no-store");
+    ex->respond(std::move(res));
+  };
+  router_.add(http::verb::get, "/api/gateways", gateways);
+  router_.add(http::verb::head, "/api/gateways", gateways);
   // Everything else under /api goes to a node, whatever the method: the node answers 404/405.
   auto forward = [this](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
     ex->set_route(api_route_label(m.path));

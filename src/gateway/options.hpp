@@ -46,6 +46,10 @@ struct GatewayOptions {
   };
   std::vector<Upstream> upstreams;  // --upstream [http[s]://]HOST:PORT
   std::string web_root;
+  /// The URL clients reach this gateway at; registered (app STATUS-GATEWAY) at the registries
+  /// and listed by /api/gateways. Empty: http[s]://BIND:PORT (127.0.0.1 when bound to any).
+  std::string advertise_url;
+  std::string gateway_app = "STATUS-GATEWAY";
   ProxyOptions proxy;
   EjectionPolicy ejection;
   double rate_limit = 100;  // requests/s per client (address; IPv6: /64); 0 = off
