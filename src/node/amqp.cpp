@@ -109,6 +109,14 @@ std::string tls_failure_detail(int rc, const std::string& host, const std::strin
   return detail;
 }
 
+// `text` (rabbitmq-c's of a failed call) with OpenSSL's reason when TLS failed, e.g. the broker
+// refusing a client certificate, which TLS 1.3 tells only after the client's handshake is over.
+std::string with_tls_reason(std::string text, const amqp_rpc_reply_t& r) {
+  if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_SSL_ERROR)
+    if (auto reason = take_openssl_error(); !reason.empty()) text += ": " + reason;
+  return text;
+}
+
 }  // namespace
 
 std::string describe(const amqp_rpc_reply_t& r) {
@@ -244,7 +252,7 @@ void AmqpConnection::open(const std::string& url, const AmqpTls& tls,
                                       u.password.c_str());
   if (r.reply_type != AMQP_RESPONSE_NORMAL) {
     broken_ = true;
-    throw AmqpError("login failed: " + describe(r));
+    throw AmqpError(with_tls_reason("login failed: " + describe(r), r));
   }
   amqp_channel_open(conn_.get(), kChannel);
   check("channel.open");
@@ -266,7 +274,7 @@ void AmqpConnection::check(const char* what) {
   auto r = amqp_get_rpc_reply(conn_.get());
   if (r.reply_type == AMQP_RESPONSE_NORMAL) return;
   if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) broken_ = true;
-  throw AmqpError(std::string(what) + ": " + describe(r));
+  throw AmqpError(with_tls_reason(std::string(what) + ": " + describe(r), r));
 }
 
 void AmqpConnection::reopen_channel() {
