@@ -32,7 +32,8 @@ std::string take_openssl_error() {
 
 bool is_ip_address(const std::string& host) {
   unsigned char addr[16];
-  return inet_pton(AF_INET, host.c_str(), addr) == 1 || inet_pton(AF_INET6, host.c_str(), addr) == 1;
+  return inet_pton(AF_INET, host.c_str(), addr) == 1 ||
+         inet_pton(AF_INET6, host.c_str(), addr) == 1;
 }
 
 // The TLS context's slot holding the std::string that receives why verification failed.
@@ -46,7 +47,8 @@ int verify_failure_slot() {
 // only that the handshake failed.
 int note_verify_failure(int ok, X509_STORE_CTX* store) {
   if (ok) return ok;
-  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
   auto* reason = ssl ? static_cast<std::string*>(
                            SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), verify_failure_slot()))
                      : nullptr;
@@ -60,8 +62,8 @@ int note_verify_failure(int ok, X509_STORE_CTX* store) {
 // also gets OpenSSL's own checks, which end the handshake at the first failure, tell the broker
 // why (an alert) and leave the reason in *verify_failure. Without a CA file: the system's trust
 // store (rabbitmq-c loads none by itself).
-amqp_socket_t* tls_socket(amqp_connection_state_t conn, const std::string& host,
-                          const AmqpTls& tls, std::string* verify_failure) {
+amqp_socket_t* tls_socket(amqp_connection_state_t conn, const std::string& host, const AmqpTls& tls,
+                          std::string* verify_failure) {
   ERR_clear_error();
   amqp_socket_t* socket = amqp_ssl_socket_new(conn);
   if (!socket) throw AmqpError("cannot create a TLS socket: " + take_openssl_error());
@@ -74,10 +76,10 @@ amqp_socket_t* tls_socket(amqp_connection_state_t conn, const std::string& host,
                      ? SSL_CTX_set_default_verify_paths(ctx) == 1
                      : amqp_ssl_socket_set_cacert(socket, tls.ca_file.c_str()) == AMQP_STATUS_OK;
   if (!trusted)
-    throw AmqpError("cannot load the CA certificates" +
-                    (tls.ca_file.empty() ? std::string(" of the system")
-                                         : " of '" + tls.ca_file + "'") +
-                    ": " + take_openssl_error());
+    throw AmqpError(
+        "cannot load the CA certificates" +
+        (tls.ca_file.empty() ? std::string(" of the system") : " of '" + tls.ca_file + "'") + ": " +
+        take_openssl_error());
   if (!tls.cert_file.empty()) {
     // A key that needs a passphrase fails instead of OpenSSL asking for one on the terminal.
     SSL_CTX_set_default_passwd_cb(ctx, [](char*, int, int, void*) { return 0; });
@@ -104,8 +106,9 @@ std::string tls_failure_detail(int rc, const std::string& host, const std::strin
   if (!openssl.empty()) detail += ": " + openssl;
   if (!verify_failure.empty()) detail += " (" + verify_failure + ")";
   if (rc == AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED && is_ip_address(host))
-    detail += " (rabbitmq-c matches a host with the certificate's DNS names only: name the broker "
-              "by one of them in the URL)";
+    detail +=
+        " (rabbitmq-c matches a host with the certificate's DNS names only: name the broker "
+        "by one of them in the URL)";
   return detail;
 }
 
@@ -217,8 +220,8 @@ void AmqpConnection::open(const std::string& url, const AmqpTls& tls,
                           std::chrono::milliseconds timeout) {
   AmqpUrl u = parse_amqp_url(url);
   // Owned by the connection from here on (also when this throws).
-  amqp_socket_t* socket =
-      u.tls ? tls_socket(conn_.get(), u.host, tls, &verify_failure_) : amqp_tcp_socket_new(conn_.get());
+  amqp_socket_t* socket = u.tls ? tls_socket(conn_.get(), u.host, tls, &verify_failure_)
+                                : amqp_tcp_socket_new(conn_.get());
   if (!socket) throw AmqpError("cannot create socket");
   timeval tv{static_cast<time_t>(timeout.count() / 1000),
              static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};

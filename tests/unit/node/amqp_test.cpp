@@ -4,16 +4,16 @@
 #include "node/amqp.hpp"
 
 #include <gtest/gtest.h>
-
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
+#include <string>
 
 using namespace status::node;
 using namespace std::chrono_literals;
@@ -110,8 +110,8 @@ TEST(AmqpConnection, TlsConnectToASilentPortEndsAtItsTimeout) {
   SocketBreaker breaker;
   auto started = std::chrono::steady_clock::now();
   auto e = error_of([&] {
-    AmqpConnection c("amqps://u:s3cret@localhost:" + std::to_string(silent.port()) + "/", {},
-                     300ms, &breaker);
+    AmqpConnection c("amqps://u:s3cret@localhost:" + std::to_string(silent.port()) + "/", {}, 300ms,
+                     &breaker);
   });
   auto took = std::chrono::steady_clock::now() - started;
   EXPECT_EQ(e.rfind("cannot connect to localhost:" + std::to_string(silent.port()) + ": ", 0), 0u)
@@ -129,8 +129,7 @@ TEST(AmqpConnection, TlsConnectToAClosedPortFailsAtOnce) {
     SilentListener closed;  // a port just freed: nothing listens there
     port = closed.port();
   }
-  auto e = error_of([&] {
-    AmqpConnection c("amqps://u:p@127.0.0.1:" + std::to_string(port) + "/", {}, 2000ms);
-  });
+  auto e = error_of(
+      [&] { AmqpConnection c("amqps://u:p@127.0.0.1:" + std::to_string(port) + "/", {}, 2000ms); });
   EXPECT_EQ(e.rfind("cannot connect to 127.0.0.1:" + std::to_string(port) + ": ", 0), 0u) << e;
 }
