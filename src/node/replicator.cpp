@@ -200,7 +200,8 @@ void Replicator::publisher_loop() {
   while (!stopping_) {
     auto started = SteadyClock::now();
     try {
-      AmqpConnection c(options_.urls[url_index % options_.urls.size()], 2000ms, &publisher_socket_);
+      AmqpConnection c(options_.urls[url_index % options_.urls.size()], options_.tls, 2000ms,
+                       &publisher_socket_);
       try {
         publish_session(c);
       } catch (const AmqpError&) {
@@ -376,7 +377,8 @@ void Replicator::consumer_loop() {
   while (!stopping_) {
     auto started = SteadyClock::now();
     try {
-      AmqpConnection c(options_.urls[index % options_.urls.size()], 2000ms, &consumer_socket_);
+      AmqpConnection c(options_.urls[index % options_.urls.size()], options_.tls, 2000ms,
+                       &consumer_socket_);
       try {
         consume_session(c);
       } catch (const AmqpError&) {
