@@ -54,7 +54,7 @@ std::vector<Option> node_option_table(NodeOptions& o) {
           "RabbitMQ URL amqp://user:pass@host:5672/vhost, or amqps://user:pass@host:5671/vhost over TLS; several = a cluster, tried in turn")
           .secret(),
       Option::text("amqp-ca", &o.amqp_ca_file, "",
-                   "PEM file of the CA certificates an amqps:// broker's certificate must chain to (default: the system's trust store)"),
+                   "PEM file of the CA certificates an amqps:// broker's certificate must chain to (default: --tls-ca, else the system's trust store)"),
       Option::text("amqp-cert", &o.amqp_cert_file, "",
                    "PEM file of a client certificate (chain) shown to an amqps:// broker (with --amqp-key)"),
       Option::text("amqp-key", &o.amqp_key_file, "",
