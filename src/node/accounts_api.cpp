@@ -148,9 +148,17 @@ Response no_content(const RouteMatch& m) {
   return res;
 }
 
-std::string cookie(const std::string& token, std::int64_t max_age_s) {
+std::string cookie(const std::string& token, std::int64_t max_age_s, bool secure) {
   return "status_session=" + token + "; HttpOnly; SameSite=Strict; Path=/; Max-Age=" +
-         std::to_string(max_age_s);
+         std::to_string(max_age_s) + (secure ? "; Secure" : "");
+}
+
+// Whether the client reached us over TLS (see AccountsDeps::serves_tls).
+bool over_tls(const AccountsDeps& d, const Request& req, const ExchangePtr& ex) {
+  if (d.serves_tls) return true;
+  if (!d.trusted_proxies || !d.trusted_proxies->contains(ex->remote_address())) return false;
+  auto proto = common::header(req, "X-Forwarded-Proto");
+  return proto && *proto == "https";
 }
 
 }  // namespace
@@ -206,7 +214,8 @@ void add_account_routes(common::Router& r, AccountsDeps& deps, int access) {
       throw HttpError(429, "too many failed sign-ins for this name; wait a minute",
                       {{"Retry-After", std::to_string(*wait)}});
     auto acct = d->auth.account(user);
-    bool queued = d->hashes.submit([d, ex, m, user, pw, acct, fail] {
+    bool secure = over_tls(*d, req, ex);
+    bool queued = d->hashes.submit([d, ex, m, user, pw, acct, fail, secure] {
       bool ok = Passwords::verify(acct ? acct->text : Passwords::decoy(), pw) && acct;
       if (!ok) {
         d->throttle.failed(user, std::chrono::steady_clock::now());
@@ -221,7 +230,7 @@ void add_account_routes(common::Router& r, AccountsDeps& deps, int access) {
       session.text = user;
       session.time_ms = expires;
       write_record(d->store, session_key(token), session, false, false,
-                   [d, ex, m, user, token, expires, ttl, acct, fail](Outcome o) {
+                   [d, ex, m, user, token, expires, ttl, acct, fail, secure](Outcome o) {
                      if (o != Outcome::kCreated && o != Outcome::kReplaced)
                        return fail(ex, m, d->node_id, 503, "the session could not be stored; retry");
                      json::object body{{"token", token},
@@ -229,7 +238,7 @@ void add_account_routes(common::Router& r, AccountsDeps& deps, int access) {
                                        {"roles", roles_of(*acct)},
                                        {"expiresAt", format_time(expires)}};
                      auto res = json_answer(201, body, m);
-                     res.set(http::field::set_cookie, cookie(token, ttl.count()));
+                     res.set(http::field::set_cookie, cookie(token, ttl.count(), secure));
                      res.set(http::field::cache_control, "no-store");
                      respond_api(ex, m, d->node_id, std::move(res));
                    }, d->answerer);
@@ -241,10 +250,11 @@ void add_account_routes(common::Router& r, AccountsDeps& deps, int access) {
   r.add(http::verb::delete_, "/api/sessions/current", [d, fail](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
     auto id = need_identity(*d, req);
     if (id.session_key.empty()) throw HttpError(400, "this credential is not a session (an OpenID token ends on its own)");
-    write_record(d->store, id.session_key, std::nullopt, true, false, [d, ex, m, fail](Outcome o) {
+    bool secure = over_tls(*d, req, ex);
+    write_record(d->store, id.session_key, std::nullopt, true, false, [d, ex, m, fail, secure](Outcome o) {
       if (o == Outcome::kFailed) return fail(ex, m, d->node_id, 503, "could not sign out; retry");
       auto res = no_content(m);
-      res.set(http::field::set_cookie, cookie("", 0));
+      res.set(http::field::set_cookie, cookie("", 0, secure));
       respond_api(ex, m, d->node_id, std::move(res));
     }, d->answerer);
   }, access);

@@ -22,6 +22,10 @@ struct AccountsDeps {
   /// node has them (or the sync timeout passed), so the next request through a gateway — to
   /// any node — already finds the new session or account.
   const WriteAnswerer* answerer = nullptr;
+  /// The session cookie is `Secure` when the client's connection is TLS: this node serves HTTPS,
+  /// or a trusted proxy (a gateway) says so with X-Forwarded-Proto: https.
+  bool serves_tls = false;
+  const common::Networks* trusted_proxies = nullptr;
 };
 
 /// Adds /api/accounts, /api/accounts/{username}, /api/accounts/{username}/password,

@@ -262,7 +262,8 @@ Node::Node(NodeOptions options) : options_(std::move(options)), incarnation_(com
     auth_ = std::make_unique<Authenticator>(store_->index(), options_.auth);
     hashes_ = std::make_unique<HashWorkers>(2, 64);
     accounts_ = std::make_unique<AccountsDeps>(
-        AccountsDeps{*store_, *auth_, *hashes_, throttle_, store_->node_id(), answerer_.get()});
+        AccountsDeps{*store_, *auth_, *hashes_, throttle_, store_->node_id(), answerer_.get(),
+                     options_.server.tls != nullptr, &options_.trusted_proxies});
     api_->auth = auth_.get();
   }
   add_routes();

@@ -257,3 +257,34 @@ def test_gateway_redirects_plain_http_and_sends_hsts(tmp_path, procs, pki):
                           "--upstream", "127.0.0.1:1", "--redirect-port", str(redirect_port)],
                          capture_output=True, text=True, timeout=20)
     assert out.returncode == 2 and "--redirect-port needs --tls-cert" in out.stderr, out
+
+
+def test_the_session_cookie_is_secure_over_tls_only(tmp_path, procs, pki):
+    """Set-Cookie carries Secure when the client's connection is TLS: at an HTTPS node, or
+    through an HTTPS gateway (X-Forwarded-Proto: https from a trusted proxy); not over plain
+    HTTP, and not when an untrusted client claims https itself."""
+    w = str(tmp_path)
+    admin = tmp_path / "admin.password"
+    admin.write_text("correct horse battery staple\n")
+    admin.chmod(0o600)
+    auth = ["--auth", "required", "--admin-password-file", str(admin)]
+    tls_node = harness.node(w, "s1", extra=auth + tls(pki, "n1"))
+    plain_node = harness.node(w, "s2", extra=auth + ["--trusted-proxy", "none"])
+    procs += [tls_node, plain_node]
+    tls_node.start()
+    plain_node.start()
+    tls_gw = harness.gateway(w, upstreams=[f"https://localhost:{tls_node.port}"], name="gw-tls",
+                             extra=tls(pki, "gateway"))
+    procs.append(tls_gw)
+    tls_gw.start()
+    creds = {"username": "admin", "password": "correct horse battery staple"}
+
+    def cookie(url, headers=None):
+        r = harness.request("POST", url + "/api/sessions", creds, headers=headers)
+        assert r.status == 201, r
+        return r.header("set-cookie")
+    assert cookie(tls_node.url).endswith("; Secure")
+    assert cookie(tls_gw.url).endswith("; Secure")
+    got = cookie(plain_node.url, headers={"X-Forwarded-Proto": "https"})
+    assert "Secure" not in got, got
+    assert "HttpOnly; SameSite=Strict; Path=/" in got
