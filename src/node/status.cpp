@@ -367,18 +367,25 @@ void put_status_fields(json::object& o, const T& s) {
   if (s.expires_at_ms) o["ex"] = s.expires_at_ms;
 }
 
+// The parts a stored state and a history entry share in the wire form: the stamp, and either
+// the tombstone's flags or the status fields.
+template <class State>
+void put_state(json::object& o, const State& s) {
+  o["h"] = s.version.hlc;
+  o["n"] = s.version.node;
+  if (s.deleted) {
+    o["d"] = true;
+    if (s.purge) o["p"] = true;
+  } else {
+    put_status_fields(o, s);
+  }
+}
+
 json::array past_array(const std::vector<Past>& past) {
   json::array hi;
   for (const auto& p : past) {
     json::object e;
-    e["h"] = p.version.hlc;
-    e["n"] = p.version.node;
-    if (p.deleted) {
-      e["d"] = true;
-      if (p.purge) e["p"] = true;
-    } else {
-      put_status_fields(e, p);
-    }
+    put_state(e, p);
     hi.push_back(std::move(e));
   }
   return hi;
@@ -393,13 +400,8 @@ std::string past_json(const std::vector<Past>& past) {
 std::string to_wire_json(const Status& s, bool with_past, std::string_view traceparent) {
   json::object o;
   o["u"] = s.username;
-  o["h"] = s.version.hlc;
-  o["n"] = s.version.node;
-  if (s.deleted) {
-    o["d"] = true;
-    if (s.purge) o["p"] = true;
-  } else {
-    put_status_fields(o, s);
+  put_state(o, s);
+  if (!s.deleted) {
     if (s.latitude && s.longitude) {
       o["la"] = *s.latitude;
       o["lo"] = *s.longitude;
