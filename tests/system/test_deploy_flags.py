@@ -45,6 +45,9 @@ def uses_in_up():
         if m:
             out[m.group(1)][0].update(FLAG.findall(m.group(2)))
             out[m.group(1)][1].update(re.findall(r"\b(STATUS_[A-Z0-9_]+)=", line[:m.start()]))
+    # TLS=1's flags, in arrays named after the process (registry_tls=(…), node_tls+=(…), …).
+    for m in re.finditer(r"\b(registry|node|gateway)_tls\+?=\((.*)\)", text):
+        out["status-" + m.group(1)][0].update(FLAG.findall(m.group(2)))
     # Exported for the nodes and the gateway (secrets such as the registry URL's password).
     exported = set(re.findall(r"^\s*export (STATUS_[A-Z0-9_]+)=", text, re.M))
     for b in ("status-node", "status-gateway"):
@@ -145,6 +148,9 @@ def test_scripts_up(helps):
     assert "STATUS_REGISTRY_URL" in uses["status-node"][1] & uses["status-gateway"][1]
     assert "credentials-file" in uses["status-registry"][0]
     assert "web-root" in uses["status-gateway"][0]
+    tls = {"tls-cert", "tls-key", "tls-ca"}
+    assert tls <= uses["status-registry"][0] and tls | {"amqp-ca"} <= uses["status-node"][0]
+    assert tls | {"redirect-port"} <= uses["status-gateway"][0]
     check(uses, helps, "scripts/up")
 
 
