@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -41,11 +42,16 @@ class Reply:
         return f"Reply({self.status}, {self.body[:300]!r})"
 
 
-def request(method, url, body=None, headers=None, timeout=10):
+def request(method, url, body=None, headers=None, timeout=10, cafile=None):
     """One HTTP request on a new connection. `body` may be bytes, str or a JSON-able object.
-    Credentials in the URL (http://user:password@host/…) are sent as HTTP Basic."""
+    Credentials in the URL (http://user:password@host/…) are sent as HTTP Basic. An https:// URL
+    is checked against `cafile` (default: the system's store), host name included."""
     u = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    if u.scheme == "https":
+        conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=timeout,
+                                           context=ssl.create_default_context(cafile=cafile))
+    else:
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
     hdrs = dict(headers or {})
     if u.username is not None:
         pair = f"{urllib.parse.unquote(u.username)}:{urllib.parse.unquote(u.password or '')}"
