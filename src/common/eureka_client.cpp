@@ -132,7 +132,8 @@ std::string default_instance_id(const InstanceInfo& info) {
 
 std::string EurekaClient::registration_body(const InstanceInfo& info, const std::string& status,
                                             std::int64_t last_dirty_ts) {
-  std::string base = "http://" + info.host + ":" + std::to_string(info.port);
+  std::string base =
+      (info.secure ? "https://" : "http://") + info.host + ":" + std::to_string(info.port);
   std::string vip = lower_case(info.app);
   json::object metadata;
   if (info.metadata.empty()) metadata["@class"] = "java.util.Collections$EmptyMap";
@@ -145,8 +146,8 @@ std::string EurekaClient::registration_body(const InstanceInfo& info, const std:
       {"ipAddr", info.host},
       {"status", status},
       {"overriddenStatus", "UNKNOWN"},
-      {"port", {{"$", info.port}, {"@enabled", "true"}}},
-      {"securePort", {{"$", 443}, {"@enabled", "false"}}},
+      {"port", {{"$", info.port}, {"@enabled", info.secure ? "false" : "true"}}},
+      {"securePort", {{"$", info.secure ? info.port : 443}, {"@enabled", info.secure ? "true" : "false"}}},
       {"countryId", 1},
       {"dataCenterInfo",
        {{"@class", "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo"}, {"name", "MyOwn"}}},
@@ -162,6 +163,7 @@ std::string EurekaClient::registration_body(const InstanceInfo& info, const std:
       {"lastUpdatedTimestamp", dirty},
       {"lastDirtyTimestamp", dirty},
   };
+  if (info.secure) instance["secureHealthCheckUrl"] = base + "/health";
   return json::serialize(json::object{{"instance", std::move(instance)}});
 }
 
@@ -340,12 +342,16 @@ std::optional<std::vector<DiscoveredInstance>> parse_discovered(std::string_view
       const auto& o = iv->get_object();
       auto host = eureka_json::text(eureka_json::member(o, "hostName"));
       if (!host) host = eureka_json::text(eureka_json::member(o, "ipAddr"));
+      // A secure instance (securePort enabled) is called over https on that port.
       auto port = eureka_json::port(eureka_json::member(o, "port"));
+      auto secure = eureka_json::port(eureka_json::member(o, "securePort"));
+      bool tls = secure && secure->enabled.value_or(false);
+      if (tls) port = secure;
       if (!host || !port) continue;
       DiscoveredInstance d;
       d.instance_id = eureka_json::text(eureka_json::member(o, "instanceId")).value_or(*host);
       d.app = eureka_json::text(eureka_json::member(o, "app")).value_or("");
-      d.url = "http://" + *host + ":" + std::to_string(port->number);
+      d.url = (tls ? "https://" : "http://") + *host + ":" + std::to_string(port->number);
       d.status = eureka_json::text(eureka_json::member(o, "status")).value_or("UNKNOWN");
       d.metadata = eureka_json::string_map(eureka_json::member(o, "metadata"));
       out.push_back(std::move(d));

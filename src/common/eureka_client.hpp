@@ -32,6 +32,9 @@ struct InstanceInfo {
   std::string instance_id;
   std::string host = "127.0.0.1";
   unsigned short port = 0;
+  /// Serves HTTPS on `port`: registered as the enabled securePort (the plain port disabled) with
+  /// https URLs, as Eureka's Java clients register a secure instance.
+  bool secure = false;
   int renewal_interval_s = 1;
   int duration_s = 3;
   std::map<std::string, std::string> metadata;
@@ -41,7 +44,7 @@ struct InstanceInfo {
 struct DiscoveredInstance {
   std::string instance_id;
   std::string app;
-  std::string url;     // http://host:port
+  std::string url;     // https://host:securePort when its securePort is enabled, else http://host:port
   std::string status;  // UP, OUT_OF_SERVICE, STARTING, DOWN, UNKNOWN
   std::map<std::string, std::string> metadata;
 };

@@ -15,17 +15,22 @@
 
 namespace status::common {
 
-/// http://[user:password@]host:port/base-path split into parts. With a user, every request
+/// http[s]://[user:password@]host:port/base-path split into parts. With a user, every request
 /// made to it carries `Authorization: Basic …` (as Eureka clients do with their service URLs).
+/// https: TLS, the server verified against the process's trust (configure_client_tls) and
+/// `host`.
 struct BaseUrl {
+  bool tls = false;
   std::string host;
   unsigned short port = 80;
   std::string path;      // without trailing '/', may be empty
   std::string user;      // percent-decoded userinfo; empty: no credentials
   std::string password;  // percent-decoded
-  /// http://host:port/path, without the credentials (logs, metric labels).
+  /// "https" or "http".
+  const char* scheme() const { return tls ? "https" : "http"; }
+  /// http[s]://host:port/path, without the credentials (logs, metric labels).
   std::string str() const;
-  /// For logs: http://user:***@host:port/path when there are credentials, else str().
+  /// For logs: http[s]://user:***@host:port/path when there are credentials, else str().
   std::string redacted() const;
 };
 /// Throws std::invalid_argument when malformed; the message never contains the password.
@@ -48,7 +53,8 @@ struct ClientResult {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-/// One request on a new connection, all of it (connect, send, receive) within `timeout`.
+/// One request on a new connection, all of it (connect, TLS handshake, send, receive) within
+/// `timeout`. A server that fails TLS verification is an error in `ec` (ssl category).
 ClientResult http_request(http::verb method, const BaseUrl& base, const std::string& target,
                           const std::string& body = {}, const Headers& headers = {},
                           std::chrono::milliseconds timeout = std::chrono::milliseconds(5000),
@@ -56,8 +62,8 @@ ClientResult http_request(http::verb method, const BaseUrl& base, const std::str
 
 /// Reads an open-ended answer (e.g. text/event-stream) and hands each piece of the body to
 /// `on_data` as it arrives, until it returns false or the server closes. `timeout` bounds
-/// connecting, sending and the answer's head; the body then flows as long as it lasts (an event
-/// stream may rightly stay quiet for hours). Returns the status code (0 if no head came).
+/// connecting, the TLS handshake, sending and the answer's head; the body then flows as long as
+/// it lasts (an event stream may rightly stay quiet for hours). Returns the status code (0 if no head came).
 int http_stream(const BaseUrl& base, const std::string& target, const Headers& headers,
                 std::chrono::milliseconds timeout,
                 const std::function<bool(std::string_view)>& on_data);

@@ -66,7 +66,10 @@ std::vector<Option> server_option_rows(ServerOptions& o, ServerRowDefaults d) {
                    "and 1.3, instead of HTTP (with --tls-key; both re-read on SIGHUP)"),
       Option::text("tls-key", &o.tls_key_file, "",
                    "PEM file of the certificate's private key (unencrypted; with --tls-cert)"),
-      // --tls-ca (the client sides) goes here too, once they speak TLS (issue 14).
+      Option::text("tls-ca", &o.tls_ca_file, "",
+                   "PEM file of the CA certificates that https:// servers this process calls "
+                   "(registry, nodes, peers) are verified against")
+          .default_shown("the system store"),
   };
 }
 
@@ -74,6 +77,7 @@ void load_server_tls(ServerOptions& o) {
   if (o.tls_cert_file.empty() != o.tls_key_file.empty())
     throw ConfigError("--tls-cert and --tls-key go together: give both or neither");
   if (!o.tls_cert_file.empty()) o.tls = std::make_shared<TlsContext>(o.tls_cert_file, o.tls_key_file);
+  configure_client_tls(o.tls_ca_file);
 }
 
 void prepare_fd_limit(const ServerOptions& o) {

@@ -92,6 +92,8 @@ struct ServerOptions {
   std::shared_ptr<TlsContext> tls;
   /// --tls-cert / --tls-key (both or neither), loaded into `tls` by load_server_tls.
   std::string tls_cert_file, tls_key_file;
+  /// --tls-ca: whom this process's client sides trust (empty: the system store).
+  std::string tls_ca_file;
 };
 
 /// The defaults in which the servers' shared rows differ.
@@ -101,9 +103,10 @@ struct ServerRowDefaults {
 };
 /// The option rows every server shares, stored into `o`: --port, --bind, --threads,
 /// --idle-timeout-ms, --read-timeout-ms, --max-connections, --max-connections-per-client,
-/// --tls-cert, --tls-key. (--tls-ca, for the client sides, belongs here too: issue 14.)
+/// --tls-cert, --tls-key, --tls-ca.
 std::vector<Option> server_option_rows(ServerOptions& o, ServerRowDefaults defaults);
-/// The rule between the TLS rows (both or neither) and, when given, loads them into `o.tls`.
+/// The rule between the TLS rows (both or neither) and, when given, loads them into `o.tls`;
+/// sets the client sides' trust (configure_client_tls) from --tls-ca.
 /// Throws ConfigError (one line naming the file).
 void load_server_tls(ServerOptions& o);
 /// Raises the soft limit on open files to the hard one (each connection is one; the default

@@ -16,6 +16,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -136,6 +137,60 @@ bool TlsContext::reload() {
 std::shared_ptr<ssl::context> TlsContext::current() const {
   std::lock_guard lock(mu_);
   return ctx_;
+}
+
+namespace {
+
+std::shared_ptr<ssl::context> make_client_context(const std::string& ca_file) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  SSL_CTX* h = ctx->native_handle();
+  ERR_clear_error();
+  SSL_CTX_set_min_proto_version(h, TLS1_2_VERSION);
+  SSL_CTX_set_max_proto_version(h, TLS1_3_VERSION);
+  SSL_CTX_set_options(h, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  if (SSL_CTX_set_cipher_list(h, kTls12Ciphers) != 1 || SSL_CTX_set1_groups_list(h, kGroups) != 1)
+    throw ConfigError("TLS: cannot set the cipher suites: " + openssl_error());
+  SSL_CTX_set_verify(h, SSL_VERIFY_PEER, nullptr);
+  if (ca_file.empty()) {
+    if (SSL_CTX_set_default_verify_paths(h) != 1)
+      throw ConfigError("TLS: cannot load the system's certificate store: " + openssl_error());
+  } else {
+    require_readable("CA", ca_file);
+    if (SSL_CTX_load_verify_locations(h, ca_file.c_str(), nullptr) != 1)
+      throw ConfigError("TLS CA file '" + ca_file +
+                        "' holds no usable PEM certificate: " + openssl_error());
+  }
+  ERR_clear_error();
+  return ctx;
+}
+
+std::mutex client_mu;
+std::shared_ptr<ssl::context> client_ctx;  // guarded by client_mu
+
+}  // namespace
+
+void configure_client_tls(const std::string& ca_file) {
+  auto ctx = make_client_context(ca_file);
+  std::lock_guard lock(client_mu);
+  client_ctx = std::move(ctx);
+}
+
+std::shared_ptr<ssl::context> client_tls_context() {
+  std::lock_guard lock(client_mu);
+  if (!client_ctx) client_ctx = make_client_context("");
+  return client_ctx;
+}
+
+bool expect_server_name(SSL* ssl, std::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  std::string name(host);
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  // An IP address must be in the certificate's IP entries; a name in its DNS entries.
+  if (X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str()) == 1) return true;
+  ERR_clear_error();
+  return SSL_set_tlsext_host_name(ssl, name.c_str()) == 1 && SSL_set1_host(ssl, name.c_str()) == 1;
 }
 
 namespace detail {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <ostream>
 
+#include "common/tls.hpp"
 #include "ctl/credentials.hpp"
 #include "ctl/format.hpp"
 #include "ctl/sse_parser.hpp"
@@ -584,6 +585,7 @@ int run(const std::vector<std::string>& args, const std::map<std::string, std::s
       // No HOME: no token file to read (login says so when it needs one).
     }
     KnownToken token = resolve_token(inv.config.get("token"), env, file);
+    if (inv.config.has("tls-ca")) common::configure_client_tls(inv.config.get("tls-ca"));
     std::unique_ptr<ApiClient> api;
     try {
       api = std::make_unique<ApiClient>(

@@ -71,7 +71,10 @@ constexpr std::array<CommandSpec, 12> kCommands{{
 
 std::vector<Option> ctl_option_table() {
   return {
-      {"gateway", "http://127.0.0.1:8080", "base URL of the gateway (or of one node)"},
+      {"gateway", "http://127.0.0.1:8080", "base URL of the gateway (or of one node), http:// or https://"},
+      {"tls-ca", "",
+       "PEM file of the CA certificates an https:// gateway is verified against (default: the "
+       "system store)"},
       {"json", "", "print the server's JSON instead of tables (for scripts)", false, true},
       {"timeout-ms", "5000", "timeout of one request (watch: of connecting)"},
       {"lat", "", "set: latitude, -90..90 (with --lon)"},

@@ -173,7 +173,7 @@ bool Discovery::poll() {
   for (const auto& [d, base] : parsed) {
     auto ip = resolver_.lookup(base.host);
     if (!ip) continue;
-    list.push_back({d->instance_id, base.host, *ip, base.port, d->status});
+    list.push_back({d->instance_id, base.host, *ip, base.port, d->status, base.tls});
   }
   directory_.update(list);
   listed_some_ = !list.empty();
@@ -192,7 +192,9 @@ void HealthProber::probe_due() {
   for (const auto& inst : snap->all) {
     if (!inst->probe_due(Clock::now())) continue;
     common::BaseUrl base;
-    base.host = inst->address();
+    // Over TLS by the name its certificate carries (connecting resolves it again).
+    base.tls = inst->tls();
+    base.host = inst->tls() ? inst->tls_name() : inst->address();
     base.port = inst->port();
     auto r = common::http_request(common::http::verb::get, base, "/health", {}, {}, timeout_,
                                   64 * 1024);

@@ -3,6 +3,7 @@
 #include "common/log.hpp"
 #include "gateway/headers.hpp"
 
+#include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -31,6 +32,30 @@ std::string services_json(const Snapshot& snapshot) {
   return json::serialize(out);
 }
 
+std::string gateways_json(const std::string& self,
+                          const std::vector<common::DiscoveredInstance>& registered) {
+  std::vector<std::string> urls{self};
+  for (const auto& g : registered) {
+    if (urls.size() > kMaxDiscovered) break;
+    if (g.status != "UP") continue;
+    auto it = g.metadata.find("url");
+    const std::string& url = it != g.metadata.end() ? it->second : g.url;
+    // The web client connects to these: http(s) URLs without credentials only, bounded.
+    try {
+      auto b = common::parse_base_url(url);
+      if (!b.user.empty() || url.size() > 2048) continue;
+    } catch (const std::invalid_argument&) {
+      continue;
+    }
+    urls.push_back(url);
+  }
+  std::sort(urls.begin(), urls.end());
+  urls.erase(std::unique(urls.begin(), urls.end()), urls.end());
+  json::array out;
+  for (auto& u : urls) out.push_back(json::object{{"url", u}});
+  return json::serialize(out);
+}
+
 namespace {
 
 // A bounded set of route labels for metrics.
@@ -48,10 +73,10 @@ Gateway::Gateway(GatewayOptions options)
     : options_(std::move(options)), static_files_(options_.web_root),
       streams_per_client_(options_.max_streams_per_client) {
   std::vector<Discovered> statics;
-  for (const auto& [host, port] : options_.upstreams) {
+  for (const auto& [host, port, tls] : options_.upstreams) {
     auto ip = resolve_host(host);
     if (!ip) throw common::ConfigError("--upstream " + host + ": cannot resolve the host");
-    statics.push_back({host + ":" + std::to_string(port), host, *ip, port, "UP"});
+    statics.push_back({host + ":" + std::to_string(port), host, *ip, port, "UP", tls});
   }
   directory_ = std::make_unique<Directory>(std::move(statics), options_.ejection);
   proxy_ = std::make_unique<Proxy>(options_.proxy, *directory_);
@@ -72,6 +97,19 @@ Gateway::Gateway(GatewayOptions options)
   add_routes();
   for (auto [name, value] : kSecurityHeaders)
     options_.server.every_answer_headers.emplace_back(name, value);
+  if (options_.redirect_port != 0) {
+    // Before HSTS is added: a plain answer must not carry it (browsers ignore it there anyway).
+    common::ServerOptions plain = options_.server;
+    plain.port = options_.redirect_port;
+    plain.threads = 1;
+    plain.tls = nullptr;
+    redirect_server_ = std::make_unique<common::HttpServer>(
+        plain, [this](Request&& req, ExchangePtr ex) { redirect(std::move(req), std::move(ex)); },
+        &metrics_);
+  }
+  if (options_.server.tls && options_.hsts_max_age > 0)
+    options_.server.every_answer_headers.emplace_back(
+        "Strict-Transport-Security", "max-age=" + std::to_string(options_.hsts_max_age));
   server_ = std::make_unique<common::HttpServer>(
       options_.server,
       [this](Request&& req, ExchangePtr ex) {
@@ -99,10 +137,41 @@ void Gateway::start() {
                                            options_.proxy.connect_timeout);
   prober_->start();
   server_->start();
+  if (redirect_server_) redirect_server_->start();
   started_ = true;
+  advertise_url_ = options_.advertise_url;
+  if (advertise_url_.empty()) {
+    const auto& bind = options_.server.bind;
+    std::string host = bind == "0.0.0.0" || bind == "::" ? "127.0.0.1"
+                       : bind.find(':') != std::string::npos ? "[" + bind + "]"
+                                                             : bind;
+    advertise_url_ = std::string(options_.server.tls ? "https" : "http") + "://" + host + ":" +
+                     std::to_string(server_->port());
+  }
+  if (!options_.registries.empty()) {
+    auto self = common::parse_base_url(advertise_url_);
+    common::InstanceInfo info;
+    info.app = options_.gateway_app;
+    info.host = self.host;
+    info.port = self.port;
+    info.secure = self.tls;
+    info.metadata["url"] = advertise_url_;
+    registration_ = std::make_unique<common::EurekaClient>(options_.registries, info);
+    registration_->start("UP");
+    gateways_ticker_.start(std::chrono::seconds(2), [this] {
+      auto found = common::fetch_instances(options_.registries, options_.gateway_app,
+                                           options_.registry_timeout);
+      if (!found) return;  // unreachable: keep the last list
+      std::lock_guard lock(gateways_mu_);
+      gateways_ = std::move(*found);
+    });
+  }
 }
 
 void Gateway::stop() {
+  gateways_ticker_.stop();
+  if (registration_) registration_->stop();  // deregisters: clients pick another gateway
+  if (redirect_server_) redirect_server_->stop();
   if (server_) {
     server_->stop();  // drains in-flight requests first, then joins the I/O threads
     proxy_->close_idle();
@@ -174,6 +243,19 @@ void Gateway::add_routes() {
   };
   router_.add(http::verb::get, "/api/services", services);
   router_.add(http::verb::head, "/api/services", services);
+  auto gateways = [this](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
+    if (limited(m, ex)) return;
+    std::vector<common::DiscoveredInstance> known;
+    {
+      std::lock_guard lock(gateways_mu_);
+      known = gateways_;
+    }
+    auto res = common::json_response(200, gateways_json(advertise_url_, known), req);
+    res.set(http::field::cache_control, "no-store");
+    ex->respond(std::move(res));
+  };
+  router_.add(http::verb::get, "/api/gateways", gateways);
+  router_.add(http::verb::head, "/api/gateways", gateways);
   // Everything else under /api goes to a node, whatever the method: the node answers 404/405.
   auto forward = [this](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
     ex->set_route(api_route_label(m.path));
@@ -210,6 +292,44 @@ void Gateway::add_routes() {
       },
       "(static)");
   router_.set_decorate([](Response& res, const RouteMatch& m) { res.set("X-Request-Id", m.request_id); });
+}
+
+void Gateway::redirect(Request&& req, ExchangePtr ex) {
+  std::string_view target(req.target().data(), req.target().size());
+  auto path = common::split_target(target).first;
+  if (path == "/health") return ex->respond(health(req));
+  if (misdirected(req, ex)) return;
+  if (!target.starts_with('/')) {
+    ex->set_route("(redirect)");
+    return ex->respond(common::problem(400, "the request target must be a path", 11, false));
+  }
+  // The name the client used (allowed by misdirected()), without its port; else the bind
+  // address, or a loopback name when bound to any.
+  std::string host;
+  if (auto h = req.find(http::field::host); h != req.end()) {
+    std::string_view v(h->value().data(), h->value().size());
+    auto colon = v.rfind(':');
+    if (colon != std::string_view::npos && v.find(']', colon) == std::string_view::npos)
+      v = v.substr(0, colon);
+    host = v;
+  }
+  if (host.empty())
+    host = options_.server.bind == "0.0.0.0" || options_.server.bind == "::"
+               ? "localhost"
+               : options_.server.bind.find(':') != std::string::npos
+                     ? "[" + options_.server.bind + "]"
+                     : options_.server.bind;
+  auto port = server_->port();
+  ex->set_route("(redirect)");
+  Response res{http::status::permanent_redirect, 11};
+  res.set(http::field::location, "https://" + host + (port == 443 ? "" : ":" + std::to_string(port)) +
+                                     std::string(target));
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.set(http::field::cache_control, "no-store");
+  res.body() = "This gateway is served over HTTPS.\n";
+  res.keep_alive(req.keep_alive());
+  res.prepare_payload();
+  ex->respond(std::move(res));
 }
 
 bool Gateway::misdirected(const Request& req, const ExchangePtr& ex) {

@@ -2,6 +2,7 @@
 // The gateway: one HTTP server that forwards /api/… to the nodes and answers /api/services,
 // /health, /metrics and the web client's static files itself.
 
+#include "common/eureka_client.hpp"
 #include "common/http_server.hpp"
 #include "common/metrics.hpp"
 #include "common/router.hpp"
@@ -21,10 +22,16 @@ namespace status::gateway {
 /// /api/services: every known instance with the gateway's view of it, as a JSON array.
 std::string services_json(const Snapshot& snapshot);
 
+/// /api/gateways: [{"url":…}] for `self` and every UP gateway of the registry (its metadata
+/// "url", else its Eureka URL), each once, sorted.
+std::string gateways_json(const std::string& self,
+                          const std::vector<common::DiscoveredInstance>& registered);
+
 /// Owns the server, the proxy, the directory and the background threads. start() binds and runs
 /// (throws std::system_error with a clear message, e.g. port in use, and ConfigError for an
-/// upstream host that does not resolve); stop() deregisters nothing (the gateway is not
-/// registered), stops accepting, drains in-flight requests and joins. Start/stop from one thread.
+/// upstream host that does not resolve) and, with registries, registers the gateway (app
+/// STATUS-GATEWAY, its advertise URL); stop() deregisters first (clients move on), then stops
+/// accepting, drains in-flight requests and joins. Start/stop from one thread.
 class Gateway {
  public:
   explicit Gateway(GatewayOptions options);
@@ -35,6 +42,8 @@ class Gateway {
   void start();
   void stop();
   unsigned short port() const { return server_->port(); }
+  /// --advertise-url, or the URL made from the bind address and port (after start()).
+  const std::string& advertise_url() const { return advertise_url_; }
   Directory& directory() { return *directory_; }
 
  private:
@@ -45,6 +54,8 @@ class Gateway {
   /// Answers 429 when the client is over its rate (false: go on).
   bool limited(const common::RouteMatch& m, const common::ExchangePtr& ex);
   common::Response health(const common::Request& req) const;
+  /// The plain listener of --redirect-port: /health, else 308 to the same target over HTTPS.
+  void redirect(common::Request&& req, common::ExchangePtr ex);
   std::string render_instance_metrics() const;
 
   GatewayOptions options_;
@@ -58,6 +69,12 @@ class Gateway {
   std::unique_ptr<HealthProber> prober_;
   common::Router router_;
   std::unique_ptr<common::HttpServer> server_;
+  std::unique_ptr<common::HttpServer> redirect_server_;  // --redirect-port
+  std::string advertise_url_;
+  std::unique_ptr<common::EurekaClient> registration_;  // as STATUS-GATEWAY
+  Ticker gateways_ticker_;                               // polls the registry's STATUS-GATEWAY
+  mutable std::mutex gateways_mu_;
+  std::vector<common::DiscoveredInstance> gateways_;     // guarded by gateways_mu_
   bool started_ = false;
 };
 

@@ -23,10 +23,16 @@ void Ejection::on_probe_failure(Clock::time_point now) {
   until_ = now + backoff_;
 }
 
+std::string Instance::key_of(const Discovered& d) {
+  return d.address + ":" + std::to_string(d.port) + (d.tls ? " tls" : "");
+}
+
 Instance::Instance(const Discovered& d, EjectionPolicy policy)
-    : key_(d.address + ":" + std::to_string(d.port)),
+    : key_(key_of(d)),
       address_(d.address),
       port_(d.port),
+      tls_(d.tls),
+      tls_name_(d.host.empty() ? d.address : d.host),
       id_(d.id),
       host_(d.host.empty() ? d.address : d.host),
       status_(d.status),
@@ -39,7 +45,7 @@ std::string Instance::id() const {
 
 std::string Instance::url() const {
   std::lock_guard lock(mutex_);
-  return "http://" + host_ + ":" + std::to_string(port_);
+  return (tls_ ? "https://" : "http://") + host_ + ":" + std::to_string(port_);
 }
 
 std::string Instance::status() const {
@@ -83,7 +89,7 @@ void Directory::update(const std::vector<Discovered>& registry) {
   std::lock_guard lock(mutex_);
   std::vector<InstancePtr> next;
   auto add = [&](const Discovered& d) {
-    std::string key = d.address + ":" + std::to_string(d.port);
+    std::string key = Instance::key_of(d);
     for (auto& i : next)
       if (i->key() == key) return i->update(d);  // the registry's view wins over --upstream
     for (auto& i : instances_)

@@ -50,17 +50,23 @@ struct Discovered {
   std::string address;  // numeric IP to connect to
   unsigned short port = 0;
   std::string status = "UP";  // Eureka status: UP, DOWN, STARTING, OUT_OF_SERVICE, …
+  bool tls = false;           // serves HTTPS: connections verify its certificate names `host`
 };
 
-/// One upstream node. Identity is its address:port. Counters and the health flag are atomics any
+/// One upstream node. Identity is its address:port and whether it speaks TLS. Counters and the health flag are atomics any
 /// thread may read; id/status change only from the discovery thread (under a mutex).
 class Instance {
  public:
   Instance(const Discovered& d, EjectionPolicy policy);
 
-  const std::string& key() const { return key_; }  // "address:port"
+  /// "address:port", "address:port tls" for an HTTPS node.
+  static std::string key_of(const Discovered& d);
+  const std::string& key() const { return key_; }
   const std::string& address() const { return address_; }
   unsigned short port() const { return port_; }
+  bool tls() const { return tls_; }
+  /// The name its certificate must carry (the host it was discovered by, fixed at creation).
+  const std::string& tls_name() const { return tls_name_; }
   std::string id() const;
   std::string url() const;
   std::string status() const;
@@ -81,6 +87,8 @@ class Instance {
   const std::string key_;
   const std::string address_;
   const unsigned short port_;
+  const bool tls_;
+  const std::string tls_name_;
   mutable std::mutex mutex_;
   std::string id_;
   std::string host_;

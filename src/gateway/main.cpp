@@ -29,12 +29,14 @@ int main(int argc, char** argv) {
          std::string hosts;
          for (const auto& h : options.allowed_hosts) hosts += (hosts.empty() ? "" : ",") + h;
          spdlog::info("event=listening bind={} port={} threads={} registries={} upstreams={} "
-                      "lb_policy={} web_root={} rate_limit={} rate_burst={} allowed_hosts={}",
+                      "lb_policy={} web_root={} rate_limit={} rate_burst={} allowed_hosts={} tls={} "
+                      "redirect_port={}",
                       options.server.bind, gw->port(), options.server.threads,
                       options.registries.size(), options.upstreams.size(),
                       options.proxy.policy == gateway::LbPolicy::kP2c ? "p2c" : "round-robin",
                       options.web_root, options.rate_limit, options.rate_burst,
-                      options.any_host ? "*" : hosts);
+                      options.any_host ? "*" : hosts, options.server.tls ? "on" : "off",
+                      options.redirect_port);
          return [&] {
            spdlog::info("event=stopping");
            gw->stop();

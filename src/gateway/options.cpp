@@ -27,11 +27,27 @@ std::vector<common::Option> option_table(GatewayOptions& o) {
       Option::each(
           "upstream",
           [&o](const std::string& v) {
-            auto hp = parse_host_port(v);
-            if (hp) o.upstreams.push_back(*hp);
+            bool tls = v.starts_with("https://");
+            auto hp = parse_host_port(tls ? std::string_view(v).substr(8) : std::string_view(v));
+            if (hp) o.upstreams.push_back({hp->first, hp->second, tls});
             return hp.has_value();
           },
-          "HOST:PORT", "", "a node as HOST:PORT, in addition to the registry's"),
+          "HOST:PORT", "",
+          "a node as HOST:PORT (plain) or https://HOST:PORT, in addition to the registry's"),
+      Option::text("advertise-url", &o.advertise_url, "",
+                   "the URL clients reach this gateway at: registered at the registries as app "
+                   "STATUS-GATEWAY and listed by GET /api/gateways")
+          .default_shown("http[s]://BIND:PORT")
+          .valid_if(
+              [](const std::string& v) {
+                try {
+                  common::parse_base_url(v);
+                  return true;
+                } catch (const std::invalid_argument&) {
+                  return false;
+                }
+              },
+              "an http:// or https:// URL"),
       Option::text("web-root", &o.web_root, "", "directory with the web client")
           .valid_if(
               [](const std::string& v) {
@@ -67,6 +83,12 @@ std::vector<common::Option> option_table(GatewayOptions& o) {
           "a Host the gateway answers to, NAME or NAME:PORT (against DNS rebinding; others get 421); '*' for any; 127.0.0.1, localhost and ::1 are always answered")
           .comma_lists()
           .default_shown("also the bind address"),
+      Option::integer("redirect-port", &o.redirect_port, 0, 65535, 0,
+                      "with --tls-cert: also serve plain HTTP on this port, answering 308 to the "
+                      "https:// URL (/health is served; 0: off)"),
+      Option::integer("hsts-max-age", &o.hsts_max_age, 0, 63072000, 31536000,
+                      "with --tls-cert: Strict-Transport-Security max-age (seconds) on every "
+                      "answer (0: no header)"),
       Option::integer("max-streams-per-client", &o.max_streams_per_client, 0, 1000000, 32,
                       "open /api/events streams one client address may hold (0: no cap)"),
       Option::integer("max-upstream-body", &o.proxy.response_body_limit, 1024, 1024LL * 1024 * 1024,
@@ -159,6 +181,10 @@ void finish_options(GatewayOptions& o, const common::Config& c) {
   if (!c.has("rate-burst")) o.rate_burst = 2 * o.rate_limit;
   if (o.rate_limit > 0 && o.rate_burst < 1) throw ConfigError("--rate-burst must be at least 1");
   if (o.ejection.max < o.ejection.base) o.ejection.max = o.ejection.base;
+  if (o.redirect_port != 0 && o.server.tls_cert_file.empty())
+    throw ConfigError("--redirect-port needs --tls-cert and --tls-key (it redirects to HTTPS)");
+  if (o.redirect_port != 0 && o.redirect_port == o.server.port)
+    throw ConfigError("--redirect-port must differ from --port");
   if (o.registries.empty() && o.upstreams.empty())
     throw ConfigError("give at least one --registry-url or --upstream");
 }

@@ -39,8 +39,17 @@ struct GatewayOptions {
   common::ServerOptions server;
   std::vector<common::BaseUrl> registries;
   std::string app = "STATUS-NODE";
-  std::vector<std::pair<std::string, unsigned short>> upstreams;  // --upstream HOST:PORT
+  struct Upstream {
+    std::string host;
+    unsigned short port = 0;
+    bool tls = false;  // given as https://HOST:PORT
+  };
+  std::vector<Upstream> upstreams;  // --upstream [http[s]://]HOST:PORT
   std::string web_root;
+  /// The URL clients reach this gateway at; registered (app STATUS-GATEWAY) at the registries
+  /// and listed by /api/gateways. Empty: http[s]://BIND:PORT (127.0.0.1 when bound to any).
+  std::string advertise_url;
+  std::string gateway_app = "STATUS-GATEWAY";
   ProxyOptions proxy;
   EjectionPolicy ejection;
   double rate_limit = 100;  // requests/s per client (address; IPv6: /64); 0 = off
@@ -50,6 +59,10 @@ struct GatewayOptions {
   /// any_host. Other Host values → 421.
   std::vector<std::string> allowed_hosts;
   bool any_host = false;
+  /// With TLS: a plain HTTP listener on this port answering 308 to https:// (/health served);
+  /// 0: none.
+  unsigned short redirect_port = 0;
+  long hsts_max_age = 31536000;  // Strict-Transport-Security on HTTPS answers; 0: not sent
   std::size_t max_streams_per_client = 32;  // /api/events streams per client; 0 = no cap
   common::Networks metrics_from;            // who may read /metrics
   milliseconds registry_interval{500};

@@ -2,11 +2,13 @@
 
 #include "common/deadlines.hpp"
 #include "common/log.hpp"
+#include "common/tls.hpp"
 #include "gateway/balancer.hpp"
 #include "gateway/headers.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -28,9 +30,13 @@ namespace {
 // One kept-alive connection to a node; owned by one I/O thread. Its timeouts are a deadline
 // swept by the thread (common/deadlines.hpp): when it passes, the socket is closed, the pending
 // operation fails, and expired() tells the failure was a timeout.
+// To an HTTPS node the connection speaks TLS over the same socket; io() hands the stream in
+// use to a generic callback, so each exchange step is written once for both.
 struct Conn final : common::Deadlines::Entry {
   Conn(asio::io_context& ioc, common::Deadlines& deadlines) : Entry(deadlines), stream(ioc) {}
   Socket stream;
+  std::shared_ptr<asio::ssl::context> tls_ctx;  // before the TLS stream that uses it
+  std::optional<asio::ssl::stream<Socket&>> tls;
   beast::flat_buffer buffer;
   bool reused = false;
   Clock::time_point idle_since{};
@@ -41,6 +47,17 @@ struct Conn final : common::Deadlines::Entry {
     stream.close(ec);
   }
   void on_expire() override { close(); }
+  template <class F>
+  void io(F&& f) {
+    if (tls) f(*tls);
+    else f(stream);
+  }
+  // Begins TLS on the connected socket, expecting a certificate that names `name`.
+  bool start_tls(const std::string& name) {
+    tls_ctx = common::client_tls_context();
+    tls.emplace(stream, *tls_ctx);
+    return common::expect_server_name(tls->native_handle(), name);
+  }
   // Usable as far as we can tell without a syscall. A connection the node has closed meanwhile
   // shows as a failed write or an EOF before any answer byte: a "stale" failure, retried (a peek
   // per request would cost a fifth of the proxy's syscalls).
@@ -164,20 +181,34 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
       if (ec) return self->failed(ec, true);
       beast::error_code ignored;
       self->conn_->stream.set_option(tcp::no_delay(true), ignored);
-      self->send();
+      if (!self->inst_->tls()) return self->send();
+      self->handshake();
     });
   }
 
  private:
+  // An HTTPS node: its certificate verified against --tls-ca and the name it was discovered
+  // by, within the connect timeout. A failure counts as one to connect.
+  void handshake() {
+    if (!conn_->start_tls(inst_->tls_name())) return failed(asio::error::invalid_argument, true);
+    conn_->tls->async_handshake(asio::ssl::stream_base::client,
+                                [self = shared_from_this()](beast::error_code ec) {
+                                  if (ec) return self->failed(ec, true);
+                                  self->send();
+                                });
+  }
+
   void send() {
     auto now = Clock::now();
     conn_->expires_at(now + std::min<Clock::duration>(proxy_.options_.first_byte_timeout,
                                                       deadline_ - now));
-    asio::async_write(conn_->stream, asio::buffer(wire_),
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                        if (ec) return self->failed(ec, false);
-                        self->read_head();
-                      });
+    conn_->io([this](auto& s) {
+      asio::async_write(s, asio::buffer(wire_),
+                        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                          if (ec) return self->failed(ec, false);
+                          self->read_head();
+                        });
+    });
   }
 
   void read_head() {
@@ -185,10 +216,12 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
     parser_->body_limit(proxy_.options_.response_body_limit);
     parser_->header_limit(static_cast<std::uint32_t>(proxy_.options_.response_header_limit));
     if (head_) parser_->skip(true);
-    http::async_read_header(conn_->stream, conn_->buffer, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                              self->on_head(ec);
-                            });
+    conn_->io([this](auto& s) {
+      http::async_read_header(s, conn_->buffer, *parser_,
+                              [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                self->on_head(ec);
+                              });
+    });
   }
 
   void on_head(beast::error_code ec) {
@@ -228,10 +261,12 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
     }
     if (is_event_stream(head)) return begin_stream();
     if (parser_->is_done()) return on_body({});
-    http::async_read(conn_->stream, conn_->buffer, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->on_body(ec);
-                     });
+    conn_->io([this](auto& s) {
+      http::async_read(s, conn_->buffer, *parser_,
+                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                         self->on_body(ec);
+                       });
+    });
   }
 
   void on_body(beast::error_code ec) {
@@ -271,10 +306,12 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
       else if (parser_->is_done()) ec = http::error::end_of_stream;
     }
     if (ec) return end_stream();
-    http::async_read_some(conn_->stream, conn_->buffer, *parser_,
-                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                            self->pump(ec);
-                          });
+    conn_->io([this](auto& s) {
+      http::async_read_some(s, conn_->buffer, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->pump(ec);
+                            });
+    });
   }
 
   // The node may be silent for long; notice a departed client within a second anyway.

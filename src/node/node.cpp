@@ -308,7 +308,8 @@ void Node::start() {
   }
   server_->start();
   started_ = true;
-  directory_->set_self({node_id(), incarnation_, options_.advertise_host, port()});
+  directory_->set_self(
+      {node_id(), incarnation_, options_.advertise_host, port(), options_.server.tls != nullptr});
   spdlog::info("event=listening node_id={} port={} data_dir={} replication={} sync={}", node_id(),
                port(), options_.store.data_dir, replicator_ ? "rabbitmq" : "off",
                sync_name(store_->sync_state()));
@@ -317,6 +318,7 @@ void Node::start() {
     info.instance_id = node_id();
     info.host = options_.advertise_host;
     info.port = port();
+    info.secure = options_.server.tls != nullptr;
     info.renewal_interval_s = options_.lease_renewal_s;
     info.duration_s = options_.lease_duration_s;
     // Registered by the sync task once the first look at the peers found no live process with

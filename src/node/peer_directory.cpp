@@ -25,8 +25,9 @@ std::int64_t wall_ms() {
 std::string normalize(const std::string& url) {
   try {
     auto b = common::parse_base_url(url);
-    std::string host = b.host == "localhost" ? "127.0.0.1" : b.host;
-    return "http://" + host + ":" + std::to_string(b.port) + b.path;
+    // Over https the name stays: it is what the peer's certificate is checked against.
+    if (b.host == "localhost" && !b.tls) b.host = "127.0.0.1";
+    return b.str();
   } catch (const std::exception&) {
     return url;
   }
@@ -79,7 +80,8 @@ void PeerDirectory::probe(PeerInfo& p) const {
     {
       std::lock_guard lock(mutex_);
       headers.emplace_back("X-Status-Node-Id", self_.node_id);
-      headers.emplace_back("X-Status-Node-Url", "http://" + self_.advertise_host + ":" +
+      headers.emplace_back("X-Status-Node-Url", std::string(self_.tls ? "https://" : "http://") +
+                                                    self_.advertise_host + ":" +
                                                     std::to_string(self_.port));
     }
     auto r = common::http_request(http::verb::get, common::parse_base_url(p.url), "/internal/state",

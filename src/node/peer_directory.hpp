@@ -34,6 +34,7 @@ struct SelfInfo {
   std::string incarnation;
   std::string advertise_host;
   unsigned short port = 0;
+  bool tls = false;  // serves HTTPS
 };
 
 /// Thread-safe: refresh() from one background task, the readers from any thread.

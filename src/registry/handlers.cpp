@@ -521,9 +521,11 @@ std::string render_dashboard(const Snapshot& snapshot, std::int64_t now_ms) {
            "<th>Last renewal</th><th>Lease</th></tr>\n";
     for (const auto& in : snapshot.instances) {
       std::string status(to_string(in.effective_status()));
-      std::string url = in.home_page_url.empty()
-                            ? "http://" + in.host_name + ":" + std::to_string(in.port) + "/"
-                            : in.home_page_url;
+      std::string url =
+          !in.home_page_url.empty() ? in.home_page_url
+          : in.secure_port_enabled
+              ? "https://" + in.host_name + ":" + std::to_string(in.secure_port) + "/"
+              : "http://" + in.host_name + ":" + std::to_string(in.port) + "/";
       double ago = static_cast<double>(now_ms - in.last_renewal_ts) / 1000.0;
       out << "<tr><td>" << escape_html(in.app) << "</td><td>" << escape_html(in.instance_id)
           << "</td><td class=\"" << status << "\">" << status;

@@ -42,16 +42,30 @@ class Reply:
         return f"Reply({self.status}, {self.body[:300]!r})"
 
 
-def request(method, url, body=None, headers=None, timeout=10, cafile=None):
-    """One HTTP request on a new connection. `body` may be bytes, str or a JSON-able object.
-    Credentials in the URL (http://user:password@host/…) are sent as HTTP Basic. An https:// URL
-    is checked against `cafile` (default: the system's store), host name included."""
+# Whom https:// requests trust: set by trust() (a test's private CA), else the system store.
+TLS_CONTEXT = None
+
+
+def trust(ca_file):
+    """https:// URLs of request() (and of everything built on it) verify against `ca_file`."""
+    global TLS_CONTEXT
+    TLS_CONTEXT = ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
+
+
+def connection(url, timeout=10):
     u = urllib.parse.urlsplit(url)
     if u.scheme == "https":
-        conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=timeout,
-                                           context=ssl.create_default_context(cafile=cafile))
-    else:
-        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+        return http.client.HTTPSConnection(u.hostname, u.port, timeout=timeout,
+                                           context=TLS_CONTEXT or ssl.create_default_context())
+    return http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+
+
+def request(method, url, body=None, headers=None, timeout=10):
+    """One HTTP request on a new connection. `body` may be bytes, str or a JSON-able object.
+    Credentials in the URL (http://user:password@host/…) are sent as HTTP Basic. https://
+    verifies against trust()'s CA."""
+    u = urllib.parse.urlsplit(url)
+    conn = connection(url, timeout)
     hdrs = dict(headers or {})
     if u.username is not None:
         pair = f"{urllib.parse.unquote(u.username)}:{urllib.parse.unquote(u.password or '')}"
@@ -151,8 +165,7 @@ class Client:
     """A kept-alive HTTP/1.1 connection that reconnects after an error; one per thread."""
 
     def __init__(self, url, timeout=10):
-        u = urllib.parse.urlsplit(url)
-        self.host, self.port, self.timeout = u.hostname, u.port, timeout
+        self.url, self.timeout = url, timeout
         self.conn = None
 
     def request(self, method, path, body=None, headers=None):
@@ -163,7 +176,7 @@ class Client:
         if isinstance(body, str):
             body = body.encode()
         if self.conn is None:
-            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            self.conn = connection(self.url, self.timeout)
         try:
             self.conn.request(method, path, body=body, headers=hdrs)
             r = self.conn.getresponse()
@@ -277,6 +290,8 @@ class Proc:
 
     @property
     def url(self):
+        if "--tls-cert" in self.args:
+            return f"https://localhost:{self.port}"
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, wait=True, ready_status=(200,)):

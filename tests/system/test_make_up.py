@@ -9,6 +9,7 @@ fails at, the `up` fixture stops every process of its runs (see Up.cleanup).
 import contextlib
 import fcntl
 import hashlib
+import http.client
 import os
 import re
 import select
@@ -275,8 +276,7 @@ class Up:
         assert os.stat(path).st_mode & 0o777 == 0o600
         with open(path) as f:
             password = f.read().strip()
-        r = request("POST", self.gateway + "/api/sessions", {"username": "admin", "password": password},
-                    cafile=self.cafile)
+        r = request("POST", self.gateway + "/api/sessions", {"username": "admin", "password": password})
         assert r.status == 201, r
         return {"Authorization": "Bearer " + r.json()["token"]}
 
@@ -293,7 +293,9 @@ class Up:
         """Whatever happened in the test (scripts/up hung, died, or was never told to stop):
         nothing of this run survives it. scripts/up gets its chance to stop everything in order;
         then whatever up.pids still names is killed, the broker stopped through rabbitmq-private,
-        and anything left with this run's directories in its command line killed."""
+        and anything left with this run's directories in its command line killed. https://
+        requests trust the system's store again (a TLS test trusted its CA)."""
+        harness.trust(None)
         try:
             if self.tty is not None:
                 self.hang_up()
@@ -561,6 +563,7 @@ def test_make_up_tls_on_every_hop_and_ctrl_c(up):
     verified with the printed CA, its plain port redirecting; Ctrl-C stops everything."""
     u = up(3, tls=True).start()
     out, ca = u.output(), u.cafile
+    harness.trust(ca)  # from here on, https:// requests verify against the printed CA
     # The banner: the CA to trust, the https URL, and how to trust it.
     assert f"CA to trust         {ca}" in out, out
     assert f"{u.gateway}/" in out
@@ -594,11 +597,13 @@ def test_make_up_tls_on_every_hop_and_ctrl_c(up):
         cmd = open(f"/proc/{u.pids[name]}/cmdline", "rb").read().decode().split("\0")
         assert cmd[cmd.index("--amqp-ca") + 1] == ca, cmd
 
-    # The gateway over HTTPS, verified against the printed CA (and refused without it).
-    r = request("GET", u.gateway + "/health", cafile=ca)
+    # The gateway over HTTPS, verified against the printed CA (and refused without it: the
+    # system's store does not know the private CA).
+    r = request("GET", u.gateway + "/health")
     assert r.status == 200, r
     with pytest.raises(ssl.SSLCertVerificationError):
-        request("GET", u.gateway + "/health")  # the system's store does not know the private CA
+        http.client.HTTPSConnection("127.0.0.1", u.gateway_tls_port, timeout=5,
+                                    context=ssl.create_default_context()).request("GET", "/health")
     # The plain port: 308 to the same path over HTTPS; its /health answers itself.
     plain = f"http://127.0.0.1:{u.gateway_port}"
     r = request("GET", plain + "/api/statuses?limit=5")
@@ -608,16 +613,16 @@ def test_make_up_tls_on_every_hop_and_ctrl_c(up):
 
     # A write through the gateway reaches all three nodes; each node read over HTTPS with the CA.
     r = request("PUT", u.gateway + "/api/statuses/tlsalice", {"statusText": "over TLS"},
-                headers={"X-Consistency": "all", **u.admin()}, cafile=ca)
+                headers={"X-Consistency": "all", **u.admin()})
     assert r.status == 201, r
     assert r.header("X-Replicated") == "3/3", r.headers
     for i in range(3):
-        got = request("GET", f"https://127.0.0.1:{u.node_base + i}/api/statuses/tlsalice", cafile=ca)
+        got = request("GET", f"https://127.0.0.1:{u.node_base + i}/api/statuses/tlsalice")
         assert got.status == 200 and got.json()["statusText"] == "over TLS", (i + 1, got)
     # The nodes registered their https:// URLs (securePort on) with the registry, over HTTPS.
     reg = open(os.path.join(u.run_dir, "registry-credentials")).readline().strip()
     apps = request("GET", f"https://{reg}@127.0.0.1:{u.registry_port}/eureka/apps/STATUS-NODE",
-                   headers={"Accept": "application/json"}, cafile=ca)
+                   headers={"Accept": "application/json"})
     assert apps.status == 200, apps
     instances = apps.json()["application"]["instance"]
     assert sorted(inst["securePort"]["$"] for inst in instances) == \

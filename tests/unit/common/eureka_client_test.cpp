@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -107,6 +108,25 @@ TEST(EurekaClient, RegistrationBodyLooksLikeTheJavaClients) {
   EXPECT_EQ(in.at("lastDirtyTimestamp"), "1234");
 }
 
+TEST(EurekaClient, SecureInstanceRegistersItsSecurePortAndHttpsUrls) {
+  auto info = node_info();
+  info.secure = true;
+  json::value doc = json::parse(EurekaClient::registration_body(info, "UP", 1));
+  const auto& in = doc.at("instance");
+  EXPECT_EQ(in.at("securePort"), json::parse(R"({"$":8081,"@enabled":"true"})"));
+  EXPECT_EQ(in.at("port").at("@enabled"), "false");
+  EXPECT_EQ(in.at("homePageUrl"), "https://127.0.0.1:8081/");
+  EXPECT_EQ(in.at("healthCheckUrl"), "https://127.0.0.1:8081/health");
+  EXPECT_EQ(in.at("secureHealthCheckUrl"), "https://127.0.0.1:8081/health");
+  // Read back, it is called over https on that port.
+  auto list = parse_discovered(json::serialize(json::object{
+      {"application", json::object{{"name", "STATUS-NODE"}, {"instance", json::array{in}}}}}));
+  ASSERT_TRUE(list && list->size() == 1);
+  EXPECT_EQ(list->at(0).url, "https://127.0.0.1:8081");
+  json::value plain = json::parse(EurekaClient::registration_body(node_info(), "UP", 1));
+  EXPECT_FALSE(plain.at("instance").as_object().contains("secureHealthCheckUrl"));
+}
+
 TEST(EurekaClient, RegistersHeartbeatsReregistersOn404AndDeregisters) {
   FakeRegistry registry;
   EurekaClient client({registry.url()}, node_info());
@@ -194,6 +214,11 @@ TEST(EurekaDiscovery, ParsesEurekaJsonLeniently) {
       R"({"applications":{"application":[{"name":"X","instance":{"hostName":"h","port":{"$":"81","@enabled":true}}}]}})");
   ASSERT_TRUE(lone);
   EXPECT_EQ(lone->at(0).url, "http://h:81");
+  // Both ports given, the secure one enabled (as Eureka's Java clients register with TLS).
+  auto secure = parse_discovered(R"({"application":{"instance":{"hostName":"h",
+    "port":{"$":80,"@enabled":"false"},"securePort":{"$":8443,"@enabled":"true"}}}})");
+  ASSERT_TRUE(secure);
+  EXPECT_EQ(secure->at(0).url, "https://h:8443");
   EXPECT_FALSE(parse_discovered("nope"));
   EXPECT_FALSE(parse_discovered("{}"));
 }

@@ -4,6 +4,7 @@
 // Asio's SSL stream verifying against that CA and the host name.
 #include "common/config.hpp"
 #include "common/http.hpp"
+#include "common/http_client.hpp"
 #include "common/http_server.hpp"
 #include "common/metrics.hpp"
 #include "common/tls.hpp"
@@ -49,6 +50,7 @@ struct Pki {
   std::string b_crt, b_key;            // CN=server-b, same names, same CA
   std::string expired_crt;             // with a_key, expired yesterday
   std::string other_crt, other_key;    // signed by ca2
+  std::string elsewhere_crt, elsewhere_key;  // the test CA's, for elsewhere.example only
   bool ok = false;
 
   static int run(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
@@ -62,24 +64,27 @@ struct Pki {
     a_crt = p("a.crt"), a_key = p("a.key"), b_crt = p("b.crt"), b_key = p("b.key");
     expired_crt = p("expired.crt");
     other_crt = p("other.crt"), other_key = p("other.key");
+    elsewhere_crt = p("elsewhere.crt"), elsewhere_key = p("elsewhere.key");
     std::ofstream(p("ext")) << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
+    std::ofstream(p("ext-elsewhere")) << "subjectAltName=DNS:elsewhere.example\n";
     const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes ";
     auto leaf = [&](const std::string& name, const std::string& ca_name, const char* days,
-                    int serial) {
+                    int serial, const char* ext = "ext") {
       std::string key = p((name + ".key").c_str());
       std::string csr = p((name + ".csr").c_str());
       return run("openssl req" + ec + "-keyout " + key + " -out " + csr + " -subj /CN=" + name) ==
                  0 &&
              run("openssl x509 -req -in " + csr + " -CA " + p((ca_name + ".crt").c_str()) +
                  " -CAkey " + p((ca_name + ".key").c_str()) + " -set_serial " +
-                 std::to_string(serial) + " -days " + days + " -extfile " + p("ext") + " -out " +
+                 std::to_string(serial) + " -days " + days + " -extfile " + p(ext) + " -out " +
                  p((name + ".crt").c_str())) == 0;
     };
     ok = run("openssl req -x509" + ec + "-keyout " + p("ca.key") + " -out " + ca +
              " -days 2 -subj /CN=Test-CA") == 0 &&
          run("openssl req -x509" + ec + "-keyout " + p("ca2.key") + " -out " + ca2 +
              " -days 2 -subj /CN=Other-CA") == 0 &&
-         leaf("a", "ca", "2", 1) && leaf("b", "ca", "2", 2) && leaf("other", "ca2", "2", 3);
+         leaf("a", "ca", "2", 1) && leaf("b", "ca", "2", 2) && leaf("other", "ca2", "2", 3) &&
+         leaf("elsewhere", "ca", "2", 5, "ext-elsewhere");
     // The expired one: the key of a, notAfter before notBefore (= now), i.e. in the past.
     ok = ok && run("openssl x509 -req -in " + p("a.csr") + " -CA " + ca + " -CAkey " +
                    p("ca.key") + " -set_serial 4 -days -1 -extfile " + p("ext") + " -out " +
@@ -379,6 +384,74 @@ TEST_F(Tls, ClientsRefuseTheWrongCaTheWrongNameAndAnExpiredCertificate) {
     EXPECT_EQ(SSL_get_verify_result(c.s->native_handle()), X509_V_ERR_CERT_HAS_EXPIRED);
     server->stop();
   }
+}
+
+// common::http_request and http_stream, the client side of every background caller (registry,
+// peers, statusctl), against the process's trust set by configure_client_tls.
+TEST_F(Tls, HttpClientVerifiesTheServerAgainstTheConfiguredCa) {
+  configure_client_tls(pki().ca);
+  auto server = serve({}, pki().a_crt, pki().a_key, nullptr);
+  for (const char* host : {"localhost", "127.0.0.1"}) {
+    auto base =
+        parse_base_url("https://" + std::string(host) + ":" + std::to_string(server->port()));
+    EXPECT_TRUE(base.tls);
+    EXPECT_EQ(base.str(), "https://" + std::string(host) + ":" + std::to_string(server->port()));
+    auto r = http_request(http::verb::get, base, "/over-tls", {}, {}, 3s);
+    ASSERT_TRUE(r.ok()) << host << ": " << r.ec.message();
+    EXPECT_EQ(r.res.result_int(), 200);
+    EXPECT_EQ(r.res.body(), "/over-tls");
+    std::string got;
+    int status = http_stream(base, "/streamed", {}, 3s, [&](std::string_view d) {
+      got += d;
+      return true;
+    });
+    EXPECT_EQ(status, 200);
+    EXPECT_EQ(got, "/streamed");
+  }
+  server->stop();
+  configure_client_tls("");
+}
+
+TEST_F(Tls, HttpClientRefusesTheWrongCaTheWrongNameAndAnExpiredCertificate) {
+  configure_client_tls(pki().ca);
+  Metrics metrics;
+  auto refused = [&](const std::string& crt, const std::string& key, const std::string& host) {
+    auto server = serve({}, crt, key, &metrics);
+    auto base = parse_base_url("https://" + host + ":" + std::to_string(server->port()));
+    auto r = http_request(http::verb::get, base, "/", {}, {}, 3s);
+    int status = http_stream(base, "/", {}, 3s, [](std::string_view) { return true; });
+    server->stop();
+    EXPECT_EQ(status, 0);
+    return r.ok() ? std::string("accepted") : r.ec.message();
+  };
+  EXPECT_NE(refused(pki().other_crt, pki().other_key, "localhost").find("certificate verify failed"),
+            std::string::npos);
+  EXPECT_NE(refused(pki().expired_crt, pki().a_key, "localhost").find("certificate verify failed"),
+            std::string::npos);
+  EXPECT_NE(refused(pki().elsewhere_crt, pki().elsewhere_key, "localhost")
+                .find("certificate verify failed"),
+            std::string::npos);
+  // Plain http:// to the TLS port gets no answer it could mistake for one.
+  auto plain = serve({}, pki().a_crt, pki().a_key, nullptr);
+  auto p = http_request(http::verb::get,
+                        parse_base_url("http://127.0.0.1:" + std::to_string(plain->port())), "/", {},
+                        {}, 3s);
+  plain->stop();
+  EXPECT_FALSE(p.ok() && p.res.result_int() == 200);
+  EXPECT_GE(metrics.value("http_tls_handshake_failures_total"), 6);
+  configure_client_tls("");
+}
+
+TEST_F(Tls, ClientTrustErrorsNameTheFile) {
+  for (const std::string& bad : {pki().path("missing.pem"), pki().path("ext")}) {
+    try {
+      configure_client_tls(bad);
+      ADD_FAILURE() << bad;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_NO_THROW(configure_client_tls(""));  // the system store
 }
 
 TEST_F(Tls, ReloadReachesNewConnectionsWhileOpenOnesKeepWorking) {

@@ -40,6 +40,13 @@ TEST(Http, ParseBaseUrl) {
   EXPECT_THROW(parse_base_url("ftp://x/"), std::invalid_argument);
   EXPECT_TRUE(b.user.empty());
   EXPECT_EQ(b.redacted(), "http://127.0.0.1:8761/eureka");
+  EXPECT_FALSE(b.tls);
+  auto s = parse_base_url("https://u:pw@registry.example/eureka");
+  EXPECT_TRUE(s.tls);
+  EXPECT_EQ(s.port, 443);
+  EXPECT_EQ(s.str(), "https://registry.example:443/eureka");
+  EXPECT_EQ(s.redacted(), "https://u:***@registry.example:443/eureka");
+  EXPECT_EQ(parse_base_url("http://h/").port, 80);
 }
 
 TEST(Http, ParseBaseUrlWithCredentials) {

@@ -88,7 +88,7 @@ TEST(NodeOptions, BadConfiguration) {
   auto amqp = error_of({d}, {{"STATUS_AMQP_URL", "http://u:s3cret@h/"}});
   EXPECT_EQ(amqp, "--amqp-url must be an amqp:// URL, got 'http://u:***@h/'");
   auto registry = error_of({d, "--registry-url", "ftp://node:s3cret@h/eureka"});
-  EXPECT_EQ(registry, "--registry-url must be an http:// URL, got 'ftp://node:***@h/eureka'");
+  EXPECT_EQ(registry, "--registry-url must be an http:// or https:// URL, got 'ftp://node:***@h/eureka'");
   EXPECT_NE(error_of({d, "--amqp-url", "amqp://h/"}).find("--cluster-key-file"), std::string::npos);
 }
 

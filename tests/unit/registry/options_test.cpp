@@ -49,7 +49,7 @@ TEST(RegistryOptions, BadConfiguration) {
   EXPECT_EQ(error_of({"--eviction-interval-ms", "5"}),
             "--eviction-interval-ms must be a count of ms in 10..1000, got '5'");
   EXPECT_EQ(error_of({"--peer", "ftp://u:s3cret@h/eureka"}),
-            "--peer must be an http:// URL, got 'ftp://u:***@h/eureka'");
+            "--peer must be an http:// or https:// URL, got 'ftp://u:***@h/eureka'");
   EXPECT_EQ(error_of({"--protect-reads"}), "--protect-reads needs --credentials-file");
   EXPECT_EQ(error_of({"--log-level", "off"}),
             "--log-level must be one of debug, info, warn, error, got 'off'");
