@@ -22,6 +22,11 @@ void Exchange::respond_serialized(int status, std::string head, std::string body
   respond(parser.release());
 }
 
+const TraceContext& Exchange::trace() const {
+  static const TraceContext none;
+  return none;
+}
+
 HttpServer::HttpServer(ServerOptions options, Handler handler, Metrics* metrics)
     : options_(std::move(options)), handler_(std::move(handler)), metrics_(metrics),
       per_client_(options_.max_connections_per_client) {
@@ -48,7 +53,7 @@ std::vector<Option> server_option_rows(ServerOptions& o, ServerRowDefaults d) {
   auto threads = Option::integer("threads", &o.threads, 1, 256,
                                  d.threads > 0 ? d.threads : default_threads(),
                                  "number of I/O threads");
-  return {
+  std::vector<Option> rows{
       Option::integer("port", &o.port, 0, 65535, d.port,
                       "TCP port to listen on (0: any free port, logged)"),
       Option::text("bind", &o.bind, "127.0.0.1", "address to listen on"),
@@ -71,6 +76,8 @@ std::vector<Option> server_option_rows(ServerOptions& o, ServerRowDefaults d) {
                    "(registry, nodes, peers) are verified against")
           .default_shown("the system store"),
   };
+  for (auto& r : trace_option_rows(o.trace)) rows.push_back(std::move(r));
+  return rows;
 }
 
 void load_server_tls(ServerOptions& o) {

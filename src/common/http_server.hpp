@@ -5,6 +5,7 @@
 #include "common/client_address.hpp"
 #include "common/config.hpp"
 #include "common/http.hpp"
+#include "common/trace.hpp"
 #include "common/metrics.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -49,6 +50,9 @@ class Exchange {
   virtual bool open() const = 0;
   /// Route label used for metrics, e.g. "/api/statuses/{username}".
   virtual void set_route(std::string route) = 0;
+  /// The request's span (common/trace.hpp): a child of the caller's `traceparent`, or a new
+  /// trace. It ends when the answer (or a stream's head) is handed over.
+  virtual const TraceContext& trace() const;
   /// The executor of the connection's I/O thread (for timers bound to this exchange).
   virtual boost::asio::any_io_executor executor() = 0;
   virtual std::string remote_address() const = 0;
@@ -94,6 +98,8 @@ struct ServerOptions {
   std::string tls_cert_file, tls_key_file;
   /// --tls-ca: whom this process's client sides trust (empty: the system store).
   std::string tls_ca_file;
+  /// --otlp-endpoint, --trace-sample-ratio (set up by run_main).
+  TraceOptions trace;
 };
 
 /// The defaults in which the servers' shared rows differ.
@@ -103,7 +109,7 @@ struct ServerRowDefaults {
 };
 /// The option rows every server shares, stored into `o`: --port, --bind, --threads,
 /// --idle-timeout-ms, --read-timeout-ms, --max-connections, --max-connections-per-client,
-/// --tls-cert, --tls-key, --tls-ca.
+/// --tls-cert, --tls-key, --tls-ca, --otlp-endpoint, --trace-sample-ratio.
 std::vector<Option> server_option_rows(ServerOptions& o, ServerRowDefaults defaults);
 /// The rule between the TLS rows (both or neither) and, when given, loads them into `o.tls`;
 /// sets the client sides' trust (configure_client_tls) from --tls-ca.

@@ -398,14 +398,26 @@ class Session final : public std::enable_shared_from_this<Session<Stream>>, publ
   std::array<char, 512> sink_{};
 };
 
+// Probes, metrics and the nodes' internal calls (many per second) start no sampled traces of
+// their own; a caller's sampled traceparent is still followed.
+inline bool starts_traces(beast::string_view target) {
+  std::string_view t(target.data(), target.size());
+  return !(t.starts_with("/internal/") || t.starts_with("/health") || t.starts_with("/metrics") ||
+           t.starts_with("/eureka/apps"));
+}
+
 template <class Stream>
 class ExchangeImpl final : public Exchange {
   using S = Session<Stream>;
 
  public:
-  ExchangeImpl(std::shared_ptr<S> s, bool keep_alive, std::string method)
+  ExchangeImpl(std::shared_ptr<S> s, bool keep_alive, std::string method,
+               std::string_view traceparent, bool may_start_trace)
       : session_(std::move(s)), keep_alive_(keep_alive), method_(std::move(method)),
-        started_(Clock::now()), remote_(session_->remote_) {}
+        started_(Clock::now()), remote_(session_->remote_),
+        trace_(server_span(traceparent, may_start_trace)) {
+    if (trace_.sampled) started_ns_ = unix_ns();
+  }
   ~ExchangeImpl() override {
     if (!done_.exchange(true)) {
       // A handler dropped the request without answering: never leave the client hanging.
@@ -419,10 +431,12 @@ class ExchangeImpl final : public Exchange {
   }
   void respond(Response res) override {
     if (done_.exchange(true)) return;
+    end_trace(res.result_int());
     post_send(std::make_shared<Response>(std::move(res)));
   }
   void respond_serialized(int status, std::string head, std::string body) override {
     if (done_.exchange(true)) return;
+    end_trace(status);
     auto out = std::make_shared<typename S::Serialized>(
         typename S::Serialized{std::move(head), std::move(body)});
     // done_ is set: route_ and method_ are not read again here.
@@ -434,6 +448,7 @@ class ExchangeImpl final : public Exchange {
   }
   void begin_stream(Response head) override {
     if (done_.exchange(true)) return;
+    end_trace(head.result_int());
     streaming_ = true;
     auto h = std::make_shared<Response>(std::move(head));
     session_->stream_open_ = true;
@@ -454,8 +469,24 @@ class ExchangeImpl final : public Exchange {
   void set_route(std::string route) override { route_ = std::move(route); }
   asio::any_io_executor executor() override { return session_->stream_.get_executor(); }
   std::string remote_address() const override { return remote_; }
+  const TraceContext& trace() const override { return trace_; }
 
  private:
+  // The server span ends with the answer handed over (a stream's: with its head).
+  void end_trace(int status) {
+    if (!trace_.sampled) return;
+    Span s;
+    s.ctx = trace_;
+    s.name = method_ + " " + route_;
+    s.kind = 2;
+    s.start_unix_ns = started_ns_;
+    s.end_unix_ns = unix_ns();
+    s.attributes = {{"http.request.method", method_},
+                    {"http.route", route_},
+                    {"http.response.status_code", std::to_string(status)}};
+    s.error = status >= 500;
+    end_span(std::move(s));
+  }
   // Inline when called on the session's thread (an asynchronous handler such as the gateway's
   // proxy completes there), queued otherwise. Streams keep asio::post: their chunks may come
   // from several threads and must stay in order.
@@ -471,6 +502,8 @@ class ExchangeImpl final : public Exchange {
   std::string route_ = "(unknown)";  // until the handler names its route
   Clock::time_point started_;
   std::string remote_;
+  TraceContext trace_;
+  std::int64_t started_ns_ = 0;  // sampled spans only
   std::atomic<bool> done_{false};
   bool streaming_ = false;
 };
@@ -511,8 +544,12 @@ void Session<Stream>::on_read(beast::error_code ec) {
   http10_ = req.version() == 10;
   // The label is one of a fixed set: Beast accepts any token as a method, and a series per
   // made-up method would grow the metrics without bound.
+  auto tp = req.find("traceparent");
+  std::string_view traceparent;
+  if (tp != req.end()) traceparent = std::string_view(tp->value().data(), tp->value().size());
   auto ex = std::make_shared<ExchangeImpl<Stream>>(this->shared_from_this(), keep,
-                                                   std::string(method_label(req.method())));
+                                                   std::string(method_label(req.method())),
+                                                   traceparent, starts_traces(req.target()));
   try {
     server_.handler()(std::move(req), ex);
   } catch (const std::exception& e) {

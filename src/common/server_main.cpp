@@ -46,6 +46,11 @@ int run_main(int argc, char** argv, Config& config, const ServerMain& m) {
   spdlog::debug("event=config {}", config.describe());
   for (const auto& w : c.warnings) spdlog::warn("event=config_warning reason=\"{}\"", w);
   prepare_fd_limit(*m.server);
+  if (m.server) {
+    TraceOptions t = m.server->trace;
+    t.service = config.program();
+    configure_tracing(t);
+  }
 
   // Before any thread starts. SIGHUP is waited for only with TLS (else it stops the process,
   // as it always did).
@@ -80,6 +85,7 @@ int run_main(int argc, char** argv, Config& config, const ServerMain& m) {
   }
   spdlog::info("event=signal signal={}", sig);
   if (stop) stop();  // logs event=stopping … event=stopped
+  stop_tracing();    // the last spans go out
   std::lock_guard lock(failure->mutex);
   if (!failure->reason.empty()) {
     std::cerr << config.program() << ": " << failure->reason << "\n";

@@ -279,7 +279,9 @@ void Gateway::add_routes() {
                                               {{"Retry-After", "5"}}));
       }
     }
-    auto wire = upstream_request(req, ex->remote_address(), m.request_id);
+    auto wire = upstream_request(req, ex->remote_address(), m.request_id,
+                                 ex->trace().valid() ? ex->trace().traceparent() : std::string(),
+                                 options_.server.tls != nullptr);
     proxy_->forward(req, std::move(wire), ex, m.request_id, std::move(slot));
   };
   router_.set_fallback(

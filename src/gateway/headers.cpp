@@ -125,7 +125,8 @@ bool is_security_header(std::string_view name) {
 }  // namespace
 
 std::string upstream_request(const Request& req, std::string_view client_ip,
-                             std::string_view request_id) {
+                             std::string_view request_id, std::string_view traceparent,
+                             bool client_tls) {
   HopByHop hop(req.base());
   std::string out;
   out.reserve(320 + req.target().size() + req.body().size());
@@ -143,7 +144,9 @@ std::string upstream_request(const Request& req, std::string_view client_ip,
         prior_xff += view(f.value());
         continue;
       }
-      if (iequals(name, "X-Forwarded-Proto") || iequals(name, "X-Request-Id")) continue;
+      if (iequals(name, "X-Forwarded-Proto") || iequals(name, "X-Request-Id") ||
+          iequals(name, "traceparent"))
+        continue;
     }
     append_field(out, name, view(f.value()));
   }
@@ -153,8 +156,9 @@ std::string upstream_request(const Request& req, std::string_view client_ip,
     out += ", ";
   }
   out += client_ip;
-  out += "\r\nX-Forwarded-Proto: http\r\n";
+  out += client_tls ? "\r\nX-Forwarded-Proto: https\r\n" : "\r\nX-Forwarded-Proto: http\r\n";
   append_field(out, "X-Request-Id", request_id);
+  if (!traceparent.empty()) append_field(out, "traceparent", traceparent);
   // A length for any body, none for a bodiless GET/HEAD/DELETE.
   if (!req.body().empty() || req.method() == http::verb::post ||
       req.method() == http::verb::put || req.method() == http::verb::patch)

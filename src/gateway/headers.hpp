@@ -34,10 +34,13 @@ std::optional<std::string_view> framing_error(const Request& req);
 /// The bytes sent upstream for a client request, in one piece (one contiguous buffer is much
 /// cheaper to write than Beast's serializer's gather of one buffer per field): HTTP/1.1, the
 /// client's fields without the hop-by-hop ones (so keep-alive), X-Forwarded-For appended with
-/// `client_ip`, X-Forwarded-Proto and X-Request-Id set, and the body re-framed with our own
-/// Content-Length (never chunked; none for a bodiless GET/HEAD/DELETE).
+/// `client_ip`, X-Forwarded-Proto (https when the client came over TLS) and X-Request-Id set,
+/// the client's `traceparent` replaced by `traceparent` (the gateway's span; none when empty),
+/// and the body re-framed with our own Content-Length (never chunked; none for a bodiless
+/// GET/HEAD/DELETE).
 std::string upstream_request(const Request& req, std::string_view client_ip,
-                             std::string_view request_id);
+                             std::string_view request_id, std::string_view traceparent = {},
+                             bool client_tls = false);
 
 /// The head of the client's answer made from an upstream answer's head, for
 /// Exchange::respond_serialized: status line and fields without the hop-by-hop ones, the

@@ -2,7 +2,9 @@
 // RAII ownership of one rabbitmq-c connection with one channel. A connection belongs to the
 // thread that uses it (rabbitmq-c is not thread-safe); the one thing another thread may do is
 // trip its SocketBreaker, which shuts the socket down so a call blocked inside rabbitmq-c (a
-// send to a frozen or blocked broker has no deadline there) returns with an error.
+// send to a frozen or blocked broker has no deadline there) returns with an error. An amqps://
+// URL speaks TLS (rabbitmq-c's OpenSSL socket), the broker's certificate verified: its chain
+// against a CA file or the system's trust store, its name against the URL's host.
 
 #include <amqp.h>
 
@@ -18,6 +20,29 @@ class AmqpError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+/// What an amqp:// or amqps:// URL names (rabbitmq-c's parser: percent-decoded; port 5672, or
+/// 5671 for amqps://, when none is given; an empty vhost is the default one, "/").
+struct AmqpUrl {
+  std::string host;
+  int port = 5672;
+  std::string vhost = "/";
+  std::string user = "guest", password = "guest";
+  bool tls = false;  // amqps://
+};
+/// Throws AmqpError("malformed AMQP URL") (never with the URL: it holds a password).
+AmqpUrl parse_amqp_url(const std::string& url);
+
+/// The TLS files of amqps:// connections (amqp:// ones ignore them). PEM files, read at every
+/// connect, so a renewed certificate is used from the next reconnection on.
+struct AmqpTls {
+  std::string ca_file;    // the CA certificates the broker's must chain to; "": the system's
+  std::string cert_file;  // a client certificate (chain) for the broker, with key_file
+  std::string key_file;   // its private key, unencrypted
+};
+/// Why `file` cannot be the CA file of amqps:// connections (unreadable, or no PEM certificate
+/// in it), in one line naming it; "" when it can.
+std::string amqp_ca_file_problem(const std::string& file);
 
 /// Shuts down the socket of a connection from another thread. Thread-safe.
 class SocketBreaker {
@@ -36,10 +61,11 @@ class AmqpConnection {
  public:
   static constexpr amqp_channel_t kChannel = 1;
   static constexpr int kHeartbeatSeconds = 5;
-  /// Connects, logs in (advertising consumer_cancel_notify and connection.blocked, so the broker
-  /// tells us about a deleted queue and a resource alarm), opens channel 1 and arms `breaker`.
-  /// Throws AmqpError with the reason; nothing leaks on any failure.
-  AmqpConnection(const std::string& url, std::chrono::milliseconds timeout,
+  /// Connects (TCP and, for amqps://, the TLS handshake within `timeout`), logs in (advertising
+  /// consumer_cancel_notify and connection.blocked, so the broker tells us about a deleted queue
+  /// and a resource alarm), opens channel 1 and arms `breaker`. Throws AmqpError with the reason
+  /// (for TLS also OpenSSL's, e.g. why the certificate was refused); nothing leaks on any failure.
+  AmqpConnection(const std::string& url, const AmqpTls& tls, std::chrono::milliseconds timeout,
                  SocketBreaker* breaker = nullptr);
   ~AmqpConnection();
   AmqpConnection(const AmqpConnection&) = delete;
@@ -56,9 +82,14 @@ class AmqpConnection {
   void mark_broken() { broken_ = true; }
 
  private:
+  void open(const std::string& url, const AmqpTls& tls, std::chrono::milliseconds timeout);
+
   struct Destroy {
     void operator()(amqp_connection_state_t c) const { amqp_destroy_connection(c); }
   };
+  // Why OpenSSL refused the broker's certificate, filled during the handshake (the TLS context
+  // points at it, so it is declared before conn_, which owns that context, and outlives it).
+  std::string verify_failure_;
   std::unique_ptr<amqp_connection_state_t_, Destroy> conn_;
   SocketBreaker* breaker_ = nullptr;
   bool broken_ = false;

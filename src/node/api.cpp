@@ -315,11 +315,32 @@ void write_status(Request&& request, const common::RouteMatch& m, const Exchange
     w.username = w.input.username.value_or("");
     authorize_write(request, deps, w.username);
   }
+  // A traced write: its publish span (commit, outbox, the broker's confirm — until the answer)
+  // is what the replicated message names as the parent of the replicas' apply spans.
+  auto publish = std::make_shared<common::Span>();
+  if (ex->trace().sampled) {
+    publish->ctx = ex->trace().child();
+    publish->name = "publish";
+    publish->kind = 4;
+    publish->start_unix_ns = common::unix_ns();
+    w.traceparent = publish->ctx.traceparent();
+  }
   auto req = std::make_shared<Request>(std::move(request));
-  deps.store.write(std::move(w), [req, ex, m, sync_all, &deps](WriteResult r) {
+  deps.store.write(std::move(w), [req, ex, m, sync_all, publish, &deps](WriteResult r) {
     auto result = std::make_shared<WriteResult>(std::move(r));
     deps.answerer.committed(*result, sync_all,
-                            [req, ex, m, result, &deps](std::optional<ReplicationReport> rep) {
+                            [req, ex, m, result, publish, &deps](std::optional<ReplicationReport> rep) {
+                              if (publish->ctx.sampled) {
+                                publish->end_unix_ns = common::unix_ns();
+                                publish->attributes = {
+                                    {"status.node", deps.node_id},
+                                    {"status.outbox_seq", std::to_string(result->outbox_seq)}};
+                                if (rep)
+                                  publish->attributes.emplace_back(
+                                      "status.replicated", std::to_string(rep->applied) + "/" +
+                                                               std::to_string(rep->expected));
+                                common::end_span(std::move(*publish));
+                              }
                               auto res = write_response(*req, *result);
                               if (rep)
                                 res.set("X-Replicated", std::to_string(rep->applied) + "/" +

@@ -4,6 +4,7 @@
 #include "common/http_client.hpp"
 #include "common/jwt.hpp"
 #include "common/server_main.hpp"
+#include "common/tls.hpp"
 #include "node/bootstrap.hpp"
 #include "node/internal_api.hpp"
 #include "node/peer_directory.hpp"
@@ -41,13 +42,23 @@ std::vector<Option> node_option_table(NodeOptions& o) {
       Option::each(
           "amqp-url",
           [&o](const std::string& v) {
-            if (v.rfind("amqp://", 0) != 0) return false;
+            try {
+              parse_amqp_url(v);
+            } catch (const AmqpError&) {
+              return false;
+            }
             o.amqp_urls.push_back(v);
             return true;
           },
-          "an amqp:// URL", "",
-          "RabbitMQ URL amqp://user:pass@host:5672/vhost; several = a cluster, tried in turn")
+          "an amqp:// or amqps:// URL", "",
+          "RabbitMQ URL amqp://user:pass@host:5672/vhost, or amqps://user:pass@host:5671/vhost over TLS; several = a cluster, tried in turn")
           .secret(),
+      Option::text("amqp-ca", &o.amqp_ca_file, "",
+                   "PEM file of the CA certificates an amqps:// broker's certificate must chain to (default: the system's trust store)"),
+      Option::text("amqp-cert", &o.amqp_cert_file, "",
+                   "PEM file of a client certificate (chain) shown to an amqps:// broker (with --amqp-key)"),
+      Option::text("amqp-key", &o.amqp_key_file, "",
+                   "PEM file of that certificate's private key (unencrypted; with --amqp-cert)"),
       common::base_url_option("registry-url", &o.registry_urls,
                               "Eureka registry base URL, e.g. http://127.0.0.1:8761/eureka")
           .secret(),
@@ -131,6 +142,22 @@ void finish_node_options(NodeOptions& o, const common::Config& c) {
                       " s) must be longer than --queue-expiry (" + std::to_string(queue_expiry_s) +
                       " s): a node away longer than its queue lives would bring deletes back");
   o.store.outbox = !o.amqp_urls.empty();
+  if (o.amqp_cert_file.empty() != o.amqp_key_file.empty())
+    throw ConfigError("--amqp-cert and --amqp-key go together: give both or neither");
+  if (o.amqp_ca_file.empty()) o.amqp_ca_file = o.server.tls_ca_file;  // one CA for every hop
+  if (!o.amqp_ca_file.empty())
+    if (auto problem = amqp_ca_file_problem(o.amqp_ca_file); !problem.empty())
+      throw ConfigError("--amqp-ca: " + problem);
+  // Read at every connect; checked here too, so that a typo stops the start rather than every
+  // connection to the broker. A client certificate is checked as a server's is (a PEM chain, an
+  // unencrypted key, the two matching).
+  if (!o.amqp_cert_file.empty()) {
+    try {
+      common::TlsContext check(o.amqp_cert_file, o.amqp_key_file);
+    } catch (const ConfigError& e) {
+      throw ConfigError(std::string("--amqp-cert/--amqp-key: ") + e.what());
+    }
+  }
   if (c.get("advertise-host").empty())
     o.advertise_host = (o.server.bind == "0.0.0.0" || o.server.bind == "::") ? "127.0.0.1" : o.server.bind;
   bool oidc_any = !o.oidc_issuer.empty() || !o.oidc_audience.empty() || !o.oidc_jwks_file.empty();
@@ -184,6 +211,7 @@ Node::Node(NodeOptions options) : options_(std::move(options)), incarnation_(com
   if (!options_.amqp_urls.empty()) {
     ReplicatorOptions ro;
     ro.urls = options_.amqp_urls;
+    ro.tls = {options_.amqp_ca_file, options_.amqp_cert_file, options_.amqp_key_file};
     ro.queue_type = options_.queue_type;
     ro.queue_expires = options_.queue_expiry;
     ro.publish_timeout = options_.publish_timeout;

@@ -38,6 +38,7 @@ struct NodeOptions {
   common::LogOptions log;
   Store::Options store;
   std::vector<std::string> amqp_urls;
+  std::string amqp_ca_file, amqp_cert_file, amqp_key_file;  // amqps:// (node/amqp.hpp AmqpTls)
   std::vector<std::string> registry_urls;
   std::vector<std::string> peers;
   std::string advertise_host = "127.0.0.1";

@@ -48,9 +48,10 @@ std::int64_t ConfirmTracker::confirmed_upto(std::int64_t handed_out,
 Decoded decode_message(std::string_view body) {
   Decoded d;
   if (!body.empty() && body.front() == '[') {
-    if (auto many = from_wire_array(body, &d.bad)) d.states = std::move(*many);
+    if (auto many = from_wire_array(body, &d.bad, &d.traces)) d.states = std::move(*many);
     else d.bad = 1;
-  } else if (auto s = from_wire_json(body)) {
+  } else if (std::string tp; auto s = from_wire_json(body, &tp)) {
+    if (!tp.empty()) d.traces.emplace_back(0, std::move(tp));
     d.states.push_back(std::move(*s));
   } else {
     d.bad = 1;

@@ -57,6 +57,7 @@ class ConfirmTracker {
 struct Decoded {
   std::vector<Status> states;
   std::size_t bad = 0;
+  std::vector<std::pair<std::size_t, std::string>> traces;  // (index in states, traceparent)
 };
 Decoded decode_message(std::string_view body);
 

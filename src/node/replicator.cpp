@@ -1,5 +1,7 @@
 #include "node/replicator.hpp"
 
+#include "common/trace.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <future>
@@ -84,7 +86,8 @@ void Replicator::on_changes(const std::vector<Change>& changes) {
     if (fresh_overflow_) return;
     for (const auto& c : changes) {
       if (c.outbox_seq <= 0) continue;
-      OutboxRow row{c.outbox_seq, c.status.version.hlc, to_wire_json(c.status, false)};
+      OutboxRow row{c.outbox_seq, c.status.version.hlc,
+                    to_wire_json(c.status, false, c.traceparent)};
       if (fresh_bytes_ + row.payload.size() > options_.fresh_limit_bytes) {
         fresh_.clear();
         fresh_bytes_ = 0;
@@ -197,7 +200,8 @@ void Replicator::publisher_loop() {
   while (!stopping_) {
     auto started = SteadyClock::now();
     try {
-      AmqpConnection c(options_.urls[url_index % options_.urls.size()], 2000ms, &publisher_socket_);
+      AmqpConnection c(options_.urls[url_index % options_.urls.size()], options_.tls, 2000ms,
+                       &publisher_socket_);
       try {
         publish_session(c);
       } catch (const AmqpError&) {
@@ -373,7 +377,8 @@ void Replicator::consumer_loop() {
   while (!stopping_) {
     auto started = SteadyClock::now();
     try {
-      AmqpConnection c(options_.urls[index % options_.urls.size()], 2000ms, &consumer_socket_);
+      AmqpConnection c(options_.urls[index % options_.urls.size()], options_.tls, 2000ms,
+                       &consumer_socket_);
       try {
         consume_session(c);
       } catch (const AmqpError&) {
@@ -457,6 +462,8 @@ void Replicator::consume_session(AmqpConnection& c) {
   const std::string& self = store_.node_id();
   while (!stopping_) {
     std::vector<Status> batch;
+    std::vector<std::pair<std::size_t, std::string>> traces;  // (index in batch, traceparent)
+    std::int64_t received_ns = 0;                              // the batch's first message
     std::uint64_t last_tag = 0;
     std::size_t received = 0, bad = 0;
     auto tv = to_timeval(200000us);
@@ -488,7 +495,7 @@ void Replicator::consume_session(AmqpConnection& c) {
         }
         throw AmqpError("consume: " + describe(rr));
       }
-      ++received;
+      if (received++ == 0) received_ns = common::unix_ns();
       const auto& e = env.get();
       last_tag = e.delivery_tag;
       std::string origin(static_cast<char*>(e.message.properties.app_id.bytes),
@@ -501,6 +508,7 @@ void Replicator::consume_session(AmqpConnection& c) {
       } else if (origin != self) {
         // One change (an object) or several packed by the publisher (an array).
         auto d = decode_message(body);
+        for (auto& [i, tp] : d.traces) traces.emplace_back(batch.size() + i, std::move(tp));
         for (auto& s : d.states) batch.push_back(std::move(s));
         bad += d.bad;
       }
@@ -512,7 +520,19 @@ void Replicator::consume_session(AmqpConnection& c) {
       spdlog::warn("event=malformed_changes dropped={}", bad);
       if (hooks_.rejected) hooks_.rejected(bad);
     }
-    if (!batch.empty()) apply_until_committed(std::move(batch));
+    if (!batch.empty()) {
+      // Each traced change's apply span: from its receipt to its commit here, a child of the
+      // publishing node's span (what the message carried).
+      std::vector<std::pair<common::TraceContext, std::string>> spans;
+      for (const auto& [i, tp] : traces)
+        if (auto parent = common::parse_traceparent(tp); parent && parent->sampled)
+          spans.emplace_back(parent->child(), batch[i].version.node);
+      apply_until_committed(std::move(batch));
+      auto now = common::unix_ns();
+      for (auto& [ctx, origin] : spans)
+        common::end_span({ctx, "apply", 5, received_ns, now,
+                  {{"status.node", self}, {"status.origin", origin}}, false});
+    }
     // Acknowledge only after the changes are committed locally.
     if (amqp_basic_ack(conn, AmqpConnection::kChannel, last_tag, 1) != AMQP_STATUS_OK)
       throw AmqpError("basic.ack failed");

@@ -26,6 +26,7 @@ namespace status::node {
 
 struct ReplicatorOptions {
   std::vector<std::string> urls;  // tried in turn (a RabbitMQ cluster's nodes)
+  AmqpTls tls;                    // for the amqps:// ones
   std::string exchange = "status.changes";
   std::string queue_prefix = "status.node.";
   std::string queue_type = "classic";                               // or "quorum"

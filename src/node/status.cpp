@@ -390,7 +390,7 @@ std::string past_json(const std::vector<Past>& past) {
   return past.empty() ? std::string() : json::serialize(past_array(past));
 }
 
-std::string to_wire_json(const Status& s, bool with_past) {
+std::string to_wire_json(const Status& s, bool with_past, std::string_view traceparent) {
   json::object o;
   o["u"] = s.username;
   o["h"] = s.version.hlc;
@@ -407,6 +407,7 @@ std::string to_wire_json(const Status& s, bool with_past) {
     if (!s.extra.empty()) o["e"] = s.extra;
   }
   if (with_past && !s.past.empty()) o["hi"] = past_array(s.past);
+  if (!traceparent.empty()) o["tp"] = traceparent;
   return json::serialize(o);
 }
 
@@ -577,9 +578,16 @@ void read_past(const json::value& v, std::vector<Past>& out) {
   }
 }
 
-std::optional<Status> from_wire_value(const json::value& v) {
+std::optional<Status> from_wire_value(const json::value& v, std::string* traceparent = nullptr) {
   if (!v.is_object()) return std::nullopt;
   const auto& o = v.get_object();
+  if (traceparent) {
+    auto* tp = o.if_contains("tp");
+    // Bounded: a traceparent is 55 characters (later versions a little more).
+    *traceparent = tp && tp->is_string() && tp->as_string().size() <= 256
+                       ? std::string(tp->as_string())
+                       : std::string();
+  }
   try {
     Status s;
     s.username = std::string(o.at("u").as_string());
@@ -620,11 +628,11 @@ bool read_past_json(std::string_view text, Status& s) {
   return true;
 }
 
-std::optional<Status> from_wire_json(std::string_view text) {
+std::optional<Status> from_wire_json(std::string_view text, std::string* traceparent) {
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);
   if (ec) return std::nullopt;
-  return from_wire_value(v);
+  return from_wire_value(v, traceparent);
 }
 
 std::string to_wire_array(const std::vector<Status>& states) {
@@ -636,19 +644,23 @@ std::string to_wire_array(const std::vector<Status>& states) {
   return out + "]";
 }
 
-std::optional<std::vector<Status>> from_wire_array(std::string_view text, std::size_t* skipped) {
+std::optional<std::vector<Status>> from_wire_array(
+    std::string_view text, std::size_t* skipped,
+    std::vector<std::pair<std::size_t, std::string>>* traces) {
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);
   if (ec || !v.is_array()) return std::nullopt;
   std::vector<Status> out;
   out.reserve(v.get_array().size());
+  std::string tp;
   for (const auto& e : v.get_array()) {
-    auto s = from_wire_value(e);
+    auto s = from_wire_value(e, traces ? &tp : nullptr);
     if (!s) {
       if (!skipped) return std::nullopt;
       ++*skipped;
       continue;
     }
+    if (traces && !tp.empty()) traces->emplace_back(out.size(), std::move(tp));
     out.push_back(std::move(*s));
   }
   return out;

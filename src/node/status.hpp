@@ -134,17 +134,22 @@ std::string to_api_json(const Status& s);
 /// The replication form (also tombstones), lossless: includes time_ms, hlc, node, deleted and,
 /// `with_past`, the history. Broker messages leave the history out (every node builds it from
 /// the changes it applies; anti-entropy and snapshots, which carry it, repair any difference).
-std::string to_wire_json(const Status& s, bool with_past = true);
-std::optional<Status> from_wire_json(std::string_view json);
+/// `traceparent` (non-empty): the span that made this change, for the replicas' apply spans
+/// (key "tp"; broker messages only).
+std::string to_wire_json(const Status& s, bool with_past = true, std::string_view traceparent = {});
+/// `traceparent` (optional): receives the state's "tp", or "" without one.
+std::optional<Status> from_wire_json(std::string_view json, std::string* traceparent = nullptr);
 /// The history alone in its wire form (the statuses table's `past` column; "" when empty), and
 /// back into `s.past` (false if malformed).
 std::string past_json(const std::vector<Past>& past);
 bool read_past_json(std::string_view json, Status& s);
 /// A JSON array of wire forms (snapshots, buckets, pushes, packed messages); nullopt if it is
 /// not an array of them. With `skipped`, malformed elements are counted there and left out
-/// instead (one bad change in a packed message must not cost the others).
+/// instead (one bad change in a packed message must not cost the others). With `traces`, the
+/// "tp" of each kept state that has one: (its index in the result, the traceparent).
 std::string to_wire_array(const std::vector<Status>& states);
-std::optional<std::vector<Status>> from_wire_array(std::string_view json,
-                                                   std::size_t* skipped = nullptr);
+std::optional<std::vector<Status>> from_wire_array(
+    std::string_view json, std::size_t* skipped = nullptr,
+    std::vector<std::pair<std::size_t, std::string>>* traces = nullptr);
 
 }  // namespace status::node

@@ -284,13 +284,15 @@ void Store::try_commit(std::vector<Item*>& items, Attempt& a) {
         db_.put(*d.next);
         if (options_.outbox) {
           r.outbox_seq = ++next_seq_;
-          db_.outbox_add(r.outbox_seq, d.next->version.hlc, to_wire_json(*d.next, false));
+          db_.outbox_add(r.outbox_seq, d.next->version.hlc,
+                         to_wire_json(*d.next, false, w->request.traceparent));
           ++a.outbox_rows;
         }
         Entry e = Entry::make(std::move(*d.next));
         r.status = e.status;
         r.api_json = e.api_json;
-        a.changes.push_back({e.status, e.api_json, r.outbox_seq});
+        a.changes.push_back(
+            {e.status, e.api_json, r.outbox_seq, Change::What::kState, w->request.traceparent});
         a.overlay[w->request.username] = std::move(e);
       }
       a.local.push_back(std::move(r));

@@ -84,6 +84,7 @@ struct Change {
   std::string api_json;     // empty for tombstones
   std::int64_t outbox_seq;  // > 0 for local changes written to the outbox
   What what = What::kState;
+  std::string traceparent;  // a traced local write's publish span (see LocalRequest)
 };
 
 /// How far a node's state is known to be complete (persisted in the data dir).

@@ -39,6 +39,7 @@ struct LocalRequest {
   std::optional<Status> record;
   bool create_only = false;  // with `record`: kConflict when the key is live
   bool purge = false;        // a status delete that erases the history too (account deletion)
+  std::string traceparent;   // the publish span, carried to the replicas (empty: none)
 };
 
 /// RFC 9110 §13.1: If-Match needs a current representation whose tag is listed; If-None-Match

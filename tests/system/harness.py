@@ -362,8 +362,10 @@ class Broker:
     """A private RabbitMQ started through scripts/rabbitmq-private: a user of its own (`status`)
     with a generated password, kept across restarts; no `guest`."""
 
-    def __init__(self, workdir=None, conf=()):
+    def __init__(self, workdir=None, conf=(), tls_dir=None):
         self.conf = list(conf)  # extra rabbitmq.conf lines
+        # With `tls_dir` (ca.crt, broker.crt, broker.key of scripts/tls-pki): a TLS listener too.
+        self.tls_dir = tls_dir
         # The broker drops privileges to the `rabbitmq` user, which cannot enter pytest's private
         # (0700) temp dirs: give it a directory of its own directly under the system temp dir.
         import tempfile
@@ -371,6 +373,7 @@ class Broker:
         os.chmod(self.dir, 0o755)
         self.port = free_port()
         self.dist_port = free_port()
+        self.tls_port = free_port() if tls_dir else None
         self.script = os.path.join(ROOT, "scripts", "rabbitmq-private")
 
     @property
@@ -380,11 +383,21 @@ class Broker:
         with open(os.path.join(self.dir, "amqp-url")) as f:
             return f.read().strip()
 
+    @property
+    def amqps_url(self):
+        """amqps://status:PASSWORD@localhost:TLS_PORT/ (a broker with `tls_dir` only)."""
+        with open(os.path.join(self.dir, "amqps-url")) as f:
+            return f.read().strip()
+
     def start(self):
+        env = dict(os.environ, DIST_PORT=str(self.dist_port), EXTRA_CONF="\n".join(self.conf))
+        env.pop("TLS_DIR", None)  # a TLS listener only when asked for here
+        env.pop("TLS_PORT", None)
+        if self.tls_dir:
+            env.update(TLS_DIR=str(self.tls_dir), TLS_PORT=str(self.tls_port))
         try:
             subprocess.run([self.script, "start", self.dir, str(self.port)], check=True,
-                           timeout=120, env=dict(os.environ, DIST_PORT=str(self.dist_port),
-                                                 EXTRA_CONF="\n".join(self.conf)))
+                           timeout=120, env=env)
         except BaseException:
             self.stop()  # a half-started broker must not outlive the failure
             raise

@@ -86,10 +86,30 @@ TEST(NodeOptions, BadConfiguration) {
             std::string::npos);
   // The broker URL is a secret: its password is never in a message.
   auto amqp = error_of({d}, {{"STATUS_AMQP_URL", "http://u:s3cret@h/"}});
-  EXPECT_EQ(amqp, "--amqp-url must be an amqp:// URL, got 'http://u:***@h/'");
+  EXPECT_EQ(amqp, "--amqp-url must be an amqp:// or amqps:// URL, got 'http://u:***@h/'");
+  EXPECT_EQ(error_of({d}, {{"STATUS_AMQP_URL", "amqps://u:s3cret@h:99999/"}}),
+            "--amqp-url must be an amqp:// or amqps:// URL, got 'amqps://u:***@h:99999/'");
   auto registry = error_of({d, "--registry-url", "ftp://node:s3cret@h/eureka"});
   EXPECT_EQ(registry, "--registry-url must be an http:// or https:// URL, got 'ftp://node:***@h/eureka'");
   EXPECT_NE(error_of({d, "--amqp-url", "amqp://h/"}).find("--cluster-key-file"), std::string::npos);
+}
+
+TEST(NodeOptions, AmqpsFlags) {
+  auto o = parse({"--data-dir", "/d", "--auth", "off"},
+                 {{"STATUS_AMQP_URL", "amqps://u:p@localhost/,amqp://u:p@h2/"}});
+  EXPECT_EQ(o.amqp_urls.size(), 2u);
+  EXPECT_TRUE(o.amqp_ca_file.empty());  // the system's trust store
+  const std::string d = "--data-dir=/d";
+  EXPECT_EQ(error_of({d, "--auth", "off", "--amqp-cert", "/c.crt"}),
+            "--amqp-cert and --amqp-key go together: give both or neither");
+  EXPECT_EQ(error_of({d, "--auth", "off", "--amqp-key", "/c.key"}),
+            "--amqp-cert and --amqp-key go together: give both or neither");
+  EXPECT_EQ(error_of({d, "--auth", "off", "--amqp-ca", "/nonexistent/ca.crt"}),
+            "--amqp-ca: cannot read the CA file '/nonexistent/ca.crt': No such file or directory");
+  auto cert = error_of({d, "--auth", "off", "--amqp-cert", "/nonexistent/c.crt", "--amqp-key",
+                        "/nonexistent/c.key"});
+  EXPECT_EQ(cert.rfind("--amqp-cert/--amqp-key: ", 0), 0u) << cert;
+  EXPECT_NE(cert.find("/nonexistent/c.crt"), std::string::npos) << cert;
 }
 
 TEST(NodeOptions, SecretsAreNotInHelp) {
