@@ -35,13 +35,11 @@ HttpServer::HttpServer(ServerOptions options, Handler handler, Metrics* metrics)
   if (metrics_) {
     metrics_->describe("http_connections_rejected_total", "counter",
                        "connections closed at once: over the total or the per-client cap");
-    metrics_->describe("http_accept_failures_total", "counter",
-                       "failed accepts (e.g. out of file descriptors), each followed by a pause");
+    metrics_->counter("http_accept_failures_total", "failed accepts (e.g. out of file descriptors), each followed by a pause");
     metrics_->describe("http_streams_dropped_total", "counter",
                        "streams ended because the client read slower than they were fed");
     if (options_.tls)
-      metrics_->describe("http_tls_handshake_failures_total", "counter",
-                         "TLS handshakes that failed or timed out (e.g. plain HTTP sent to the "
+      metrics_->counter("http_tls_handshake_failures_total", "TLS handshakes that failed or timed out (e.g. plain HTTP sent to the "
                          "TLS port, an old protocol version, no common cipher suite)");
   }
 }

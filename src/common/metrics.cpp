@@ -39,6 +39,12 @@ void Metrics::describe(const std::string& name, const std::string& type, const s
   meta_[name] = {type, help};
 }
 
+void Metrics::counter(const std::string& name, const std::string& help) {
+  std::lock_guard lock(mutex_);
+  meta_[name] = {"counter", help};
+  scalars_[name].try_emplace("", 0.0);
+}
+
 void Metrics::inc(const std::string& name, const Labels& labels, double by) {
   std::string k = key(labels);
   std::lock_guard lock(mutex_);

@@ -26,6 +26,9 @@ class Metrics {
 
   /// Describes a metric family (HELP and TYPE lines). Optional; undocumented families render too.
   void describe(const std::string& name, const std::string& type, const std::string& help);
+  /// An unlabeled counter: described, and exported as 0 until first counted (a dashboard's
+  /// rate() then finds the series from the start).
+  void counter(const std::string& name, const std::string& help);
   void inc(const std::string& name, const Labels& labels = {}, double by = 1);
   void set(const std::string& name, const Labels& labels, double value);
   void observe(const std::string& name, const Labels& labels, double value);

@@ -54,7 +54,7 @@ std::vector<Option> node_option_table(NodeOptions& o) {
           "RabbitMQ URL amqp://user:pass@host:5672/vhost, or amqps://user:pass@host:5671/vhost over TLS; several = a cluster, tried in turn")
           .secret(),
       Option::text("amqp-ca", &o.amqp_ca_file, "",
-                   "PEM file of the CA certificates an amqps:// broker's certificate must chain to (default: the system's trust store)"),
+                   "PEM file of the CA certificates an amqps:// broker's certificate must chain to (default: --tls-ca, else the system's trust store)"),
       Option::text("amqp-cert", &o.amqp_cert_file, "",
                    "PEM file of a client certificate (chain) shown to an amqps:// broker (with --amqp-key)"),
       Option::text("amqp-key", &o.amqp_key_file, "",
@@ -302,8 +302,16 @@ std::string Node::metrics_text() const {
   if (auto c = directory_->clock(); c.measured) metric("gauge", "status_clock_offset_ms", c.offset_ms);
   metric("counter", "status_write_failures_total", count(store_->failures()));
   metric("counter", "status_replication_rejected_total", count(store_->rejected() + malformed_.load()));
-  if (replicator_)
+  if (replicator_) {
     metric("counter", "status_publish_timeouts_total", count(replicator_->publish_timeouts()));
+    out += "# TYPE status_broker_connected gauge\n";
+    out += std::string("status_broker_connected{role=\"publisher\"} ") +
+           (replicator_->publisher_connected() ? "1" : "0") + "\n";
+    out += std::string("status_broker_connected{role=\"consumer\"} ") +
+           (replicator_->consumer_connected() ? "1" : "0") + "\n";
+    if (auto lag = replicator_->replication_lag_ms(); lag >= 0)
+      metric("gauge", "status_replication_lag_ms", lag);
+  }
   return out;
 }
 

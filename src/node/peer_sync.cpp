@@ -150,11 +150,9 @@ PeerSync::PeerSync(Store& store, PeerDirectory& peers, common::Metrics& metrics,
       metrics_(metrics),
       headers_(std::move(headers)),
       push_sweeper_("push_sweeper", 20ms, [this] { sweep_pushes(); }) {
-  metrics_.describe("status_anti_entropy_rounds_total", "counter", "anti-entropy rounds run");
-  metrics_.describe("status_anti_entropy_pulled_total", "counter",
-                    "states received in anti-entropy bucket pulls");
-  metrics_.describe("status_anti_entropy_repaired_total", "counter",
-                    "states that anti-entropy changed here");
+  metrics_.counter("status_anti_entropy_rounds_total", "anti-entropy rounds run");
+  metrics_.counter("status_anti_entropy_pulled_total", "states received in anti-entropy bucket pulls");
+  metrics_.counter("status_anti_entropy_repaired_total", "states that anti-entropy changed here");
   push_sweeper_.start();
 }
 

@@ -43,17 +43,13 @@ Replicator::Replicator(ReplicatorOptions options, Store& store, common::Metrics&
       waiters_(options_.publish_timeout),
       outbox_(store.db_path()),
       watchdog_("publish_watchdog", 250ms, [this] { watch(); }) {
-  metrics_.describe("replication_published_total", "counter", "changes published to the broker");
-  metrics_.describe("replication_messages_total", "counter",
-                    "messages published (each carries one or more changes)");
-  metrics_.describe("replication_confirmed_total", "counter", "publishes confirmed by the broker");
-  metrics_.describe("replication_returned_total", "counter",
-                    "messages the broker could not route to any queue (kept, sent again)");
-  metrics_.describe("replication_received_total", "counter",
-                    "messages received from the broker (own included)");
-  metrics_.describe("replication_applied_total", "counter", "received changes that changed state");
-  metrics_.describe("status_outbox_expired_total", "counter",
-                    "outbox rows older than the tombstone horizon, not sent (a very long outage)");
+  metrics_.counter("replication_published_total", "changes published to the broker");
+  metrics_.counter("replication_messages_total", "messages published (each carries one or more changes)");
+  metrics_.counter("replication_confirmed_total", "publishes confirmed by the broker");
+  metrics_.counter("replication_returned_total", "messages the broker could not route to any queue (kept, sent again)");
+  metrics_.counter("replication_received_total", "messages received from the broker (own included)");
+  metrics_.counter("replication_applied_total", "received changes that changed state");
+  metrics_.counter("status_outbox_expired_total", "outbox rows older than the tombstone horizon, not sent (a very long outage)");
 }
 
 Replicator::~Replicator() { stop(); }
@@ -527,8 +523,11 @@ void Replicator::consume_session(AmqpConnection& c) {
       for (const auto& [i, tp] : traces)
         if (auto parent = common::parse_traceparent(tp); parent && parent->sampled)
           spans.emplace_back(parent->child(), batch[i].version.node);
+      std::uint64_t newest = 0;
+      for (const auto& s : batch) newest = std::max(newest, s.version.hlc);
       apply_until_committed(std::move(batch));
       auto now = common::unix_ns();
+      lag_ms_ = std::max<std::int64_t>(0, now / 1000000 - HybridClock::physical_ms(newest));
       for (auto& [ctx, origin] : spans)
         common::end_span({ctx, "apply", 5, received_ns, now,
                   {{"status.node", self}, {"status.origin", origin}}, false});

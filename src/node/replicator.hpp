@@ -81,6 +81,9 @@ class Replicator {
   bool publisher_connected() const { return publisher_up_.load(); }
   bool publisher_blocked() const { return blocked_.load(); }
   bool consumer_connected() const { return consumer_up_.load(); }
+  /// How old (by its stamp's wall time) the newest change of the last applied batch was when
+  /// it was committed here, in ms: the replication lag as this node last saw it (-1: none yet).
+  std::int64_t replication_lag_ms() const { return lag_ms_.load(); }
   QueueHealth queue_health() const { return queue_health_.load(); }
   std::uint64_t publish_timeouts() const { return waiters_.timeouts(); }
 
@@ -105,6 +108,7 @@ class Replicator {
   std::string queue_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> publisher_up_{false}, consumer_up_{false}, blocked_{false};
+  std::atomic<std::int64_t> lag_ms_{-1};
   std::atomic<bool> queue_taken_{false};
   std::atomic<QueueHealth> queue_health_{QueueHealth::kUnknown};
   std::atomic<std::int64_t> send_started_ns_{0};  // 0: the publisher is not inside a send

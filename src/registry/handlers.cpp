@@ -490,10 +490,9 @@ void describe_metrics(common::Metrics& metrics, const Registry& registry) {
   metrics.describe("registry_registrations_total", "counter", "Registrations accepted");
   metrics.describe("registry_renewals_total", "counter", "Heartbeats accepted");
   metrics.describe("registry_cancellations_total", "counter", "Instances deregistered");
-  metrics.describe("registry_evictions_total", "counter", "Instances evicted on lease expiry");
+  metrics.counter("registry_evictions_total", "Instances evicted on lease expiry");
   metrics.describe("registry_status_updates_total", "counter", "Status overrides set or removed");
-  metrics.describe("registry_auth_failures_total", "counter",
-                   "Requests refused for missing or wrong credentials (401)");
+  metrics.counter("registry_auth_failures_total", "Requests refused for missing or wrong credentials (401)");
   metrics.describe("registry_conflicts_total", "counter",
                    "Changes refused because the instance belongs to other credentials (409)");
   metrics.describe("registry_full_total", "counter",
