@@ -3,6 +3,8 @@ SHELL := /bin/bash
 BUILD ?= build
 PRESET ?= release
 NODES ?= 3
+# make up TLS=1: TLS on every hop (HTTPS, AMQPS; a private CA under .run/tls).
+TLS ?= 0
 JOBS ?= 2
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 # Relative paths in the cache key: clones in other folders (CI) reuse the cache.
@@ -50,7 +52,7 @@ bench: build
 	bench/run
 
 up: build
-	scripts/up $(NODES)
+	TLS=$(TLS) scripts/up $(NODES)
 
 clean:
 	rm -rf build build-debug build-asan build-fuzz

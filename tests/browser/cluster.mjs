@@ -6,6 +6,13 @@
 // Mirrors tests/system/harness.py: binaries from $STATUS_BUILD_DIR/bin (default build/bin),
 // every wait bounded, everything stopped in stop() — and killed on process exit as a last resort.
 //
+// With STATUS_TLS=1 (tests/browser/run --tls) every hop is TLS: the certificates of
+// scripts/tls-pki in $STATUS_TLS_DIR (one per process, a private CA), HTTPS for the gateway
+// (plain HTTP on `redirectPort` answers 308 to it) and the nodes, the gateway to the nodes over
+// https:// with --tls-ca, AMQPS to the broker's TLS listener. This process's own fetch() trusts
+// that CA through NODE_EXTRA_CA_CERTS, which Node reads only at its start: hence the directory is
+// made before, by `run`.
+//
 // Run directly (`node tests/browser/cluster.mjs`) it starts a cluster and keeps it up until
 // Ctrl-C: handy for working on the page.
 import { spawn, spawnSync } from 'node:child_process';
@@ -19,6 +26,8 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = path.resolve(ROOT, process.env.STATUS_BUILD_DIR || 'build', 'bin');
 const RABBIT = path.join(ROOT, 'scripts', 'rabbitmq-private');
+const TLS_PKI = path.join(ROOT, 'scripts', 'tls-pki');
+export const TLS = process.env.STATUS_TLS === '1';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -80,11 +89,12 @@ class Proc {
     this.name = name;
     this.logPath = path.join(workdir, `${name}.log`);
     this.port = Number(args[args.indexOf('--port') + 1]);
+    this.scheme = args.includes('--tls-cert') ? 'https' : 'http';
     this.child = null;
     this.exited = null;
   }
 
-  get url() { return `http://127.0.0.1:${this.port}`; }
+  get url() { return `${this.scheme}://127.0.0.1:${this.port}`; }
 
   async start() {
     const exe = path.join(BIN, this.binary);
@@ -149,12 +159,16 @@ export class Cluster {
   /**
    * `auth`: 'required' (accounts, sessions, a cluster key) or 'off' (anyone writes anything).
    * `broker: false`: no RabbitMQ, for a single node that replicates with nobody.
+   * `tls`: TLS on every hop (see the top of this file); STATUS_TLS=1 by default.
    */
-  constructor({ nodes = 3, auth = 'required', broker = true } = {}) {
+  constructor({ nodes = 3, auth = 'required', broker = true, tls = TLS } = {}) {
     if (!broker && nodes !== 1) throw new Error('without a broker the cluster has one node');
     this.nodeCount = nodes;
     this.auth = auth;
     this.withBroker = broker;
+    this.tls = tls;
+    this.ca = null;            // with TLS: the private CA's certificate, what a client must trust
+    this.redirectPort = null;  // with TLS: the gateway's plain HTTP port (308 to HTTPS)
     this.adminPassword = null;
     this.adminTokenCache = null;
     this.workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'status-browser-'));
@@ -174,17 +188,24 @@ export class Cluster {
       const exe = path.join(BIN, b);
       if (!fs.existsSync(exe)) throw new Error(`${exe} does not exist: build it first (make build)`);
     }
+    const pki = this.tls ? this.makePki() : null;
+    // Each server's certificate, key and the CA it checks the others against.
+    const tlsArgs = (name) => (pki ? ['--tls-cert', path.join(pki, `${name}.crt`),
+      '--tls-key', path.join(pki, `${name}.key`), '--tls-ca', this.ca] : []);
     const env = {};
     if (this.withBroker) {
       const brokerPort = await freePort();
+      const brokerEnv = { ...process.env };
+      if (pki) Object.assign(brokerEnv, { TLS_DIR: pki, TLS_PORT: String(await freePort()) });
       const r = spawnSync(RABBIT, ['start', this.brokerDir, String(brokerPort)],
-        { stdio: 'inherit', timeout: 120000 });
+        { stdio: 'inherit', timeout: 120000, env: brokerEnv });
       this.brokerStarted = true;  // stop() must run even after a failed start
       brokers.add(this.brokerDir);
       if (r.status !== 0) throw new Error(`rabbitmq-private start failed (${r.status ?? r.error})`);
       // The broker's own user and generated password (no guest): the URL is in a 0600 file and
-      // goes to the nodes in their environment, never on a command line.
-      env.STATUS_AMQP_URL = fs.readFileSync(path.join(this.brokerDir, 'amqp-url'), 'utf8').trim();
+      // goes to the nodes in their environment, never on a command line. With TLS: amqps://.
+      const urlFile = path.join(this.brokerDir, pki ? 'amqps-url' : 'amqp-url');
+      env.STATUS_AMQP_URL = fs.readFileSync(urlFile, 'utf8').trim();
     }
 
     // Secrets in 0600 files of the work dir; only their paths go on the command lines. Every
@@ -200,8 +221,10 @@ export class Cluster {
     for (let i = 1; i <= this.nodeCount; i++) {
       const port = await freePort();
       const id = `n${i}`;
+      const nodeTls = tlsArgs(`node${i}`);
+      if (pki && this.withBroker) nodeTls.push('--amqp-ca', this.ca);
       this.nodes.push(new Proc('status-node', ['--port', String(port), '--node-id', id,
-        '--data-dir', path.join(this.workdir, `data-${id}`), '--threads', '2', ...authArgs],
+        '--data-dir', path.join(this.workdir, `data-${id}`), '--threads', '2', ...authArgs, ...nodeTls],
         this.workdir, `node-${id}`, env));
     }
     // The first node alone, then the rest: later ones may bootstrap from it.
@@ -213,11 +236,31 @@ export class Cluster {
     // rate limit: set well above what they send (the default, 100/s, would throttle the test
     // run itself), but on, so the limiter stays in the path.
     const args = ['--port', String(gwPort), '--threads', '2', '--web-root', path.join(ROOT, 'web'),
-      '--rate-limit', '2000', '--rate-burst', '4000'];
-    for (const n of this.nodes) args.push('--upstream', `127.0.0.1:${n.port}`);
+      '--rate-limit', '2000', '--rate-burst', '4000', ...tlsArgs('gateway')];
+    if (pki) {
+      this.redirectPort = await freePort();
+      args.push('--redirect-port', String(this.redirectPort));
+    }
+    for (const n of this.nodes) args.push('--upstream', pki ? n.url : `127.0.0.1:${n.port}`);
     this.gateway = new Proc('status-gateway', args, this.workdir, 'gateway');
     await this.gateway.start();
     return this;
+  }
+
+  /**
+   * The certificates of scripts/tls-pki, one per process, in $STATUS_TLS_DIR (or the work dir);
+   * returns that directory. This process must trust their CA already (NODE_EXTRA_CA_CERTS).
+   */
+  makePki() {
+    const dir = process.env.STATUS_TLS_DIR || path.join(this.workdir, 'tls');
+    const names = ['gateway', 'broker', ...Array.from({ length: this.nodeCount }, (_, i) => `node${i + 1}`)];
+    const r = spawnSync(TLS_PKI, [dir, ...names], { stdio: 'inherit', timeout: 60000 });
+    if (r.status !== 0) throw new Error(`scripts/tls-pki failed (${r.status ?? r.error})`);
+    this.ca = path.join(dir, 'ca.crt');
+    if (process.env.NODE_EXTRA_CA_CERTS !== this.ca) {
+      throw new Error(`with TLS, start node with NODE_EXTRA_CA_CERTS=${this.ca} (tests/browser/run --tls does)`);
+    }
+    return dir;
   }
 
   /** Signs in through the gateway; returns {token, username, roles} (throws on anything but 201). */
@@ -290,6 +333,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     process.exit(1);
   }
   console.log(`web client: ${cluster.url}/`);
+  if (cluster.ca) console.log(`the CA to trust: ${cluster.ca}`);
   if (cluster.adminPassword) console.log(`admin password: in ${path.join(cluster.workdir, 'admin.password')}`);
   for (const n of cluster.nodes) console.log(`${n.name}: ${n.url}`);
   console.log(`workdir: ${cluster.workdir} — Ctrl-C stops everything`);

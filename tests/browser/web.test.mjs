@@ -4,16 +4,27 @@
 // (so it may write any user's status, as the older tests do), "another client" is this test
 // process with admin's bearer token, and the tests of accounts use browser contexts of their
 // own (each has its own cookies, i.e. its own session). Screenshots land in build/screenshots/.
+//
+// With STATUS_TLS=1 (`run --tls`) the cluster runs TLS on every hop and Chromium trusts its
+// private CA the way a user would: an NSS database ($HOME/.pki/nssdb, which Chromium reads on
+// Linux) in a HOME of its own, made with certutil. No certificate error is ignored anywhere. Only
+// the smoke tests run then (uiTest's `smoke`), unless STATUS_TLS_ALL=1; screenshots go to
+// build/screenshots/tls/.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
-import { Cluster, ROOT, waitUntil } from './cluster.mjs';
+import { Cluster, ROOT, TLS, waitUntil } from './cluster.mjs';
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const SHOTS = path.join(ROOT, 'build', 'screenshots');
+const SHOTS = path.join(ROOT, 'build', 'screenshots', ...(TLS ? ['tls'] : []));
 const TEST_TIMEOUT = 90000;
+const ONLY_SMOKE = TLS && process.env.STATUS_TLS_ALL !== '1';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--no-first-run', '--disable-sync'];
 
 let cluster;
 let browser;
@@ -44,12 +55,36 @@ async function shot(name, opts = {}, p = page) {
   await p.screenshot({ path: path.join(SHOTS, `${name}.png`), ...opts });
 }
 
+/**
+ * A HOME for Chromium whose NSS database trusts `ca` as a CA of web sites, as
+ * `certutil -d sql:$HOME/.pki/nssdb -A -t "C,," -n status-ca -i ca.crt` makes it for a user.
+ */
+function homeTrusting(ca) {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'status-browser-home-'));
+  const db = path.join(home, '.pki', 'nssdb');
+  fs.mkdirSync(db, { recursive: true });
+  const r = spawnSync('certutil', ['-d', `sql:${db}`, '-A', '-t', 'C,,', '-n', 'status-ca', '-i', ca],
+    { encoding: 'utf8', timeout: 30000 });
+  if (r.status !== 0) {
+    throw new Error(`certutil (libnss3-tools; WITH_BROWSER=1 scripts/install-deps) failed: ${r.error ?? r.stderr}`);
+  }
+  return home;
+}
+
+let chromiumHome = null;
+
 /** A browser context of its own (own cookies: a separate user) and a page in it, loaded. */
 async function newUserPage() {
+  const ctx = await newUserContext();
+  return { ctx, p: await openPage(ctx) };
+}
+
+/** A browser context of its own, closed at the end. */
+async function newUserContext() {
   const ctx = await browser.newContext({ viewport: { width: 1400, height: 950 }, locale: 'en-GB', timezoneId: 'UTC' });
   ctx.setDefaultTimeout(15000);
   extraContexts.push(ctx);
-  return { ctx, p: await openPage(ctx) };
+  return ctx;
 }
 
 async function openPage(ctx, url = cluster.url) {
@@ -88,8 +123,12 @@ async function lookUp(p, username) {
   await p.locator(`#lookup-card[data-username="${username}"]`).waitFor();
 }
 
-/** A test whose failure also leaves a screenshot and the processes' last log lines. */
-function uiTest(name, fn) {
+/**
+ * A test whose failure also leaves a screenshot and the processes' last log lines. `smoke`: one of
+ * the few that also run in the TLS pass (in their order: the later ones build on the earlier).
+ */
+function uiTest(name, fn, { smoke = false } = {}) {
+  if (ONLY_SMOKE && !smoke) return;
   test(name, { timeout: TEST_TIMEOUT }, async () => {
     try {
       await fn();
@@ -113,11 +152,12 @@ before(async () => {
     await cluster.stop();
     throw e;
   }
+  if (TLS) chromiumHome = homeTrusting(cluster.ca);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--no-first-run', '--disable-sync'],
+    args: CHROMIUM_ARGS,
     timeout: 30000,
+    ...(chromiumHome ? { env: { ...process.env, HOME: chromiumHome } } : {}),
   });
   context = await browser.newContext({
     viewport: { width: 1400, height: 950 },
@@ -154,6 +194,7 @@ after(async () => {
   for (const ctx of extraContexts) await ctx.close().catch(() => {});
   await browser?.close().catch(() => {});
   await cluster?.stop();
+  if (chromiumHome) fs.rmSync(chromiumHome, { recursive: true, force: true });
 }, { timeout: 120000 });
 
 uiTest('the page loads, connects to the live stream and shows the empty feed', async () => {
@@ -173,7 +214,7 @@ uiTest('the page loads, connects to the live stream and shows the empty feed', a
   assert.equal(await page.locator('#account').isVisible(), false);
   assert.equal(await page.locator('#f-username').getAttribute('readonly'), null, 'an admin chooses the username');
   await page.locator('#f-username-who', { hasText: 'you may set anyone’s status' }).waitFor();
-});
+}, { smoke: true });
 
 uiTest('set, read, update and delete a status through the page', async () => {
   // Set.
@@ -224,7 +265,7 @@ uiTest('set, read, update and delete a status through the page', async () => {
   await page.keyboard.press('Escape');
   await dialog.waitFor({ state: 'hidden' });
   assert.equal((await apiCall('GET', '/api/statuses/keeper')).status, 200);
-});
+}, { smoke: true });
 
 uiTest('a status written by another client appears in the open page within 2 s', async () => {
   const t0 = Date.now();
@@ -249,7 +290,38 @@ uiTest('a status written by another client appears in the open page within 2 s',
   await page.locator('#feed-list li[data-username="bob"]').waitFor({ state: 'detached', timeout: 2000 });
   await page.locator('#lookup-msg', { hasText: 'bob’s status was deleted' }).waitFor({ timeout: 2000 });
   assert.equal(await page.locator('#lookup-card').isVisible(), false);
-});
+}, { smoke: true });
+
+if (TLS) {
+  uiTest('over TLS: the page comes over https, trusted through the NSS database; http:// redirects to it', async () => {
+    assert.equal(await page.evaluate(() => location.protocol), 'https:');
+    const index = await fetch(`${cluster.url}/`, { signal: AbortSignal.timeout(10000) });
+    assert.match(index.headers.get('strict-transport-security') ?? '', /max-age=\d+/);
+
+    // Plain HTTP on the redirect port: 308 to the same address over HTTPS, where the page works.
+    const plain = `http://127.0.0.1:${cluster.redirectPort}`;
+    const r = await fetch(`${plain}/?tiles=none`, { redirect: 'manual', signal: AbortSignal.timeout(10000) });
+    assert.equal(r.status, 308);
+    assert.equal(r.headers.get('location'), `${cluster.url}/?tiles=none`);
+    const redirected = await openPage(await newUserContext(), plain);
+    assert.equal(redirected.url(), `${cluster.url}/?tiles=none`);
+    await redirected.close();
+
+    // The trust is the NSS database's, not an ignored error: a Chromium without it refuses the
+    // gateway's certificate.
+    const bareHome = fs.mkdtempSync(path.join(os.tmpdir(), 'status-browser-home-'));
+    const untrusting = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30000,
+      env: { ...process.env, HOME: bareHome } });
+    try {
+      const bare = await untrusting.newPage();
+      await assert.rejects(bare.goto(`${cluster.url}/?tiles=none`), /ERR_CERT_AUTHORITY_INVALID/);
+    } finally {
+      await untrusting.close();
+      fs.rmSync(bareHome, { recursive: true, force: true });
+    }
+    await shot('https-page');
+  }, { smoke: true });
+}
 
 uiTest('validation errors are shown in words, the server’s detail too', async () => {
   // Client-side: empty text and a bad username.
@@ -439,7 +511,7 @@ async function saveForm(p = page) {
 uiTest('the status form: emoji, availability and “Clear after”; shown in the feed, on the map and in the card', async () => {
   await page.evaluate(() => window.scrollTo(0, 0));
   // The offered emoji are part of the page: no request leaves 127.0.0.1 for them.
-  const outside = recordRequests(page, /^(?!http:\/\/127\.0\.0\.1)/);
+  const outside = recordRequests(page, /^(?!https?:\/\/127\.0\.0\.1[:/])/);
   await page.fill('#f-username', 'emma');
   await page.fill('#f-text', 'Sprint planning');
   await page.fill('#f-lat', '52.52');
@@ -1160,7 +1232,7 @@ uiTest('the page works under the gateway\'s Content-Security-Policy (no inline s
   assert.match(bg, /^rgb/);
   assert.deepEqual(await p.evaluate(() => window.cspViolations), []);
   assert.deepEqual(consoleCsp, []);
-});
+}, { smoke: true });
 
 uiTest('with --auth off there is no sign-in, and anyone may set any status', async () => {
   // A node of its own (no broker, no replication) with the open mode of the original description.
@@ -1263,4 +1335,4 @@ uiTest('when the gateway itself is gone, the page says so and retries', async ()
 
 uiTest('no script errors on the page during the whole run', async () => {
   assert.deepEqual(pageErrors, []);
-});
+}, { smoke: true });

@@ -45,6 +45,9 @@ def uses_in_up():
         if m:
             out[m.group(1)][0].update(FLAG.findall(m.group(2)))
             out[m.group(1)][1].update(re.findall(r"\b(STATUS_[A-Z0-9_]+)=", line[:m.start()]))
+    # TLS=1's flags, in arrays named after the process (registry_tls=(…), node_tls+=(…), …).
+    for m in re.finditer(r"\b(registry|node|gateway)_tls\+?=\((.*)\)", text):
+        out["status-" + m.group(1)][0].update(FLAG.findall(m.group(2)))
     # Exported for the nodes and the gateway (secrets such as the registry URL's password).
     exported = set(re.findall(r"^\s*export (STATUS_[A-Z0-9_]+)=", text, re.M))
     for b in ("status-node", "status-gateway"):
@@ -72,9 +75,10 @@ def uses_in_systemd():
 
 
 def uses_in_compose(secrets_dir):
-    """Per service (and x- anchor) of docker-compose.yml: its binary, its flags and variables, also
-    those of its env_file (as deploy/make-secrets wrote them into `secrets_dir`).
-    A small reader of this file's own layout, so the test needs no YAML library."""
+    """Per service of docker-compose.yml: its binary, its flags and variables, also those of its
+    env_file (as deploy/make-secrets wrote them into `secrets_dir`) and of the x- anchors it merges
+    (`<<: *node`, `<<: *tls` in its environment). A small reader of this file's own layout, so the
+    test needs no YAML library."""
     blocks, current, anchors = {}, None, {}
     for line in read("deploy", "docker-compose.yml").splitlines():
         if line.strip().startswith("#"):
@@ -82,7 +86,7 @@ def uses_in_compose(secrets_dir):
         m = re.match(r"^(x-[\w-]+):(?:\s*&([\w-]+))?", line) or re.match(r"^  ([\w-]+):\s*(?:&([\w-]+))?\s*$", line)
         if m:
             current = m.group(1)
-            blocks[current] = {"binary": None, "merge": None, "flags": set(), "envs": set()}
+            blocks[current] = {"binary": None, "merges": [], "flags": set(), "envs": set()}
             if m.group(2):
                 anchors[m.group(2)] = current
             continue
@@ -91,7 +95,7 @@ def uses_in_compose(secrets_dir):
             continue
         b = blocks[current]
         if (m := re.search(r"<<:\s*\*([\w-]+)", line)):
-            b["merge"] = m.group(1)
+            b["merges"].append(m.group(1))
         if (m := re.search(r"command:.*?(status-[a-z]+)(.*)", line)):
             b["binary"] = m.group(1)
             b["flags"].update(FLAG.findall(m.group(2)))
@@ -105,15 +109,22 @@ def uses_in_compose(secrets_dir):
 
     def binary_of(name):
         b = blocks[name]
-        return b["binary"] or (binary_of(anchors[b["merge"]]) if b["merge"] else None)
+        return b["binary"] or next(filter(None, (binary_of(anchors[m]) for m in b["merges"])), None)
+
+    def merged(name, key):  # its own flags or envs and those of every anchor it merges
+        b = blocks[name]
+        return b[key].union(*(merged(anchors[m], key) for m in b["merges"]))
 
     out = {b: (set(), set()) for b in BINARIES}
-    for name, b in blocks.items():
-        if b["envs"] or b["flags"]:
+    for name in blocks:
+        if name.startswith("x-"):
+            continue  # an anchor counts where a service merges it
+        flags, envs = merged(name, "flags"), merged(name, "envs")
+        if envs or flags:
             binary = binary_of(name)
             assert binary, f"compose service {name} sets STATUS_* but runs no known binary"
-            out[binary][0].update(b["flags"])
-            out[binary][1].update(b["envs"])
+            out[binary][0].update(flags)
+            out[binary][1].update(envs)
     return out
 
 
@@ -145,6 +156,9 @@ def test_scripts_up(helps):
     assert "STATUS_REGISTRY_URL" in uses["status-node"][1] & uses["status-gateway"][1]
     assert "credentials-file" in uses["status-registry"][0]
     assert "web-root" in uses["status-gateway"][0]
+    tls = {"tls-cert", "tls-key", "tls-ca"}
+    assert tls <= uses["status-registry"][0] and tls | {"amqp-ca"} <= uses["status-node"][0]
+    assert tls | {"redirect-port"} <= uses["status-gateway"][0]
     check(uses, helps, "scripts/up")
 
 
@@ -153,6 +167,15 @@ def test_systemd_units(helps):
     assert {"STATUS_AMQP_URL", "STATUS_QUEUE_TYPE", "STATUS_NODE_ID", "STATUS_DATA_DIR"} <= uses["status-node"][1]
     assert "STATUS_PEER" in uses["status-registry"][1]
     assert "STATUS_REGISTRY_URL" in uses["status-gateway"][1]
+    for binary in BINARIES:  # TLS by default
+        assert {"STATUS_TLS_CERT", "STATUS_TLS_KEY", "STATUS_TLS_CA"} <= uses[binary][1], binary
+    assert "STATUS_REDIRECT_PORT" in uses["status-gateway"][1]
+    d = os.path.join(ROOT, "deploy", "systemd")
+    for f in os.listdir(d):
+        text = read("deploy", "systemd", f)
+        assert not re.search(r"^[^#]*\b(?:http|amqp)://", text, re.M), f"a plain URL in {f}"
+        if f.endswith(".service"):
+            assert "ExecReload=/bin/kill -HUP $MAINPID" in text, f  # systemctl reload: new certificates
     check(uses, helps, "deploy/systemd")
 
 
@@ -164,17 +187,44 @@ def test_compose(helps, tmp_path):
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in files.values())
     password = re.search(r"^RABBITMQ_DEFAULT_PASS=([0-9a-f]{48})$", files["rabbitmq.env"].read_text(), re.M)
     assert password, files["rabbitmq.env"].read_text()
-    assert files["amqp.env"].read_text() == f"STATUS_AMQP_URL=amqp://status:{password.group(1)}@rabbitmq:5672/\n"
+    assert files["amqp.env"].read_text() == f"STATUS_AMQP_URL=amqps://status:{password.group(1)}@rabbitmq:5671/\n"
+    tls = tmp_path / "s" / "tls"
+    ca = (tls / "ca.crt").read_bytes()
     again = subprocess.run([os.path.join(ROOT, "deploy", "make-secrets"), str(tmp_path / "s")],
-                           capture_output=True, text=True, timeout=10, check=True)
+                           capture_output=True, text=True, timeout=30, check=True)
     assert "kept" in again.stderr and password.group(1) in files["rabbitmq.env"].read_text()
+    assert (tls / "ca.crt").read_bytes() == ca  # the CA that browsers may trust already stays
     # No broker password in the compose file itself: the user and the URL come from those files.
     compose = read("deploy", "docker-compose.yml")
-    assert "RABBITMQ_DEFAULT_PASS" not in compose and not re.search(r"amqp://[^/\s:@]+:[^@\s]+@", compose)
+    assert "RABBITMQ_DEFAULT_PASS" not in compose and not re.search(r"amqps?://[^/\s:@]+:[^@\s]+@", compose)
+    # TLS by default: every compose secret is a file make-secrets made, each service's certificate
+    # names that service (how the others reach it) and is signed by the CA; its key is the
+    # containers' user's (uid 999), for no one else.
+    secret_files = dict(re.findall(r"^  ([\w-]+): \{file: secrets/(tls/[\w.-]+)\}$", compose, re.M))
+    assert secret_files["ca"] == "tls/ca.crt" and len(secret_files) == 15, secret_files
+    for name, path in secret_files.items():
+        assert (tmp_path / "s" / path).is_file(), path
+        if path.endswith(".key"):
+            st = (tmp_path / "s" / path).stat()
+            assert st.st_mode & 0o777 == 0o600 and (os.getuid() != 0 or st.st_uid == 999), path
+        elif name != "ca":
+            service = name.removesuffix("-crt")
+            subprocess.run(["openssl", "verify", "-CAfile", str(tls / "ca.crt"), str(tmp_path / "s" / path)],
+                           check=True, capture_output=True, timeout=10)
+            text = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in",
+                                   str(tmp_path / "s" / path)], capture_output=True, text=True,
+                                  timeout=10, check=True).stdout
+            assert f"DNS:{service}" in text and "IP Address:127.0.0.1" in text, (service, text)
+            assert re.search(rf"^  {service}:\n(?:    .*\n)*?      - \{{source: {name}, target: server\.crt\}}",
+                             compose, re.M), f"{service} mounts {name}"
+    assert not re.search(r"\bhttp://|amqp://", re.sub(r"(?m)^\s*#.*$", "", compose)), "a plain URL in the compose file"
     uses = uses_in_compose(str(tmp_path / "s"))
     assert {"STATUS_AMQP_URL", "STATUS_NODE_ID", "STATUS_ADVERTISE_HOST"} <= uses["status-node"][1]
     assert "STATUS_PEER" in uses["status-registry"][1]
     assert "STATUS_WEB_ROOT" in uses["status-gateway"][1]
+    for binary in BINARIES:
+        assert {"STATUS_TLS_CERT", "STATUS_TLS_KEY", "STATUS_TLS_CA"} <= uses[binary][1], binary
+    assert "STATUS_REDIRECT_PORT" in uses["status-gateway"][1]
     check(uses, helps, "deploy/docker-compose.yml")
 
 

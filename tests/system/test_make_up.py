@@ -9,11 +9,13 @@ fails at, the `up` fixture stops every process of its runs (see Up.cleanup).
 import contextlib
 import fcntl
 import hashlib
+import http.client
 import os
 import re
 import select
 import signal
 import socket
+import ssl
 import subprocess
 import termios
 import threading
@@ -137,17 +139,25 @@ class Up:
     `make up | tee up.log`), or to a terminal of its own (`launch(via="tty")`, a pty that
     `hang_up()` closes)."""
 
-    def __init__(self, tmp_path, nodes=3):
+    def __init__(self, tmp_path, nodes=3, tls=False):
         self.nodes = nodes
+        self.tls = tls
         self.run_dir = str(tmp_path / "run")
         self.out_path = str(tmp_path / "up.out")
-        self.gateway_port = harness.free_port()
+        self.gateway_port = harness.free_port()  # with TLS=1: the port that redirects to HTTPS
         self.registry_port = harness.free_port()
         self.node_base = free_block(nodes)
         self.amqp_port = harness.free_port()
         self.env = dict(os.environ, GATEWAY_PORT=str(self.gateway_port),
                         REGISTRY_PORT=str(self.registry_port), NODE_BASE_PORT=str(self.node_base),
-                        AMQP_PORT=str(self.amqp_port), RUN_DIR=self.run_dir, BUILD_DIR=BUILD_DIR)
+                        AMQP_PORT=str(self.amqp_port), RUN_DIR=self.run_dir, BUILD_DIR=BUILD_DIR,
+                        TLS="1" if tls else "0")
+        self.tls_ports = []
+        if tls:
+            self.gateway_tls_port, self.amqp_tls_port = harness.free_port(), harness.free_port()
+            self.tls_ports = [self.gateway_tls_port, self.amqp_tls_port]
+            self.env.update(GATEWAY_TLS_PORT=str(self.gateway_tls_port),
+                            AMQP_TLS_PORT=str(self.amqp_tls_port))
         self.p = None
         self.tee = None
         self.tty = None       # the pty's master side, while open
@@ -159,10 +169,17 @@ class Up:
 
     @property
     def gateway(self):
+        if self.tls:
+            return f"https://127.0.0.1:{self.gateway_tls_port}"
         return f"http://127.0.0.1:{self.gateway_port}"
 
+    @property
+    def cafile(self):
+        """The private CA scripts/up made with TLS=1 (None: plain HTTP, nothing to check)."""
+        return os.path.join(self.run_dir, "tls", "ca.crt") if self.tls else None
+
     def ports(self):
-        return [self.gateway_port, self.registry_port, self.amqp_port] + \
+        return [self.gateway_port, self.registry_port, self.amqp_port] + self.tls_ports + \
                [self.node_base + i for i in range(self.nodes)]
 
     def output(self):
@@ -276,7 +293,9 @@ class Up:
         """Whatever happened in the test (scripts/up hung, died, or was never told to stop):
         nothing of this run survives it. scripts/up gets its chance to stop everything in order;
         then whatever up.pids still names is killed, the broker stopped through rabbitmq-private,
-        and anything left with this run's directories in its command line killed."""
+        and anything left with this run's directories in its command line killed. https://
+        requests trust the system's store again (a TLS test trusted its CA)."""
+        harness.trust(None)
         try:
             if self.tty is not None:
                 self.hang_up()
@@ -323,8 +342,8 @@ class Up:
 def up(tmp_path):
     started = []
 
-    def make(nodes=3):
-        u = Up(tmp_path, nodes)
+    def make(nodes=3, tls=False):
+        u = Up(tmp_path, nodes, tls)
         started.append(u)
         return u
     yield make
@@ -346,12 +365,15 @@ def assert_own_broker_user(u):
 def test_defaults_are_the_contracts():
     text = open(UP).read()
     for var, default in (("GATEWAY_PORT", 8080), ("REGISTRY_PORT", 8761), ("NODE_BASE_PORT", 8081),
-                         ("AMQP_PORT", 5672)):
+                         ("AMQP_PORT", 5672), ("GATEWAY_TLS_PORT", 8443), ("AMQP_TLS_PORT", 5671)):
         assert f"{var}=${{{var}:-{default}}}" in text
     assert re.search(r"^NODES=\$\{NODES:-3\}$", text, re.M)
     dry = subprocess.run(["make", "-n", "up", "NODES=5"], cwd=harness.ROOT, capture_output=True,
                          text=True, timeout=30)
-    assert "scripts/up 5" in dry.stdout
+    assert "TLS=0 scripts/up 5" in dry.stdout
+    dry = subprocess.run(["make", "-n", "up", "TLS=1"], cwd=harness.ROOT, capture_output=True,
+                         text=True, timeout=30)
+    assert "TLS=1 scripts/up 3" in dry.stdout
 
 
 def test_busy_port_fails_fast_and_starts_nothing(tmp_path):
@@ -367,6 +389,26 @@ def test_busy_port_fails_fast_and_starts_nothing(tmp_path):
     assert r.returncode != 0
     assert f"gateway {busy}" in r.stderr, r.stderr
     assert pids_mentioning(run_dir) == []
+
+
+def test_tls_busy_https_port_or_a_bad_tls_value_fails_fast(tmp_path):
+    run_dir = str(tmp_path / "run")
+    env = dict(os.environ, TLS="1", GATEWAY_PORT=str(harness.free_port()),
+               REGISTRY_PORT=str(harness.free_port()), NODE_BASE_PORT=str(free_block(3)),
+               RUN_DIR=run_dir, BUILD_DIR=BUILD_DIR)
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        busy = blocker.getsockname()[1]
+        r = subprocess.run([UP], env=dict(env, GATEWAY_TLS_PORT=str(busy)), cwd=harness.ROOT,
+                           capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert f"gateway {busy} (GATEWAY_TLS_PORT)" in r.stderr and "make up TLS=1" in r.stderr, r.stderr
+    assert not os.path.exists(os.path.join(run_dir, "tls"))  # nothing made, nothing started
+    assert pids_mentioning(run_dir) == []
+    r = subprocess.run([UP], env=dict(env, TLS="yes"), cwd=harness.ROOT, capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 2 and "TLS must be 0 or 1" in r.stderr, r.stderr
 
 
 @needs_binaries
@@ -504,3 +546,98 @@ def test_a_run_killed_with_9_is_cleaned_up_by_the_next(up, tmp_path):
     assert not [n for n, pid in orphans.items() if alive(pid)], second.output()
     assert second.stop(signal.SIGTERM) == 0, second.output()
     second.assert_all_gone()
+
+
+def list_connections_ssl(u):
+    """`rabbitmqctl list_connections ssl` of the private broker: one True/False per connection."""
+    out = subprocess.run([os.path.join(harness.ROOT, "scripts", "rabbitmq-private"), "ctl",
+                          u.broker_dir, "-q", "list_connections", "--no-table-headers", "ssl"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    return [line.strip() == "true" for line in out.splitlines() if line.strip()]
+
+
+@needs_binaries
+def test_make_up_tls_on_every_hop_and_ctrl_c(up):
+    """`make up TLS=1` (contract §1, §7): a private CA under the run dir, every process with its own
+    certificate, HTTPS between all of them, AMQPS to the broker; the gateway's HTTPS port
+    verified with the printed CA, its plain port redirecting; Ctrl-C stops everything."""
+    u = up(3, tls=True).start()
+    out, ca = u.output(), u.cafile
+    harness.trust(ca)  # from here on, https:// requests verify against the printed CA
+    # The banner: the CA to trust, the https URL, and how to trust it.
+    assert f"CA to trust         {ca}" in out, out
+    assert f"{u.gateway}/" in out
+    assert f"curl --cacert {ca}" in out and f"statusctl --tls-ca {ca}" in out, out
+    assert re.search(r"certutil -d sql:\$HOME/\.pki/nssdb -A -t \"C,,\" -n \S+ -i " + re.escape(ca), out), out
+    for name in ("registry", "n1", "n2", "n3", "gateway"):
+        assert re.search(rf"^  {name}\s+UP\s+pid \d+\s+https://127\.0\.0\.1:", out, re.M), out
+    assert re.search(rf"^  rabbitmq\s+running\s+pid \d+\s+amqps 127\.0\.0\.1:{u.amqp_tls_port}\s", out, re.M), out
+
+    # One certificate per process, all signed by that CA, naming 127.0.0.1 and localhost.
+    pki = os.path.join(u.run_dir, "tls")
+    for name in ("registry", "node1", "node2", "node3", "gateway", "broker"):
+        subprocess.run(["openssl", "verify", "-CAfile", ca, os.path.join(pki, name + ".crt")],
+                       check=True, capture_output=True, timeout=10)
+        assert os.stat(os.path.join(pki, name + ".key")).st_mode & 0o777 == 0o600, name
+
+    # Every server got its own certificate, its key and the CA on its command line.
+    for name, cert in (("registry", "registry"), ("n1", "node1"), ("n2", "node2"), ("n3", "node3"),
+                       ("gateway", "gateway")):
+        cmd = open(f"/proc/{u.pids[name]}/cmdline", "rb").read().decode().split("\0")
+        for flag, value in (("--tls-cert", cert + ".crt"), ("--tls-key", cert + ".key"), ("--tls-ca", "ca.crt")):
+            assert cmd[cmd.index(flag) + 1] == os.path.join(pki, value), (name, cmd)
+    gateway_cmd = open(f"/proc/{u.pids['gateway']}/cmdline", "rb").read().decode().split("\0")
+    assert gateway_cmd[gateway_cmd.index("--redirect-port") + 1] == str(u.gateway_port)
+    for name in ("n1", "n2", "n3"):
+        with open(f"/proc/{u.pids[name]}/environ", "rb") as f:
+            env = dict(e.split("=", 1) for e in f.read().decode().split("\0") if "=" in e)
+        assert env["STATUS_AMQP_URL"].startswith("amqps://status:"), name
+        assert env["STATUS_AMQP_URL"].endswith(f":{u.amqp_tls_port}/"), name
+        assert env["STATUS_REGISTRY_URL"].startswith("https://"), name
+        cmd = open(f"/proc/{u.pids[name]}/cmdline", "rb").read().decode().split("\0")
+        assert cmd[cmd.index("--amqp-ca") + 1] == ca, cmd
+
+    # The gateway over HTTPS, verified against the printed CA (and refused without it: the
+    # system's store does not know the private CA).
+    r = request("GET", u.gateway + "/health")
+    assert r.status == 200, r
+    with pytest.raises(ssl.SSLCertVerificationError):
+        http.client.HTTPSConnection("127.0.0.1", u.gateway_tls_port, timeout=5,
+                                    context=ssl.create_default_context()).request("GET", "/health")
+    # The plain port: 308 to the same path over HTTPS; its /health answers itself.
+    plain = f"http://127.0.0.1:{u.gateway_port}"
+    r = request("GET", plain + "/api/statuses?limit=5")
+    assert r.status == 308, r
+    assert r.header("Location") == f"{u.gateway}/api/statuses?limit=5", r.headers
+    assert request("GET", plain + "/health").status == 200
+
+    # A write through the gateway reaches all three nodes; each node read over HTTPS with the CA.
+    r = request("PUT", u.gateway + "/api/statuses/tlsalice", {"statusText": "over TLS"},
+                headers={"X-Consistency": "all", **u.admin()})
+    assert r.status == 201, r
+    assert r.header("X-Replicated") == "3/3", r.headers
+    for i in range(3):
+        got = request("GET", f"https://127.0.0.1:{u.node_base + i}/api/statuses/tlsalice")
+        assert got.status == 200 and got.json()["statusText"] == "over TLS", (i + 1, got)
+    # The nodes registered their https:// URLs (securePort on) with the registry, over HTTPS.
+    reg = open(os.path.join(u.run_dir, "registry-credentials")).readline().strip()
+    apps = request("GET", f"https://{reg}@127.0.0.1:{u.registry_port}/eureka/apps/STATUS-NODE",
+                   headers={"Accept": "application/json"})
+    assert apps.status == 200, apps
+    instances = apps.json()["application"]["instance"]
+    assert sorted(inst["securePort"]["$"] for inst in instances) == \
+        [u.node_base + i for i in range(3)], instances
+    for inst in instances:
+        assert inst["securePort"]["@enabled"] == "true", inst
+        assert inst["homePageUrl"].startswith("https://127.0.0.1:"), inst
+
+    # Every AMQP connection to the broker is a TLS one: the three nodes' (and nothing plain).
+    conns = wait_until(lambda: (c := list_connections_ssl(u)) and len(c) >= 3 and c, 30,
+                       interval=0.5, what="the nodes' connections to the broker")
+    assert all(conns), conns
+
+    # Ctrl-C (SIGINT to its process group, as a terminal sends it) stops everything.
+    u.ctrl_c()
+    assert u.p.wait(120) == 0, u.output()
+    assert "got SIGINT" in u.output()
+    u.assert_all_gone()
