@@ -393,11 +393,16 @@ bool Gateway::cors(const Request& req, ExchangePtr& ex) {
     if (allowed) ex = with_cors_fields(std::move(ex), std::move(*allowed));
     return false;
   }
-  // Answered here, never forwarded: the nodes know nothing of the cluster's gateways.
+  // Answered here, never forwarded: the nodes know nothing of the cluster's gateways. Counted
+  // against the client's rate like any request.
   ex->set_route("(preflight)");
-  auto res = allowed ? preflight_response(*allowed, req.keep_alive())
-                     : common::problem(403, "this origin is not one of the cluster's gateways",
-                                       11, req.keep_alive());
+  int wait = limiter_ ? limiter_->check(common::client_key(ex->remote_address()), Clock::now()) : 0;
+  auto res = wait > 0 ? common::problem(429, "too many requests from this address", 11,
+                                        req.keep_alive())
+             : allowed ? preflight_response(*allowed, req.keep_alive())
+                       : common::problem(403, "this origin is not one of the cluster's gateways",
+                                         11, req.keep_alive());
+  if (wait > 0) res.set(http::field::retry_after, std::to_string(wait));
   res.set("X-Request-Id", common::request_id_for(req));
   ex->respond(std::move(res));
   return true;

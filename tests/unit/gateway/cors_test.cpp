@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../node/fake_exchange.hpp"
 #include "gateway/static_files.hpp"
 
 using namespace status::gateway;
@@ -95,4 +96,43 @@ TEST(CorsPolicy, PreflightAnswer) {
   EXPECT_NE(res["Access-Control-Allow-Headers"].find("Authorization"), std::string::npos);
   EXPECT_EQ(res["Access-Control-Max-Age"], "600");
   EXPECT_EQ(res["Vary"], "Origin");
+}
+
+// Every way of answering an allowed origin carries the fields: respond (the gateway's own),
+// respond_serialized (the proxy's) and a stream's head; a node's own Vary is kept.
+TEST(CorsExchange, AddsTheFieldsToEveryKindOfAnswer) {
+  const std::string origin = "http://127.0.0.1:8081";
+  auto check = [&](const status::common::Response& res) {
+    EXPECT_EQ(res["Access-Control-Allow-Origin"], origin);
+    EXPECT_EQ(res["Access-Control-Allow-Credentials"], "true");
+    EXPECT_EQ(res["Access-Control-Expose-Headers"], kCorsExposeHeaders);
+  };
+  {
+    auto fake = std::make_shared<status::test::FakeExchange>();
+    with_cors_fields(fake, origin)->respond(status::common::problem(404, "no such status"));
+    auto res = fake->wait();
+    check(res);
+    EXPECT_EQ(res["Vary"], "Origin");
+  }
+  {
+    auto fake = std::make_shared<status::test::FakeExchange>();
+    with_cors_fields(fake, origin)
+        ->respond_serialized(200,
+                             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             "Content-Length: 2\r\n",
+                             "{}");
+    auto res = fake->wait();
+    check(res);
+    EXPECT_EQ(res.body(), "{}");
+  }
+  {
+    auto fake = std::make_shared<status::test::FakeExchange>();
+    status::common::Response head{status::common::http::status::ok, 11};
+    head.set("Content-Type", "text/event-stream");
+    head.set("Vary", "Accept-Encoding");
+    with_cors_fields(fake, origin)->begin_stream(std::move(head));
+    auto got = fake->head();
+    check(got);
+    EXPECT_EQ(got["Vary"], "Accept-Encoding, Origin");
+  }
 }
