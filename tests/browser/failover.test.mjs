@@ -244,6 +244,11 @@ test('a gateway that hangs is given up on too (its /health does not answer)', { 
     await postFromPage(page, 'erin', 'Written while A hangs', 'Updated erin’s status');
     assert.equal(await page.evaluate(() => window.loadMark), 'loaded once', 'no reload');
     assert.deepEqual(unexpected(problems.filter((m) => !/ERR_TIMED_OUT|ERR_ABORTED/.test(m))), []);
+  } catch (e) {
+    await page.screenshot({ path: path.join(SHOTS, 'FAILED-failover-hung.png'), fullPage: true }).catch(() => {});
+    console.error('form:', await page.locator('#form-error').textContent().catch(() => '?'),
+      'banner:', await page.locator('#banner').textContent().catch(() => '?'), 'console:', problems);
+    throw e;
   } finally {
     process.kill(a.child.pid, 'SIGCONT');
     await ctx.close();

@@ -112,12 +112,15 @@ export async function api(method, path,
 
 const GATEWAY_DOWN = new Error('the gateway stopped answering');
 
-// One attempt on `gateway`. With another gateway to go to, a slow answer has the gateway's
+// One attempt on `gateway`. With another gateway to go to, a slow read has the gateway's
 // /health probed: a gateway that answers neither is given up on (GATEWAY_DOWN) within ~2.5 s.
+// Not a write: a slow one may still be applied, and its repetition elsewhere could then be
+// refused (a conditional PUT: 412); it moves on after a network error or TIMEOUT_MS only.
 async function send(gateway, path, init) {
   const timeout = AbortSignal.timeout(TIMEOUT_MS);
   const url = gateway + path;
-  if (!severalGateways()) return fetch(url, requestInit({ ...init, signal: timeout }, gateway));
+  const read = init.method === 'GET' || init.method === 'HEAD';
+  if (!read || !severalGateways()) return fetch(url, requestInit({ ...init, signal: timeout }, gateway));
   const down = new AbortController();
   const watch = setTimeout(async () => {
     if (!(await answers(gateway))) down.abort(GATEWAY_DOWN);
