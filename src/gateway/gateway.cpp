@@ -32,8 +32,8 @@ std::string services_json(const Snapshot& snapshot) {
   return json::serialize(out);
 }
 
-std::string gateways_json(const std::string& self,
-                          const std::vector<common::DiscoveredInstance>& registered) {
+std::vector<std::string> gateway_urls(const std::string& self,
+                                      const std::vector<common::DiscoveredInstance>& registered) {
   std::vector<std::string> urls{self};
   for (const auto& g : registered) {
     if (urls.size() > kMaxDiscovered) break;
@@ -51,8 +51,13 @@ std::string gateways_json(const std::string& self,
   }
   std::sort(urls.begin(), urls.end());
   urls.erase(std::unique(urls.begin(), urls.end()), urls.end());
+  return urls;
+}
+
+std::string gateways_json(const std::string& self,
+                          const std::vector<common::DiscoveredInstance>& registered) {
   json::array out;
-  for (auto& u : urls) out.push_back(json::object{{"url", u}});
+  for (auto& u : gateway_urls(self, registered)) out.push_back(json::object{{"url", u}});
   return json::serialize(out);
 }
 
@@ -114,6 +119,7 @@ Gateway::Gateway(GatewayOptions options)
       options_.server,
       [this](Request&& req, ExchangePtr ex) {
         if (misdirected(req, ex)) return;
+        if (req.find(http::field::origin) != req.end() && cors(req, ex)) return;
         router_.dispatch(std::move(req), ex);
       },
       &metrics_);
@@ -148,6 +154,7 @@ void Gateway::start() {
     advertise_url_ = std::string(options_.server.tls ? "https" : "http") + "://" + host + ":" +
                      std::to_string(server_->port());
   }
+  publish_cors(gateway_urls(advertise_url_, {}));
   if (!options_.registries.empty()) {
     auto self = common::parse_base_url(advertise_url_);
     common::InstanceInfo info;
@@ -162,8 +169,12 @@ void Gateway::start() {
       auto found = common::fetch_instances(options_.registries, options_.gateway_app,
                                            options_.registry_timeout);
       if (!found) return;  // unreachable: keep the last list
-      std::lock_guard lock(gateways_mu_);
-      gateways_ = std::move(*found);
+      auto urls = gateway_urls(advertise_url_, *found);
+      {
+        std::lock_guard lock(gateways_mu_);
+        gateways_ = std::move(*found);
+      }
+      if (urls != cors_urls_) publish_cors(std::move(urls));  // this thread's own copy
     });
   }
 }
@@ -288,7 +299,7 @@ void Gateway::add_routes() {
       [this, forward](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
         if (limited(m, ex)) return;
         if (m.path == "/api" || m.path.starts_with("/api/")) return forward(std::move(req), m, ex);
-        auto res = static_files_.serve(req);
+        auto res = static_files_.serve(req, cors_.get()->csp);
         res.set("X-Request-Id", m.request_id);
         ex->respond(std::move(res));
       },
@@ -359,6 +370,39 @@ bool Gateway::misdirected(const Request& req, const ExchangePtr& ex) {
   }
   ex->set_route("(misdirected)");
   auto res = common::problem(status, detail, 11, req.keep_alive());
+  res.set("X-Request-Id", common::request_id_for(req));
+  ex->respond(std::move(res));
+  return true;
+}
+
+void Gateway::publish_cors(std::vector<std::string> urls) {
+  cors_.set(std::make_shared<const CorsPolicy>(make_cors_policy(advertise_url_, urls)));
+  cors_urls_ = std::move(urls);
+}
+
+bool Gateway::cors(const Request& req, ExchangePtr& ex) {
+  auto field = req.find(http::field::origin);
+  std::string_view origin(field->value().data(), field->value().size());
+  auto allowed = cors_.get()->allowed(origin);
+  auto [path, query] =
+      common::split_target(std::string_view(req.target().data(), req.target().size()));
+  bool preflight = req.method() == http::verb::options &&
+                   (path == "/api" || path.starts_with("/api/")) &&
+                   req.find("Access-Control-Request-Method") != req.end();
+  if (!preflight) {
+    if (allowed) ex = with_cors_fields(std::move(ex), std::move(*allowed));
+    return false;
+  }
+  // Answered here, never forwarded: the nodes know nothing of the cluster's gateways. Counted
+  // against the client's rate like any request.
+  ex->set_route("(preflight)");
+  int wait = limiter_ ? limiter_->check(common::client_key(ex->remote_address()), Clock::now()) : 0;
+  auto res = wait > 0 ? common::problem(429, "too many requests from this address", 11,
+                                        req.keep_alive())
+             : allowed ? preflight_response(*allowed, req.keep_alive())
+                       : common::problem(403, "this origin is not one of the cluster's gateways",
+                                         11, req.keep_alive());
+  if (wait > 0) res.set(http::field::retry_after, std::to_string(wait));
   res.set("X-Request-Id", common::request_id_for(req));
   ex->respond(std::move(res));
   return true;

@@ -6,6 +6,7 @@
 #include "common/http_server.hpp"
 #include "common/metrics.hpp"
 #include "common/router.hpp"
+#include "gateway/cors.hpp"
 #include "gateway/discovery.hpp"
 #include "gateway/instance.hpp"
 #include "gateway/options.hpp"
@@ -21,6 +22,11 @@ namespace status::gateway {
 
 /// /api/services: every known instance with the gateway's view of it, as a JSON array.
 std::string services_json(const Snapshot& snapshot);
+
+/// The URLs /api/gateways lists: `self` and every UP gateway of the registry (its metadata
+/// "url", else its Eureka URL) that is an http(s) URL without credentials, each once, sorted.
+std::vector<std::string> gateway_urls(const std::string& self,
+                                      const std::vector<common::DiscoveredInstance>& registered);
 
 /// /api/gateways: [{"url":…}] for `self` and every UP gateway of the registry (its metadata
 /// "url", else its Eureka URL), each once, sorted.
@@ -51,6 +57,13 @@ class Gateway {
   /// Answers 421 (400 for several Host fields) when the request names a host this gateway does
   /// not serve (--allowed-host), against DNS rebinding (false: go on).
   bool misdirected(const common::Request& req, const common::ExchangePtr& ex);
+  /// A request with an Origin field: a preflight (OPTIONS /api/… with
+  /// Access-Control-Request-Method) is answered here, 204 for the origin of a gateway of the
+  /// cluster, else 403 (true: answered); any other request from such an origin has `ex`
+  /// wrapped so that its answer carries the CORS fields (false: go on).
+  bool cors(const common::Request& req, common::ExchangePtr& ex);
+  /// Makes the CORS policy and the page's CSP for `urls` (the /api/gateways list) current.
+  void publish_cors(std::vector<std::string> urls);
   /// Answers 429 when the client is over its rate (false: go on).
   bool limited(const common::RouteMatch& m, const common::ExchangePtr& ex);
   common::Response health(const common::Request& req) const;
@@ -75,6 +88,8 @@ class Gateway {
   Ticker gateways_ticker_;                               // polls the registry's STATUS-GATEWAY
   mutable std::mutex gateways_mu_;
   std::vector<common::DiscoveredInstance> gateways_;     // guarded by gateways_mu_
+  CorsState cors_;                     // from the gateway list; read per request with Origin
+  std::vector<std::string> cors_urls_;  // the list it was made from (the polling thread's)
   bool started_ = false;
 };
 

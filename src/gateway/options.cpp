@@ -165,15 +165,26 @@ std::string default_web_root() {
 void finish_options(GatewayOptions& o, const common::Config& c) {
   if (o.app.empty()) throw ConfigError("--registry-app must not be empty");
   if (o.web_root.empty()) o.web_root = default_web_root();
+  // The name the gateway is advertised under (the other gateways' pages call it by that name).
+  std::string advertised;
+  if (!o.advertise_url.empty()) {
+    try {
+      auto b = common::parse_base_url(o.advertise_url);
+      if (!b.user.empty()) throw ConfigError("--advertise-url must not carry credentials");
+      advertised = b.host;
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(std::string("--advertise-url: ") + e.what());
+    }
+  }
   if (o.any_host) {
     o.allowed_hosts.clear();
   } else if (o.allowed_hosts.empty()) {
-    o.allowed_hosts = default_allowed_hosts(o.server.bind);
+    o.allowed_hosts = default_allowed_hosts(o.server.bind, advertised);
   } else {
     // The loopback names stay: no page of another origin can make a browser send them, and
     // local tools and probes use them.
     auto given = std::move(o.allowed_hosts);
-    o.allowed_hosts = default_allowed_hosts("0.0.0.0");
+    o.allowed_hosts = default_allowed_hosts("0.0.0.0", advertised);
     for (auto& h : given)
       if (std::find(o.allowed_hosts.begin(), o.allowed_hosts.end(), h) == o.allowed_hosts.end())
         o.allowed_hosts.push_back(std::move(h));

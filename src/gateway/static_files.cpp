@@ -70,7 +70,7 @@ std::string_view mime_type(std::string_view name) {
 
 StaticFiles::StaticFiles(fs::path root) : root_(std::move(root)) {}
 
-common::Response StaticFiles::serve(const common::Request& req) const {
+common::Response StaticFiles::serve(const common::Request& req, std::string_view csp) const {
   if (req.method() != common::http::verb::get && req.method() != common::http::verb::head) {
     auto res = common::problem(405, "only GET and HEAD are allowed here", 11, req.keep_alive());
     res.set(field::allow, "GET, HEAD");
@@ -90,7 +90,7 @@ common::Response StaticFiles::serve(const common::Request& req) const {
   res.set(field::content_type, mime_type(file.filename().string()));
   res.set(field::cache_control, "no-cache");
   res.set("X-Content-Type-Options", "nosniff");
-  res.set("Content-Security-Policy", kContentSecurityPolicy);
+  res.set("Content-Security-Policy", csp);
   res.set("Referrer-Policy", "strict-origin-when-cross-origin");
   res.keep_alive(req.keep_alive());
   res.content_length(body.size());

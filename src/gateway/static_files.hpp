@@ -33,7 +33,9 @@ inline constexpr std::string_view kContentSecurityPolicy =
 class StaticFiles {
  public:
   explicit StaticFiles(std::filesystem::path root);
-  common::Response serve(const common::Request& req) const;
+  /// `csp`: the Content-Security-Policy to send (the gateway's lists the other gateways).
+  common::Response serve(const common::Request& req,
+                         std::string_view csp = kContentSecurityPolicy) const;
   const std::filesystem::path& root() const { return root_; }
 
  private:

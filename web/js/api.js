@@ -1,9 +1,15 @@
 // Talks to the gateway's REST API. Every answer's X-Served-By is reported to the listeners
 // (the cluster view shows who answered); errors become ApiError with the server's own words
-// (problem+json `detail`); network errors are retried a few times and say so.
+// (problem+json `detail`); network errors are retried a few times and say so. With several
+// gateways (gateways.js), a call its gateway does not answer moves to the next one at once.
+import { answers, currentGateway, moveOn, requestInit, setSessionToken, severalGateways }
+  from './gateways.js';
 
 const TIMEOUT_MS = 8000;
 const RETRY_DELAYS_MS = [500, 1000, 2000];
+// With another gateway to go to: a call without an answer after this long has its gateway's
+// /health probed (1 s); when that fails too, the call moves on instead of waiting for TIMEOUT_MS.
+const PROBE_AFTER_MS = 1500;
 
 /** An error to show to the user: `message` is already in words. */
 export class ApiError extends Error {
@@ -50,16 +56,26 @@ export async function api(method, path,
   }
   let announced = false; // whether this call told the listeners it is retrying
   const done = () => { if (announced) retryDone(); };
+  const tried = new Set(); // the gateways that did not answer this call since its last pause
   for (let attempt = 0; ; attempt++) {
     let res;
+    const gateway = currentGateway();
     try {
-      res = await fetch(path, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
+      res = await send(gateway, path, init);
     } catch (e) {
-      const why = e.name === 'TimeoutError' ? `no answer within ${TIMEOUT_MS / 1000} s`
-        : 'the server could not be reached';
+      tried.add(gateway);
+      // Another gateway: the call is repeated there now (not a retry, no pause).
+      if (moveOn(gateway, tried)) {
+        attempt--;
+        continue;
+      }
+      const why = e === GATEWAY_DOWN ? 'the gateway stopped answering'
+        : e.name === 'TimeoutError' ? `no answer within ${TIMEOUT_MS / 1000} s`
+          : 'the server could not be reached';
       if (attempt < retries) {
         announced = true;
         await retryPause(attempt, retries, method, path, why);
+        tried.clear();
         continue;
       }
       done();
@@ -94,6 +110,28 @@ export async function api(method, path,
   }
 }
 
+const GATEWAY_DOWN = new Error('the gateway stopped answering');
+
+// One attempt on `gateway`. With another gateway to go to, a slow read has the gateway's
+// /health probed: a gateway that answers neither is given up on (GATEWAY_DOWN) within ~2.5 s.
+// Not a write: a slow one may still be applied, and its repetition elsewhere could then be
+// refused (a conditional PUT: 412); it moves on after a network error or TIMEOUT_MS only.
+async function send(gateway, path, init) {
+  const timeout = AbortSignal.timeout(TIMEOUT_MS);
+  const url = gateway + path;
+  const read = init.method === 'GET' || init.method === 'HEAD';
+  if (!read || !severalGateways()) return fetch(url, requestInit({ ...init, signal: timeout }, gateway));
+  const down = new AbortController();
+  const watch = setTimeout(async () => {
+    if (!(await answers(gateway))) down.abort(GATEWAY_DOWN);
+  }, PROBE_AFTER_MS);
+  try {
+    return await fetch(url, requestInit({ ...init, signal: AbortSignal.any([timeout, down.signal]) }, gateway));
+  } finally {
+    clearTimeout(watch);
+  }
+}
+
 async function retryPause(attempt, of, method, path, error, minDelayMs = 0) {
   const delayMs = Math.max(RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)], Math.min(minDelayMs, 5000));
   for (const fn of retryListeners) fn({ attempt: attempt + 1, of, delayMs, method, path, error });
@@ -107,9 +145,23 @@ function retryDone() { for (const fn of retryListeners) fn(null); }
 export const account = {
   /** 200 {username, roles}; 401 when signed out; 404 when the nodes run with --auth off. */
   me: () => api('GET', '/api/me', { retries: 1 }),
-  signIn: (username, password) => api('POST', '/api/sessions', { body: { username, password } }),
+  // The token of the answer is kept in memory for gateways on other hosts (gateways.js).
+  signIn: async (username, password) => {
+    const r = await api('POST', '/api/sessions', { body: { username, password } });
+    setSessionToken(r.body?.token);
+    return r;
+  },
   signUp: (username, password) => api('POST', '/api/accounts', { body: { username, password } }),
-  signOut: () => api('DELETE', '/api/sessions/current'),
+  signOut: async () => {
+    try {
+      const r = await api('DELETE', '/api/sessions/current');
+      setSessionToken(null);
+      return r;
+    } catch (err) {
+      if (err.status === 401) setSessionToken(null); // it had ended already
+      throw err;
+    }
+  },
 };
 
 // The status resource.

@@ -5,6 +5,7 @@ import { AccountView } from './account.js';
 import { allStatuses, ApiError, onRetry, statuses } from './api.js';
 import { ClusterView } from './cluster.js';
 import { Feed } from './feed.js';
+import { onGatewayChange, startGateways } from './gateways.js';
 import { connectEvents } from './live.js';
 import { OSM_TILES, StatusMap, storeTileSetting, tileSetting } from './map.js';
 import { AVAILABILITY, availabilityLabel, EMOJI, endedLabel, EXPIRY, ExpiryClock, expiryHint, toLocalInput }
@@ -572,6 +573,17 @@ $('tiles-none').addEventListener('click', () => {
   $('tiles-url').value = '';
   storeTileSetting('');
   map.setTiles('');
+});
+
+// ---------------------------------------------------------------- gateways
+// Every gateway of the cluster (gateways.js): when this page's own stops answering, the page
+// carries on through another, and says so quietly.
+startGateways();
+onGatewayChange((gateway) => {
+  const via = $('via');
+  via.hidden = !gateway;
+  via.title = gateway ? `This page's own server stopped answering: it now talks to ${gateway}` : '';
+  via.textContent = gateway ? `connected through another server (${new URL(gateway).host})` : '';
 });
 
 // ---------------------------------------------------------------- live events

@@ -5,6 +5,10 @@
 // Last-Event-ID header by themselves). The node then first replays what was missed (some events
 // may come twice: applying one again changes nothing), so the page need not reload its lists;
 // when it can no longer tell, it sends `event: reset` and the page reloads.
+// With several gateways (gateways.js) the stream follows the page's current gateway: when the
+// stream fails and its gateway does not answer /health either, the page moves to the next
+// gateway and the stream resumes there at once, from the last event id.
+import { currentGateway, gatewayGone, onGatewayChange, openEventSource } from './gateways.js';
 
 export function connectEvents({ onUpsert, onDelete, onExpire, onReset, onState, onOpen }) {
   let es = null;
@@ -12,11 +16,15 @@ export function connectEvents({ onUpsert, onDelete, onExpire, onReset, onState, 
   let timer = null;
   let lastId = '';
 
+  let through = null; // the gateway of the stream
+  let closed = false;
+
   function open() {
     clearTimeout(timer);
     onState('connecting');
     const resume = lastId;
-    es = new EventSource(resume ? `/api/events?lastEventId=${encodeURIComponent(resume)}` : '/api/events');
+    through = currentGateway();
+    es = openEventSource(resume ? `/api/events?lastEventId=${encodeURIComponent(resume)}` : '/api/events');
     es.onopen = () => {
       delay = 500;
       onState('live');
@@ -28,15 +36,27 @@ export function connectEvents({ onUpsert, onDelete, onExpire, onReset, onState, 
     on('delete', onDelete);
     on('expire', onExpire);
     on('reset', onReset);
-    es.onerror = () => {
+    const mine = es;
+    es.onerror = async () => {
+      es.close();
+      // Its gateway gone: on through the next one now (the change reopens the stream).
+      if (await gatewayGone(through)) return;
+      if (es !== mine) return; // reopened meanwhile (another call moved to another gateway)
       // The node behind the stream may have died: reconnect ourselves (quickly, then backing
       // off) so that the gateway can pick another node.
-      es.close();
       onState('reconnecting', Math.round(delay / 100) / 10);
       timer = setTimeout(open, delay);
       delay = Math.min(delay * 2, 10000);
     };
   }
+
+  // The page moved to another gateway (this stream's failure or a call's): the stream too.
+  onGatewayChange((gateway) => {
+    if (gateway === through || closed) return;
+    es?.close();
+    delay = 500;
+    open();
+  });
 
   function on(type, fn) {
     es.addEventListener(type, (e) => {
@@ -54,7 +74,7 @@ export function connectEvents({ onUpsert, onDelete, onExpire, onReset, onState, 
 
   open();
   return {
-    close: () => { clearTimeout(timer); es?.close(); },
+    close: () => { closed = true; clearTimeout(timer); es?.close(); },
     /** The id of the last event applied ('' before the first). */
     get lastEventId() { return lastId; },
   };

@@ -71,6 +71,17 @@ TEST(Options, SecurityDefaults) {
             (std::vector<std::string>{"127.0.0.1", "localhost", "::1", "10.0.0.5", "gw.example"}));
   EXPECT_EQ(default_allowed_hosts("0.0.0.0"),
             (std::vector<std::string>{"127.0.0.1", "localhost", "::1"}));
+  // The --advertise-url host: the other gateways' pages call this one by that name.
+  auto advertised = parse({"--upstream", "h:1", "--bind", "0.0.0.0", "--advertise-url",
+                           "https://GW-2.example:8443/"});
+  EXPECT_EQ(advertised.allowed_hosts,
+            (std::vector<std::string>{"127.0.0.1", "localhost", "::1", "GW-2.example"}));
+  auto both = parse({"--upstream", "h:1", "--advertise-url", "http://gw-2.example:8081",
+                     "--allowed-host", "status.example.org"});
+  EXPECT_EQ(both.allowed_hosts, (std::vector<std::string>{"127.0.0.1", "localhost", "::1",
+                                                          "gw-2.example", "status.example.org"}));
+  EXPECT_THROW(parse({"--upstream", "h:1", "--advertise-url", "ftp://gw"}), ConfigError);
+  EXPECT_THROW(parse({"--upstream", "h:1", "--advertise-url", "http://u:p@gw"}), ConfigError);
 }
 
 TEST(Options, BadConfigurationIsOneClearError) {
