@@ -167,7 +167,7 @@ void StatusIndex::list_add(Entry& e) {
 }
 
 void StatusIndex::list_remove(Entry& e) {
-  if (by_time_.erase(&e) == 0 || e.row == Entry::kNoRow) return;
+  if (!by_time_.erase(&e) || e.row == Entry::kNoRow) return;
   ScanRow& r = rows_[e.row];
   arena_dead_ += r.user_len + r.text_len;
   if (e.row + 1 != rows_.size()) {
@@ -371,8 +371,7 @@ StatusIndex::Page StatusIndex::list(const ListFilter& f, std::size_t offset,
     // No filter: the page straight from the ordered set, without looking at the others.
     p.total = by_time_.size();
     if (offset >= p.total) return p;
-    auto it = by_time_.begin();
-    std::advance(it, static_cast<long>(offset));
+    auto it = by_time_.find_by_order(offset);
     for (; it != by_time_.end() && p.items.size() < limit; ++it)
       if (!(*it)->status.expired(now)) p.items.push_back((*it)->api_json);
     return p;

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <ext/pb_ds/assoc_container.hpp>
+#include <ext/pb_ds/tree_policy.hpp>
 #include <set>
 #include <shared_mutex>
 #include <string>
@@ -125,6 +127,11 @@ class StatusIndex {
       return a->status.username < b->status.username;
     }
   };
+  // An order-statistic tree (libstdc++'s policy-based red-black tree, each node knowing its
+  // subtree's size): a page at any offset is found in O(log n), not by walking to it.
+  using ByTimeSet = __gnu_pbds::tree<const Entry*, __gnu_pbds::null_type, ByTime,
+                                     __gnu_pbds::rb_tree_tag,
+                                     __gnu_pbds::tree_order_statistics_node_update>;
   void put(Entry e);                       // under the exclusive lock
   void remove(std::string_view username);  // under the exclusive lock
   void account(const Entry& e, bool add);  // e's share of slots_
@@ -138,7 +145,7 @@ class StatusIndex {
   mutable std::shared_mutex mutex_;
   // Keyed by a view of the entry's own username (one copy of each name in memory).
   std::unordered_map<std::string_view, Entry> entries_;
-  std::set<const Entry*, ByTime> by_time_;                         // live entries only
+  ByTimeSet by_time_;                                               // live entries only
   std::set<std::pair<std::uint64_t, std::string_view>> tombstones_;  // (hlc, username)
   std::set<std::pair<std::int64_t, std::string_view>> sessions_;     // live: (expiry, key)
   std::set<std::pair<std::int64_t, std::string_view>> expiring_;     // listed: (expiresAt, user)
