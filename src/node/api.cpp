@@ -190,7 +190,7 @@ Response get_status(const Request& req, const std::string& username, const Statu
         return;
       }
     }
-    res = common::json_response(200, e.api_json, req);
+    res = common::json_response(200, e.api_json(), req);
     res->set(http::field::etag, "\"" + version + "\"");
   });
   if (!res) return problem_for(req, 404, "no status for user '" + username + "'");

@@ -240,7 +240,8 @@ Node::Node(NodeOptions options) : options_(std::move(options)), incarnation_(com
     out.reserve(entries->size());
     for (auto& e : *entries) {
       auto what = e.status.expired(now) ? Change::What::kExpire : Change::What::kState;
-      out.push_back({std::move(e.status), std::move(e.api_json), 0, what});
+      auto json = e.api_json();
+      out.push_back({std::move(e.status), std::move(json), 0, what});
     }
     return out;
   });

@@ -100,14 +100,13 @@ std::int64_t StatusIndex::system_ms() {
 
 Entry Entry::make(Status s) {
   Entry e;
-  if (!s.deleted && s.kind() == Kind::kStatus) {
-    e.api_json = to_api_json(s);
-    // Kept for the entry's lifetime: drop the serializer's growth slack (typically ~70 bytes per
-    // status, 7 MiB of 100,000; see docs/node.md, Performance).
-    e.api_json.shrink_to_fit();
-  }
   e.status = std::move(s);
   return e;
+}
+
+std::string Entry::api_json() const {
+  if (status.deleted || status.kind() != Kind::kStatus) return {};
+  return to_api_json(status);
 }
 
 std::size_t StatusIndex::slot_of(std::string_view username, std::size_t slots) {
@@ -364,7 +363,7 @@ StatusIndex::Page StatusIndex::list(const ListFilter& f, std::size_t offset,
     found.erase(std::unique(found.begin(), found.end()), found.end());
     p.total = found.size();
     for (std::size_t i = offset; i < found.size() && p.items.size() < limit; ++i)
-      p.items.push_back(found[i]->api_json);
+      p.items.push_back(found[i]->api_json());
     return p;
   }
   if (!filtered) {
@@ -373,7 +372,7 @@ StatusIndex::Page StatusIndex::list(const ListFilter& f, std::size_t offset,
     if (offset >= p.total) return p;
     auto it = by_time_.find_by_order(offset);
     for (; it != by_time_.end() && p.items.size() < limit; ++it)
-      if (!(*it)->status.expired(now)) p.items.push_back((*it)->api_json);
+      if (!(*it)->status.expired(now)) p.items.push_back((*it)->api_json());
     return p;
   }
   // One pass over the packed rows, then only the page's share of the matches sorted.
@@ -384,7 +383,7 @@ StatusIndex::Page StatusIndex::list(const ListFilter& f, std::size_t offset,
   if (offset >= hits.size()) return p;
   auto end = std::min(hits.size(), offset + limit);
   std::partial_sort(hits.begin(), hits.begin() + static_cast<long>(end), hits.end(), ByTime{});
-  for (std::size_t i = offset; i < end; ++i) p.items.push_back(hits[i]->api_json);
+  for (std::size_t i = offset; i < end; ++i) p.items.push_back(hits[i]->api_json());
   return p;
 }
 

@@ -23,11 +23,14 @@ namespace status::node {
 /// The current state of one user as readers see it.
 struct Entry {
   Status status;
-  std::string api_json;  // API form of a live status, rendered once; empty for tombstones
   std::uint32_t row = kNoRow;  // its place in StatusIndex's scan rows while listed
   static constexpr std::uint32_t kNoRow = 0xffffffff;
   /// "\"<version>\"" (made on demand: not stored, 60 bytes a status saved).
   std::string etag() const { return "\"" + status.version.str() + "\""; }
+  /// The API form of a live status ("" for tombstones, accounts and sessions), rendered when
+  /// asked for: not stored (a stored copy cost ~250 bytes a status, a quarter of a node's
+  /// memory at a million; rendering one costs about a microsecond).
+  std::string api_json() const;
   static Entry make(Status s);
 };
 

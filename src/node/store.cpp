@@ -290,9 +290,9 @@ void Store::try_commit(std::vector<Item*>& items, Attempt& a) {
         }
         Entry e = Entry::make(std::move(*d.next));
         r.status = e.status;
-        r.api_json = e.api_json;
+        r.api_json = e.api_json();
         a.changes.push_back(
-            {e.status, e.api_json, r.outbox_seq, Change::What::kState, w->request.traceparent});
+            {e.status, r.api_json, r.outbox_seq, Change::What::kState, w->request.traceparent});
         a.overlay[w->request.username] = std::move(e);
       }
       a.local.push_back(std::move(r));
@@ -314,7 +314,8 @@ void Store::try_commit(std::vector<Item*>& items, Attempt& a) {
         bool history_only = cur && cur->version == next->version;
         db_.put(*next);
         Entry e = Entry::make(std::move(*next));
-        a.changes.push_back({e.status, e.api_json, 0,
+        // An event's body; a change of the history alone is nobody's event.
+        a.changes.push_back({e.status, history_only ? std::string() : e.api_json(), 0,
                              history_only ? Change::What::kHistory : Change::What::kState});
         std::string u = e.status.username;
         a.overlay[u] = std::move(e);

@@ -59,11 +59,11 @@ std::string user_of(const std::string& api_json) {
 
 TEST(EntryTest, ApiJsonForLiveStatusesOnly) {
   auto e = Entry::make(live("alice", 0x10, 1000, "n1", "hi"));
-  EXPECT_NE(e.api_json.find("\"statusText\":\"hi\""), std::string::npos);
-  EXPECT_EQ(e.api_json, to_api_json(e.status));
+  EXPECT_NE(e.api_json().find("\"statusText\":\"hi\""), std::string::npos);
+  EXPECT_EQ(e.api_json(), to_api_json(e.status));
   EXPECT_EQ(e.etag(), "\"0000000000000010.n1\"");
   auto t = Entry::make(tomb("bob", 0x20));
-  EXPECT_TRUE(t.api_json.empty());
+  EXPECT_TRUE(t.api_json().empty());
   EXPECT_TRUE(t.status.deleted);
 }
 

@@ -282,7 +282,7 @@ TEST_F(StoreTest, ReopenBringsEverythingBack) {
   EXPECT_EQ(ea->status.text, "hello €");
   EXPECT_EQ(ea->status.time_ms, 1111);
   EXPECT_EQ(ea->status.version, a.status.version);
-  EXPECT_EQ(ea->api_json, a.api_json);
+  EXPECT_EQ(ea->api_json(), a.api_json);
   auto eb = store_->get("bob");
   ASSERT_TRUE(eb);
   EXPECT_EQ(eb->status.latitude, 48.2082);
