@@ -189,11 +189,13 @@ bool PeerSync::load_snapshot(const std::string& url, bool replace, SteadyClock::
   // one horizon step and the allowed clock offset of margin beyond the peer's horizon.
   std::optional<std::uint64_t> replace_before;
   if (replace) replace_before = store_.resync_horizon_hlc();
-  for (std::size_t first = 0; first < StatusIndex::kDigestSlots; first += kSlotsPerPage) {
+  // One page is fetched and parsed while the writer applies the one before (the transfer and
+  // the commits overlap; a page is ~1/64 of the state).
+  auto fetch = [&](std::size_t first) -> std::optional<std::vector<Status>> {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
     if (left <= 0ms) {
       spdlog::warn("event=snapshot_timeout peer={} pages_done={}", url, first / kSlotsPerPage);
-      return false;
+      return std::nullopt;
     }
     std::size_t last = first + kSlotsPerPage;
     auto r = common::http_request(http::verb::get, base,
@@ -203,19 +205,24 @@ bool PeerSync::load_snapshot(const std::string& url, bool replace, SteadyClock::
     if (!r.ok() || r.res.result_int() != 200) {
       spdlog::warn("event=snapshot_page_failed peer={} first={} status={} error=\"{}\"", url, first,
                    r.ok() ? r.res.result_int() : 0, r.ec.message());
-      return false;
+      return std::nullopt;
     }
     auto states = from_wire_array(r.res.body());
-    if (!states) {
-      spdlog::warn("event=snapshot_page_malformed peer={} first={}", url, first);
-      return false;
-    }
+    if (!states) spdlog::warn("event=snapshot_page_malformed peer={} first={}", url, first);
+    return states;
+  };
+  auto next = std::async(std::launch::async, fetch, std::size_t{0});
+  for (std::size_t first = 0; first < StatusIndex::kDigestSlots; first += kSlotsPerPage) {
+    auto states = next.get();
+    if (!states) return false;
+    if (first + kSlotsPerPage < StatusIndex::kDigestSlots)
+      next = std::async(std::launch::async, fetch, first + kSlotsPerPage);
     total += states->size();
     auto p = std::make_shared<std::promise<ApplyResult>>();
     auto f = p->get_future();
-    store_.apply_page(std::move(*states), first, last, replace_before,
+    store_.apply_page(std::move(*states), first, first + kSlotsPerPage, replace_before,
                       [p](ApplyResult a) { p->set_value(a); });
-    if (f.get().failed) return false;
+    if (f.get().failed) return false;  // (a fetch under way is waited for by its future)
   }
   spdlog::info("event=snapshot_loaded peer={} states={} replace={} ms={}", url, total, replace,
                std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started)

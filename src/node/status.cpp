@@ -357,60 +357,124 @@ std::string to_api_json(const Status& s) {
 
 namespace {
 
+// The wire form is written straight into a string (snapshots serialize a million states:
+// building a json::object per state cost ~20 µs each); it is read back with boost::json.
+class WireWriter {
+ public:
+  explicit WireWriter(std::string& out) : out_(out) {}
+  void open() {
+    out_ += '{';
+    first_ = true;
+  }
+  void close() { out_ += '}'; }
+  void str(const char* k, std::string_view v) {
+    key(k);
+    out_ += '"';
+    for (char c : v) {
+      auto u = static_cast<unsigned char>(c);
+      if (c == '"' || c == '\\') {
+        out_ += '\\';
+        out_ += c;
+      } else if (u < 0x20) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out_ += "\\u00";
+        out_ += kHex[u >> 4];
+        out_ += kHex[u & 15];
+      } else {
+        out_ += c;  // UTF-8, validated on the way in
+      }
+    }
+    out_ += '"';
+  }
+  template <class Number>
+  void num(const char* k, Number v) {
+    key(k);
+    char buf[32];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);  // doubles: the shortest exact form
+    out_.append(buf, r.ptr);
+  }
+  void yes(const char* k) {
+    key(k);
+    out_ += "true";
+  }
+  void key(const char* k) {
+    if (!first_) out_ += ',';
+    first_ = false;
+    out_ += '"';
+    out_ += k;
+    out_ += "\":";
+  }
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
+
 // The status fields a past entry shares with a status, in the wire form.
 template <class T>
-void put_status_fields(json::object& o, const T& s) {
-  o["x"] = s.text;
-  o["t"] = s.time_ms;
-  if (!s.emoji.empty()) o["em"] = s.emoji;
-  if (s.availability != Availability::kAvailable) o["av"] = static_cast<int>(s.availability);
-  if (s.expires_at_ms) o["ex"] = s.expires_at_ms;
+void put_status_fields(WireWriter& w, const T& s) {
+  w.str("x", s.text);
+  w.num("t", s.time_ms);
+  if (!s.emoji.empty()) w.str("em", s.emoji);
+  if (s.availability != Availability::kAvailable) w.num("av", static_cast<int>(s.availability));
+  if (s.expires_at_ms) w.num("ex", s.expires_at_ms);
 }
 
 // The parts a stored state and a history entry share in the wire form: the stamp, and either
 // the tombstone's flags or the status fields.
 template <class State>
-void put_state(json::object& o, const State& s) {
-  o["h"] = s.version.hlc;
-  o["n"] = s.version.node;
+void put_state(WireWriter& w, const State& s) {
+  w.num("h", s.version.hlc);
+  w.str("n", s.version.node);
   if (s.deleted) {
-    o["d"] = true;
-    if (s.purge) o["p"] = true;
+    w.yes("d");
+    if (s.purge) w.yes("p");
   } else {
-    put_status_fields(o, s);
+    put_status_fields(w, s);
   }
 }
 
-json::array past_array(const std::vector<Past>& past) {
-  json::array hi;
-  for (const auto& p : past) {
-    json::object e;
-    put_state(e, p);
-    hi.push_back(std::move(e));
+void put_past(std::string& out, const std::vector<Past>& past) {
+  out += '[';
+  for (std::size_t i = 0; i < past.size(); ++i) {
+    if (i) out += ',';
+    WireWriter e(out);
+    e.open();
+    put_state(e, past[i]);
+    e.close();
   }
-  return hi;
+  out += ']';
 }
 
 }  // namespace
 
 std::string past_json(const std::vector<Past>& past) {
-  return past.empty() ? std::string() : json::serialize(past_array(past));
+  std::string out;
+  if (!past.empty()) put_past(out, past);
+  return out;
 }
 
 std::string to_wire_json(const Status& s, bool with_past, std::string_view traceparent) {
-  json::object o;
-  o["u"] = s.username;
-  put_state(o, s);
+  std::string out;
+  out.reserve(128 + s.text.size() + (with_past ? s.past.size() * 96 : 0));
+  WireWriter w(out);
+  w.open();
+  w.str("u", s.username);
+  put_state(w, s);
   if (!s.deleted) {
     if (s.latitude && s.longitude) {
-      o["la"] = *s.latitude;
-      o["lo"] = *s.longitude;
+      w.num("la", *s.latitude);
+      w.num("lo", *s.longitude);
     }
-    if (!s.extra.empty()) o["e"] = s.extra;
+    if (!s.extra.empty()) w.str("e", s.extra);
   }
-  if (with_past && !s.past.empty()) o["hi"] = past_array(s.past);
-  if (!traceparent.empty()) o["tp"] = traceparent;
-  return json::serialize(o);
+  if (with_past && !s.past.empty()) {
+    w.key("hi");
+    put_past(out, s.past);
+  }
+  if (!traceparent.empty()) w.str("tp", traceparent);
+  w.close();
+  return out;
 }
 
 Past as_past(const Status& s) {

@@ -114,9 +114,17 @@ std::size_t StatusIndex::slot_of(std::string_view username, std::size_t slots) {
 }
 
 void StatusIndex::account(const Entry& e, bool add) {
-  auto& slot = slots_[slot_of(e.status.username)];
+  auto i = slot_of(e.status.username);
+  auto& slot = slots_[i];
   auto part = digest_part(e.status.username, e.status);
   slot = add ? slot + part : slot - part;  // unsigned: wraps both ways
+  auto& members = members_[i];
+  if (add) {
+    members.push_back(&e);
+  } else if (auto it = std::find(members.begin(), members.end(), &e); it != members.end()) {
+    *it = members.back();
+    members.pop_back();
+  }
 }
 
 void StatusIndex::remove(std::string_view username) {
@@ -426,10 +434,10 @@ std::vector<Status> StatusIndex::slots(std::size_t first, std::size_t last,
                                        std::uint64_t min_tombstone_hlc) const {
   std::vector<Status> out;
   std::shared_lock lock(mutex_);
-  for (const auto& [k, e] : entries_) {
-    auto slot = slot_of(k);
-    if (slot >= first && slot < last && served(e.status, min_tombstone_hlc)) out.push_back(e.status);
-  }
+  last = std::min(last, kDigestSlots);
+  for (std::size_t i = first; i < last; ++i)
+    for (const Entry* e : members_[i])
+      if (served(e->status, min_tombstone_hlc)) out.push_back(e->status);
   return out;
 }
 

@@ -168,6 +168,10 @@ class StatusIndex {
   std::size_t arena_dead_ = 0;
   void compact_arena();
   std::vector<std::uint64_t> slots_ = std::vector<std::uint64_t>(kDigestSlots);
+  // The entries of each digest slot (8 bytes an entry): a snapshot page reads its slots only,
+  // instead of hashing every key of the node for each of its 64 pages.
+  std::vector<std::vector<const Entry*>> members_ =
+      std::vector<std::vector<const Entry*>>(kDigestSlots);
 };
 
 }  // namespace status::node

@@ -1,6 +1,7 @@
 // Field rules of the status resource (contract section 2), time parsing and versions.
 #include "node/status.hpp"
 
+#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -320,6 +321,49 @@ TEST(Json, ApiForm) {
   s.latitude.reset();
   s.longitude.reset();
   EXPECT_EQ(to_api_json(s).find("latitude"), std::string::npos);
+}
+
+// The wire form is written by hand: every character a text may hold, doubles of every kind and
+// the largest stamps come back exactly, and the result is JSON boost::json reads.
+TEST(Json, WireWriterEscapesAndKeepsNumbersExact) {
+  Status s;
+  s.username = "bob";
+  // Control characters are refused on the way in, but the writer escapes them all the same.
+  s.text = "tab \t nl \n \x01 \x1f";
+  s.version = {0x0123456789abcdefULL, "n-1.x"};
+  EXPECT_EQ(std::string(boost::json::parse(to_wire_json(s)).at("x").as_string()), s.text);
+  s.text = "quote \" backslash \\ del \x7f ünïcödé 日本 🙂 </script>";
+  s.emoji = "🙂";
+  s.availability = Availability::kDnd;
+  s.time_ms = 1796318761812;
+  s.expires_at_ms = 1796318761813;
+  s.version = {0x0123456789abcdefULL, "n-1.x"};
+  for (auto [la, lo] : {std::pair{48.2082, 16.3738}, {-0.0001, 180.0}, {1e-7, -179.99999999999997},
+                        {90.0, 0.0}, {-89.123456789012345, 0.1}}) {
+    s.latitude = la;
+    s.longitude = lo;
+    s.past = {Past{{7, "n2"}, false, false, "old \"one\"", "", Availability::kBusy, 5, 0},
+              Past{{6, "n1"}, true, true}};
+    auto wire = to_wire_json(s, true, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    boost::system::error_code ec;
+    boost::json::parse(wire, ec);
+    ASSERT_FALSE(ec) << wire;
+    std::string tp;
+    auto back = from_wire_json(wire, &tp);
+    ASSERT_TRUE(back) << wire;
+    EXPECT_EQ(back->text, s.text);
+    EXPECT_EQ(back->emoji, s.emoji);
+    EXPECT_EQ(back->availability, s.availability);
+    EXPECT_EQ(back->expires_at_ms, s.expires_at_ms);
+    EXPECT_EQ(back->version, s.version);
+    EXPECT_EQ(*back->latitude, la) << wire;
+    EXPECT_EQ(*back->longitude, lo) << wire;
+    ASSERT_EQ(back->past.size(), 2u);
+    EXPECT_EQ(back->past[0].text, "old \"one\"");
+    EXPECT_TRUE(back->past[1].purge);
+    EXPECT_EQ(tp, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    EXPECT_EQ(to_wire_json(*back, true, tp), wire) << "the same bytes again";
+  }
 }
 
 TEST(Json, WireRoundTrip) {
