@@ -5,6 +5,8 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <future>
 #include <iterator>
@@ -218,12 +220,17 @@ bool PeerSync::load_snapshot(const std::string& url, bool replace, SteadyClock::
     if (first + kSlotsPerPage < StatusIndex::kDigestSlots)
       next = std::async(std::launch::async, fetch, first + kSlotsPerPage);
     total += states->size();
+    // In key order: the inserts then walk SQLite's B-tree once per page instead of jumping
+    // around it (a million random inserts miss the page cache on nearly every row).
+    std::sort(states->begin(), states->end(),
+              [](const Status& a, const Status& b) { return a.username < b.username; });
     auto p = std::make_shared<std::promise<ApplyResult>>();
     auto f = p->get_future();
     store_.apply_page(std::move(*states), first, first + kSlotsPerPage, replace_before,
                       [p](ApplyResult a) { p->set_value(a); });
     if (f.get().failed) return false;  // (a fetch under way is waited for by its future)
   }
+  ::malloc_trim(0);  // the pages' buffers are freed: give the memory back to the system
   spdlog::info("event=snapshot_loaded peer={} states={} replace={} ms={}", url, total, replace,
                std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started)
                    .count());

@@ -44,6 +44,9 @@ StatusDb::StatusDb(const std::string& path, bool sync_full) : path_(path), db_(p
   // Checkpoints run from the maintenance thread (Checkpointer) and the writer between batches,
   // not inside a commit; SQLite's own automatic one stays as a backstop for a WAL past 64 MiB.
   db_.exec("PRAGMA wal_autocheckpoint=16384");
+  // 16 MiB of page cache (SQLite's default is 2): with a million statuses the username index's
+  // inner pages stay cached, so an insert costs few page reads.
+  db_.exec("PRAGMA cache_size=-16384");
   db_.exec(
       "CREATE TABLE IF NOT EXISTS statuses(username TEXT PRIMARY KEY, text TEXT, time_ms INTEGER,"
       " lat REAL, lon REAL, hlc INTEGER NOT NULL, node TEXT NOT NULL, deleted INTEGER NOT NULL)"
