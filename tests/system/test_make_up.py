@@ -165,6 +165,10 @@ class Up:
             self.tls_ports = [self.gateway_tls_port, self.amqp_tls_port]
             self.env.update(GATEWAY_TLS_PORT=str(self.gateway_tls_port),
                             AMQP_TLS_PORT=str(self.amqp_tls_port))
+            if ha:
+                self.gateway2_tls_port = harness.free_port()
+                self.tls_ports.append(self.gateway2_tls_port)
+                self.env.update(GATEWAY2_TLS_PORT=str(self.gateway2_tls_port))
         self.p = None
         self.tee = None
         self.tty = None       # the pty's master side, while open
@@ -179,6 +183,13 @@ class Up:
         if self.tls:
             return f"https://127.0.0.1:{self.gateway_tls_port}"
         return f"http://127.0.0.1:{self.gateway_port}"
+
+    @property
+    def gateway2(self):
+        """HA=1: the second gateway."""
+        if self.tls:
+            return f"https://127.0.0.1:{self.gateway2_tls_port}"
+        return f"http://127.0.0.1:{self.gateway2_port}"
 
     @property
     def cafile(self):
@@ -721,14 +732,17 @@ def beam_of(broker_dir):
 
 
 @needs_binaries
-def test_make_up_ha_survives_the_loss_of_any_one_process(up):
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_make_up_ha_survives_the_loss_of_any_one_process(up, tls):
     """`make up HA=1` (CONTRACT §10): three clustered brokers with quorum queues, two peered
     registries, three nodes, two gateways. Under a client that retries on the other gateway,
     kill -9 of one broker (the leader of node 1's queue), one registry, one node and one gateway in
     turn, a few seconds apart: no request fails on both gateways, every acknowledged write is on
     every surviving node (at least the acknowledged version), the watch loop reports each death,
-    and Ctrl-C (its terminal's) stops the rest."""
-    u = up(3, ha=True).start(via="tty")
+    and Ctrl-C (its terminal's) stops the rest. With TLS=1 too: HTTPS, AMQPS to every broker."""
+    u = up(3, ha=True, tls=tls).start(via="tty")
+    if tls:
+        harness.trust(u.cafile)
     for name in ("rabbitmq-1", "rabbitmq-2", "rabbitmq-3", "registry-1", "registry-2",
                  "n1", "n2", "n3", "gateway-1", "gateway-2"):
         assert name in u.pids, u.output()
@@ -738,7 +752,7 @@ def test_make_up_ha_survives_the_loss_of_any_one_process(up):
     queues = {r.split()[0]: r.split()[1:] for r in out.splitlines() if r.strip() and not r.startswith("name")}
     assert sorted(queues) == ["status.node.n1", "status.node.n2", "status.node.n3"], out
     assert all(t[0] == "quorum" for t in queues.values()), out
-    gateways = [u.gateway, f"http://127.0.0.1:{u.gateway2_port}"]
+    gateways = [u.gateway, u.gateway2]
     client = FailoverClient(gateways, u.admin()).start()
     leader = queues["status.node.n1"][1]  # status-PORT@localhost
     victim = next(b for b in ("rabbitmq-1", "rabbitmq-2", "rabbitmq-3")
@@ -761,7 +775,7 @@ def test_make_up_ha_survives_the_loss_of_any_one_process(up):
           f"({client.worst[1]}); retries: {client.retries[:10]}")
     assert client.acked, u.output()
     assert not client.failed, f"{len(client.failed)} requests failed on both gateways: {client.failed[:5]}"
-    survivors = [f"http://127.0.0.1:{u.node_base + i}" for i in (1, 2)]
+    survivors = [f"{'https' if tls else 'http'}://127.0.0.1:{u.node_base + i}" for i in (1, 2)]
 
     def has_all():
         for url in survivors:
