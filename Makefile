@@ -5,6 +5,8 @@ PRESET ?= release
 NODES ?= 3
 # make up TLS=1: TLS on every hop (HTTPS, AMQPS; a private CA under .run/tls).
 TLS ?= 0
+# make up HA=1: no single point of failure (3 clustered brokers, 2 registries, 2 gateways).
+HA ?= 0
 JOBS ?= 2
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 # Relative paths in the cache key: clones in other folders (CI) reuse the cache.
@@ -52,7 +54,7 @@ bench: build
 	bench/run
 
 up: build
-	TLS=$(TLS) scripts/up $(NODES)
+	TLS=$(TLS) HA=$(HA) scripts/up $(NODES)
 
 clean:
 	rm -rf build build-debug build-asan build-fuzz

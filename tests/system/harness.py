@@ -362,8 +362,11 @@ class Broker:
     """A private RabbitMQ started through scripts/rabbitmq-private: a user of its own (`status`)
     with a generated password, kept across restarts; no `guest`."""
 
-    def __init__(self, workdir=None, conf=(), tls_dir=None):
+    def __init__(self, workdir=None, conf=(), tls_dir=None, cookie_file=None):
         self.conf = list(conf)  # extra rabbitmq.conf lines
+        # With `cookie_file`: the Erlang cookie of a cluster (rabbitmq-private's COOKIE_FILE),
+        # shared by the brokers that are to join() each other; without it, one of its own.
+        self.cookie_file = cookie_file
         # With `tls_dir` (ca.crt, broker.crt, broker.key of scripts/tls-pki): a TLS listener too.
         self.tls_dir = tls_dir
         # The broker drops privileges to the `rabbitmq` user, which cannot enter pytest's private
@@ -393,6 +396,9 @@ class Broker:
         env = dict(os.environ, DIST_PORT=str(self.dist_port), EXTRA_CONF="\n".join(self.conf))
         env.pop("TLS_DIR", None)  # a TLS listener only when asked for here
         env.pop("TLS_PORT", None)
+        env.pop("COOKIE_FILE", None)
+        if self.cookie_file:
+            env["COOKIE_FILE"] = str(self.cookie_file)
         if self.tls_dir:
             env.update(TLS_DIR=str(self.tls_dir), TLS_PORT=str(self.tls_port))
         try:
@@ -405,6 +411,15 @@ class Broker:
 
     def stop(self):
         subprocess.run([self.script, "stop", self.dir], check=False, timeout=120)
+
+    @property
+    def node_name(self):
+        return f"status-{self.port}@localhost"
+
+    def join(self, other):
+        """Makes this (running) broker a member of the cluster of `other` (same cookie_file)."""
+        subprocess.run([self.script, "join", self.dir, other.dir], check=True, timeout=120)
+        return self
 
     def remove(self):
         import shutil

@@ -139,9 +139,10 @@ class Up:
     `make up | tee up.log`), or to a terminal of its own (`launch(via="tty")`, a pty that
     `hang_up()` closes)."""
 
-    def __init__(self, tmp_path, nodes=3, tls=False):
+    def __init__(self, tmp_path, nodes=3, tls=False, ha=False):
         self.nodes = nodes
         self.tls = tls
+        self.ha = ha
         self.run_dir = str(tmp_path / "run")
         self.out_path = str(tmp_path / "up.out")
         self.gateway_port = harness.free_port()  # with TLS=1: the port that redirects to HTTPS
@@ -153,11 +154,21 @@ class Up:
                         AMQP_PORT=str(self.amqp_port), RUN_DIR=self.run_dir, BUILD_DIR=BUILD_DIR,
                         TLS="1" if tls else "0")
         self.tls_ports = []
+        self.ha_ports = []
+        if ha:  # HA=1: a second gateway and registry; the brokers take AMQP_PORT and the next free
+            self.gateway2_port, self.registry2_port = harness.free_port(), harness.free_port()
+            self.ha_ports = [self.gateway2_port, self.registry2_port]
+            self.env.update(HA="1", GATEWAY2_PORT=str(self.gateway2_port),
+                            REGISTRY2_PORT=str(self.registry2_port))
         if tls:
             self.gateway_tls_port, self.amqp_tls_port = harness.free_port(), harness.free_port()
             self.tls_ports = [self.gateway_tls_port, self.amqp_tls_port]
             self.env.update(GATEWAY_TLS_PORT=str(self.gateway_tls_port),
                             AMQP_TLS_PORT=str(self.amqp_tls_port))
+            if ha:
+                self.gateway2_tls_port = harness.free_port()
+                self.tls_ports.append(self.gateway2_tls_port)
+                self.env.update(GATEWAY2_TLS_PORT=str(self.gateway2_tls_port))
         self.p = None
         self.tee = None
         self.tty = None       # the pty's master side, while open
@@ -174,13 +185,20 @@ class Up:
         return f"http://127.0.0.1:{self.gateway_port}"
 
     @property
+    def gateway2(self):
+        """HA=1: the second gateway."""
+        if self.tls:
+            return f"https://127.0.0.1:{self.gateway2_tls_port}"
+        return f"http://127.0.0.1:{self.gateway2_port}"
+
+    @property
     def cafile(self):
         """The private CA scripts/up made with TLS=1 (None: plain HTTP, nothing to check)."""
         return os.path.join(self.run_dir, "tls", "ca.crt") if self.tls else None
 
     def ports(self):
         return [self.gateway_port, self.registry_port, self.amqp_port] + self.tls_ports + \
-               [self.node_base + i for i in range(self.nodes)]
+               self.ha_ports + [self.node_base + i for i in range(self.nodes)]
 
     def output(self):
         try:
@@ -191,8 +209,12 @@ class Up:
 
     @property
     def broker_dir(self):
-        alt = os.path.join(self.alt_dir, "rabbitmq")
-        return alt if os.path.isdir(alt) else os.path.join(self.run_dir, "rabbitmq")
+        return self.broker_dir_of("rabbitmq")
+
+    def broker_dir_of(self, name):
+        """The directory of broker `name` (rabbitmq; with HA=1 rabbitmq-1, -2, -3)."""
+        alt = os.path.join(self.alt_dir, name)
+        return alt if os.path.isdir(alt) else os.path.join(self.run_dir, name)
 
     def launch(self, via="file"):
         cmd = [UP, str(self.nodes)]
@@ -317,7 +339,8 @@ class Up:
                     with contextlib.suppress(OSError):
                         os.kill(pid, signal.SIGKILL)
             script = os.path.join(harness.ROOT, "scripts", "rabbitmq-private")
-            for d in (os.path.join(self.run_dir, "rabbitmq"), os.path.join(self.alt_dir, "rabbitmq")):
+            names = ("rabbitmq", "rabbitmq-1", "rabbitmq-2", "rabbitmq-3")
+            for d in [os.path.join(b, n) for b in (self.run_dir, self.alt_dir) for n in names]:
                 if os.path.exists(os.path.join(d, "env")):
                     subprocess.run([script, "stop", d], check=False, timeout=120,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -342,8 +365,8 @@ class Up:
 def up(tmp_path):
     started = []
 
-    def make(nodes=3, tls=False):
-        u = Up(tmp_path, nodes, tls)
+    def make(nodes=3, tls=False, ha=False):
+        u = Up(tmp_path, nodes, tls, ha)
         started.append(u)
         return u
     yield make
@@ -370,10 +393,19 @@ def test_defaults_are_the_contracts():
     assert re.search(r"^NODES=\$\{NODES:-3\}$", text, re.M)
     dry = subprocess.run(["make", "-n", "up", "NODES=5"], cwd=harness.ROOT, capture_output=True,
                          text=True, timeout=30)
-    assert "TLS=0 scripts/up 5" in dry.stdout
+    assert "TLS=0 HA=0 scripts/up 5" in dry.stdout
     dry = subprocess.run(["make", "-n", "up", "TLS=1"], cwd=harness.ROOT, capture_output=True,
                          text=True, timeout=30)
-    assert "TLS=1 scripts/up 3" in dry.stdout
+    assert "TLS=1 HA=0 scripts/up 3" in dry.stdout
+    dry = subprocess.run(["make", "-n", "up", "HA=1", "TLS=1"], cwd=harness.ROOT,
+                         capture_output=True, text=True, timeout=30)
+    assert "TLS=1 HA=1 scripts/up 3" in dry.stdout
+    # HA=1: the second gateway and registry next to the first; the nodes make room for them.
+    for var, default in (("GATEWAY2_PORT", "$((GATEWAY_PORT + 1))"),
+                         ("REGISTRY2_PORT", "$((REGISTRY_PORT + 1))"),
+                         ("GATEWAY2_TLS_PORT", "$((GATEWAY_TLS_PORT + 1))")):
+        assert f"{var}=${{{var}:-{default}}}" in text
+    assert '((HA)) && [[ -z "${NODE_BASE_PORT:-}" ]] && NODE_BASE_PORT=8082' in text
 
 
 def test_busy_port_fails_fast_and_starts_nothing(tmp_path):
@@ -571,7 +603,7 @@ def test_make_up_tls_on_every_hop_and_ctrl_c(up):
     assert re.search(r"certutil -d sql:\$HOME/\.pki/nssdb -A -t \"C,,\" -n \S+ -i " + re.escape(ca), out), out
     for name in ("registry", "n1", "n2", "n3", "gateway"):
         assert re.search(rf"^  {name}\s+UP\s+pid \d+\s+https://127\.0\.0\.1:", out, re.M), out
-    assert re.search(rf"^  rabbitmq\s+running\s+pid \d+\s+amqps 127\.0\.0\.1:{u.amqp_tls_port}\s", out, re.M), out
+    assert re.search(rf"^  rabbitmq\s+UP\s+pid \d+\s+amqps 127\.0\.0\.1:{u.amqp_tls_port}\s", out, re.M), out
 
     # One certificate per process, all signed by that CA, naming 127.0.0.1 and localhost.
     pki = os.path.join(u.run_dir, "tls")
@@ -640,4 +672,124 @@ def test_make_up_tls_on_every_hop_and_ctrl_c(up):
     u.ctrl_c()
     assert u.p.wait(120) == 0, u.output()
     assert "got SIGINT" in u.output()
+    u.assert_all_gone()
+
+
+class FailoverClient:
+    """A client of `make up HA=1` that retries on the other gateway: PUTs of distinct users,
+    one after another, through gateway 1 and, when that fails (no answer, or not 2xx), the same
+    request through gateway 2. Records what was acknowledged (user: version), the requests that
+    failed on both, the retries and the longest time a write took (its stall)."""
+
+    def __init__(self, gateways, headers, prefix="ha-"):
+        self.gateways, self.headers, self.prefix = gateways, headers, prefix
+        self.acked, self.failed, self.retries = {}, [], []
+        self.worst = (0.0, None)  # (seconds, user)
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _put(self, gateway, user, body):
+        try:
+            r = request("PUT", f"{gateway}/api/statuses/{user}", body,
+                        dict(self.headers, **{"Content-Type": "application/json"}), timeout=5)
+            return r.status, (r.json().get("version") if r.status in (200, 201) else None)
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            return repr(e), None
+
+    def _run(self):
+        i = 0
+        while not self.stop_event.is_set():
+            user, body = f"{self.prefix}{i}", {"statusText": f"write {i}"}
+            t0 = time.monotonic()
+            status, version = self._put(self.gateways[0], user, body)
+            if version is None:
+                first = status
+                status, version = self._put(self.gateways[1], user, body)
+                self.retries.append((time.strftime("%T"), user, first, status))
+                if version is None:
+                    self.failed.append((user, first, status))
+            if version is not None:
+                self.acked[user] = version
+            took = time.monotonic() - t0
+            if took > self.worst[0]:
+                self.worst = (took, user)
+            i += 1
+            time.sleep(0.01)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.stop_event.set()
+        self.thread.join(30)
+        assert not self.thread.is_alive()
+
+
+def beam_of(broker_dir):
+    with open(os.path.join(broker_dir, "rabbit.pid")) as f:
+        return int(f.read().strip())
+
+
+@needs_binaries
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_make_up_ha_survives_the_loss_of_any_one_process(up, tls):
+    """`make up HA=1` (CONTRACT §10): three clustered brokers with quorum queues, two peered
+    registries, three nodes, two gateways. Under a client that retries on the other gateway,
+    kill -9 of one broker (the leader of node 1's queue), one registry, one node and one gateway in
+    turn, a few seconds apart: no request fails on both gateways, every acknowledged write is on
+    every surviving node (at least the acknowledged version), the watch loop reports each death,
+    and Ctrl-C (its terminal's) stops the rest. With TLS=1 too: HTTPS, AMQPS to every broker."""
+    u = up(3, ha=True, tls=tls).start(via="tty")
+    if tls:
+        harness.trust(u.cafile)
+    for name in ("rabbitmq-1", "rabbitmq-2", "rabbitmq-3", "registry-1", "registry-2",
+                 "n1", "n2", "n3", "gateway-1", "gateway-2"):
+        assert name in u.pids, u.output()
+    out = subprocess.run([os.path.join(harness.ROOT, "scripts", "rabbitmq-private"), "ctl",
+                          u.broker_dir_of("rabbitmq-2"), "list_queues", "-q", "name", "type", "leader"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    queues = {r.split()[0]: r.split()[1:] for r in out.splitlines() if r.strip() and not r.startswith("name")}
+    assert sorted(queues) == ["status.node.n1", "status.node.n2", "status.node.n3"], out
+    assert all(t[0] == "quorum" for t in queues.values()), out
+    gateways = [u.gateway, u.gateway2]
+    client = FailoverClient(gateways, u.admin()).start()
+    leader = queues["status.node.n1"][1]  # status-PORT@localhost
+    victim = next(b for b in ("rabbitmq-1", "rabbitmq-2", "rabbitmq-3")
+                  if f"RABBITMQ_NODENAME={leader}\n" in open(os.path.join(u.broker_dir_of(b), "env")).read())
+    kills = [(victim, lambda: beam_of(u.broker_dir_of(victim))), ("registry-1", None), ("n1", None),
+             ("gateway-1", None)]
+    timeline = []
+    try:
+        time.sleep(3)
+        for name, pid_of in kills:
+            pid = pid_of() if pid_of else u.pids[name]
+            os.kill(pid, signal.SIGKILL)
+            timeline.append((time.strftime("%T"), name, len(client.acked), len(client.retries)))
+            time.sleep(5)
+    finally:
+        client.stop()
+    print(f"timeline (time, killed, acked so far, retries so far): {timeline}")
+    print(f"{len(client.acked)} writes acknowledged, {len(client.retries)} retried on gateway 2, "
+          f"{len(client.failed)} failed on both; the slowest took {client.worst[0]:.2f}s "
+          f"({client.worst[1]}); retries: {client.retries[:10]}")
+    assert client.acked, u.output()
+    assert not client.failed, f"{len(client.failed)} requests failed on both gateways: {client.failed[:5]}"
+    survivors = [f"{'https' if tls else 'http'}://127.0.0.1:{u.node_base + i}" for i in (1, 2)]
+
+    def has_all():
+        for url in survivors:
+            state = harness.state_of(url)
+            if any(state.get(user, 0) < v for user, v in client.acked.items()):
+                return False
+        return True
+    wait_until(has_all, 30, interval=0.5, what="every acknowledged write on every surviving node")
+    wait_until(lambda: all(f"{n} (pid" in u.output() and "DIED" in u.output()
+                           for n in (victim, "registry-1", "n1", "gateway-1")), 10,
+               what="the watch loop to report every death")
+    u.ctrl_c()
+    assert u.p.wait(120) == 0, u.output()
+    assert "got SIGINT" in u.output()
+    for b in ("rabbitmq-1", "rabbitmq-2", "rabbitmq-3"):
+        assert f"stopped {b}" in u.output() or b == victim, u.output()
     u.assert_all_gone()
