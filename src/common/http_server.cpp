@@ -122,12 +122,13 @@ class Listener : public std::enable_shared_from_this<Listener> {
   unsigned short port() const { return acceptor_.local_endpoint().port(); }
   void accept() {
     auto& w = *workers_[next_++ % workers_.size()];
-    acceptor_.async_accept(w.ioc, [self = shared_from_this(), &w](beast::error_code ec,
-                                                                  Socket socket) {
+    // The client's address comes with accept() (no getpeername per connection).
+    acceptor_.async_accept(w.ioc, peer_, [self = shared_from_this(), &w](beast::error_code ec,
+                                                                         Socket socket) {
       if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
       if (!ec) {
         self->resumed();
-        self->admit(std::move(socket), w);
+        self->admit(std::move(socket), w, self->peer_);
       } else if (ec != asio::error::connection_aborted) {
         // Out of file descriptors (EMFILE, ENFILE) or memory: accepting again at once fails the
         // same way, in a tight loop. Pause, then try again (connections wait in the backlog).
@@ -143,11 +144,11 @@ class Listener : public std::enable_shared_from_this<Listener> {
   }
 
  private:
-  void admit(Socket socket, HttpServer::Worker& w) {
+  tcp::endpoint peer_;  // filled by the accept in flight (one at a time)
+  void admit(Socket socket, HttpServer::Worker& w, const tcp::endpoint& ep) {
     const auto& o = server_.options();
     beast::error_code ec;
-    auto ep = socket.remote_endpoint(ec);
-    std::string remote = ec ? std::string() : ep.address().to_string();
+    std::string remote = ep.address().to_string();
     const char* refused = nullptr;
     std::string key;
     if (++server_.connections_ > o.max_connections) {

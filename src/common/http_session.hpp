@@ -266,17 +266,22 @@ class Session final : public std::enable_shared_from_this<Session<Stream>>, publ
     wait_idle();
   }
 
+  // Our FIN once, then what the client still sends is read and dropped until its own FIN (so
+  // the answer is not cut by a reset), at most a second after each piece.
   void linger_tcp() {
     beast::error_code ec;
     Socket& socket = Traits::socket(stream_);
     socket.shutdown(tcp::socket::shutdown_send, ec);
-    if (ec) return close();
-    socket.async_read_some(asio::buffer(sink_), [self = this->shared_from_this()](
-                                                    beast::error_code ec, std::size_t) {
-      if (ec || self->state_ == State::kClosed) return self->close();
-      self->expires_after(std::chrono::seconds(1));
-      self->linger_tcp();
-    });
+    if (ec) return close();  // typically ENOTCONN: the client has gone already
+    drain_tcp();
+  }
+  void drain_tcp() {
+    Traits::socket(stream_).async_read_some(
+        asio::buffer(sink_), [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+          if (ec || self->state_ == State::kClosed) return self->close();
+          self->expires_after(std::chrono::seconds(1));
+          self->drain_tcp();
+        });
   }
 
   // The handler answered: count it, and time the write that follows.
@@ -379,10 +384,10 @@ class Session final : public std::enable_shared_from_this<Session<Stream>>, publ
       if (state_ != State::kHandshake) Traits::keep_session(stream_);
     state_ = State::kClosed;
     stream_open_ = false;
+    // close() alone ends the connection (FIN, or RST with unread data); a shutdown() first
+    // would mostly fail with ENOTCONN, the client having closed already.
     beast::error_code ec;
-    Socket& socket = Traits::socket(stream_);
-    socket.shutdown(tcp::socket::shutdown_both, ec);
-    socket.close(ec);
+    Traits::socket(stream_).close(ec);
   }
 
   HttpServer& server_;
