@@ -16,12 +16,14 @@ Between hosts there is no loopback: each namespace has its own `lo` (up, for a p
 use, e.g. RabbitMQ's epmd) and reaches the others only over the bridge. The root namespace holds
 the bridge's address (.1): the test itself observes the hosts from there.
 """
+import atexit
 import ipaddress
 import os
 import re
 import shutil
 import signal
 import subprocess
+import threading
 import time
 
 STATE = "/run/status-hosts"
@@ -44,6 +46,10 @@ def sh(*args, check=True, timeout=30):
     if check and r.returncode != 0:
         raise RuntimeError(f"{' '.join(args)}: exit {r.returncode}: {r.stderr.strip()}")
     return r
+
+
+def _term_to_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _alive(pid):
@@ -173,10 +179,22 @@ class Net:
         stale_cleanup()
         self.run = os.getpid() % 1000
         remove_run(self.run)  # a dead run of the same number
-        os.makedirs(os.path.join(STATE, str(self.run)), exist_ok=True)
-        with open(os.path.join(STATE, str(self.run), "pid"), "w") as f:
+        # The run's own directory (mode 0755: a broker's data dir, for its `rabbitmq` user, goes
+        # here), removed with the rest of the run.
+        self.dir = os.path.join(STATE, str(self.run))
+        os.makedirs(self.dir, exist_ok=True)
+        os.chmod(STATE, 0o755)
+        os.chmod(self.dir, 0o755)
+        with open(os.path.join(self.dir, "pid"), "w") as f:
             f.write(str(os.getpid()))
         self.bridge = f"{BRIDGE_PREFIX}{self.run}"
+        # Ctrl-C reaches pytest as KeyboardInterrupt (its fixtures' teardown runs); a SIGTERM is
+        # made one too, and whatever still stands at exit goes (atexit). A kill -9 leaves it to
+        # the next run's stale_cleanup.
+        self._old_term = None
+        if threading.current_thread() is threading.main_thread():
+            self._old_term = signal.signal(signal.SIGTERM, _term_to_interrupt)
+        atexit.register(self.teardown)
         self.hosts = {}
         self._cuts = {}
         self.subnet = _pick_subnet(self.run)
@@ -232,6 +250,9 @@ class Net:
         Safe to call twice."""
         remove_run(self.run)
         self.hosts.clear()
+        if self._old_term is not None:
+            signal.signal(signal.SIGTERM, self._old_term)
+            self._old_term = None
 
     def __enter__(self):
         return self
