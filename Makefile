@@ -13,7 +13,7 @@ export CCACHE_DIR ?= $(HOME)/.cache/ccache
 export CCACHE_BASEDIR ?= $(CURDIR)
 export CCACHE_NOHASHDIR ?= true
 
-.PHONY: all deps build test unit system browser bench up clean asan fuzz chaos
+.PHONY: all deps build test unit system browser bench up clean asan fuzz chaos test-hosts
 
 all: build
 
@@ -48,6 +48,12 @@ CHAOS_SEED ?= 1
 CHAOS_ARGS ?=
 chaos: build
 	tests/chaos/run --seconds $(CHAOS_SECONDS) --seed $(CHAOS_SEED) $(CHAOS_ARGS)
+
+# Host-level tests (tests/hosts, docs/testing.md): every process in a network namespace of its
+# own, faults of every kind over a longer load. Needs root. HOSTS_BROKERS=N: N brokers (the
+# broker kill needs a broker cluster). HOSTS_RESULT=FILE: the run's figures as JSON.
+test-hosts: build
+	HOSTS_FULL=1 tests/hosts/run -k full
 
 bench: build
 	@WITH_BROWSER=1 scripts/install-deps
