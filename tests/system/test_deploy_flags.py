@@ -45,11 +45,12 @@ def uses_in_up():
         if m:
             out[m.group(1)][0].update(FLAG.findall(m.group(2)))
             out[m.group(1)][1].update(re.findall(r"\b(STATUS_[A-Z0-9_]+)=", line[:m.start()]))
-    # TLS=1's flags, in arrays named after the process (registry_tls=(…), node_tls+=(…), …).
-    for m in re.finditer(r"\b(registry|node|gateway)_tls\+?=\((.*)\)", text):
+    # Flags in arrays named after the process: TLS=1's (registry_tls=(…), node_tls+=(…), …)
+    # and the shared ones of several instances (registry_args=(…)).
+    for m in re.finditer(r"\b(registry|node|gateway)_(?:tls|args)\+?=\((.*)\)", text):
         out["status-" + m.group(1)][0].update(FLAG.findall(m.group(2)))
     # Exported for the nodes and the gateway (secrets such as the registry URL's password).
-    exported = set(re.findall(r"^\s*export (STATUS_[A-Z0-9_]+)=", text, re.M))
+    exported = set(re.findall(r"^\s*export (STATUS_[A-Z0-9_]+)\b", text, re.M))
     for b in ("status-node", "status-gateway"):
         out[b][1].update(exported)
     return out
