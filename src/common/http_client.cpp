@@ -66,6 +66,15 @@ Option base_url_option(std::string name, std::vector<std::string>* to, std::stri
       "an http:// or https:// URL", "", std::move(help));
 }
 
+bool is_base_url(const std::string& url) {
+  try {
+    parse_base_url(url);
+    return true;
+  } catch (const std::invalid_argument&) {
+    return false;
+  }
+}
+
 BaseUrl parse_base_url(const std::string& url) {
   const std::string shown = redact_url(url);
   auto r = boost::urls::parse_uri(url);

@@ -35,6 +35,8 @@ struct BaseUrl {
 };
 /// Throws std::invalid_argument when malformed; the message never contains the password.
 BaseUrl parse_base_url(const std::string& url);
+/// Whether parse_base_url accepts `url` (for Option::valid_if).
+bool is_base_url(const std::string& url);
 /// `url` with the password of its userinfo (user:password@) replaced by ***, for messages
 /// about URLs that may not even parse.
 std::string redact_url(std::string_view url);

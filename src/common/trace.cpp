@@ -218,16 +218,7 @@ std::vector<Option> trace_option_rows(TraceOptions& o) {
                    "export sampled spans over OTLP/HTTP (JSON) to this URL, e.g. "
                    "http://127.0.0.1:4318/v1/traces (an OpenTelemetry Collector)")
           .default_shown("no export")
-          .valid_if(
-              [](const std::string& v) {
-                try {
-                  parse_base_url(v);
-                  return true;
-                } catch (const std::invalid_argument&) {
-                  return false;
-                }
-              },
-              "an http:// or https:// URL"),
+          .valid_if(is_base_url, "an http:// or https:// URL"),
       Option::number("trace-sample-ratio", &o.sample_ratio, 0, 1, "0.01",
                      "share of new traces sampled (logged with trace_id, exported); a caller's "
                      "traceparent decides for its own"),

@@ -38,16 +38,7 @@ std::vector<common::Option> option_table(GatewayOptions& o) {
                    "the URL clients reach this gateway at: registered at the registries as app "
                    "STATUS-GATEWAY and listed by GET /api/gateways")
           .default_shown("http[s]://BIND:PORT")
-          .valid_if(
-              [](const std::string& v) {
-                try {
-                  common::parse_base_url(v);
-                  return true;
-                } catch (const std::invalid_argument&) {
-                  return false;
-                }
-              },
-              "an http:// or https:// URL"),
+          .valid_if(common::is_base_url, "an http:// or https:// URL"),
       Option::text("web-root", &o.web_root, "", "directory with the web client")
           .valid_if(
               [](const std::string& v) {
