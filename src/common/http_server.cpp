@@ -109,26 +109,28 @@ Deadlines& HttpServer::deadlines(int i) { return workers_.at(i)->deadlines; }
 
 namespace {
 
+/// One listening socket per I/O thread, each in its own io_context: with several threads they
+/// share the port through SO_REUSEPORT, so the kernel spreads new connections over the threads
+/// and each accepts and serves its own (no accept thread handing sockets to the others).
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  Listener(HttpServer& server, std::vector<std::unique_ptr<HttpServer::Worker>>& workers,
-           tcp::endpoint ep)
-      : server_(server), workers_(workers), acceptor_(workers[0]->ioc), pause_(workers[0]->ioc) {
+  Listener(HttpServer& server, HttpServer::Worker& worker, const tcp::endpoint& ep, bool share)
+      : server_(server), worker_(worker), acceptor_(worker.ioc), pause_(worker.ioc) {
     acceptor_.open(ep.protocol());
     acceptor_.set_option(asio::socket_base::reuse_address(true));
+    if (share) acceptor_.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
     acceptor_.bind(ep);
     acceptor_.listen(asio::socket_base::max_listen_connections);
   }
   unsigned short port() const { return acceptor_.local_endpoint().port(); }
   void accept() {
-    auto& w = *workers_[next_++ % workers_.size()];
     // The client's address comes with accept() (no getpeername per connection).
-    acceptor_.async_accept(w.ioc, peer_, [self = shared_from_this(), &w](beast::error_code ec,
-                                                                         Socket socket) {
+    acceptor_.async_accept(worker_.ioc, peer_, [self = shared_from_this()](beast::error_code ec,
+                                                                   Socket socket) {
       if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
       if (!ec) {
         self->resumed();
-        self->admit(std::move(socket), w, self->peer_);
+        self->admit(std::move(socket));
       } else if (ec != asio::error::connection_aborted) {
         // Out of file descriptors (EMFILE, ENFILE) or memory: accepting again at once fails the
         // same way, in a tight loop. Pause, then try again (connections wait in the backlog).
@@ -144,11 +146,11 @@ class Listener : public std::enable_shared_from_this<Listener> {
   }
 
  private:
-  tcp::endpoint peer_;  // filled by the accept in flight (one at a time)
-  void admit(Socket socket, HttpServer::Worker& w, const tcp::endpoint& ep) {
+  /// Counts the connection against the caps and starts its session on this thread.
+  void admit(Socket socket) {
     const auto& o = server_.options();
     beast::error_code ec;
-    std::string remote = ep.address().to_string();
+    std::string remote = peer_.address().to_string();
     const char* refused = nullptr;
     std::string key;
     if (++server_.connections_ > o.max_connections) {
@@ -175,13 +177,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
       return;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    asio::post(w.ioc, [s = std::move(socket), &w, srv = &server_, remote = std::move(remote),
-                       key = std::move(key)]() mutable {
-      if (srv->options().tls)
-        return start_tls_session(std::move(s), *srv, w, std::move(remote), std::move(key));
-      std::make_shared<Session<Socket>>(*srv, w, std::move(remote), std::move(key), std::move(s))
-          ->start();
-    });
+    if (o.tls) return start_tls_session(std::move(socket), server_, worker_, std::move(remote), std::move(key));
+    std::make_shared<Session<Socket>>(server_, worker_, std::move(remote), std::move(key),
+                                      std::move(socket))
+        ->start();
   }
 
   void pause(beast::error_code ec) {
@@ -202,13 +201,24 @@ class Listener : public std::enable_shared_from_this<Listener> {
   }
 
   HttpServer& server_;
-  std::vector<std::unique_ptr<HttpServer::Worker>>& workers_;
+  HttpServer::Worker& worker_;
   tcp::acceptor acceptor_;
   asio::steady_timer pause_;
-  std::size_t next_ = 0;
+  tcp::endpoint peer_;        // filled by the accept in flight (one at a time)
   std::size_t failures_ = 0;  // accept failures since the last success
   Clock::time_point last_refusal_log_{};
 };
+
+/// SO_REUSEPORT lets any process of the same user join a port: before several listeners share
+/// one, a plain bind (no SO_REUSEPORT) makes sure no one else listens there, so that a second
+/// server started on a taken port fails as it would without sharing.
+void ensure_port_free(const tcp::endpoint& ep) {
+  asio::io_context ioc;
+  tcp::acceptor probe(ioc);
+  probe.open(ep.protocol());
+  probe.set_option(asio::socket_base::reuse_address(true));
+  probe.bind(ep);  // throws EADDRINUSE when taken
+}
 
 }  // namespace
 
@@ -216,18 +226,26 @@ void HttpServer::start() {
   beast::error_code ec;
   auto addr = asio::ip::make_address(options_.bind, ec);
   if (ec) throw std::system_error(ec, "invalid bind address '" + options_.bind + "'");
-  std::shared_ptr<Listener> listener;
+  std::vector<std::shared_ptr<Listener>> listeners;
+  bool share = workers_.size() > 1;
   try {
-    listener = std::make_shared<Listener>(*this, workers_, tcp::endpoint{addr, options_.port});
+    tcp::endpoint ep{addr, options_.port};
+    if (share && ep.port() != 0) ensure_port_free(ep);
+    for (auto& w : workers_) {
+      listeners.push_back(std::make_shared<Listener>(*this, *w, ep, share));
+      ep.port(listeners.front()->port());  // port 0: the others join the port the first got
+    }
   } catch (const boost::system::system_error& e) {
     throw std::system_error(e.code(), "cannot listen on " + options_.bind + ":" +
                                           std::to_string(options_.port));
   }
-  port_ = listener->port();
-  listener->accept();
-  // The listener is kept alive by its pending accept; stop() closes it on its thread.
-  asio::io_context& first = workers_[0]->ioc;
-  stop_listener_ = [listener, &first] { asio::post(first, [listener] { listener->close(); }); };
+  port_ = listeners.front()->port();
+  // Each listener is kept alive by its pending accept; stop() closes each on its own thread.
+  for (auto& l : listeners) l->accept();
+  stop_listener_ = [listeners, this] {
+    for (std::size_t i = 0; i < listeners.size(); ++i)
+      asio::post(workers_[i]->ioc, [l = listeners[i]] { l->close(); });
+  };
   for (auto& w : workers_) {
     w->sweep_loop();
     threads_.emplace_back([&ioc = w->ioc] { ioc.run(); });

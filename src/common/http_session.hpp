@@ -181,14 +181,20 @@ class Session final : public std::enable_shared_from_this<Session<Stream>>, publ
   // sending, read and discard what still comes for a bounded time (1 s), then close. With TLS,
   // a close_notify goes first (OpenSSL discards application data while it waits for the
   // peer's), bounded by the same deadline; then the same on the TCP socket under it.
+  //
+  // Nothing is left to linger for when the client sends no more: its close_notify (or FIN)
+  // ended the TLS shutdown, or it asked to close (Connection: close, or HTTP/1.0 without
+  // keep-alive), or closed its side, and sent nothing beyond its request. Then the socket
+  // closes at once (as nginx's lingering_close does on the same signs).
   void linger_close() {
     state_ = State::kEnding;
     this->expires_after(std::chrono::seconds(1));
     if constexpr (Traits::tls) {
       Traits::shutdown(stream_, [self = this->shared_from_this()](beast::error_code) {
-        if (self->state_ == State::kClosed) return;
-        self->linger_tcp();
+        self->close();
       });
+    } else if (client_done_ && buffer_.size() == 0) {
+      close();
     } else {
       linger_tcp();
     }
@@ -396,6 +402,7 @@ class Session final : public std::enable_shared_from_this<Session<Stream>>, publ
   std::optional<http::request_parser<http::string_body>> parser_;
   State state_ = State::kIdle;
   bool http10_ = false;  // the request being answered is HTTP/1.0
+  bool client_done_ = false;  // the client sends no more: it asked to close, or closed its side
   std::deque<std::string> out_;
   std::size_t out_bytes_ = 0;  // in out_
   bool writing_ = false;
@@ -546,6 +553,7 @@ void Session<Stream>::on_read(beast::error_code ec) {
   ++server_.in_flight_;
   Request req = parser_->release();
   bool keep = req.keep_alive();
+  client_done_ = !keep;
   http10_ = req.version() == 10;
   // The label is one of a fixed set: Beast accepts any token as a method, and a series per
   // made-up method would grow the metrics without bound.
