@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -371,6 +374,33 @@ std::optional<std::vector<DiscoveredInstance>> fetch_instances(
     if (r.res.result_int() == 404) return std::vector<DiscoveredInstance>{};
     if (r.res.result_int() != 200) continue;
     if (auto parsed = parse_discovered(r.res.body())) return parsed;
+  }
+  return std::nullopt;
+}
+
+bool is_wildcard_bind(const std::string& bind) { return bind == "0.0.0.0" || bind == "::"; }
+
+std::optional<std::string> reachable_host(const std::string& bind,
+                                          const std::vector<BaseUrl>& towards) {
+  if (!is_wildcard_bind(bind)) return bind;
+  namespace asio = boost::asio;
+  using udp = asio::ip::udp;
+  asio::io_context ioc;
+  for (const auto& url : towards) {
+    boost::system::error_code ec;
+    udp::resolver resolver(ioc);
+    auto found = resolver.resolve(url.host, std::to_string(url.port), ec);
+    if (ec) continue;
+    for (const auto& entry : found) {
+      udp::socket probe(ioc);
+      probe.open(entry.endpoint().protocol(), ec);
+      if (ec) continue;
+      probe.connect(entry.endpoint(), ec);  // chooses the route and source; sends nothing
+      if (ec) continue;
+      auto local = probe.local_endpoint(ec);
+      if (ec || local.address().is_unspecified()) continue;
+      return local.address().to_string();
+    }
   }
   return std::nullopt;
 }

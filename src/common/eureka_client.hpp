@@ -102,6 +102,18 @@ class EurekaClient {
   std::unique_ptr<PeriodicTask> task_;
 };
 
+/// Whether `bind` listens on every address (0.0.0.0, ::).
+bool is_wildcard_bind(const std::string& bind);
+
+/// The host others reach a server bound to `bind` under, for its registration: `bind` itself,
+/// unless that is a wildcard; then the local address this host sends from towards the first of
+/// `towards` that resolves (the registries, else the peers: a UDP socket connected there, no
+/// packet sent), so that a server on several hosts registers the address the others route to,
+/// as Eureka's Java client picks a non-loopback interface. nullopt when nothing is given or
+/// nothing resolves. An IPv6 address comes without brackets.
+std::optional<std::string> reachable_host(const std::string& bind,
+                                          const std::vector<BaseUrl>& towards);
+
 /// GET {registry}/apps/{APP}, trying each registry in turn; nullopt if none answered. An
 /// unknown application (404) is an empty list.
 std::optional<std::vector<DiscoveredInstance>> fetch_instances(

@@ -147,10 +147,10 @@ void Gateway::start() {
   started_ = true;
   advertise_url_ = options_.advertise_url;
   if (advertise_url_.empty()) {
-    const auto& bind = options_.server.bind;
-    std::string host = bind == "0.0.0.0" || bind == "::" ? "127.0.0.1"
-                       : bind.find(':') != std::string::npos ? "[" + bind + "]"
-                                                             : bind;
+    std::string host = options_.advertised_host;
+    if (host.empty())  // options made without finish_options (tests)
+      host = common::is_wildcard_bind(options_.server.bind) ? "127.0.0.1" : options_.server.bind;
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
     advertise_url_ = std::string(options_.server.tls ? "https" : "http") + "://" + host + ":" +
                      std::to_string(server_->port());
   }

@@ -1,6 +1,9 @@
 #include "gateway/options.hpp"
 
+#include "common/eureka_client.hpp"
 #include "common/server_main.hpp"
+
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -166,11 +169,25 @@ void finish_options(GatewayOptions& o, const common::Config& c) {
     } catch (const std::invalid_argument& e) {
       throw ConfigError(std::string("--advertise-url: ") + e.what());
     }
+    o.advertised_host = advertised;
+  } else if (auto host = common::reachable_host(o.server.bind, o.registries)) {
+    o.advertised_host = *host;
+    if (common::is_wildcard_bind(o.server.bind))
+      spdlog::info("event=advertise host={} bind={} source=route", *host, o.server.bind);
+  } else {
+    o.advertised_host = "127.0.0.1";
+    spdlog::warn("event=advertise host=127.0.0.1 bind={} reason=\"no registry to route to; "
+                 "other hosts cannot reach this address: give --advertise-url\"", o.server.bind);
   }
   if (o.any_host) {
     o.allowed_hosts.clear();
   } else if (o.allowed_hosts.empty()) {
     o.allowed_hosts = default_allowed_hosts(o.server.bind, advertised);
+    // Bound to any address: the one it registers under too.
+    if (common::is_wildcard_bind(o.server.bind) &&
+        std::find(o.allowed_hosts.begin(), o.allowed_hosts.end(), o.advertised_host) ==
+            o.allowed_hosts.end())
+      o.allowed_hosts.push_back(o.advertised_host);
   } else {
     // The loopback names stay: no page of another origin can make a browser send them, and
     // local tools and probes use them.

@@ -47,8 +47,12 @@ struct GatewayOptions {
   std::vector<Upstream> upstreams;  // --upstream [http[s]://]HOST:PORT
   std::string web_root;
   /// The URL clients reach this gateway at; registered (app STATUS-GATEWAY) at the registries
-  /// and listed by /api/gateways. Empty: http[s]://BIND:PORT (127.0.0.1 when bound to any).
+  /// and listed by /api/gateways. Empty: http[s]://HOST:PORT with advertised_host.
   std::string advertise_url;
+  /// Derived (finish_options): the host of advertise_url; without one the bind address, or when
+  /// bound to any the address this host routes to the registries from (127.0.0.1 when there is
+  /// no registry, with a warning). Also an allowed Host.
+  std::string advertised_host;
   std::string gateway_app = "STATUS-GATEWAY";
   ProxyOptions proxy;
   EjectionPolicy ejection;

@@ -65,7 +65,8 @@ std::vector<Option> node_option_table(NodeOptions& o) {
       common::base_url_option("peer", &o.peers,
                               "a peer node's base URL for bootstrap and repair, e.g. http://127.0.0.1:8082"),
       Option::text("advertise-host", &o.advertise_host, "",
-                   "host name other processes use to reach this node (default: --bind, or 127.0.0.1)"),
+                   "host name other processes use to reach this node (default: --bind; bound to any "
+                   "address, the one this host routes to the registries or peers from)"),
       Option::choice<bool>("sync", &o.store.sync_full, {{"normal", false}, {"full", true}}, "normal",
                            "SQLite synchronous mode: normal (a commit survives kill -9 of the node) or full (also power loss; fsync per commit)"),
       Option::choice("queue-type", &o.queue_type, {"classic", "quorum"}, "classic",
@@ -133,6 +134,32 @@ std::vector<Option> node_option_table(NodeOptions& o) {
   }, o.log);
 }
 
+namespace {
+
+std::vector<common::BaseUrl> parse_urls(const std::vector<std::string>& urls) {
+  std::vector<common::BaseUrl> out;
+  for (const auto& u : urls) out.push_back(common::parse_base_url(u));
+  return out;
+}
+
+/// --advertise-host's default: the bind address, or with a wildcard bind the address this host
+/// routes to the registries (else the peers) from; 127.0.0.1 with a warning when there is none.
+std::string advertised_host(const NodeOptions& o) {
+  auto towards = parse_urls(o.registry_urls);
+  for (const auto& p : parse_urls(o.peers)) towards.push_back(p);
+  if (auto host = common::reachable_host(o.server.bind, towards)) {
+    if (common::is_wildcard_bind(o.server.bind))
+      spdlog::info("event=advertise host={} bind={} source=route", *host, o.server.bind);
+    return *host;
+  }
+  spdlog::warn("event=advertise host=127.0.0.1 bind={} reason=\"no registry or peer to route "
+               "to; other hosts cannot reach this address: give --advertise-host\"",
+               o.server.bind);
+  return "127.0.0.1";
+}
+
+}  // namespace
+
 void finish_node_options(NodeOptions& o, const common::Config& c) {
   o.server.per_client_exempt = o.trusted_proxies;
   auto queue_expiry_s = std::chrono::duration_cast<std::chrono::seconds>(o.queue_expiry).count();
@@ -158,8 +185,7 @@ void finish_node_options(NodeOptions& o, const common::Config& c) {
       throw ConfigError(std::string("--amqp-cert/--amqp-key: ") + e.what());
     }
   }
-  if (c.get("advertise-host").empty())
-    o.advertise_host = (o.server.bind == "0.0.0.0" || o.server.bind == "::") ? "127.0.0.1" : o.server.bind;
+  if (c.get("advertise-host").empty()) o.advertise_host = advertised_host(o);
   bool oidc_any = !o.oidc_issuer.empty() || !o.oidc_audience.empty() || !o.oidc_jwks_file.empty();
   if (oidc_any && (o.oidc_issuer.empty() || o.oidc_audience.empty() || o.oidc_jwks_file.empty()))
     throw ConfigError("OpenID Connect needs --oidc-issuer, --oidc-audience and --oidc-jwks-file together");
@@ -170,12 +196,6 @@ void finish_node_options(NodeOptions& o, const common::Config& c) {
 }
 
 namespace {
-
-std::vector<common::BaseUrl> parse_urls(const std::vector<std::string>& urls) {
-  std::vector<common::BaseUrl> out;
-  for (const auto& u : urls) out.push_back(common::parse_base_url(u));
-  return out;
-}
 
 const char* queue_health_name(QueueHealth h) {
   switch (h) {

@@ -136,8 +136,12 @@ class Cluster:
         self.nodes = []
         for i, h in enumerate(self.node_hosts):
             data = os.path.join(workdir, f"data-{h.name}")
-            args = ["--bind", h.addr, "--port", str(NODE_PORT), "--advertise-host", h.addr,
-                    "--node-id", h.name, "--data-dir", data, "--threads", "2", "--auth", "off"]
+            # The last node listens on every address of its host and registers the address
+            # it routes to the registries from (no --advertise-host), as on a real machine.
+            where = (["--bind", "0.0.0.0"] if i == len(self.node_hosts) - 1
+                     else ["--bind", h.addr, "--advertise-host", h.addr])
+            args = where + ["--port", str(NODE_PORT), "--node-id", h.name, "--data-dir", data,
+                            "--threads", "2", "--auth", "off"]
             for u in reg_urls:
                 args += ["--registry-url", u]
             for o in self.node_hosts:
@@ -145,9 +149,11 @@ class Cluster:
                     args += ["--peer", f"http://{o.addr}:{NODE_PORT}"]
             self.nodes.append(Service(h, "status-node", args, workdir, port=NODE_PORT))
         self.gateways = []
-        for h in self.gw_hosts:
-            args = ["--bind", h.addr, "--port", str(GATEWAY_PORT), "--threads", "2",
-                    "--advertise-url", f"http://{h.addr}:{GATEWAY_PORT}", "--rate-limit", "0"]
+        for i, h in enumerate(self.gw_hosts):
+            # So does the last gateway (no --advertise-url).
+            where = (["--bind", "0.0.0.0"] if i == len(self.gw_hosts) - 1
+                     else ["--bind", h.addr, "--advertise-url", f"http://{h.addr}:{GATEWAY_PORT}"])
+            args = where + ["--port", str(GATEWAY_PORT), "--threads", "2", "--rate-limit", "0"]
             for u in reg_urls:
                 args += ["--registry-url", u]
             self.gateways.append(Service(h, "status-gateway", args, workdir, port=GATEWAY_PORT))
@@ -206,12 +212,15 @@ def listeners(host):
 
 
 def check_no_loopback(c):
-    """None of our servers listens on loopback, and what the registries hand out names the
-    hosts' addresses (nodes by --advertise-host, gateways by --advertise-url)."""
+    """None of our servers listens on loopback only, and what the registries hand out names the
+    hosts' addresses (nodes by --advertise-host, gateways by --advertise-url, and the ones bound
+    to every address by the address they route to the registries from)."""
+    wildcard = (c.nodes[-1], c.gateways[-1])
     for s in c.registries + c.nodes + c.gateways:
         for addr, port, proc in listeners(s.host):
             if "status-" in proc:
-                assert addr == s.host.addr, f"{s.host.name} listens on {addr}:{port}"
+                want = ("0.0.0.0", "*") if s in wildcard else (s.host.addr,)
+                assert addr in want, f"{s.host.name} listens on {addr}:{port}"
     def listed(url, addrs, headers=None):
         """The body of GET `url` once it names every address in `addrs` (bounded wait: the
         registries replicate and the gateways poll them)."""

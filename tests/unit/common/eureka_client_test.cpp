@@ -301,3 +301,17 @@ TEST(EurekaClient, RefusedRegistrationIsRetriedNotTakenForSuccess) {
   ASSERT_TRUE(eventually([&] { return client.registered(); }));
   client.stop();
 }
+
+// The host registered for a server: its bind address, or with a wildcard bind the source
+// address of this host's route to the registries (the host-level test checks it between
+// network namespaces, where that is a bridge address).
+TEST(ReachableHost, BindAddressUnlessWildcardThenTheRouteSource) {
+  auto url = [](const std::string& u) { return parse_base_url(u); };
+  EXPECT_EQ(reachable_host("10.1.2.3", {}), "10.1.2.3");
+  EXPECT_EQ(reachable_host("0.0.0.0", {url("http://127.0.0.1:8761/eureka")}), "127.0.0.1");
+  EXPECT_EQ(reachable_host("0.0.0.0", {url("http://no-such-host.invalid:8761"),
+                                       url("http://127.0.0.1:8761")}),
+            "127.0.0.1");
+  EXPECT_EQ(reachable_host("0.0.0.0", {}), std::nullopt);
+  EXPECT_EQ(reachable_host("::", {url("http://no-such-host.invalid:8761")}), std::nullopt);
+}
