@@ -1,23 +1,23 @@
 """Host-level tests (issue 15): every process on a host of its own, a Linux network namespace with
 its own address on a bridge this test makes (netns.py); nothing on loopback between processes.
 
-Topology: broker(s), 2 peered registries, 3 nodes (both registries, the broker URL(s) in
-STATUS_AMQP_URL), 2 gateways (both registries), a client host running load.py: distinct keys PUT
-through gateway 1, a failure retried once on gateway 2. During the load: kill -9 a node, a
-registry, the client's first gateway (each restarted later), cut a node off the broker(s) by
-iptables inside its namespace while it still reaches registries and peers, heal. Afterwards:
-the three nodes converge, no acknowledged write is missing on any of them, no request failed on
-both gateways.
+Topology: a cluster of 3 RabbitMQ brokers (quorum queues), 2 peered registries, 3 nodes (both
+registries, every broker's URL in STATUS_AMQP_URL), 2 gateways (both registries), a client host
+running load.py: distinct keys PUT through gateway 1, a failure retried once on gateway 2.
+During the load: kill -9 a broker, a node, a registry, the client's first gateway (each
+restarted later), cut a node off the brokers by iptables inside its namespace while it still
+reaches registries and peers, heal. Afterwards: the three nodes converge, no acknowledged write
+is missing on any of them, no request failed on both gateways.
 
-`make test` runs test_hosts_short (~1 min); `make test-hosts` runs test_hosts_full (HOSTS_FULL=1:
-a longer load, every kind of fault on several targets). HOSTS_BROKERS=N starts N brokers; the
-broker kill (kill_broker) needs N > 1: a broker cluster (scripts/rabbitmq-private's, branch
-ha15) is not here yet, and with unclustered brokers each node would see only its own.
+`make test` runs test_hosts_short (~1 min, one broker); `make test-hosts` runs test_hosts_full
+(HOSTS_FULL=1: a longer load, every kind of fault on several targets, the broker cluster).
+HOSTS_BROKERS=N starts N brokers (default: 1 short, 3 full; with 1, no broker is killed).
 Figures: docs/testing.md, "Host-level tests". HOSTS_RESULT=FILE writes the run's figures.
 """
 import json
 import os
 import sys
+import threading
 import time
 
 import pytest
@@ -83,8 +83,8 @@ class Broker:
     host's address too (its own 127.0.0.1 listener serves only that host). The URL it writes
     names 127.0.0.1; url() names the host's address instead."""
 
-    def __init__(self, host, port=AMQP_PORT):
-        self.host, self.port = host, port
+    def __init__(self, host, port=AMQP_PORT, cookie_file=None):
+        self.host, self.port, self.cookie_file = host, port, cookie_file
         # The broker runs as `rabbitmq`, which cannot enter pytest's 0700 temp dirs: the run's
         # directory instead (removed by the teardown, or by the next run after a kill -9).
         self.dir = os.path.join(host.net.dir, host.name)
@@ -93,10 +93,24 @@ class Broker:
 
     def start(self):
         env = dict(os.environ, EXTRA_CONF=f"listeners.tcp.2 = {self.host.addr}:{self.port}")
-        for k in ("TLS_DIR", "TLS_PORT", "DIST_PORT"):
+        for k in ("TLS_DIR", "TLS_PORT", "DIST_PORT", "COOKIE_FILE", "NODE_HOST"):
             env.pop(k, None)
+        if self.cookie_file:
+            # A member of a cluster: one cookie, and an Erlang node name the other hosts reach
+            # (status-5672@<address>: epmd and the distribution port listen on the host's
+            # address in its namespace).
+            env.update(COOKIE_FILE=self.cookie_file, NODE_HOST=self.host.addr)
         self.host.run([self.script, "start", self.dir, str(self.port)], env=env, timeout=150)
         return self
+
+    def up(self):
+        """The broker answers (rabbitmq-diagnostics inside its namespace)."""
+        r = self.host.run([self.script, "ctl", self.dir, "status"], check=False, timeout=60)
+        return r.returncode == 0
+
+    def join(self, other):
+        """Makes this running broker a member of `other`'s cluster (from this host)."""
+        self.host.run([self.script, "join", self.dir, other.dir], timeout=150)
 
     def url(self):
         with open(os.path.join(self.dir, "amqp-url")) as f:
@@ -118,7 +132,9 @@ class Broker:
 class Cluster:
     def __init__(self, net, workdir, brokers=1):
         self.net, self.w = net, workdir
-        self.brokers = [Broker(net.host(f"mq{i + 1}")) for i in range(brokers)]
+        cookie = os.path.join(net.dir, "erlang-cookie") if brokers > 1 else None
+        self.brokers = [Broker(net.host(f"mq{i + 1}"), cookie_file=cookie)
+                        for i in range(brokers)]
         self.reg_hosts = [net.host(f"reg{i + 1}") for i in range(2)]
         self.node_hosts = [net.host(f"node{i + 1}") for i in range(3)]
         self.gw_hosts = [net.host(f"gw{i + 1}") for i in range(2)]
@@ -142,6 +158,8 @@ class Cluster:
                      else ["--bind", h.addr, "--advertise-host", h.addr])
             args = where + ["--port", str(NODE_PORT), "--node-id", h.name, "--data-dir", data,
                             "--threads", "2", "--auth", "off"]
+            if brokers > 1:  # a queue that outlives the broker it lives on
+                args += ["--queue-type", "quorum"]
             for u in reg_urls:
                 args += ["--registry-url", u]
             for o in self.node_hosts:
@@ -161,6 +179,8 @@ class Cluster:
     def start(self):
         for b in self.brokers:
             b.start()
+        for b in self.brokers[1:]:
+            b.join(self.brokers[0])
         # The broker's password reaches the nodes in their environment only.
         amqp = ",".join(b.url() for b in self.brokers)
         for n in self.nodes:
@@ -283,12 +303,14 @@ def run_scenario(net, workdir, seconds, full, kill_broker=False, brokers=1):
         assert brokers > 1, "a broker kill needs a broker cluster (HOSTS_BROKERS > 1)"
     events = schedule(full)
     if kill_broker:
-        events += [(seconds / 2, "kill_broker", 0), (seconds / 2 + 10, "start_broker", 0)]
+        at = 28 if not full else seconds / 2
+        events += [(at, "kill_broker", 0), (at + 5, "start_broker", 0)]
         events.sort()
     broker_addrs = [b.host.addr for b in c.brokers]
     load = Load(c, workdir, seconds)
     t0 = time.monotonic()
     done = []
+    starting = []
     for at, action, i in events:
         while time.monotonic() - t0 < at:
             time.sleep(0.05)
@@ -297,6 +319,11 @@ def run_scenario(net, workdir, seconds, full, kill_broker=False, brokers=1):
                   "broker": c.brokers}[what][i]
         if kind == "kill":
             target.kill()
+        elif kind == "start" and what == "broker":
+            # A broker takes 10-40 s to start and rejoin: beside the schedule, not in its way.
+            t = threading.Thread(target=target.start, daemon=True)
+            t.start()
+            starting.append(t)
         elif kind == "start":
             target.start()
         elif kind == "cut":
@@ -305,6 +332,9 @@ def run_scenario(net, workdir, seconds, full, kill_broker=False, brokers=1):
             net.heal(target.host)
         done.append((round(time.monotonic() - t0, 1), action, i))
     res = load.result(seconds + 60)
+    for t in starting:
+        t.join(150)
+    assert all(b.up() for b in c.brokers), "a restarted broker did not come back"
     for s in c.registries + c.nodes + c.gateways:
         assert s.running(), f"{s.host.name} is not running: {s.tail()}"
     # Converged: the three nodes hold the same state, observed from the root namespace over
@@ -349,14 +379,21 @@ def run_scenario(net, workdir, seconds, full, kill_broker=False, brokers=1):
     return figures
 
 
+def brokers_wanted(default):
+    return int(os.environ.get("HOSTS_BROKERS", str(default)))
+
+
 def test_hosts_short(net, tmp_path):
     """`make test`: one of each fault (node, registry, gateway killed; a node cut off the
-    broker), 40 s of load."""
-    run_scenario(net, str(tmp_path), seconds=40, full=False)
+    broker; with HOSTS_BROKERS=3 a broker cluster and a broker killed too), 40 s of load. One
+    broker by default: three take `make test` ~2 min longer."""
+    brokers = brokers_wanted(1)
+    run_scenario(net, str(tmp_path), seconds=40, full=False, brokers=brokers,
+                 kill_broker=brokers > 1)
 
 
 @pytest.mark.skipif(not os.environ.get("HOSTS_FULL"), reason="the full run: make test-hosts")
 def test_hosts_full(net, tmp_path):
-    brokers = int(os.environ.get("HOSTS_BROKERS", "1"))
+    brokers = brokers_wanted(3)
     run_scenario(net, str(tmp_path), seconds=170, full=True, brokers=brokers,
                  kill_broker=brokers > 1)
