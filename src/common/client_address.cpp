@@ -93,10 +93,29 @@ bool Networks::contains(std::string_view address) const {
   return false;
 }
 
+std::string ipv4_text(std::uint32_t a) {
+  char out[15];
+  char* p = out;
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    unsigned v = (a >> shift) & 0xff;
+    if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
+    if (v >= 10) *p++ = static_cast<char>('0' + v / 10 % 10);
+    *p++ = static_cast<char>('0' + v % 10);
+    if (shift) *p++ = '.';
+  }
+  return std::string(out, p);
+}
+
+std::string address_text(const ip::address& a) {
+  if (a.is_v4()) return ipv4_text(a.to_v4().to_uint());
+  if (a.to_v6().is_v4_mapped()) return ipv4_text(ip::make_address_v4(ip::v4_mapped, a.to_v6()).to_uint());
+  return a.to_string();
+}
+
 std::string client_key(std::string_view address) {
   auto addr = numeric(address);
   if (!addr) return std::string(address);
-  if (addr->is_v4()) return addr->to_string();
+  if (addr->is_v4()) return ipv4_text(addr->to_v4().to_uint());
   auto b = addr->to_v6().to_bytes();
   for (std::size_t i = 8; i < 16; ++i) b[i] = 0;
   return ip::address_v6(b).to_string() + "/64";

@@ -5,8 +5,11 @@
 
 #include "common/http.hpp"
 
+#include <boost/asio/ip/address.hpp>
+
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -36,6 +39,12 @@ class Networks {
   };
   std::vector<Range> ranges_;
 };
+
+/// The text of an IPv4 address as inet_ntop writes it ("10.0.0.7"), without inet_ntop's
+/// sprintf: it runs for every connection (the client's address) and every rate-limited request.
+std::string ipv4_text(std::uint32_t host_order);
+/// The client's address as text: IPv4 (also IPv4-mapped IPv6) by ipv4_text, IPv6 as Asio writes it.
+std::string address_text(const boost::asio::ip::address& a);
 
 /// The key a client is counted under: an IPv4 address as it is (also when IPv4-mapped), an
 /// IPv6 address by its /64 (one host usually holds a whole /64, so rotating addresses within it

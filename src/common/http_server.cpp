@@ -150,7 +150,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void admit(Socket socket) {
     const auto& o = server_.options();
     beast::error_code ec;
-    std::string remote = peer_.address().to_string();
+    std::string remote = address_text(peer_.address());
     const char* refused = nullptr;
     std::string key;
     if (++server_.connections_ > o.max_connections) {

@@ -70,3 +70,18 @@ TEST(PerClientCounter, CapsEachClientAndReleases) {
   PerClientCounter unlimited(0);
   for (int i = 0; i < 1000; ++i) EXPECT_TRUE(unlimited.try_acquire("x"));
 }
+
+// The fast IPv4 text is inet_ntop's, for every kind of octet; mapped IPv6 is shown as IPv4.
+TEST(AddressText, Ipv4TextIsInetNtopsAndMappedIsShownAsIpv4) {
+  namespace ip = boost::asio::ip;
+  for (std::uint32_t a : {0u, 1u, 0x0a000007u, 0x7f000001u, 0xc0a80164u, 0xffffffffu, 0x01020304u,
+                          0x090a6364u, 0x0a636465u}) {
+    EXPECT_EQ(ipv4_text(a), ip::address_v4(a).to_string()) << a;
+  }
+  for (std::uint32_t a = 0; a < 0xffffffffu - 7919u * 65537u; a += 7919u * 65537u)
+    ASSERT_EQ(ipv4_text(a), ip::address_v4(a).to_string()) << a;
+  EXPECT_EQ(address_text(ip::make_address("10.1.2.3")), "10.1.2.3");
+  EXPECT_EQ(address_text(ip::make_address("::ffff:10.1.2.3")), "10.1.2.3");
+  EXPECT_EQ(address_text(ip::make_address("2001:db8::1")), "2001:db8::1");
+  EXPECT_EQ(client_key("10.1.2.3"), "10.1.2.3");
+}
