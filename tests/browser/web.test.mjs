@@ -1346,7 +1346,7 @@ uiTest('when the gateway itself is gone, the page says so and retries', async ()
   await page.fill('#l-username', 'vienna');
   await page.click('#lookup-btn');
   await page.locator('#banner', { hasText: 'Retrying' }).waitFor({ timeout: 3000 });
-  await page.locator('#lookup-msg', { hasText: 'Network error: the server could not be reached (tried 4 times)' })
+  await page.locator('#lookup-msg', { hasText: 'Could not look up vienna: the server could not be reached (tried 4 times).' })
     .waitFor({ timeout: 10000 });
   await page.locator('#banner').waitFor({ state: 'hidden' });
   await view.locator('#cluster').screenshot({ path: path.join(SHOTS, 'gateway-down.png') });
