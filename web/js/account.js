@@ -1,7 +1,8 @@
 // Sign-up, sign-in and sign-out (CONTRACT §6), and the page's idea of who you are.
 // The credential is the node's HttpOnly session cookie (same origin through the gateway): the
-// page never sees the token and keeps nothing in localStorage. Who you are comes from
-// GET /api/me at load, from the sign-in answer, and again after any 401 or 403.
+// page never sees the token. Who you are comes from GET /api/me at load, from the sign-in answer,
+// and again after any 401 or 403. The one thing kept in localStorage is the last username used
+// (signing in, or writing while not signed in), so that the forms offer it again.
 import { account, ApiError } from './api.js';
 import { t } from './i18n.js';
 import { credentialFieldOf, isAdmin, retryAfterSeconds, tooManyMessage, validateCredentials } from './access.js';
@@ -14,6 +15,24 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // sign-up or sign-in that are refused with 401 are tried again after these pauses.
 export const FRESH_RETRY_MS = [250, 500, 1000];
 const FRESH_MS = 10000;
+
+const NAME_KEY = 'status-server.username';
+
+/** The username last used in this browser ('' if none, or if storage is unavailable). */
+export function rememberedUsername() {
+  try {
+    return localStorage.getItem(NAME_KEY) || '';
+  } catch {
+    return '';
+  }
+}
+
+/** Remembers `name` as the last username used (until the next sign-in or write replaces it). */
+export function rememberUsername(name) {
+  try {
+    if (name) localStorage.setItem(NAME_KEY, name);
+  } catch { /* storage disabled: nothing is remembered */ }
+}
 
 export class AccountView {
   /** `describe(err, what)`: the page's words for an unexpected error. */
@@ -34,6 +53,7 @@ export class AccountView {
       f.user.addEventListener('input', () => this.fieldError(f, 'username', ''));
       f.pass.addEventListener('input', () => this.fieldError(f, 'password', ''));
     }
+    this.forms.signin.user.value ||= rememberedUsername();
     this.forms.signin.form.addEventListener('submit', (e) => { e.preventDefault(); this.signIn(); });
     this.forms.signup.form.addEventListener('submit', (e) => { e.preventDefault(); this.signUp(); });
     $('show-signup').addEventListener('click', () => this.show('signup'));
@@ -175,6 +195,7 @@ export class AccountView {
         const r = await account.signIn(values.username, values.password);
         f.pass.value = '';
         this.signedInAt = Date.now();
+        rememberUsername(r.body.username);
         this.set('required', r.body);
         this.welcome(t('account.signedIn', { name: r.body.username }));
       } catch (err) {
@@ -254,6 +275,7 @@ export class AccountView {
         const r = await this.fresh(() => account.signIn(values.username, values.password), { force: true });
         f.pass.value = '';
         this.signedInAt = Date.now();
+        rememberUsername(r.body.username);
         this.forms.signin.user.value = values.username;
         this.show('signin');
         this.set('required', r.body);

@@ -2,7 +2,7 @@
 // stream, in the words of i18n.js (no node ids, versions or HTTP codes: the operators' view is
 // cluster.html). Talks only to the gateway's /api (see docs/web.md).
 import { canChange, changeNote, forbiddenMessage, isAdmin, signInMessage } from './access.js';
-import { AccountView } from './account.js';
+import { AccountView, rememberedUsername, rememberUsername } from './account.js';
 import { allStatuses, ApiError, onRetry, statuses } from './api.js';
 import { Feed } from './feed.js';
 import { onGatewayChange, startGateways } from './gateways.js';
@@ -11,16 +11,23 @@ import { connectEvents } from './live.js';
 import { OSM_TILES, StatusMap, storeTileSetting, tileSetting } from './map.js';
 import { AVAILABILITY, availabilityLabel, EMOJI, endedLabel, EXPIRY, ExpiryClock, expiryHint, toLocalInput }
   from './status.js';
-import { availabilityDot, colorOf, debounce, formatPos, fullTime, h, pinIcon, refreshTimes, textWithEmoji, timeButton,
-  untilOf } from './util.js';
+import { availabilityDot, colorOf, debounce, formatPos, fullTime, h, keepInPlace, pinIcon, refreshTimes, scrollBehavior,
+  textWithEmoji, timeButton, untilOf } from './util.js';
 import { MAX_TEXT, parseCoord, textLength, validateStatus } from './validate.js';
 
 const $ = (id) => document.getElementById(id);
+
+// The sticky top bar's height (it wraps on narrow screens) as --header-h: scroll-padding-top keeps
+// focused and scrolled-to elements below it, the sticky list starts under it.
+const topbar = document.querySelector('.topbar');
+new ResizeObserver(() => document.documentElement.style.setProperty('--header-h', `${topbar.offsetHeight}px`))
+  .observe(topbar);
 
 // ---------------------------------------------------------------- shared state
 let editing = null;        // {username, version} while the form edits a looked-up status
 let shown = null;          // the status in the look-up card
 let lookedUp = null;       // the username whose history is shown
+let saving = false;        // a save is under way: a second submit is ignored
 
 // ---------------------------------------------------------------- banner: retries, surprises
 const banner = $('banner');
@@ -93,6 +100,20 @@ const map = new StatusMap($('map'), {
   },
   onError: (e) => { $('map-count').textContent = describe(e, t('map.loadFailed')); },
 });
+// A popup opening near the top of the map may lie under the sticky top bar (on a phone the map is
+// scrolled to): once Leaflet has panned it into the map, the page scrolls until it is clear of the bar.
+function clearOfTopbar(el) {
+  const gap = el.getBoundingClientRect().top - topbar.getBoundingClientRect().bottom - 8;
+  if (gap < 0) window.scrollBy({ top: gap, behavior: 'instant' });
+}
+new MutationObserver((changes) => {
+  for (const c of changes) {
+    for (const n of c.addedNodes) {
+      if (n.classList?.contains('leaflet-popup')) setTimeout(() => n.isConnected && clearOfTopbar(n), 300);
+    }
+  }
+}).observe($('map'), { childList: true, subtree: true });
+
 function updateMapCount() {
   $('map-count').textContent = map.ok ? t('map.count', { count: map.count }) : '';
 }
@@ -103,7 +124,7 @@ const feed = new Feed({
   next: $('feed-next'), empty: $('feed-empty'), msg: $('feed-msg'),
   onOpen: (u) => lookup(u),
   onShowOnMap: (s) => {
-    $('map-section').scrollIntoView({ behavior: 'smooth', block: 'center' });
+    $('map-section').scrollIntoView({ behavior: scrollBehavior(), block: 'center' });
     map.focus(s);
   },
   onLoad: (items) => { for (const s of items) clock.track(s); },
@@ -190,8 +211,28 @@ function setEmoji(v) {
 }
 function markEmoji() {
   const v = fields.emoji.value.trim();
-  for (const b of $('emoji-choices').children) b.setAttribute('aria-pressed', String(b.dataset.emoji === v));
+  const buttons = [...$('emoji-choices').children];
+  for (const b of buttons) b.setAttribute('aria-pressed', String(b.dataset.emoji === v));
+  // One tab stop for the whole row (the pressed emoji, else the first); arrow keys move within it.
+  const stop = buttons.find((b) => b.dataset.emoji === v) || buttons[0];
+  for (const b of buttons) b.tabIndex = b === stop ? 0 : -1;
 }
+$('emoji-choices').addEventListener('keydown', (e) => {
+  const buttons = [...$('emoji-choices').children];
+  const i = buttons.indexOf(document.activeElement);
+  if (i < 0) return;
+  // Left and right swap in a right-to-left layout; up and down do not.
+  const flip = getComputedStyle(e.currentTarget).direction === 'rtl' ? -1 : 1;
+  const step = { ArrowRight: flip, ArrowLeft: -flip, ArrowDown: 1, ArrowUp: -1 }[e.key];
+  let j = null;
+  if (step) j = (i + step + buttons.length) % buttons.length;
+  else if (e.key === 'Home') j = 0;
+  else if (e.key === 'End') j = buttons.length - 1;
+  if (j === null) return;
+  e.preventDefault();
+  for (const b of buttons) b.tabIndex = b === buttons[j] ? 0 : -1;
+  buttons[j].focus();
+});
 fields.emoji.addEventListener('input', () => { setFieldError('emoji', ''); markEmoji(); });
 fillChoices();
 
@@ -278,8 +319,10 @@ function applyAccessToForm() {
   if (!editing) {
     fields.username.readOnly = fixed;
     if (fixed) fields.username.value = me.username;
-    // Signed out (or now an admin): the name that was fixed to the old user goes.
-    else if (fields.username.dataset.fixed === 'true') fields.username.value = '';
+    // Signed out: the name last used (yours, from signing in) stays offered; an admin starts empty.
+    else if (fields.username.dataset.fixed === 'true' || !fields.username.value) {
+      fields.username.value = me ? '' : rememberedUsername();
+    }
   }
   if (!editing) fields.username.dataset.fixed = String(fixed);
   fields.username.placeholder = me && !fixed ? t('form.anyUsername') : '';
@@ -330,59 +373,90 @@ form.addEventListener('submit', async (e) => {
   await save({ overwrite: false });
 });
 
+/**
+ * Focuses `el` (a field with an error, a message); without scrolling when it is in view already,
+ * so that the page stays where the pointer left it.
+ */
+function focusQuietly(el) {
+  const r = el.getBoundingClientRect();
+  const top = topbar.getBoundingClientRect().bottom;
+  el.focus({ preventScroll: r.top >= top && r.bottom <= window.innerHeight });
+}
+
 async function save({ overwrite }) {
-  clearMessages();
-  for (const n of Object.keys(fields)) setFieldError(n, '');
+  // One save at a time: the button is disabled meanwhile, and Enter in a field lands here too.
+  if (saving) return;
+  const btn = $('save');
   const values = Object.fromEntries(Object.entries(fields).map(([k, el]) => [k, el.value]));
   values.username = values.username.trim();
   if (!editing && access.me && !isAdmin(access.me)) values.username = access.me.username;
   const { errors, status } = validateStatus(values, new Date());
   const bad = Object.keys(errors);
+  // Messages come and go above the button: the page scrolls along, the button stays put.
+  keepInPlace(btn, () => {
+    clearMessages();
+    for (const n of Object.keys(fields)) setFieldError(n, errors[n] || '');
+    if (bad.length) showFormError(t('form.correct'));
+  });
   if (bad.length) {
-    for (const n of bad) setFieldError(n, errors[n]);
-    showFormError(t('form.correct'));
-    fields[bad[0]].focus();
+    focusQuietly(fields[bad[0]]);
     return;
   }
-  const btn = $('save');
+  saving = true;
   btn.disabled = true;
+  btn.setAttribute('aria-busy', 'true');
   btn.classList.add('busy');
   const username = values.username;
+  // Not signed in (no accounts, or about to be asked to sign in): this name is the one to offer again.
+  if (!access.me) rememberUsername(username);
   try {
     const ifMatch = editing && !overwrite ? editing.version : undefined;
     const r = await accountView.fresh(() => statuses.put(username, status, { ifMatch }));
     const s = r.body;
     arrived(s);
-    $('form-ok').textContent = t(r.status === 201 ? 'form.saved' : 'form.updated', { name: s.username });
-    if (editing) setEditing(null);
-    map.setPick(null);
+    keepInPlace(btn, () => {
+      if (editing) setEditing(null);
+      // Done: the text (and its emoji) go, so that the next click does not post it again; the
+      // name, the position, the availability and "Clear after" stay for the next status.
+      fields.statusText.value = '';
+      setEmoji('');
+      updateCount();
+      $('form-ok').textContent = t(r.status === 201 ? 'form.saved' : 'form.updated', { name: s.username });
+    });
+    focusQuietly($('form-ok'));
   } catch (err) {
-    const refused = refusal(err, username);
-    if (refused) {
-      showFormError(refused, ...(err.status === 401 ? [signInButton()] : []));
-      if (err.status === 401) accountView.forms.signin.user.value ||= username;
-    } else if (err.status === 412) {
-      // Changed (or deleted) meanwhile: keep theirs (show it, drop the edit), or save mine over it.
-      const mine = h('button', { type: 'button', class: 'danger', text: t('conflict.saveMine'),
-        onclick: () => save({ overwrite: true }) });
-      const theirs = h('button', { type: 'button', text: t('conflict.keepTheirs'),
-        onclick: async () => {
-          setEditing(null);
-          clearMessages();
-          fields.statusText.value = '';
-          setExtras();
-          updateCount();
-          await lookup(username);
-        } });
-      showFormError(t('conflict.changed', { name: username }), theirs, mine);
-    } else {
-      const f = err.status === 400 ? fieldOfDetail(err.detail) : null;
-      if (f) setFieldError(f, err.detail);
-      showFormError(describe(err, t('form.notAccepted')));
-      if (f) fields[f].focus();
-    }
+    let focus = $('form-error');
+    keepInPlace(btn, () => {
+      const refused = refusal(err, username);
+      if (refused) {
+        showFormError(refused, ...(err.status === 401 ? [signInButton()] : []));
+        if (err.status === 401) accountView.forms.signin.user.value ||= username;
+      } else if (err.status === 412) {
+        // Changed (or deleted) meanwhile: keep theirs (show it, drop the edit), or save mine over it.
+        const mine = h('button', { type: 'button', class: 'danger', text: t('conflict.saveMine'),
+          onclick: () => save({ overwrite: true }) });
+        const theirs = h('button', { type: 'button', text: t('conflict.keepTheirs'),
+          onclick: async () => {
+            setEditing(null);
+            clearMessages();
+            fields.statusText.value = '';
+            setExtras();
+            updateCount();
+            await lookup(username);
+          } });
+        showFormError(t('conflict.changed', { name: username }), theirs, mine);
+      } else {
+        const f = err.status === 400 ? fieldOfDetail(err.detail) : null;
+        if (f) setFieldError(f, err.detail);
+        showFormError(describe(err, t('form.notAccepted')));
+        if (f) focus = fields[f];
+      }
+    });
+    focusQuietly(focus);
   } finally {
+    saving = false;
     btn.disabled = false;
+    btn.removeAttribute('aria-busy');
     btn.classList.remove('busy');
   }
 }
@@ -490,7 +564,7 @@ async function lookup(username) {
     const r = await statuses.get(username);
     msg.textContent = '';
     renderCard(r.body, true);
-    $('lookup').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+    $('lookup').scrollIntoView({ behavior: scrollBehavior(), block: 'nearest' });
   } catch (err) {
     hideCard();
     msg.className = 'msg error';
@@ -543,7 +617,7 @@ $('lookup-form').addEventListener('submit', (e) => {
 function startEdit() {
   clearMessages();
   setEditing(shown);
-  $('compose').scrollIntoView({ behavior: 'smooth', block: 'start' });
+  $('compose').scrollIntoView({ behavior: scrollBehavior(), block: 'start' });
   fields.statusText.focus();
 }
 $('edit-btn').addEventListener('click', () => shown && startEdit());
@@ -551,8 +625,9 @@ $('edit-btn').addEventListener('click', () => shown && startEdit());
 const dialog = $('confirm-delete');
 $('delete-btn').addEventListener('click', () => {
   if (!shown) return;
+  // The user's text in a <bdi>: Arabic or Hebrew keeps its own direction inside the sentence.
   $('confirm-text').replaceChildren(t('confirm.textBefore', { name: shown.username }),
-    h('q', { dir: 'auto', text: shown.statusText }), t('confirm.textAfter', { name: shown.username }));
+    h('bdi', { text: shown.statusText }), t('confirm.textAfter', { name: shown.username }));
   dialog.returnValue = '';
   dialog.showModal();
 });
@@ -568,7 +643,8 @@ dialog.addEventListener('close', async () => {
     msg.className = 'msg ok';
     msg.textContent = t('lookup.deleted', { name: s.username });
     if (editing?.username === s.username) setEditing(null);
-    $('l-username').focus();
+    // The card and its Delete button are gone: focus goes to the sentence that says what happened.
+    msg.focus();
   } catch (err) {
     msg.className = 'msg error';
     msg.textContent = refusal(err, s.username) || describe(err, t('lookup.deleteFailed', { name: s.username }));

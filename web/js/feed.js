@@ -165,6 +165,7 @@ export class Feed {
 
   row(s, fresh) {
     const pos = formatPos(s);
+    const whoId = `feed-who-${s.username}`; // usernames are letters, digits, ".", "_", "-": a valid id
     const until = untilOf(s);
     return h('li', { class: fresh ? 'flash' : '', 'data-username': s.username,
       'data-availability': s.availability || 'available' },
@@ -173,13 +174,14 @@ export class Feed {
         availabilityDot(s.availability)),
       h('div', {},
         h('div', { class: 'line1' },
-          h('button', { type: 'button', class: 'who', dir: 'auto', text: s.username,
+          h('button', { type: 'button', class: 'who', id: whoId, dir: 'auto', text: s.username,
             title: t('feed.open', { name: s.username }), onclick: () => this.onOpen(s.username) }),
           timeButton(s.time)),
         h('p', { class: 'text', dir: 'auto' }, ...textWithEmoji(s)),
         until ? h('p', { class: 'until-line muted' }, until) : null,
         pos ? h('div', { class: 'where muted' }, pinIcon(), ` ${pos} `,
-          h('button', { type: 'button', text: t('feed.showOnMap'), 'aria-label': t('feed.showOnMapName', { name: s.username }),
+          // Named by its visible words (what a voice user says); whose it is, by the description.
+          h('button', { type: 'button', class: 'on-map', text: t('feed.showOnMap'), 'aria-describedby': whoId,
             onclick: () => this.onShowOnMap(s) })) : null));
   }
 }

@@ -120,3 +120,21 @@ export function refreshTimes(root) {
     el.title = t('status.clearsAt', { time: fullTime(el.getAttribute('datetime')) });
   }
 }
+
+/** 'smooth' scrolling, unless the user asked for less motion (prefers-reduced-motion). */
+export function scrollBehavior() {
+  return globalThis.matchMedia?.('(prefers-reduced-motion: reduce)').matches ? 'auto' : 'smooth';
+}
+
+/**
+ * Runs `change` (which adds or removes content above `el`, such as error messages) and scrolls
+ * the page by as much as `el` moved, so that it stays where it was on the screen: a button just
+ * clicked does not slide away from under the pointer.
+ */
+export function keepInPlace(el, change) {
+  const before = el.getBoundingClientRect().top;
+  const result = change();
+  const moved = el.getBoundingClientRect().top - before;
+  if (moved) window.scrollBy({ top: moved, behavior: 'instant' });
+  return result;
+}
