@@ -513,7 +513,7 @@ a11yTest('the form forgives: one post per submit, the text clears, errors keep t
   // Signing in as someone else replaces it.
   await signIn(p, 'tess');
   assert.equal(await p.inputValue('#f-username'), 'tess');
-  assert.equal(await p.evaluate(() => localStorage.getItem('status-server.username')), 'tess');
+  assert.equal(await p.evaluate(() => localStorage.getItem('statusServer.username')), 'tess');
 });
 
 /** Animations running on the page (CSS and Web Animations), as "element: name". */

@@ -4,6 +4,7 @@
 // and again after any 401 or 403. The one thing kept in localStorage is the last username used
 // (signing in, or writing while not signed in), so that the forms offer it again.
 import { account, ApiError } from './api.js';
+import { t } from './i18n.js';
 import { credentialFieldOf, isAdmin, retryAfterSeconds, tooManyMessage, validateCredentials } from './access.js';
 
 const $ = (id) => document.getElementById(id);
@@ -15,7 +16,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const FRESH_RETRY_MS = [250, 500, 1000];
 const FRESH_MS = 10000;
 
-const NAME_KEY = 'status-server.username';
+const NAME_KEY = 'statusServer.username';
 
 /** The username last used in this browser ('' if none, or if storage is unavailable). */
 export function rememberedUsername() {
@@ -81,7 +82,7 @@ export class AccountView {
       else {
         // Cannot tell (network, 5xx): offer the sign-in form; the next request will tell.
         this.set('unknown', null);
-        this.message(this.forms.signin, 'error', this.describe(err, 'Could not find out whether you are signed in'));
+        this.message(this.forms.signin, 'error', this.describe(err, t('account.whoFailed')));
       }
     }
   }
@@ -118,10 +119,11 @@ export class AccountView {
     box.hidden = mode === 'off';
     const text = $('whoami-text');
     if (me) {
-      text.replaceChildren('you are ', Object.assign(document.createElement('strong'), { textContent: me.username, dir: 'auto' }));
-      if (isAdmin(me)) text.append(' ', Object.assign(document.createElement('span'), { className: 'role', textContent: 'admin' }));
+      text.replaceChildren(`${t('who.youAre')} `, Object.assign(document.createElement('strong'),
+        { textContent: me.username, dir: 'auto' }));
+      if (isAdmin(me)) text.append(' ', Object.assign(document.createElement('span'), { className: 'role', textContent: t('who.admin') }));
     } else {
-      text.textContent = mode === 'unknown' ? 'cannot tell whether you are signed in' : 'not signed in';
+      text.textContent = t(mode === 'unknown' ? 'who.unknown' : 'who.out');
     }
     $('signin-link').hidden = !!me || mode === 'off';
     $('signout-btn').hidden = !me;
@@ -132,7 +134,9 @@ export class AccountView {
     const other = which === 'signin' ? 'signup' : 'signin';
     this.forms[which].form.hidden = false;
     this.forms[other].form.hidden = true;
-    $('account-h').textContent = which === 'signin' ? 'Sign in' : 'Create an account';
+    const h = $('account-h');
+    h.dataset.i18n = which === 'signin' ? 'account.signIn' : 'account.createOne';
+    h.textContent = t(h.dataset.i18n);
     // Carry the name over: whoever typed it meant it.
     if (!this.forms[which].user.value) this.forms[which].user.value = this.forms[other].user.value;
     this.forms[which].user.focus();
@@ -193,7 +197,7 @@ export class AccountView {
         this.signedInAt = Date.now();
         rememberUsername(r.body.username);
         this.set('required', r.body);
-        this.welcome(`Signed in as ${r.body.username}.`);
+        this.welcome(t('account.signedIn', { name: r.body.username }));
       } catch (err) {
         this.signInFailed(f, err);
       }
@@ -202,16 +206,16 @@ export class AccountView {
 
   signInFailed(f, err) {
     if (err.status === 401) {
-      this.message(f, 'error', 'Wrong username or password.');
+      this.message(f, 'error', t('account.wrong'));
       f.pass.select();
       f.pass.focus();
     } else if (err.status === 429) {
       this.lockOut(f, retryAfterSeconds(err.retryAfter));
     } else if (err.status === 404) {
-      this.message(f, 'error', 'This cluster has no accounts (its nodes run with --auth off): anyone may set any status.');
+      this.message(f, 'error', t('account.noAccounts'));
       this.set('off', null);
     } else {
-      this.message(f, 'error', this.describe(err, 'Could not sign in'));
+      this.message(f, 'error', this.describe(err, t('account.signInFailed')));
     }
   }
 
@@ -246,22 +250,22 @@ export class AccountView {
         await account.signUp(values.username, values.password);
       } catch (err) {
         if (err.status === 409) {
-          this.fieldError(f, 'username', 'That name is taken. Please choose another one.');
-          this.message(f, 'error', 'That name is taken.');
+          this.fieldError(f, 'username', t('account.takenField'));
+          this.message(f, 'error', t('account.taken'));
           f.user.select();
           f.user.focus();
         } else if (err.status === 400) {
           const field = credentialFieldOf(err.detail);
-          if (field) this.fieldError(f, field, `The server says: ${err.detail}.`);
-          this.message(f, 'error', this.describe(err, 'The account was not created'));
+          if (field) this.fieldError(f, field, t('account.serverSays', { detail: err.detail }));
+          this.message(f, 'error', this.describe(err, t('account.notCreated')));
           (field === 'password' ? f.pass : f.user).focus();
         } else if (err.status === 403) {
-          this.message(f, 'error', 'Only an admin can create accounts on this server. Ask one to create yours.');
+          this.message(f, 'error', t('account.adminOnly'));
         } else if (err.status === 404) {
-          this.message(f, 'error', 'This cluster has no accounts (its nodes run with --auth off): anyone may set any status.');
+          this.message(f, 'error', t('account.noAccounts'));
           this.set('off', null);
         } else {
-          this.message(f, 'error', this.describe(err, 'The account was not created'));
+          this.message(f, 'error', this.describe(err, t('account.notCreated')));
         }
         return;
       }
@@ -275,12 +279,12 @@ export class AccountView {
         this.forms.signin.user.value = values.username;
         this.show('signin');
         this.set('required', r.body);
-        this.welcome(`Welcome, ${r.body.username}: your account is ready and you are signed in.`);
+        this.welcome(t('account.welcome', { name: r.body.username }));
       } catch (err) {
         f.pass.value = '';
         this.show('signin');
         this.forms.signin.user.value = values.username;
-        this.message(this.forms.signin, 'ok', `Account ${values.username} created. Sign in with your new password.`);
+        this.message(this.forms.signin, 'ok', t('account.created', { name: values.username }));
         if (err instanceof ApiError && err.status !== 401) this.signInFailed(this.forms.signin, err);
       }
     });
@@ -291,7 +295,7 @@ export class AccountView {
     this.message(this.forms.signin, '', '');
     this.message(this.forms.signup, '', '');
     const ok = $('form-ok');
-    ok.textContent = `${text} You can set your status now.`;
+    ok.textContent = `${text} ${t('account.setNow')}`;
     $('f-text').focus();
   }
 
@@ -303,7 +307,7 @@ export class AccountView {
     } catch (err) {
       // 401: the session had ended already; signed out either way.
       if (err.status !== 401) {
-        this.message(this.forms.signin, 'error', this.describe(err, 'Could not sign out'));
+        this.message(this.forms.signin, 'error', this.describe(err, t('account.signOutFailed')));
         btn.disabled = false;
         return;
       }
@@ -313,7 +317,7 @@ export class AccountView {
     this.set('required', null);
     this.show('signin');
     if (name) this.forms.signin.user.value = name;
-    this.message(this.forms.signin, 'ok', 'You are signed out.');
+    this.message(this.forms.signin, 'ok', t('account.signedOut'));
     this.forms.signin.pass.focus();
   }
 }

@@ -1,17 +1,18 @@
-// Wires the page: the status form, the look-up card, the feed, the map, the cluster view and
-// the live event stream. Talks only to the gateway's /api (see docs/web.md).
-import { canChange, changeNote, forbiddenMessage, isAdmin, SIGN_IN_MESSAGE } from './access.js';
+// Wires the user's page: the status form, the look-up card, the feed, the map and the live event
+// stream, in the words of i18n.js (no node ids, versions or HTTP codes: the operators' view is
+// cluster.html). Talks only to the gateway's /api (see docs/web.md).
+import { canChange, changeNote, forbiddenMessage, isAdmin, signInMessage } from './access.js';
 import { AccountView, rememberedUsername, rememberUsername } from './account.js';
 import { allStatuses, ApiError, onRetry, statuses } from './api.js';
-import { ClusterView } from './cluster.js';
 import { Feed } from './feed.js';
 import { onGatewayChange, startGateways } from './gateways.js';
+import { languageSwitch, onLangChange, t } from './i18n.js';
 import { connectEvents } from './live.js';
 import { OSM_TILES, StatusMap, storeTileSetting, tileSetting } from './map.js';
 import { AVAILABILITY, availabilityLabel, EMOJI, endedLabel, EXPIRY, ExpiryClock, expiryHint, toLocalInput }
   from './status.js';
-import { availabilityDot, colorOf, debounce, formatPos, fullTime, h, keepInPlace, pinIcon, relativeTime, scrollBehavior,
-  textWithEmoji, untilOf } from './util.js';
+import { availabilityDot, colorOf, debounce, formatPos, fullTime, h, keepInPlace, pinIcon, refreshTimes, scrollBehavior,
+  textWithEmoji, timeButton, untilOf } from './util.js';
 import { MAX_TEXT, parseCoord, textLength, validateStatus } from './validate.js';
 
 const $ = (id) => document.getElementById(id);
@@ -39,19 +40,17 @@ function hideBanner() { banner.hidden = true; banner.textContent = ''; }
 
 onRetry((r) => {
   if (!r) return hideBanner();
-  showBanner(`Network problem on ${r.method} ${r.path}: ${r.error}. Retrying in ${r.delayMs / 1000} s `
-    + `(attempt ${r.attempt + 1} of ${r.of + 1})…`);
+  showBanner(t('banner.retry', { why: r.error, s: r.delayMs / 1000, attempt: r.attempt + 1, of: r.of + 1 }));
 });
-window.addEventListener('error', (e) => showBanner(`Unexpected error: ${e.message}`, 'error'));
+window.addEventListener('error', (e) => showBanner(t('banner.unexpected', { what: e.message }), 'error'));
 window.addEventListener('unhandledrejection', (e) =>
-  showBanner(`Unexpected error: ${e.reason?.message || e.reason}`, 'error'));
+  showBanner(t('banner.unexpected', { what: e.reason?.message || e.reason }), 'error'));
 
-/** Words for an error: what we tried, and the server's own detail. */
+/** Words for an error: what we tried, and why in words (ApiError's message; never an HTTP code). */
 function describe(err, what) {
-  if (!(err instanceof ApiError)) return `${what}: ${err.message || err}`;
-  if (err.network) return `${what}. ${err.message}`;
-  if (err.status === 401) return `${what}. Please sign in.`;
-  return `${what}: ${err.detail || err.message} (${err.status}${err.title ? ` ${err.title}` : ''})`;
+  if (!(err instanceof ApiError)) return t('err.what', { what, why: err.message || err });
+  if (err.status === 401) return t('err.signIn', { what });
+  return t('err.what', { what, why: err.message });
 }
 
 // ---------------------------------------------------------------- who you are
@@ -60,7 +59,7 @@ let access = accountView.access;
 
 /** A "Sign in" button for messages that ask for it. */
 function signInButton() {
-  return h('button', { type: 'button', class: 'primary', text: 'Sign in', onclick: () => accountView.focusSignIn() });
+  return h('button', { type: 'button', class: 'primary', text: t('account.signIn'), onclick: () => accountView.focusSignIn() });
 }
 
 /**
@@ -72,7 +71,7 @@ function refusal(err, target) {
   if (!(err instanceof ApiError)) return null;
   if (err.status === 401) {
     accountView.signedOut();
-    return SIGN_IN_MESSAGE;
+    return signInMessage();
   }
   if (err.status === 403) {
     accountView.refresh();
@@ -89,7 +88,7 @@ const map = new StatusMap($('map'), {
     setFieldError('latitude', '');
     setFieldError('longitude', '');
     map.setPick({ lat, lon });
-    $('form-ok').textContent = `Position set to ${lat}, ${lon} — save to keep it.`;
+    $('form-ok').textContent = t('form.positionSet', { pos: formatPos({ latitude: lat, longitude: lon }) });
   },
   onOpen: (username) => lookup(username),
   // Only what is in view: one box, or two across the antimeridian.
@@ -99,7 +98,7 @@ const map = new StatusMap($('map'), {
     for (const s of list) clock.track(s);
     updateMapCount();
   },
-  onError: (e) => { $('map-count').textContent = describe(e, 'Could not load the map’s statuses'); },
+  onError: (e) => { $('map-count').textContent = describe(e, t('map.loadFailed')); },
 });
 // A popup opening near the top of the map may lie under the sticky top bar (on a phone the map is
 // scrolled to): once Leaflet has panned it into the map, the page scrolls until it is clear of the bar.
@@ -116,7 +115,7 @@ new MutationObserver((changes) => {
 }).observe($('map'), { childList: true, subtree: true });
 
 function updateMapCount() {
-  $('map-count').textContent = map.ok ? `${map.count} on the map` : '';
+  $('map-count').textContent = map.ok ? t('map.count', { count: map.count }) : '';
 }
 
 // ---------------------------------------------------------------- feed
@@ -138,8 +137,14 @@ async function reloadAll() {
 // The search and the availability filter of the feed, applied by the server.
 const filterFeed = () => feed.setFilter({ q: $('feed-q').value.trim(), availability: $('feed-availability').value });
 const filterSoon = debounce(filterFeed, 300);
-$('feed-availability').replaceChildren(h('option', { value: '', text: 'Any availability' }),
-  ...AVAILABILITY.map((a) => h('option', { value: a.value, text: a.label })));
+function fillFeedAvailability() {
+  const el = $('feed-availability');
+  const v = el.value;
+  el.replaceChildren(h('option', { value: '', text: t('feed.anyAvailability') }),
+    ...AVAILABILITY.map((a) => h('option', { value: a.value, text: a.label })));
+  el.value = v;
+}
+fillFeedAvailability();
 $('feed-q').addEventListener('input', filterSoon);
 $('feed-availability').addEventListener('change', () => { filterSoon.cancel(); filterFeed(); });
 $('feed-filter').addEventListener('submit', (e) => { e.preventDefault(); filterSoon.cancel(); filterFeed(); });
@@ -155,7 +160,7 @@ function gone(username, how) {
     hideCard();
     const msg = $('lookup-msg');
     msg.className = 'msg ok';
-    msg.textContent = how === 'expired' ? `${username}’s status has expired.` : `${username}’s status was deleted.`;
+    msg.textContent = t(how === 'expired' ? 'lookup.expired' : 'lookup.deletedElsewhere', { name: username });
   }
   if (lookedUp === username) historySoon();
 }
@@ -183,13 +188,20 @@ const fields = {
 const errEl = { username: 'f-username-err', statusText: 'f-text-err', latitude: 'f-lat-err', longitude: 'f-lon-err',
   emoji: 'f-emoji-err', availability: 'f-availability-err', expiry: 'f-expiry-err', expiresAt: 'f-expires-at-err' };
 
-fields.availability.replaceChildren(...AVAILABILITY.map((a) => h('option', { value: a.value, text: a.label })));
-fields.expiry.replaceChildren(...EXPIRY.map((x) => h('option', { value: x.value, text: x.label })));
-$('emoji-choices').replaceChildren(...EMOJI.map(({ emoji, label }) => h('button', {
-  type: 'button', class: 'emoji-choice', text: emoji, title: label, 'aria-label': `${emoji} ${label}`,
-  'aria-pressed': 'false', 'data-emoji': emoji,
-  onclick: () => setEmoji(fields.emoji.value.trim() === emoji ? '' : emoji),
-})));
+/** The form's choices in the page's language (again after a change of language). */
+function fillChoices() {
+  for (const [el, list] of [[fields.availability, AVAILABILITY], [fields.expiry, EXPIRY]]) {
+    const v = el.value;
+    el.replaceChildren(...list.map((a) => h('option', { value: a.value, text: a.label })));
+    if (v || el === fields.expiry) el.value = v;
+  }
+  $('emoji-choices').replaceChildren(...EMOJI.map(({ emoji, label }) => h('button', {
+    type: 'button', class: 'emoji-choice', text: emoji, title: label, 'aria-label': `${emoji} ${label}`,
+    'aria-pressed': 'false', 'data-emoji': emoji,
+    onclick: () => setEmoji(fields.emoji.value.trim() === emoji ? '' : emoji),
+  })));
+  markEmoji();
+}
 
 /** The emoji field and its buttons (pressed: the one in the field). */
 function setEmoji(v) {
@@ -222,6 +234,7 @@ $('emoji-choices').addEventListener('keydown', (e) => {
   buttons[j].focus();
 });
 fields.emoji.addEventListener('input', () => { setFieldError('emoji', ''); markEmoji(); });
+fillChoices();
 
 /** "Clear after": the date-time field for a chosen date, and what the choice means in words. */
 function updateExpiry() {
@@ -312,26 +325,28 @@ function applyAccessToForm() {
     }
   }
   if (!editing) fields.username.dataset.fixed = String(fixed);
-  fields.username.placeholder = me && !fixed ? 'anyone’s username' : '';
+  fields.username.placeholder = me && !fixed ? t('form.anyUsername') : '';
   $('f-username-hint').hidden = fixed;
   who.hidden = !me;
-  who.textContent = !me ? '' : fixed
-    ? `You are signed in as ${me.username}: this sets your own status.`
-    : `You are signed in as ${me.username}, with the admin role: you may set anyone’s status.`;
+  who.textContent = !me ? '' : t(fixed ? 'form.signedInAs' : 'form.signedInAdmin', { name: me.username });
   const note = $('compose-note');
   note.hidden = !!me || mode === 'off' || mode === 'unknown';
   if (!note.hidden) {
-    note.replaceChildren('You are not signed in. ', h('button', { type: 'button', class: 'link', text: 'Sign in',
-      onclick: () => accountView.focusSignIn() }), ' or create an account to set your status.');
+    note.replaceChildren(`${t('form.notSignedIn')} `, h('button', { type: 'button', class: 'link', text: t('account.signIn'),
+      onclick: () => accountView.focusSignIn() }), ` ${t('form.notSignedInRest')}`);
   }
+}
+
+function setComposeTitle() {
+  $('compose-h').textContent = editing ? t('form.editTitle', { name: editing.username }) : t('form.title');
+  $('save').textContent = t(editing ? 'form.update' : 'form.save');
 }
 
 function setEditing(s) {
   editing = s ? { username: s.username, version: s.version } : null;
   fields.username.readOnly = !!s;
   if (!s) applyAccessToForm();
-  $('compose-h').textContent = s ? `Edit ${s.username}’s status` : 'Set your status';
-  $('save').textContent = s ? 'Update status' : 'Save status';
+  setComposeTitle();
   $('cancel-edit').hidden = !s;
   if (s) {
     fields.username.value = s.username;
@@ -389,7 +404,7 @@ async function save({ overwrite }) {
   keepInPlace(btn, () => {
     clearMessages();
     for (const n of Object.keys(fields)) setFieldError(n, errors[n] || '');
-    if (bad.length) showFormError('Please correct the marked fields.', errorSummary(errors));
+    if (bad.length) showFormError(t('form.correct'), errorSummary(errors));
   });
   if (bad.length) {
     // Focus on the summary right under the button (a field higher up would scroll the page).
@@ -415,9 +430,7 @@ async function save({ overwrite }) {
       fields.statusText.value = '';
       setEmoji('');
       updateCount();
-      $('form-ok').textContent = r.status === 201
-        ? `Saved: ${s.username} now has a status (served by ${r.servedBy || '?'}).`
-        : `Updated ${s.username}’s status (served by ${r.servedBy || '?'}).`;
+      $('form-ok').textContent = t(r.status === 201 ? 'form.saved' : 'form.updated', { name: s.username });
     });
     focusQuietly($('form-ok'));
   } catch (err) {
@@ -427,16 +440,23 @@ async function save({ overwrite }) {
         showFormError(refused, ...(err.status === 401 ? [signInButton()] : []));
         if (err.status === 401) accountView.forms.signin.user.value ||= username;
       } else if (err.status === 412) {
-        const overwriteBtn = h('button', { type: 'button', class: 'danger', text: 'Overwrite anyway',
+        // Changed (or deleted) meanwhile: keep theirs (show it, drop the edit), or save mine over it.
+        const mine = h('button', { type: 'button', class: 'danger', text: t('conflict.saveMine'),
           onclick: () => save({ overwrite: true }) });
-        const reloadBtn = h('button', { type: 'button', text: 'Load the current one',
-          onclick: async () => { await lookup(username); if (shown) startEdit(); } });
-        showFormError(describe(err, `${username}’s status was changed by someone else since you loaded it`),
-          reloadBtn, overwriteBtn);
+        const theirs = h('button', { type: 'button', text: t('conflict.keepTheirs'),
+          onclick: async () => {
+            setEditing(null);
+            clearMessages();
+            fields.statusText.value = '';
+            setExtras();
+            updateCount();
+            await lookup(username);
+          } });
+        showFormError(t('conflict.changed', { name: username }), theirs, mine);
       } else {
         const f = err.status === 400 ? fieldOfDetail(err.detail) : null;
         if (f) setFieldError(f, err.detail);
-        showFormError(describe(err, 'The server did not accept the status'), ...(f ? [errorSummary({ [f]: err.detail })] : []));
+        showFormError(describe(err, t('form.notAccepted')), ...(f ? [errorSummary({ [f]: err.detail })] : []));
       }
     });
     focusQuietly($('form-error'));
@@ -459,12 +479,12 @@ $('clear-position').addEventListener('click', () => {
 $('use-location').addEventListener('click', () => {
   clearMessages();
   if (!('geolocation' in navigator)) {
-    showFormError('This browser cannot tell its location (no geolocation, or the page is not served over HTTPS or from localhost).');
+    showFormError(t('geo.unsupported'));
     return;
   }
   const btn = $('use-location');
   btn.disabled = true;
-  $('form-ok').textContent = 'Asking the browser for your location…';
+  $('form-ok').textContent = t('geo.asking');
   navigator.geolocation.getCurrentPosition((p) => {
     btn.disabled = false;
     const lat = Math.round(p.coords.latitude * 1e5) / 1e5;
@@ -474,13 +494,12 @@ $('use-location').addEventListener('click', () => {
     setFieldError('latitude', '');
     setFieldError('longitude', '');
     map.setPick({ lat, lon }, { pan: true });
-    $('form-ok').textContent = `Position set to your location (±${Math.round(p.coords.accuracy)} m) — save to keep it.`;
+    $('form-ok').textContent = t('geo.set', { m: Math.round(p.coords.accuracy) });
   }, (err) => {
     btn.disabled = false;
     $('form-ok').textContent = '';
-    const why = { 1: 'permission was denied', 2: 'the position is not available', 3: 'it took too long' }[err.code]
-      || err.message;
-    showFormError(`Could not get your location: ${why}. You can click the map or type coordinates instead.`);
+    const why = { 1: t('geo.denied'), 2: t('geo.unavailable'), 3: t('geo.slow') }[err.code] || err.message;
+    showFormError(t('geo.failed', { why }));
   }, { enableHighAccuracy: false, timeout: 10000, maximumAge: 60000 });
 });
 
@@ -497,14 +516,13 @@ function renderCard(s, flash = false) {
   av.style.background = colorOf(s.username);
   card.querySelector('.who').textContent = s.username;
   const when = card.querySelector('.when');
-  when.textContent = `${relativeTime(s.time)} · ${fullTime(s.time)}`;
+  when.replaceChildren(timeButton(s.time), ` · ${fullTime(s.time)}`);
   card.querySelector('.text').replaceChildren(...textWithEmoji(s));
   const until = untilOf(s);
   card.querySelector('.state').replaceChildren(availabilityDot(s.availability, { labelled: true }), ` ${availabilityLabel(s.availability)}`,
     ...(until ? [' · ', until] : []));
   const pos = formatPos(s);
-  card.querySelector('.where').replaceChildren(...(pos ? [pinIcon(), ` ${pos}`] : ['no position']));
-  card.querySelector('.meta').textContent = `version ${s.version}`;
+  card.querySelector('.where').replaceChildren(...(pos ? [pinIcon(), ` ${pos}`] : [t('lookup.noPosition')]));
   updateCardActions();
   if (flash) {
     card.classList.remove('flash');
@@ -522,7 +540,7 @@ function updateCardActions() {
   const text = changeNote(access, shown.username);
   note.hidden = !text;
   if (!text) note.replaceChildren();
-  else if (!access.me) note.replaceChildren(`${text} `, h('button', { type: 'button', class: 'link', text: 'Sign in',
+  else if (!access.me) note.replaceChildren(`${text} `, h('button', { type: 'button', class: 'link', text: t('account.signIn'),
     onclick: () => accountView.focusSignIn() }));
   else note.textContent = text;
 }
@@ -540,13 +558,13 @@ async function lookup(username) {
   msg.className = 'msg';
   if (!username) {
     msg.className = 'msg error';
-    msg.textContent = 'Enter a username to look up.';
+    msg.textContent = t('lookup.enterName');
     lookedUp = null;
     $('history').hidden = true;
     $('l-username').focus();
     return;
   }
-  msg.textContent = `Looking up ${username}…`;
+  msg.textContent = t('lookup.looking', { name: username });
   lookedUp = username;
   const history = loadHistory(username); // at the same time
   try {
@@ -558,8 +576,8 @@ async function lookup(username) {
     hideCard();
     msg.className = 'msg error';
     msg.textContent = err.status === 404
-      ? `${username} has no status (server: ${err.detail || 'not found'}).`
-      : describe(err, `Could not look up ${username}`);
+      ? t('lookup.none', { name: username })
+      : describe(err, t('lookup.failed', { name: username }));
   }
   await history;
 }
@@ -577,24 +595,24 @@ async function loadHistory(username) {
     const entries = (await statuses.history(username)).body || [];
     if (seq !== historySeq) return;
     section.hidden = false;
-    msg.textContent = entries.length ? '' : `${username} has no earlier statuses yet.`;
+    msg.textContent = entries.length ? '' : t('history.none', { name: username });
     list.replaceChildren(...entries.map(historyRow));
   } catch (err) {
     if (seq !== historySeq) return;
     list.replaceChildren();
     // 404: neither a status nor any history; the look-up's message says so.
     section.hidden = err.status === 404;
-    msg.textContent = err.status === 404 ? '' : describe(err, `Could not load ${username}’s earlier statuses`);
+    msg.textContent = err.status === 404 ? '' : describe(err, t('history.failed', { name: username }));
   }
 }
 const historySoon = debounce(() => { if (lookedUp) loadHistory(lookedUp); }, 300);
 
 function historyRow(e) {
-  const at = (iso) => h('time', { datetime: iso, title: fullTime(iso), text: fullTime(iso) });
+  const at = (iso) => h('time', { datetime: iso, text: fullTime(iso) });
   return h('li', { 'data-ended-by': e.endedBy },
     h('p', { class: 'text', dir: 'auto' }, ...textWithEmoji(e)),
     h('p', { class: 'muted' }, availabilityDot(e.availability, { labelled: true }),
-      ` ${availabilityLabel(e.availability)} · set `, at(e.time), ' · ',
+      ` ${availabilityLabel(e.availability)} · ${t('history.set')} `, at(e.time), ' · ',
       h('strong', { class: 'ended', text: endedLabel(e.endedBy) }), ' ', at(e.endedAt)));
 }
 
@@ -615,8 +633,8 @@ const dialog = $('confirm-delete');
 $('delete-btn').addEventListener('click', () => {
   if (!shown) return;
   // The user's text in a <bdi>: Arabic or Hebrew keeps its own direction inside the sentence.
-  $('confirm-text').replaceChildren(`${shown.username}’s status “`, h('bdi', { text: shown.statusText }),
-    '” will be deleted on every node.');
+  $('confirm-text').replaceChildren(t('confirm.textBefore', { name: shown.username }),
+    h('bdi', { text: shown.statusText }), t('confirm.textAfter', { name: shown.username }));
   dialog.returnValue = '';
   dialog.showModal();
 });
@@ -625,18 +643,18 @@ dialog.addEventListener('close', async () => {
   const s = shown;
   const msg = $('lookup-msg');
   msg.className = 'msg';
-  msg.textContent = `Deleting ${s.username}’s status…`;
+  msg.textContent = t('lookup.deleting', { name: s.username });
   try {
-    const r = await accountView.fresh(() => statuses.remove(s.username));
+    await accountView.fresh(() => statuses.remove(s.username));
     gone(s.username, 'deleted');
     msg.className = 'msg ok';
-    msg.textContent = `Deleted: ${s.username}’s status is gone (served by ${r.servedBy || '?'}).`;
+    msg.textContent = t('lookup.deleted', { name: s.username });
     if (editing?.username === s.username) setEditing(null);
     // The card and its Delete button are gone: focus goes to the sentence that says what happened.
     msg.focus();
   } catch (err) {
     msg.className = 'msg error';
-    msg.textContent = refusal(err, s.username) || describe(err, `Could not delete ${s.username}’s status`);
+    msg.textContent = refusal(err, s.username) || describe(err, t('lookup.deleteFailed', { name: s.username }));
   }
 });
 
@@ -666,20 +684,21 @@ startGateways();
 onGatewayChange((gateway) => {
   const via = $('via');
   via.hidden = !gateway;
-  via.title = gateway ? `This page's own server stopped answering: it now talks to ${gateway}` : '';
-  via.textContent = gateway ? `connected through another server (${new URL(gateway).host})` : '';
+  via.dataset.gateway = gateway || '';
+  via.textContent = gateway ? t('live.via') : '';
 });
 
 // ---------------------------------------------------------------- live events
 const live = $('live');
+let liveRetryS = 0;
+function liveLabel() {
+  live.querySelector('.label').textContent = t(`live.${live.dataset.state}`, { s: liveRetryS });
+}
 connectEvents({
   onState: (state, retryS) => {
     live.dataset.state = state;
-    live.querySelector('.label').textContent = {
-      connecting: 'connecting…',
-      live: 'live',
-      reconnecting: `reconnecting in ${retryS} s…`,
-    }[state];
+    liveRetryS = retryS;
+    liveLabel();
   },
   // Resumed from the last event id: the node replays what was missed, nothing to reload.
   onOpen: ({ resumed }) => { if (!resumed) reloadAll(); },
@@ -689,11 +708,26 @@ connectEvents({
   onExpire: ({ username }) => gone(username, 'expired'),
 });
 
-// ---------------------------------------------------------------- cluster
-new ClusterView({
-  list: $('nodes'), summary: $('cluster-summary'), msg: $('cluster-msg'), recent: $('recent'),
-  servedBy: $('served-by'),
-}).start();
+// ---------------------------------------------------------------- language
+languageSwitch($('lang-switch'));
+// Texts built here follow a change of language at once (those in the HTML: applyI18n).
+onLangChange(() => {
+  fillFeedAvailability();
+  fillChoices();
+  updateExpiry();
+  setComposeTitle();
+  applyAccessToForm();
+  accountView.render();
+  liveLabel();
+  if ($('via').textContent) $('via').textContent = t('live.via');
+  updateCount();
+  updateMapCount();
+  feed.render();
+  if (shown) renderCard(shown);
+  updateCardActions();
+  refreshTimes(document.body);
+  if (lookedUp) historySoon();
+});
 
 accountView.onChange((a) => {
   access = a;
