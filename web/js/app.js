@@ -678,7 +678,7 @@ onGatewayChange((gateway) => {
   const via = $('via');
   via.hidden = !gateway;
   via.dataset.gateway = gateway || '';
-  via.textContent = gateway ? t('live.via') : '';
+  via.textContent = gateway ? t('live.via', { host: new URL(gateway).host }) : '';
 });
 
 // ---------------------------------------------------------------- live events
@@ -712,7 +712,7 @@ onLangChange(() => {
   applyAccessToForm();
   accountView.render();
   liveLabel();
-  if ($('via').textContent) $('via').textContent = t('live.via');
+  if ($('via').dataset.gateway) $('via').textContent = t('live.via', { host: new URL($('via').dataset.gateway).host });
   updateCount();
   updateMapCount();
   feed.render();

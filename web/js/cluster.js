@@ -20,6 +20,7 @@ export class ClusterView {
     this.last = [];               // the last services answer, for a re-render in another language
     this.timer = null;
     this.running = null;          // the round under way (a promise)
+    this.again = false;           // another round asked for while one was under way
     this.lastAt = 0;
     onServedBy((node, info) => this.answered(node, info));
   }
@@ -44,13 +45,25 @@ export class ClusterView {
     this.timer = document.visibilityState === 'visible' ? setTimeout(() => this.refresh(), ms) : null;
   }
 
-  /** A round now (or the one under way), then the next one REFRESH_MS later. */
+  /**
+   * A round now, then the next one REFRESH_MS later. Asked while a round is under way (which may
+   * have read the state before the change one wants to see), another one follows it at once.
+   */
   refresh() {
     clearTimeout(this.timer);
-    this.running ||= this.round().finally(() => {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.round().finally(() => {
       this.running = null;
       this.lastAt = Date.now();
-      this.schedule();
+      if (this.again) {
+        this.again = false;
+        this.refresh();
+      } else {
+        this.schedule();
+      }
     });
     return this.running;
   }
