@@ -251,7 +251,8 @@ fields.expiry.addEventListener('change', () => {
   updateExpiry();
 });
 fields.expiresAt.addEventListener('input', () => { setFieldError('expiresAt', ''); updateExpiry(); });
-setInterval(updateExpiry, 30000); // "Today", "1 hour": the hint's times move on
+// Local only: the hint's "Today", "1 hour" and the card's "5 minutes ago" move on.
+setInterval(() => { updateExpiry(); refreshTimes(card); }, 30000);
 
 /** Emoji, availability and "Clear after" as for a new status, or as `s` has them. */
 function setExtras(s = null) {
