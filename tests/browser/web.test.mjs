@@ -332,6 +332,11 @@ uiTest('validation errors are shown in words, the server’s detail too', async 
   await page.locator('#f-username-err', { hasText: 'letters, digits' }).waitFor();
   await page.locator('#form-error', { hasText: 'Please correct the marked fields' }).waitFor();
   assert.equal(await page.getAttribute('#f-text', 'aria-invalid'), 'true');
+  // The focus is on the summary under the Save button (the button stays put); each problem in it
+  // is a button to its field.
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'form-error');
+  assert.equal(await page.locator('#form-error .fixes button').count(), 2);
+  await page.click('#form-error .fixes button[data-field="username"]');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'f-username');
   await page.fill('#f-username', 'carol');
   await page.fill('#f-lat', '91');
@@ -536,6 +541,19 @@ uiTest('the status form: emoji, availability and “Clear after”; shown in the
   const t0 = Date.now();
   assert.deepEqual(await saveForm(), { statusText: 'Sprint planning', latitude: 52.52, longitude: 13.405,
     emoji: '📅', availability: 'busy', clearAfter: 3600 });
+  // Saved: the text and its emoji are cleared for the next status; position, availability and
+  // "Clear after" stay.
+  assert.equal(await page.inputValue('#f-text'), '');
+  assert.equal(await page.inputValue('#f-emoji'), '');
+  assert.equal(await meeting.getAttribute('aria-pressed'), 'false');
+  assert.equal(await page.inputValue('#f-lat'), '52.52');
+  assert.equal(await page.inputValue('#f-availability'), 'busy');
+  assert.equal(await page.inputValue('#f-expiry'), '3600');
+  /** The same text and emoji again, as a user types them for the next save. */
+  const again = async () => {
+    await page.fill('#f-text', 'Sprint planning');
+    await meeting.click();
+  };
   const emma = (await apiCall('GET', '/api/statuses/emma')).body;
   assert.equal(emma.availability, 'busy');
   assert.equal(emma.emoji, '📅');
@@ -585,8 +603,10 @@ uiTest('the status form: emoji, availability and “Clear after”; shown in the
     return d.toISOString().replace('.000Z', 'Z');
   });
   await page.locator('#f-expiry-hint', { hasText: 'Shown until 23:59.' }).waitFor();
+  await again();
   assert.equal((await saveForm()).expiresAt, endOfToday);
   await page.selectOption('#f-expiry', 'week');
+  await again();
   const week = new Date((await saveForm()).expiresAt);
   assert.equal(week.getUTCDay(), 0, 'a Sunday');
   assert.equal(week.toISOString().slice(11), '23:59:59.000Z');
@@ -597,6 +617,7 @@ uiTest('the status form: emoji, availability and “Clear after”; shown in the
   await page.locator('#f-expires-at').waitFor();
   assert.match(await page.inputValue('#f-expires-at'), /^\d{4}-\d\d-\d\dT\d\d:\d\d$/);
   await page.fill('#f-expires-at', '2020-01-01T10:00');
+  await again();
   await page.click('#save');
   await page.locator('#f-expires-at-err', { hasText: 'must be in the future' }).waitFor();
   assert.equal(await page.getAttribute('#f-expires-at', 'aria-invalid'), 'true');
@@ -991,8 +1012,9 @@ uiTest('sign up, sign in, set your own status and see it in the feed', async () 
   console.log(`  alice's session accepted by every node after ${await cluster.waitForSession(await sessionToken(p.context()))} ms`);
   const me = await p.evaluate(async () => (await fetch('/api/me')).json());
   assert.deepEqual(me, { username: 'alice', roles: [] });
-  // The token stays in the HttpOnly cookie: nothing in the page's storage, nothing in document.cookie.
-  assert.equal(await p.evaluate(() => localStorage.length + sessionStorage.length), 0);
+  // The token stays in the HttpOnly cookie, nothing in document.cookie; the page's storage holds
+  // only the name last used (offered again after signing out), never the token.
+  assert.deepEqual(await p.evaluate(() => ({ ...localStorage, ...sessionStorage })), { 'statusServer.username': 'alice' });
   assert.equal(await p.evaluate(() => document.cookie), '');
   const [cookie] = (await p.context().cookies()).filter((c) => c.name === 'status_session');
   assert.ok(cookie?.httpOnly && cookie.sameSite === 'Strict', `HttpOnly SameSite=Strict cookie: ${JSON.stringify(cookie)}`);
@@ -1000,7 +1022,9 @@ uiTest('sign up, sign in, set your own status and see it in the feed', async () 
   // Sign out and in again.
   await signOut(p);
   assert.equal(await p.inputValue('#si-username'), 'alice', 'the name is kept for signing in again');
-  assert.equal(await p.inputValue('#f-username'), '', 'the fixed name went with the session');
+  // The name is offered in the status form too (remembered), no longer fixed: signed out it can be changed.
+  assert.equal(await p.inputValue('#f-username'), 'alice', 'the name is remembered after signing out');
+  assert.equal(await p.getAttribute('#f-username', 'readonly'), null, 'the fixed name went with the session');
   assert.equal((await p.context().cookies()).some((c) => c.name === 'status_session' && c.value), false);
   await p.fill('#si-password', ALICE_PW);
   await p.click('#signin-btn');

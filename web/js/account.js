@@ -16,7 +16,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const FRESH_RETRY_MS = [250, 500, 1000];
 const FRESH_MS = 10000;
 
-const NAME_KEY = 'status-server.username';
+const NAME_KEY = 'statusServer.username';
 
 /** The username last used in this browser ('' if none, or if storage is unavailable). */
 export function rememberedUsername() {

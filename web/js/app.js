@@ -375,13 +375,21 @@ form.addEventListener('submit', async (e) => {
 });
 
 /**
- * Focuses `el` (a field with an error, a message); without scrolling when it is in view already,
- * so that the page stays where the pointer left it.
+ * Focuses `el` (a message under the Save button); when it is not quite in view, the page
+ * scrolls by as little as shows it, so that the button moves as little as can be.
  */
 function focusQuietly(el) {
+  el.focus({ preventScroll: true });
   const r = el.getBoundingClientRect();
-  const top = topbar.getBoundingClientRect().bottom;
-  el.focus({ preventScroll: r.top >= top && r.bottom <= window.innerHeight });
+  if (r.top < topbar.getBoundingClientRect().bottom || r.bottom > window.innerHeight) {
+    el.scrollIntoView({ block: 'nearest', behavior: 'instant' });
+  }
+}
+
+/** The errors under the Save button, each a link-like button to its field (an error summary). */
+function errorSummary(errors) {
+  return h('ul', { class: 'fixes' }, ...Object.entries(errors).map(([n, text]) => h('li', {},
+    h('button', { type: 'button', class: 'link', 'data-field': n, text, onclick: () => fields[n].focus() }))));
 }
 
 async function save({ overwrite }) {
@@ -397,10 +405,11 @@ async function save({ overwrite }) {
   keepInPlace(btn, () => {
     clearMessages();
     for (const n of Object.keys(fields)) setFieldError(n, errors[n] || '');
-    if (bad.length) showFormError(t('form.correct'));
+    if (bad.length) showFormError(t('form.correct'), errorSummary(errors));
   });
   if (bad.length) {
-    focusQuietly(fields[bad[0]]);
+    // Focus on the summary right under the button (a field higher up would scroll the page).
+    focusQuietly($('form-error'));
     return;
   }
   saving = true;
@@ -426,7 +435,6 @@ async function save({ overwrite }) {
     });
     focusQuietly($('form-ok'));
   } catch (err) {
-    let focus = $('form-error');
     keepInPlace(btn, () => {
       const refused = refusal(err, username);
       if (refused) {
@@ -449,11 +457,10 @@ async function save({ overwrite }) {
       } else {
         const f = err.status === 400 ? fieldOfDetail(err.detail) : null;
         if (f) setFieldError(f, err.detail);
-        showFormError(describe(err, t('form.notAccepted')));
-        if (f) focus = fields[f];
+        showFormError(describe(err, t('form.notAccepted')), ...(f ? [errorSummary({ [f]: err.detail })] : []));
       }
     });
-    focusQuietly(focus);
+    focusQuietly($('form-error'));
   } finally {
     saving = false;
     btn.disabled = false;
