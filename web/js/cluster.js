@@ -75,14 +75,14 @@ export class ClusterView {
 
   async round() {
     try {
-      // services, ping, services, ping, … — one ping per node, so that each node is asked about
-      // once a round (round-robin), and the gateway's passive health check sees a dead node
-      // within a round even when nobody else uses the system. Each ping is then (almost always)
-      // the only request between two snapshots: the instance whose counter moved is the node
-      // its X-Served-By names.
+      // services, ping, services, ping, … — two pings per node (the balancer need not take the
+      // nodes strictly in turn, and the gateway may retry a failed one elsewhere): so the
+      // gateway's passive health check sees a dead node within a round even when nobody else
+      // uses the system. Each ping is then (almost always) the only request between two
+      // snapshots: the instance whose counter moved is the node its X-Served-By names.
       let before = (await statuses.services()).body || [];
       let after = before;
-      for (let i = 0; i < Math.max(1, before.length); i++) {
+      for (let i = 0; i < Math.max(1, 2 * before.length); i++) {
         let pinged = null;
         try {
           pinged = (await api('GET', '/api/statuses?limit=1', { retries: 0, background: true })).servedBy;
