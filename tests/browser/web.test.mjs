@@ -1342,6 +1342,11 @@ uiTest('keyboard use and a phone-sized screen', async () => {
   assert.equal(await page.evaluate(() => document.activeElement.className), 'skip');
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'signout-btn');
+  // The language switch: one button per language, each named in its own language.
+  for (const name of ['Deutsch', 'English']) {
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), name);
+  }
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'f-username');
   const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);

@@ -251,7 +251,8 @@ fields.expiry.addEventListener('change', () => {
   updateExpiry();
 });
 fields.expiresAt.addEventListener('input', () => { setFieldError('expiresAt', ''); updateExpiry(); });
-setInterval(updateExpiry, 30000); // "Today", "1 hour": the hint's times move on
+// Local only: the hint's "Today", "1 hour" and the card's "5 minutes ago" move on.
+setInterval(() => { updateExpiry(); refreshTimes(card); }, 30000);
 
 /** Emoji, availability and "Clear after" as for a new status, or as `s` has them. */
 function setExtras(s = null) {
@@ -685,7 +686,7 @@ onGatewayChange((gateway) => {
   const via = $('via');
   via.hidden = !gateway;
   via.dataset.gateway = gateway || '';
-  via.textContent = gateway ? t('live.via') : '';
+  via.textContent = gateway ? t('live.via', { host: new URL(gateway).host }) : '';
 });
 
 // ---------------------------------------------------------------- live events
@@ -719,7 +720,7 @@ onLangChange(() => {
   applyAccessToForm();
   accountView.render();
   liveLabel();
-  if ($('via').textContent) $('via').textContent = t('live.via');
+  if ($('via').dataset.gateway) $('via').textContent = t('live.via', { host: new URL($('via').dataset.gateway).host });
   updateCount();
   updateMapCount();
   feed.render();

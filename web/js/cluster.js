@@ -20,6 +20,7 @@ export class ClusterView {
     this.last = [];               // the last services answer, for a re-render in another language
     this.timer = null;
     this.running = null;          // the round under way (a promise)
+    this.again = false;           // another round asked for while one was under way
     this.lastAt = 0;
     onServedBy((node, info) => this.answered(node, info));
   }
@@ -44,13 +45,25 @@ export class ClusterView {
     this.timer = document.visibilityState === 'visible' ? setTimeout(() => this.refresh(), ms) : null;
   }
 
-  /** A round now (or the one under way), then the next one REFRESH_MS later. */
+  /**
+   * A round now, then the next one REFRESH_MS later. Asked while a round is under way (which may
+   * have read the state before the change one wants to see), another one follows it at once.
+   */
   refresh() {
     clearTimeout(this.timer);
-    this.running ||= this.round().finally(() => {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.round().finally(() => {
       this.running = null;
       this.lastAt = Date.now();
-      this.schedule();
+      if (this.again) {
+        this.again = false;
+        this.refresh();
+      } else {
+        this.schedule();
+      }
     });
     return this.running;
   }
@@ -62,14 +75,14 @@ export class ClusterView {
 
   async round() {
     try {
-      // services, ping, services, ping, … — one ping per node, so that each node is asked about
-      // once a round (round-robin), and the gateway's passive health check sees a dead node
-      // within a round even when nobody else uses the system. Each ping is then (almost always)
-      // the only request between two snapshots: the instance whose counter moved is the node
-      // its X-Served-By names.
+      // services, ping, services, ping, … — two pings per node (the balancer need not take the
+      // nodes strictly in turn, and the gateway may retry a failed one elsewhere): so the
+      // gateway's passive health check sees a dead node within a round even when nobody else
+      // uses the system. Each ping is then (almost always) the only request between two
+      // snapshots: the instance whose counter moved is the node its X-Served-By names.
       let before = (await statuses.services()).body || [];
       let after = before;
-      for (let i = 0; i < Math.max(1, before.length); i++) {
+      for (let i = 0; i < Math.max(1, 2 * before.length); i++) {
         let pinged = null;
         try {
           pinged = (await api('GET', '/api/statuses?limit=1', { retries: 0, background: true })).servedBy;
