@@ -406,6 +406,11 @@ a11yTest('every control is at least 24×24 px, at 1280, 390 and 320 px wide', as
     await p.click('#save');
     await p.locator('#form-error:not(:empty)').waitFor();
     assert.deepEqual(await smallTargets(p), [], `${at}, signed in, card and errors shown`);
+    if (fs.existsSync(path.join(ROOT, 'web', 'cluster.html'))) {
+      const c = await openPage({ viewport, url: '/cluster.html' });
+      await c.locator('#nodes li').first().waitFor();
+      assert.deepEqual(await smallTargets(c), [], `${at}, /cluster.html`);
+    }
   }
 });
 
