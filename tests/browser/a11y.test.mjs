@@ -314,6 +314,12 @@ a11yTest('keyboard alone signs in, posts, edits and deletes; focus lands on each
   await p.locator('#lookup-msg:not(:empty)').waitFor();
   assert.equal(await focused(p), 'lookup-msg', 'after deleting, the focus is on the sentence that says so');
   assert.equal((await apiCall('GET', '/api/statuses/kim')).status, 404);
+
+  // A name in the list opens the card, and the focus goes there (Edit and Delete are close by).
+  await tabTo(p, 'feed-who-olga', 20);
+  await p.keyboard.press('Enter');
+  await p.locator('#lookup-card[data-username="olga"]').waitFor();
+  assert.equal(await focused(p), 'lookup-card', 'a name opened from the list takes the focus to its card');
 });
 
 /**
@@ -389,7 +395,8 @@ a11yTest('every Tab stop is outlined, in reading order, and never under the stic
           `${at}: #${b.id} (y ${Math.round(b.pageTop)}) comes after #${a.id} (y ${Math.round(a.pageTop)}) but is above it`);
       }
     }
-    console.log(`  ${at}: ${stops.length} Tab stops; the first list entry is stop ${firstEntry + 1}`);
+    console.log(`  ${at}: ${stops.length} Tab stops; the first list entry is stop ${firstEntry + 1}, the map's first stop `
+      + `${mapStop + 1}; up to the list: ${ids.slice(0, firstEntry + 1).join(' → ')}`);
   }
 });
 

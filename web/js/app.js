@@ -90,7 +90,7 @@ const map = new StatusMap($('map'), {
     map.setPick({ lat, lon });
     $('form-ok').textContent = t('form.positionSet', { pos: formatPos({ latitude: lat, longitude: lon }) });
   },
-  onOpen: (username) => lookup(username),
+  onOpen: (username) => lookup(username, { focus: true }),
   // Only what is in view: one box, or two across the antimeridian.
   load: async (boxes) => (await Promise.all(boxes.map((b) =>
     allStatuses({ params: new URLSearchParams({ bbox: b.join(',') }) })))).flat(),
@@ -122,7 +122,7 @@ function updateMapCount() {
 const feed = new Feed({
   list: $('feed-list'), total: $('feed-total'), page: $('feed-page'), prev: $('feed-prev'),
   next: $('feed-next'), empty: $('feed-empty'), msg: $('feed-msg'),
-  onOpen: (u) => lookup(u),
+  onOpen: (u) => lookup(u, { focus: true }),
   onShowOnMap: (s) => {
     $('map-section').scrollIntoView({ behavior: scrollBehavior(), block: 'center' });
     map.focus(s);
@@ -451,7 +451,7 @@ async function save({ overwrite }) {
             fields.statusText.value = '';
             setExtras();
             updateCount();
-            await lookup(username);
+            await lookup(username, { focus: true });
           } });
         showFormError(t('conflict.changed', { name: username }), theirs, mine);
       } else {
@@ -552,7 +552,11 @@ function hideCard() {
   delete card.dataset.username;
 }
 
-async function lookup(username) {
+/**
+ * Looks `username` up into the card. `focus`: opened from elsewhere (the list, the map, a
+ * conflict), so the focus moves to the card (or to the message saying why there is none).
+ */
+async function lookup(username, { focus = false } = {}) {
   username = username.trim();
   $('l-username').value = username;
   const msg = $('lookup-msg');
@@ -573,12 +577,14 @@ async function lookup(username) {
     msg.textContent = '';
     renderCard(r.body, true);
     $('lookup').scrollIntoView({ behavior: scrollBehavior(), block: 'nearest' });
+    if (focus) card.focus({ preventScroll: true });
   } catch (err) {
     hideCard();
     msg.className = 'msg error';
     msg.textContent = err.status === 404
       ? t('lookup.none', { name: username })
       : describe(err, t('lookup.failed', { name: username }));
+    if (focus) msg.focus();
   }
   await history;
 }
