@@ -471,7 +471,29 @@ a11yTest('the form forgives: one post per submit, the text clears, errors keep t
     const ph = (await p.getAttribute(`#${id}`, 'placeholder')) || '';
     assert.doesNotMatch(ph, /\d|:[a-z_]+:/, `#${id}: placeholder “${ph}” looks like data`);
   }
-  await signIn(p, 'rosa');
+  // Sign-in: its field errors appear above the button, which stays where it was.
+  const signinBefore = await p.locator('#signin-btn').boundingBox();
+  await p.click('#signin-btn');
+  await p.locator('#si-username-err:not(:empty)').waitFor();
+  const signinAfter = await p.locator('#signin-btn').boundingBox();
+  assert.ok(Math.abs(signinAfter.y - signinBefore.y) < 1, `Sign in stayed in place (${signinBefore.y} → ${signinAfter.y})`);
+  // One sign-in at a time: a second submit while the first is under way sends nothing.
+  let signIns = 0;
+  await p.route('**/api/sessions', async (route) => {
+    if (route.request().method() === 'POST') {
+      signIns += 1;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await route.continue();
+  });
+  await p.fill('#si-username', 'rosa');
+  await p.fill('#si-password', PASSWORD);
+  await p.click('#signin-btn');
+  await p.locator('#signin-btn[aria-busy="true"]').waitFor();
+  await p.evaluate(() => document.getElementById('signin-form').requestSubmit());
+  await p.locator('#whoami[data-state="in"]').waitFor();
+  assert.equal(signIns, 1, 'one sign-in request');
+  await p.unroute('**/api/sessions');
   // Slow writes, counted: the second click and an Enter while the first is under way post nothing.
   let writes = 0;
   await p.route('**/api/statuses/rosa', async (route) => {
