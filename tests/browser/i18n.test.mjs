@@ -135,16 +135,31 @@ test('a German browser gets German; the switch changes to English and is remembe
 });
 
 test('the first paint is already in the chosen language (no English flash in a German browser)', async () => {
-  const p = await openPage('de-DE', { signIn: false, url: '/?tiles=none' });
-  // Whatever the page showed while loading: once visible, <body> was German. The page keeps
-  // itself hidden until i18n.js ran (data-i18n-wait), so a visible body means a translated one.
+  const ctx = await browser.newContext({ viewport: { width: 1400, height: 950 }, locale: 'de-DE' });
+  // When the page stops hiding itself (i18n.js removes data-i18n-wait), and what it says then.
+  await ctx.addInitScript(() => {
+    new MutationObserver(() => {
+      const html = document.documentElement;
+      if (html && !html.hasAttribute('data-i18n-wait') && window.shownAt === undefined) {
+        window.shownAt = performance.now();
+        window.shownHeading = document.getElementById('compose-h')?.textContent;
+      }
+    }).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-i18n-wait'] });
+  });
+  const p = await ctx.newPage();
+  p.on('pageerror', (e) => pageErrors.push(e.message));
+  await p.goto(`${cluster.url}/?tiles=none`);
+  await p.locator('#live[data-state="live"]').waitFor({ timeout: 30000 });
   const seen = await p.evaluate(() => ({
-    wait: document.documentElement.hasAttribute('data-i18n-wait'),
-    heading: document.getElementById('compose-h').textContent,
+    shownAt: window.shownAt, heading: window.shownHeading, lang: document.documentElement.lang,
+    fcp: performance.getEntriesByName('first-contentful-paint')[0]?.startTime,
   }));
-  assert.equal(seen.wait, false);
-  assert.equal(seen.heading, 'Setz deinen Status');
-  await p.context().close();
+  console.log(`  shown at ${seen.shownAt?.toFixed(0)} ms, first contentful paint at ${seen.fcp?.toFixed(0)} ms`);
+  assert.equal(seen.heading, 'Setz deinen Status', 'German when it first shows');
+  assert.equal(seen.lang, 'de');
+  assert.ok(typeof seen.fcp === 'number' && seen.fcp >= seen.shownAt,
+    `nothing was painted before the page was in German (paint ${seen.fcp}, shown ${seen.shownAt})`);
+  await ctx.close();
 });
 
 const DEVELOPER_WORDS = [
