@@ -93,7 +93,7 @@ test('a German browser gets German; the switch changes to English and is remembe
   assert.equal(await p.locator('#live .label').innerText(), 'live');
   await p.locator('#whoami-text', { hasText: 'nicht angemeldet' }).waitFor();
   assert.equal(await p.locator('#f-text').getAttribute('placeholder'), 'Was machst du gerade?');
-  assert.equal(await p.locator('#feed-q').getAttribute('placeholder'), 'Namen und Texte durchsuchen');
+  assert.equal(await p.locator('#feed-q').getAttribute('placeholder'), 'Name oder Text suchen');
   // Built by scripts: the feed's words, availability names, relative times (Intl, German).
   const lena = p.locator('#feed-list li[data-username="lena"]');
   await lena.waitFor();
