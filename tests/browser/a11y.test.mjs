@@ -256,8 +256,10 @@ a11yTest('axe-core: no serious or critical violation in any state, at both sizes
 
 a11yTest('keyboard alone signs in, posts, edits and deletes; focus lands on each confirmation', async () => {
   const p = await openPage();
-  // From the top: the skip link, the top bar's "Sign in", then the sign-in form.
-  assert.deepEqual(await tabTo(p, 'si-username', 3), ['a.skip', 'signin-link', 'si-username']);
+  // From the top: the skip link, the top bar's "Sign in" and language switch, then the sign-in form.
+  const top = await tabTo(p, 'si-username', 6);
+  assert.deepEqual(top.filter((id) => !id.includes('lang-choice')), ['a.skip', 'signin-link', 'si-username']);
+  assert.ok(top.length <= 5, `at most two language buttons before the form: ${top.join(' → ')}`);
   await p.keyboard.type('kim');
   await p.keyboard.press('Tab');
   assert.equal(await focused(p), 'si-password');
@@ -404,6 +406,11 @@ a11yTest('every control is at least 24×24 px, at 1280, 390 and 320 px wide', as
     await p.click('#save');
     await p.locator('#form-error:not(:empty)').waitFor();
     assert.deepEqual(await smallTargets(p), [], `${at}, signed in, card and errors shown`);
+    if (fs.existsSync(path.join(ROOT, 'web', 'cluster.html'))) {
+      const c = await openPage({ viewport, url: '/cluster.html' });
+      await c.locator('#nodes li').first().waitFor();
+      assert.deepEqual(await smallTargets(c), [], `${at}, /cluster.html`);
+    }
   }
 });
 

@@ -291,7 +291,7 @@ export class StatusMap {
     return h('div', {},
       h('strong', {}, availabilityDot(s.availability, { labelled: true }), ` ${s.username}`),
       h('p', { class: 'popup-state muted' }, availabilityLabel(s.availability), ...(until ? [' · ', until] : [])),
-      h('p', { class: 'popup-text' }, ...textWithEmoji(s)),
+      h('p', { class: 'popup-text', dir: 'auto' }, ...textWithEmoji(s)),
       btn);
   }
 }

@@ -81,7 +81,9 @@ export function availabilityDot(value, { labelled = false } = {}) {
 
 /** A status's text with its emoji (if any) in front, both as text (in an element with dir="auto"). */
 export function textWithEmoji(s) {
-  return s.emoji ? [h('span', { class: 'emoji', text: s.emoji }), ' ', h('span', { dir: 'auto', text: s.statusText })]
+  // No `dir` here: the element that holds the text carries dir="auto" and takes its direction
+  // (and so its alignment) from the text; a `dir` on a child would hide the text from it.
+  return s.emoji ? [h('span', { class: 'emoji', text: s.emoji }), ' ', h('span', { class: 'status-text', text: s.statusText })]
     : [s.statusText];
 }
 
