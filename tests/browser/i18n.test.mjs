@@ -238,7 +238,7 @@ async function conflictGerman(p) {
   await p.fill('#f-text', 'Meins');
   await p.click('#save');
   await p.locator('#form-error', { hasText: 'mira hat diesen Status inzwischen geändert' }).waitFor();
-  await p.locator('#form-error').getByRole('button', { name: 'Deren Fassung behalten' }).waitFor();
+  await p.locator('#form-error').getByRole('button', { name: 'Die andere Fassung behalten' }).waitFor();
   await p.locator('#form-error').getByRole('button', { name: 'Meine trotzdem speichern' }).waitFor();
   await assertPlain(p, 'after an edit conflict in German');
   await p.screenshot({ path: path.join(SHOTS, 'i18n-conflict-de.png') });
