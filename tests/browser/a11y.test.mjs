@@ -53,8 +53,9 @@ async function createAccount(username) {
 }
 
 /** A fresh browser context (own cookies and storage) and its page, loaded and live. */
-async function openPage({ viewport = DESKTOP, colorScheme = 'light', reducedMotion = 'no-preference', url = '/' } = {}) {
-  const ctx = await browser.newContext({ viewport, colorScheme, reducedMotion, locale: 'en-GB', timezoneId: 'UTC' });
+async function openPage({ viewport = DESKTOP, colorScheme = 'light', reducedMotion = 'no-preference', url = '/',
+  locale = 'en-GB' } = {}) {
+  const ctx = await browser.newContext({ viewport, colorScheme, reducedMotion, locale, timezoneId: 'UTC' });
   ctx.setDefaultTimeout(15000);
   contexts.push(ctx);
   // The map's Leaflet instance as window.testMap (caught as Leaflet loads), for opening a popup.
@@ -462,6 +463,18 @@ a11yTest('phones: form and list before the map, a small top bar, nothing wider t
     });
     await popupClear('a popup at the top edge', 'near the top');
   }
+  // German's longer words fit too: signed out and signed in, at 320 px.
+  const de = await openPage({ viewport: NARROW, locale: 'de-AT' });
+  assert.equal(await de.getAttribute('html', 'lang'), 'de');
+  for (const state of ['signed out', 'signed in']) {
+    if (state === 'signed in') await signIn(de, 'tess');
+    const overflow = await de.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `320px, German, ${state}: nothing scrolls sideways (overflow ${overflow} px)`);
+    const bar = await de.evaluate(() => document.querySelector('.topbar').offsetHeight);
+    assert.ok(bar <= 72, `320px, German, ${state}: the top bar is small (${bar} px)`);
+  }
+  assert.deepEqual(await smallTargets(de), [], '320px, German');
+  await shot(de, 'narrow-320-de', { fullPage: true });
 });
 
 a11yTest('the form forgives: one post per submit, the text clears, errors keep the button in place', async () => {
