@@ -474,6 +474,17 @@ a11yTest('phones: form and list before the map, a small top bar, nothing wider t
     assert.ok(bar <= 72, `320px, German, ${state}: the top bar is small (${bar} px)`);
   }
   assert.deepEqual(await smallTargets(de), [], '320px, German');
+  // The operators' page on a phone keeps its heading, and its bar stays small.
+  const ops = await openPage({ viewport: NARROW, url: '/cluster.html' });
+  await ops.locator('#nodes li').first().waitFor();
+  assert.equal(await ops.locator('h1.brand').isVisible(), true);
+  const opsHeading = await ops.locator('h1.brand span').boundingBox();
+  assert.ok(opsHeading && opsHeading.width > 40, `the operators' page shows its heading (${JSON.stringify(opsHeading)})`);
+  const opsBar = await ops.evaluate(() => document.querySelector('.topbar').offsetHeight);
+  assert.ok(opsBar <= 72, `320px, /cluster.html: the top bar is small (${opsBar} px)`);
+  assert.equal(await ops.evaluate(() => getComputedStyle(document.documentElement).getPropertyValue('--header-h')),
+    `${opsBar}px`, 'the operators\' page follows its bar\'s height too');
+  await shot(ops, 'cluster-320', { fullPage: true });
   await shot(de, 'narrow-320-de', { fullPage: true });
 });
 

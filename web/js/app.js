@@ -11,17 +11,14 @@ import { connectEvents } from './live.js';
 import { OSM_TILES, StatusMap, storeTileSetting, tileSetting } from './map.js';
 import { AVAILABILITY, availabilityLabel, EMOJI, endedLabel, EXPIRY, ExpiryClock, expiryHint, toLocalInput }
   from './status.js';
-import { availabilityDot, colorOf, debounce, formatPos, fullTime, h, keepInPlace, pinIcon, refreshTimes, scrollBehavior,
-  textWithEmoji, timeButton, untilOf } from './util.js';
+import { availabilityDot, colorOf, debounce, followTopbarHeight, formatPos, fullTime, h, keepInPlace, pinIcon,
+  refreshTimes, scrollBehavior, textWithEmoji, timeButton, untilOf } from './util.js';
 import { MAX_TEXT, parseCoord, textLength, validateStatus } from './validate.js';
 
 const $ = (id) => document.getElementById(id);
 
-// The sticky top bar's height (it wraps on narrow screens) as --header-h: scroll-padding-top keeps
-// focused and scrolled-to elements below it, the sticky list starts under it.
-const topbar = document.querySelector('.topbar');
-new ResizeObserver(() => document.documentElement.style.setProperty('--header-h', `${topbar.offsetHeight}px`))
-  .observe(topbar);
+// The sticky top bar's height as --header-h (scroll-padding-top, the sticky list).
+const topbar = followTopbarHeight();
 
 // ---------------------------------------------------------------- shared state
 let editing = null;        // {username, version} while the form edits a looked-up status
