@@ -406,6 +406,8 @@ a11yTest('every control is at least 24×24 px, at 1280, 390 and 320 px wide', as
     const p = await openPage({ viewport });
     const at = `${viewport.width}px`;
     assert.deepEqual(await smallTargets(p), [], `${at}, signed out`);
+    // "Pick on the map" only where the map is not beside the form.
+    assert.equal(await p.locator('#pick-on-map').isVisible(), viewport.width < 760);
     await signIn(p, 'admin', cluster.adminPassword);
     await p.fill('#l-username', 'olga');
     await p.press('#l-username', 'Enter');
@@ -439,6 +441,22 @@ a11yTest('phones: form and list before the map, a small top bar, nothing wider t
     assert.equal(await rtl.getAttribute('dir'), 'auto');
     assert.equal(await rtl.evaluate((e) => getComputedStyle(e).direction), 'rtl');
     if (viewport === NARROW) await shot(p, 'narrow-320', { fullPage: true });
+
+    // "Pick on the map": down to the map, and after a tap on it back to the form and its message.
+    await p.click('#pick-on-map');
+    await p.waitForTimeout(900); // the page's (smooth) scroll
+    const mapBox = await p.locator('#map').boundingBox();
+    const barEnd = await p.evaluate(() => document.querySelector('.topbar').getBoundingClientRect().bottom);
+    assert.ok(mapBox.y >= barEnd - 1 && mapBox.y + mapBox.height <= viewport.height + 1,
+      `${at}: the map is in view below the bar (${mapBox.y}–${mapBox.y + mapBox.height}, bar ${barEnd})`);
+    await p.mouse.click(mapBox.x + 40, mapBox.y + mapBox.height - 60);
+    await p.locator('#form-ok:not(:empty)').waitFor();
+    assert.notEqual(await p.inputValue('#f-lat'), '');
+    await p.waitForTimeout(900);
+    assert.equal(await p.evaluate(() => document.activeElement.id), 'form-ok');
+    const ok = await p.locator('#form-ok').boundingBox();
+    assert.ok(ok.y >= barEnd && ok.y + ok.height <= viewport.height, `${at}: back at the form, its message in view`);
+    await p.click('#clear-position');
 
     // "show on map" scrolls to the map and opens the popup: the popup is below the top bar.
     const popupClear = async (what, hasText) => {

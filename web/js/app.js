@@ -25,6 +25,7 @@ let editing = null;        // {username, version} while the form edits a looked-
 let shown = null;          // the status in the look-up card
 let lookedUp = null;       // the username whose history is shown
 let saving = false;        // a save is under way: a second submit is ignored
+let pickingFromForm = false; // "Pick on the map" was pressed: a pick returns to the form
 
 // ---------------------------------------------------------------- banner: retries, surprises
 const banner = $('banner');
@@ -86,6 +87,12 @@ const map = new StatusMap($('map'), {
     setFieldError('longitude', '');
     map.setPick({ lat, lon });
     $('form-ok').textContent = t('form.positionSet', { pos: formatPos({ latitude: lat, longitude: lon }) });
+    if (pickingFromForm) {
+      // Came from "Pick on the map" (a phone, the map far below): back to the form, to the message.
+      pickingFromForm = false;
+      document.querySelector('fieldset.position').scrollIntoView({ behavior: scrollBehavior(), block: 'center' });
+      $('form-ok').focus({ preventScroll: true });
+    }
   },
   onOpen: (username) => lookup(username, { focus: true }),
   // Only what is in view: one box, or two across the antimeridian.
@@ -465,6 +472,12 @@ async function save({ overwrite }) {
     btn.classList.remove('busy');
   }
 }
+
+$('pick-on-map').addEventListener('click', () => {
+  pickingFromForm = true;
+  $('map-section').scrollIntoView({ behavior: scrollBehavior(), block: 'start' });
+  $('map').focus({ preventScroll: true });
+});
 
 $('clear-position').addEventListener('click', () => {
   fields.latitude.value = '';
