@@ -441,6 +441,7 @@ a11yTest('phones: form and list before the map, a small top bar, nothing wider t
     assert.equal(await rtl.getAttribute('dir'), 'auto');
     assert.equal(await rtl.evaluate((e) => getComputedStyle(e).direction), 'rtl');
     if (viewport === NARROW) await shot(p, 'narrow-320', { fullPage: true });
+    if (viewport === PHONE) await shot(p, 'phone-view'); // what a phone shows first (docs/web-phone.png)
 
     // "Pick on the map": down to the map, and after a tap on it back to the form and its message.
     await p.click('#pick-on-map');
