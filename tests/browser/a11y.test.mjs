@@ -53,8 +53,9 @@ async function createAccount(username) {
 }
 
 /** A fresh browser context (own cookies and storage) and its page, loaded and live. */
-async function openPage({ viewport = DESKTOP, colorScheme = 'light', reducedMotion = 'no-preference', url = '/' } = {}) {
-  const ctx = await browser.newContext({ viewport, colorScheme, reducedMotion, locale: 'en-GB', timezoneId: 'UTC' });
+async function openPage({ viewport = DESKTOP, colorScheme = 'light', reducedMotion = 'no-preference', url = '/',
+  locale = 'en-GB' } = {}) {
+  const ctx = await browser.newContext({ viewport, colorScheme, reducedMotion, locale, timezoneId: 'UTC' });
   ctx.setDefaultTimeout(15000);
   contexts.push(ctx);
   // The map's Leaflet instance as window.testMap (caught as Leaflet loads), for opening a popup.
@@ -314,6 +315,12 @@ a11yTest('keyboard alone signs in, posts, edits and deletes; focus lands on each
   await p.locator('#lookup-msg:not(:empty)').waitFor();
   assert.equal(await focused(p), 'lookup-msg', 'after deleting, the focus is on the sentence that says so');
   assert.equal((await apiCall('GET', '/api/statuses/kim')).status, 404);
+
+  // A name in the list opens the card, and the focus goes there (Edit and Delete are close by).
+  await tabTo(p, 'feed-who-olga', 20);
+  await p.keyboard.press('Enter');
+  await p.locator('#lookup-card[data-username="olga"]').waitFor();
+  assert.equal(await focused(p), 'lookup-card', 'a name opened from the list takes the focus to its card');
 });
 
 /**
@@ -389,7 +396,8 @@ a11yTest('every Tab stop is outlined, in reading order, and never under the stic
           `${at}: #${b.id} (y ${Math.round(b.pageTop)}) comes after #${a.id} (y ${Math.round(a.pageTop)}) but is above it`);
       }
     }
-    console.log(`  ${at}: ${stops.length} Tab stops; the first list entry is stop ${firstEntry + 1}`);
+    console.log(`  ${at}: ${stops.length} Tab stops; the first list entry is stop ${firstEntry + 1}, the map's first stop `
+      + `${mapStop + 1}; up to the list: ${ids.slice(0, firstEntry + 1).join(' → ')}`);
   }
 });
 
@@ -398,6 +406,8 @@ a11yTest('every control is at least 24×24 px, at 1280, 390 and 320 px wide', as
     const p = await openPage({ viewport });
     const at = `${viewport.width}px`;
     assert.deepEqual(await smallTargets(p), [], `${at}, signed out`);
+    // "Pick on the map" only where the map is not beside the form.
+    assert.equal(await p.locator('#pick-on-map').isVisible(), viewport.width < 760);
     await signIn(p, 'admin', cluster.adminPassword);
     await p.fill('#l-username', 'olga');
     await p.press('#l-username', 'Enter');
@@ -432,6 +442,22 @@ a11yTest('phones: form and list before the map, a small top bar, nothing wider t
     assert.equal(await rtl.evaluate((e) => getComputedStyle(e).direction), 'rtl');
     if (viewport === NARROW) await shot(p, 'narrow-320', { fullPage: true });
 
+    // "Pick on the map": down to the map, and after a tap on it back to the form and its message.
+    await p.click('#pick-on-map');
+    await p.waitForTimeout(900); // the page's (smooth) scroll
+    const mapBox = await p.locator('#map').boundingBox();
+    const barEnd = await p.evaluate(() => document.querySelector('.topbar').getBoundingClientRect().bottom);
+    assert.ok(mapBox.y >= barEnd - 1 && mapBox.y + mapBox.height <= viewport.height + 1,
+      `${at}: the map is in view below the bar (${mapBox.y}–${mapBox.y + mapBox.height}, bar ${barEnd})`);
+    await p.mouse.click(mapBox.x + 40, mapBox.y + mapBox.height - 60);
+    await p.locator('#form-ok:not(:empty)').waitFor();
+    assert.notEqual(await p.inputValue('#f-lat'), '');
+    await p.waitForTimeout(900);
+    assert.equal(await p.evaluate(() => document.activeElement.id), 'form-ok');
+    const ok = await p.locator('#form-ok').boundingBox();
+    assert.ok(ok.y >= barEnd && ok.y + ok.height <= viewport.height, `${at}: back at the form, its message in view`);
+    await p.click('#clear-position');
+
     // "show on map" scrolls to the map and opens the popup: the popup is below the top bar.
     const popupClear = async (what, hasText) => {
       const popup = p.locator('#map .leaflet-popup', { hasText });
@@ -455,6 +481,29 @@ a11yTest('phones: form and list before the map, a small top bar, nothing wider t
     });
     await popupClear('a popup at the top edge', 'near the top');
   }
+  // German's longer words fit too: signed out and signed in, at 320 px.
+  const de = await openPage({ viewport: NARROW, locale: 'de-AT' });
+  assert.equal(await de.getAttribute('html', 'lang'), 'de');
+  for (const state of ['signed out', 'signed in']) {
+    if (state === 'signed in') await signIn(de, 'tess');
+    const overflow = await de.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `320px, German, ${state}: nothing scrolls sideways (overflow ${overflow} px)`);
+    const bar = await de.evaluate(() => document.querySelector('.topbar').offsetHeight);
+    assert.ok(bar <= 72, `320px, German, ${state}: the top bar is small (${bar} px)`);
+  }
+  assert.deepEqual(await smallTargets(de), [], '320px, German');
+  // The operators' page on a phone keeps its heading, and its bar stays small.
+  const ops = await openPage({ viewport: NARROW, url: '/cluster.html' });
+  await ops.locator('#nodes li').first().waitFor();
+  assert.equal(await ops.locator('h1.brand').isVisible(), true);
+  const opsHeading = await ops.locator('h1.brand span').boundingBox();
+  assert.ok(opsHeading && opsHeading.width > 40, `the operators' page shows its heading (${JSON.stringify(opsHeading)})`);
+  const opsBar = await ops.evaluate(() => document.querySelector('.topbar').offsetHeight);
+  assert.ok(opsBar <= 72, `320px, /cluster.html: the top bar is small (${opsBar} px)`);
+  assert.equal(await ops.evaluate(() => getComputedStyle(document.documentElement).getPropertyValue('--header-h')),
+    `${opsBar}px`, 'the operators\' page follows its bar\'s height too');
+  await shot(ops, 'cluster-320', { fullPage: true });
+  await shot(de, 'narrow-320-de', { fullPage: true });
 });
 
 a11yTest('the form forgives: one post per submit, the text clears, errors keep the button in place', async () => {
@@ -464,7 +513,29 @@ a11yTest('the form forgives: one post per submit, the text clears, errors keep t
     const ph = (await p.getAttribute(`#${id}`, 'placeholder')) || '';
     assert.doesNotMatch(ph, /\d|:[a-z_]+:/, `#${id}: placeholder “${ph}” looks like data`);
   }
-  await signIn(p, 'rosa');
+  // Sign-in: its field errors appear above the button, which stays where it was.
+  const signinBefore = await p.locator('#signin-btn').boundingBox();
+  await p.click('#signin-btn');
+  await p.locator('#si-username-err:not(:empty)').waitFor();
+  const signinAfter = await p.locator('#signin-btn').boundingBox();
+  assert.ok(Math.abs(signinAfter.y - signinBefore.y) < 1, `Sign in stayed in place (${signinBefore.y} → ${signinAfter.y})`);
+  // One sign-in at a time: a second submit while the first is under way sends nothing.
+  let signIns = 0;
+  await p.route('**/api/sessions', async (route) => {
+    if (route.request().method() === 'POST') {
+      signIns += 1;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await route.continue();
+  });
+  await p.fill('#si-username', 'rosa');
+  await p.fill('#si-password', PASSWORD);
+  await p.click('#signin-btn');
+  await p.locator('#signin-btn[aria-busy="true"]').waitFor();
+  await p.evaluate(() => document.getElementById('signin-form').requestSubmit());
+  await p.locator('#whoami[data-state="in"]').waitFor();
+  assert.equal(signIns, 1, 'one sign-in request');
+  await p.unroute('**/api/sessions');
   // Slow writes, counted: the second click and an Enter while the first is under way post nothing.
   let writes = 0;
   await p.route('**/api/statuses/rosa', async (route) => {

@@ -5,6 +5,7 @@
 // (signing in, or writing while not signed in), so that the forms offer it again.
 import { account, ApiError } from './api.js';
 import { t } from './i18n.js';
+import { keepInPlace } from './util.js';
 import { credentialFieldOf, isAdmin, retryAfterSeconds, tooManyMessage, validateCredentials } from './access.js';
 
 const $ = (id) => document.getElementById(id);
@@ -164,30 +165,43 @@ export class AccountView {
 
   /** Checks the form; returns {username, password} or null (the errors are shown). */
   read(f, signUp) {
-    this.message(f, '', '');
-    this.fieldError(f, 'username', '');
-    this.fieldError(f, 'password', '');
     const values = { username: f.user.value.trim(), password: f.pass.value };
     const errors = validateCredentials(values, { signUp });
-    for (const [name, msg] of Object.entries(errors)) this.fieldError(f, name, msg);
-    if (errors.username) f.user.focus();
-    else if (errors.password) f.pass.focus();
-    return Object.keys(errors).length ? null : values;
+    // The messages come and go above the button: the page scrolls along, the button stays put.
+    keepInPlace(f.btn, () => {
+      this.message(f, '', '');
+      this.fieldError(f, 'username', errors.username || '');
+      this.fieldError(f, 'password', errors.password || '');
+    });
+    const bad = errors.username ? f.user : errors.password ? f.pass : null;
+    if (bad) {
+      const r = bad.getBoundingClientRect();
+      const top = document.querySelector('.topbar')?.getBoundingClientRect().bottom ?? 0;
+      bad.focus({ preventScroll: r.top >= top && r.bottom <= window.innerHeight });
+    }
+    return bad ? null : values;
   }
 
+  /** Runs `fn` with the form's button disabled and aria-busy; null at once while one runs. */
   async busy(f, fn) {
+    if (f.pending) return null;
+    f.pending = true;
     f.btn.disabled = true;
+    f.btn.setAttribute('aria-busy', 'true');
     f.btn.classList.add('busy');
     try {
       return await fn();
     } finally {
+      f.pending = false;
       f.btn.classList.remove('busy');
+      f.btn.removeAttribute('aria-busy');
       if (!this.lockTimer || f !== this.forms.signin) f.btn.disabled = false;
     }
   }
 
   async signIn() {
     const f = this.forms.signin;
+    if (f.pending) return; // one at a time (Enter in a field while the first is under way)
     const values = this.read(f, false);
     if (!values) return;
     await this.busy(f, async () => {
@@ -243,6 +257,7 @@ export class AccountView {
 
   async signUp() {
     const f = this.forms.signup;
+    if (f.pending) return;
     const values = this.read(f, true);
     if (!values) return;
     await this.busy(f, async () => {

@@ -11,23 +11,21 @@ import { connectEvents } from './live.js';
 import { OSM_TILES, StatusMap, storeTileSetting, tileSetting } from './map.js';
 import { AVAILABILITY, availabilityLabel, EMOJI, endedLabel, EXPIRY, ExpiryClock, expiryHint, toLocalInput }
   from './status.js';
-import { availabilityDot, colorOf, debounce, formatPos, fullTime, h, keepInPlace, pinIcon, refreshTimes, scrollBehavior,
-  textWithEmoji, timeButton, untilOf } from './util.js';
+import { availabilityDot, colorOf, debounce, followTopbarHeight, formatPos, fullTime, h, keepInPlace, pinIcon,
+  refreshTimes, scrollBehavior, textWithEmoji, timeButton, untilOf } from './util.js';
 import { MAX_TEXT, parseCoord, textLength, validateStatus } from './validate.js';
 
 const $ = (id) => document.getElementById(id);
 
-// The sticky top bar's height (it wraps on narrow screens) as --header-h: scroll-padding-top keeps
-// focused and scrolled-to elements below it, the sticky list starts under it.
-const topbar = document.querySelector('.topbar');
-new ResizeObserver(() => document.documentElement.style.setProperty('--header-h', `${topbar.offsetHeight}px`))
-  .observe(topbar);
+// The sticky top bar's height as --header-h (scroll-padding-top, the sticky list).
+const topbar = followTopbarHeight();
 
 // ---------------------------------------------------------------- shared state
 let editing = null;        // {username, version} while the form edits a looked-up status
 let shown = null;          // the status in the look-up card
 let lookedUp = null;       // the username whose history is shown
 let saving = false;        // a save is under way: a second submit is ignored
+let pickingFromForm = false; // "Pick on the map" was pressed: a pick returns to the form
 
 // ---------------------------------------------------------------- banner: retries, surprises
 const banner = $('banner');
@@ -89,8 +87,14 @@ const map = new StatusMap($('map'), {
     setFieldError('longitude', '');
     map.setPick({ lat, lon });
     $('form-ok').textContent = t('form.positionSet', { pos: formatPos({ latitude: lat, longitude: lon }) });
+    if (pickingFromForm) {
+      // Came from "Pick on the map" (a phone, the map far below): back to the form, to the message.
+      pickingFromForm = false;
+      document.querySelector('fieldset.position').scrollIntoView({ behavior: scrollBehavior(), block: 'center' });
+      $('form-ok').focus({ preventScroll: true });
+    }
   },
-  onOpen: (username) => lookup(username),
+  onOpen: (username) => lookup(username, { focus: true }),
   // Only what is in view: one box, or two across the antimeridian.
   load: async (boxes) => (await Promise.all(boxes.map((b) =>
     allStatuses({ params: new URLSearchParams({ bbox: b.join(',') }) })))).flat(),
@@ -122,7 +126,7 @@ function updateMapCount() {
 const feed = new Feed({
   list: $('feed-list'), total: $('feed-total'), page: $('feed-page'), prev: $('feed-prev'),
   next: $('feed-next'), empty: $('feed-empty'), msg: $('feed-msg'),
-  onOpen: (u) => lookup(u),
+  onOpen: (u) => lookup(u, { focus: true }),
   onShowOnMap: (s) => {
     $('map-section').scrollIntoView({ behavior: scrollBehavior(), block: 'center' });
     map.focus(s);
@@ -451,7 +455,7 @@ async function save({ overwrite }) {
             fields.statusText.value = '';
             setExtras();
             updateCount();
-            await lookup(username);
+            await lookup(username, { focus: true });
           } });
         showFormError(t('conflict.changed', { name: username }), theirs, mine);
       } else {
@@ -468,6 +472,12 @@ async function save({ overwrite }) {
     btn.classList.remove('busy');
   }
 }
+
+$('pick-on-map').addEventListener('click', () => {
+  pickingFromForm = true;
+  $('map-section').scrollIntoView({ behavior: scrollBehavior(), block: 'start' });
+  $('map').focus({ preventScroll: true });
+});
 
 $('clear-position').addEventListener('click', () => {
   fields.latitude.value = '';
@@ -552,7 +562,11 @@ function hideCard() {
   delete card.dataset.username;
 }
 
-async function lookup(username) {
+/**
+ * Looks `username` up into the card. `focus`: opened from elsewhere (the list, the map, a
+ * conflict), so the focus moves to the card (or to the message saying why there is none).
+ */
+async function lookup(username, { focus = false } = {}) {
   username = username.trim();
   $('l-username').value = username;
   const msg = $('lookup-msg');
@@ -573,12 +587,14 @@ async function lookup(username) {
     msg.textContent = '';
     renderCard(r.body, true);
     $('lookup').scrollIntoView({ behavior: scrollBehavior(), block: 'nearest' });
+    if (focus) card.focus({ preventScroll: true });
   } catch (err) {
     hideCard();
     msg.className = 'msg error';
     msg.textContent = err.status === 404
       ? t('lookup.none', { name: username })
       : describe(err, t('lookup.failed', { name: username }));
+    if (focus) msg.focus();
   }
   await history;
 }

@@ -3,10 +3,12 @@
 // request and with prefers-reduced-motion.
 import { ClusterView } from './cluster.js';
 import { languageSwitch, onLangChange } from './i18n.js';
+import { followTopbarHeight } from './util.js';
 
 const $ = (id) => document.getElementById(id);
 
 languageSwitch($('lang-switch'));
+followTopbarHeight();
 
 const view = new ClusterView({
   list: $('nodes'), summary: $('cluster-summary'), msg: $('cluster-msg'), recent: $('recent'),

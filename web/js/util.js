@@ -140,3 +140,16 @@ export function keepInPlace(el, change) {
   if (moved) window.scrollBy({ top: moved, behavior: 'instant' });
   return result;
 }
+
+/**
+ * Keeps --header-h on <html> at the sticky top bar's height (it wraps on narrow screens), so that
+ * scroll-padding-top keeps focused and scrolled-to elements below it. Returns the bar.
+ */
+export function followTopbarHeight() {
+  const bar = document.querySelector('.topbar');
+  if (bar) {
+    new ResizeObserver(() => document.documentElement.style.setProperty('--header-h', `${bar.offsetHeight}px`))
+      .observe(bar);
+  }
+  return bar;
+}
