@@ -6,6 +6,10 @@
 process.env.TZ = 'Europe/Vienna';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CATALOGUES, hasKey, lang, pickLang, relTime, setLang, t } from '../../web/js/i18n.js';
 import { parseCoord, textLength, validateStatus } from '../../web/js/validate.js';
 import { debounce, formatPos, relativeTime } from '../../web/js/util.js';
 import { availabilityLabel, emojiError, endedLabel, endOfDay, endOfWeek, ExpiryClock, expiryFields, expiryHint,
@@ -13,6 +17,8 @@ import { availabilityLabel, emojiError, endedLabel, endOfDay, endOfWeek, ExpiryC
 import { inBoxes, viewBoxes } from '../../web/js/map.js';
 import { canChange, changeNote, credentialFieldOf, forbiddenMessage, isAdmin, retryAfterSeconds,
   tooManyMessage, validateCredentials } from '../../web/js/access.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const ok = { username: 'alice', statusText: 'hi', latitude: '', longitude: '' };
 
@@ -32,7 +38,7 @@ test('usernames: 1–64 of A-Z a-z 0-9 . _ -', () => {
 test('status text: not empty, at most 1000 characters (code points, not UTF-16 units)', () => {
   assert.match(validateStatus({ ...ok, statusText: '' }).errors.statusText, /must not be empty/);
   assert.equal(validateStatus({ ...ok, statusText: '😀'.repeat(1000) }).errors.statusText, undefined);
-  assert.match(validateStatus({ ...ok, statusText: 'x'.repeat(1001) }).errors.statusText, /1001 characters/);
+  assert.match(validateStatus({ ...ok, statusText: 'x'.repeat(1001) }).errors.statusText, /1,001 characters/);
   assert.equal(textLength('😀é'), 2);
 });
 
@@ -53,9 +59,95 @@ test('formatting', () => {
   assert.equal(formatPos({ latitude: 48.2082, longitude: -16.3738 }), '48.2082° N, 16.3738° W');
   assert.equal(formatPos({}), '');
   const now = Date.parse('2026-11-25T12:00:00Z');
-  assert.equal(relativeTime('2026-11-25T11:59:58Z', now), 'just now');
-  assert.equal(relativeTime('2026-11-25T11:55:00Z', now), '5 min ago');
-  assert.equal(relativeTime('2026-11-25T09:00:00Z', now), '3 h ago');
+  assert.equal(relativeTime('2026-11-25T11:59:58Z', now), 'now');
+  assert.equal(relativeTime('2026-11-25T11:55:00Z', now), '5 minutes ago');
+  assert.equal(relativeTime('2026-11-25T11:59:00Z', now), '1 minute ago');
+  assert.equal(relativeTime('2026-11-25T09:00:00Z', now), '3 hours ago');
+  assert.equal(relativeTime('2026-11-24T09:00:00Z', now), 'yesterday');
+  assert.equal(relativeTime('2026-11-25T14:00:00Z', now), 'in 2 hours');
+});
+
+test('in German: relative times, plurals, numbers, positions and the "until" words', () => {
+  const now = Date.parse('2026-11-25T12:00:00Z');
+  setLang('de');
+  try {
+    assert.equal(lang(), 'de');
+    assert.equal(relativeTime('2026-11-25T11:55:00Z', now), 'vor 5 Minuten');
+    assert.equal(relativeTime('2026-11-25T11:59:00Z', now), 'vor 1 Minute');
+    assert.equal(relativeTime('2026-11-24T09:00:00Z', now), 'gestern');
+    assert.equal(relTime(now + 3 * 3600 * 1000, now), 'in 3 Stunden');
+    assert.equal(t('feed.matches', { count: 1 }), '1 Treffer');
+    assert.equal(t('access.tooMany', { count: 1 }), 'Zu viele Versuche — warte 1 Sekunde.');
+    assert.equal(tooManyMessage(42), 'Zu viele Versuche — warte 42 Sekunden.');
+    assert.match(validateStatus({ ...ok, statusText: 'x'.repeat(1001) }).errors.statusText, /1\.001 Zeichen/);
+    assert.equal(formatPos({ latitude: 48.2082, longitude: 16.3738 }), '48,2082° N, 16,3738° O');
+    assert.equal(untilText('2026-12-03T14:00:00Z', new Date('2026-12-03T10:00:00Z'), 'de-DE'), 'bis 15:00');
+    assert.equal(expiryHint('', '', new Date('2026-12-03T10:00:00Z')), 'Der Status bleibt, bis du ihn änderst.');
+    assert.equal(availabilityLabel('dnd'), 'Nicht stören');
+    assert.equal(t('no.such.key'), 'no.such.key', 'a missing key shows as itself');
+  } finally {
+    setLang('en');
+  }
+  assert.equal(relativeTime('2026-11-25T11:55:00Z', now), '5 minutes ago');
+});
+
+test('the language: stored choice, else the browser\'s languages in order (de*, en*), else English', () => {
+  assert.equal(pickLang(['de-AT', 'en-US']), 'de');
+  assert.equal(pickLang(['fr-FR', 'en-GB', 'de']), 'en');
+  assert.equal(pickLang(['fr-FR', 'DE-CH']), 'de');
+  assert.equal(pickLang(['ja-JP']), 'en');
+  assert.equal(pickLang([]), 'en');
+  assert.equal(pickLang(['de-DE'], 'en'), 'en', 'the switch beats the browser');
+  assert.equal(pickLang(['de-DE'], 'xx'), 'de', 'a stored language without a catalogue is ignored');
+});
+
+// ---------------------------------------------------------------- the catalogues
+const I18N = path.join(ROOT, 'web', 'i18n');
+const catalogues = Object.fromEntries(fs.readdirSync(I18N).filter((f) => f.endsWith('.json'))
+  .map((f) => [f.replace(/\.json$/, ''), JSON.parse(fs.readFileSync(path.join(I18N, f), 'utf8'))]));
+const paramsOf = (text) => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+
+test('every catalogue has every key of the English one and no other, each with a text and the same {params}', () => {
+  assert.deepEqual(Object.keys(catalogues).sort(), Object.keys(CATALOGUES).sort(), 'each file is listed in i18n.js');
+  const en = catalogues.en;
+  assert.ok(Object.keys(en).length > 200, `the English catalogue is complete (${Object.keys(en).length} keys)`);
+  for (const [l, c] of Object.entries(catalogues)) {
+    for (const k of Object.keys(en)) assert.ok(k in c, `${l}.json lacks ${k}`);
+    for (const [k, text] of Object.entries(c)) {
+      assert.ok(k in en, `${l}.json has ${k}, which en.json lacks`);
+      assert.equal(typeof text, 'string', `${l}: ${k} is a string`);
+      assert.ok(text.trim().length > 0, `${l}: ${k} is not empty`);
+      // Plural forms may leave out a {count} the language does not need ("einmal"); all others match.
+      const base = k.replace(/\.(zero|one|two|few|many|other)$/, '');
+      if (base === k || k.endsWith('.other')) assert.deepEqual(paramsOf(text), paramsOf(en[k]), `${l}: ${k} has the {params} of en`);
+      else assert.ok(paramsOf(text).every((p) => paramsOf(en[`${base}.other`]).includes(p)), `${l}: ${k}`);
+    }
+  }
+  assert.notEqual(catalogues.de['form.title'], en['form.title'], 'German is German');
+});
+
+test('every data-i18n key of the pages and every t(\'…\') key of the scripts is in the catalogue', () => {
+  const used = new Set();
+  for (const f of ['index.html', 'cluster.html']) {
+    const html = fs.readFileSync(path.join(ROOT, 'web', f), 'utf8');
+    for (const m of html.matchAll(/data-i18n="([^"]+)"/g)) used.add(m[1]);
+    for (const m of html.matchAll(/data-i18n-attr="([^"]+)"/g)) {
+      for (const pair of m[1].split(';')) used.add(pair.split(':')[1].trim());
+    }
+  }
+  const js = path.join(ROOT, 'web', 'js');
+  let literal = 0;
+  for (const f of fs.readdirSync(js).filter((x) => x.endsWith('.js'))) {
+    const src = fs.readFileSync(path.join(js, f), 'utf8');
+    // t('key'), t("key"), and every quoted key in a t(a ? 'x' : 'y') or a { key: 'x' } list
+    for (const m of src.matchAll(/\bt\(\s*'([\w.]+)'/g)) { used.add(m[1]); literal++; }
+    for (const m of src.matchAll(/\bt\([^()]*\?\s*'([\w.]+)'\s*:\s*'([\w.]+)'/g)) { used.add(m[1]); used.add(m[2]); }
+    for (const m of src.matchAll(/\bkey: '([\w.]+)'/g)) used.add(m[1]);
+    for (const m of src.matchAll(/data-i18n(?:Attr)? = '([\w.:;]+)'/g)) used.add(m[1]);
+  }
+  assert.ok(literal > 100, `the scripts use the catalogue (${literal} literal keys)`);
+  assert.ok(used.size > 150, `${used.size} keys in use`);
+  for (const k of used) assert.ok(hasKey(k, 'en'), `${k} is used but not in en.json`);
 });
 
 test('who may change a status, and the words for it', () => {

@@ -332,6 +332,11 @@ uiTest('validation errors are shown in words, the server’s detail too', async 
   await page.locator('#f-username-err', { hasText: 'letters, digits' }).waitFor();
   await page.locator('#form-error', { hasText: 'Please correct the marked fields' }).waitFor();
   assert.equal(await page.getAttribute('#f-text', 'aria-invalid'), 'true');
+  // The focus is on the summary under the Save button (the button stays put); each problem in it
+  // is a button to its field.
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'form-error');
+  assert.equal(await page.locator('#form-error .fixes button').count(), 2);
+  await page.click('#form-error .fixes button[data-field="username"]');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'f-username');
   await page.fill('#f-username', 'carol');
   await page.fill('#f-lat', '91');
@@ -341,7 +346,7 @@ uiTest('validation errors are shown in words, the server’s detail too', async 
   await page.locator('#compose').screenshot({ path: path.join(SHOTS, 'validation.png') });
   await page.fill('#f-lat', '');
 
-  // Server-side: a conflicting edit (If-Match) is refused with the server's detail.
+  // Server-side: a conflicting edit (If-Match) is refused; the page says so in words, with two choices.
   await apiCall('PUT', '/api/statuses/carol', { statusText: 'first' });
   await page.fill('#l-username', 'carol');
   await page.click('#lookup-btn');
@@ -351,17 +356,19 @@ uiTest('validation errors are shown in words, the server’s detail too', async 
   await page.fill('#f-text', 'mine');
   await page.click('#save');
   const err = page.locator('#form-error');
-  await err.locator('text=changed by someone else since you loaded it').waitFor();
-  assert.match(await err.innerText(), /precondition failed.*\(412 Precondition Failed\)/s);
-  await page.click('#form-error >> text=Overwrite anyway');
+  await err.locator('text=carol changed this status meanwhile').waitFor();
+  assert.doesNotMatch(await err.innerText(), /412|precondition|If-Match/i, 'no HTTP words');
+  await err.getByRole('button', { name: 'Keep theirs' }).waitFor();
+  await page.click('#form-error >> text=Save mine anyway');
   await page.locator('#form-ok', { hasText: 'Updated carol’s status' }).waitFor();
   assert.equal((await apiCall('GET', '/api/statuses/carol')).body.statusText, 'mine');
 
-  // A 404 on look-up says so, with the server's words.
+  // A 404 on look-up says so, in words (no code, no server jargon).
   await page.fill('#l-username', 'nobody');
   await page.click('#lookup-btn');
-  const detail = (await apiCall('GET', '/api/statuses/nobody')).body.detail;
-  await page.locator('#lookup-msg', { hasText: `nobody has no status (server: ${detail})` }).waitFor();
+  assert.equal((await apiCall('GET', '/api/statuses/nobody')).status, 404);
+  await page.locator('#lookup-msg', { hasText: 'nobody has no status.' }).waitFor();
+  assert.equal(await page.locator('#lookup-msg').innerText(), 'nobody has no status.');
 });
 
 uiTest('a network error is retried and the page says so', async () => {
@@ -534,6 +541,19 @@ uiTest('the status form: emoji, availability and “Clear after”; shown in the
   const t0 = Date.now();
   assert.deepEqual(await saveForm(), { statusText: 'Sprint planning', latitude: 52.52, longitude: 13.405,
     emoji: '📅', availability: 'busy', clearAfter: 3600 });
+  // Saved: the text and its emoji are cleared for the next status; position, availability and
+  // "Clear after" stay.
+  assert.equal(await page.inputValue('#f-text'), '');
+  assert.equal(await page.inputValue('#f-emoji'), '');
+  assert.equal(await meeting.getAttribute('aria-pressed'), 'false');
+  assert.equal(await page.inputValue('#f-lat'), '52.52');
+  assert.equal(await page.inputValue('#f-availability'), 'busy');
+  assert.equal(await page.inputValue('#f-expiry'), '3600');
+  /** The same text and emoji again, as a user types them for the next save. */
+  const again = async () => {
+    await page.fill('#f-text', 'Sprint planning');
+    await meeting.click();
+  };
   const emma = (await apiCall('GET', '/api/statuses/emma')).body;
   assert.equal(emma.availability, 'busy');
   assert.equal(emma.emoji, '📅');
@@ -583,8 +603,10 @@ uiTest('the status form: emoji, availability and “Clear after”; shown in the
     return d.toISOString().replace('.000Z', 'Z');
   });
   await page.locator('#f-expiry-hint', { hasText: 'Shown until 23:59.' }).waitFor();
+  await again();
   assert.equal((await saveForm()).expiresAt, endOfToday);
   await page.selectOption('#f-expiry', 'week');
+  await again();
   const week = new Date((await saveForm()).expiresAt);
   assert.equal(week.getUTCDay(), 0, 'a Sunday');
   assert.equal(week.toISOString().slice(11), '23:59:59.000Z');
@@ -595,6 +617,7 @@ uiTest('the status form: emoji, availability and “Clear after”; shown in the
   await page.locator('#f-expires-at').waitFor();
   assert.match(await page.inputValue('#f-expires-at'), /^\d{4}-\d\d-\d\dT\d\d:\d\d$/);
   await page.fill('#f-expires-at', '2020-01-01T10:00');
+  await again();
   await page.click('#save');
   await page.locator('#f-expires-at-err', { hasText: 'must be in the future' }).waitFor();
   assert.equal(await page.getAttribute('#f-expires-at', 'aria-invalid'), 'true');
@@ -989,8 +1012,9 @@ uiTest('sign up, sign in, set your own status and see it in the feed', async () 
   console.log(`  alice's session accepted by every node after ${await cluster.waitForSession(await sessionToken(p.context()))} ms`);
   const me = await p.evaluate(async () => (await fetch('/api/me')).json());
   assert.deepEqual(me, { username: 'alice', roles: [] });
-  // The token stays in the HttpOnly cookie: nothing in the page's storage, nothing in document.cookie.
-  assert.equal(await p.evaluate(() => localStorage.length + sessionStorage.length), 0);
+  // The token stays in the HttpOnly cookie, nothing in document.cookie; the page's storage holds
+  // only the name last used (offered again after signing out), never the token.
+  assert.deepEqual(await p.evaluate(() => ({ ...localStorage, ...sessionStorage })), { 'statusServer.username': 'alice' });
   assert.equal(await p.evaluate(() => document.cookie), '');
   const [cookie] = (await p.context().cookies()).filter((c) => c.name === 'status_session');
   assert.ok(cookie?.httpOnly && cookie.sameSite === 'Strict', `HttpOnly SameSite=Strict cookie: ${JSON.stringify(cookie)}`);
@@ -998,7 +1022,9 @@ uiTest('sign up, sign in, set your own status and see it in the feed', async () 
   // Sign out and in again.
   await signOut(p);
   assert.equal(await p.inputValue('#si-username'), 'alice', 'the name is kept for signing in again');
-  assert.equal(await p.inputValue('#f-username'), '', 'the fixed name went with the session');
+  // The name is offered in the status form too (remembered), no longer fixed: signed out it can be changed.
+  assert.equal(await p.inputValue('#f-username'), 'alice', 'the name is remembered after signing out');
+  assert.equal(await p.getAttribute('#f-username', 'readonly'), null, 'the fixed name went with the session');
   assert.equal((await p.context().cookies()).some((c) => c.name === 'status_session' && c.value), false);
   await p.fill('#si-password', ALICE_PW);
   await p.click('#signin-btn');
@@ -1262,22 +1288,37 @@ uiTest('with --auth off there is no sign-in, and anyone may set any status', asy
   }
 });
 
-uiTest('the cluster view shows three nodes; a killed node is shown as down within 5 s', async () => {
-  const nodes = page.locator('#nodes li.node');
+/** The operators' view in a tab of its own: /cluster where the gateway has the route, else the file. */
+let ops = null;
+async function opsPage() {
+  if (ops) return ops;
+  const res = await fetch(`${cluster.url}/cluster`, { signal: AbortSignal.timeout(5000) });
+  await res.text();
+  ops = await context.newPage();
+  ops.on('pageerror', (e) => pageErrors.push(`cluster view: ${e.message}`));
+  await ops.goto(`${cluster.url}${res.ok ? '/cluster' : '/cluster.html'}`);
+  return ops;
+}
+
+uiTest('the cluster view shows three nodes; a killed node is shown as down within 5 s of a refresh', async () => {
+  const view = await opsPage();
+  const nodes = view.locator('#nodes li.node');
   await waitUntil(async () => (await nodes.count()) === 3, { timeoutMs: 5000, what: 'three nodes' });
-  await page.locator('#cluster-summary[data-up="3"]').waitFor({ timeout: 5000 });
-  // Some request of the page has named the node that answered it.
-  assert.match(await page.locator('#served-by').innerText(), /^n[123]$/);
-  await page.locator('#cluster').screenshot({ path: path.join(SHOTS, 'cluster.png') });
+  await view.locator('#cluster-summary[data-up="3"]').waitFor({ timeout: 5000 });
+  // The view's own requests name the nodes that answered them.
+  assert.match(await view.locator('#recent li').first().innerText(), /^n[123]$/);
+  await view.locator('#cluster').screenshot({ path: path.join(SHOTS, 'cluster.png') });
 
   const victim = cluster.nodes[1];
   const t0 = Date.now();
   await victim.kill();
-  await page.locator(`#nodes li.node[data-instance="127.0.0.1:${victim.port}"][data-state="down"]`)
+  // The view refreshes every 15 s by itself; an operator who wants to know now asks for it.
+  await view.getByRole('button', { name: 'Refresh now' }).click();
+  await view.locator(`#nodes li.node[data-instance="127.0.0.1:${victim.port}"][data-state="down"]`)
     .waitFor({ timeout: 5000 });
   console.log(`  killed node shown as down after ${Date.now() - t0} ms`);
-  await page.locator('#cluster-summary[data-up="2"]').waitFor({ timeout: 2000 });
-  await page.locator('#cluster').screenshot({ path: path.join(SHOTS, 'cluster-node-down.png') });
+  await view.locator('#cluster-summary[data-up="2"]').waitFor({ timeout: 2000 });
+  await view.locator('#cluster').screenshot({ path: path.join(SHOTS, 'cluster-node-down.png') });
 
   // The page goes on working with two nodes, live updates included.
   await page.fill('#f-username', 'survivor');
@@ -1301,6 +1342,11 @@ uiTest('keyboard use and a phone-sized screen', async () => {
   assert.equal(await page.evaluate(() => document.activeElement.className), 'skip');
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'signout-btn');
+  // The language switch: one button per language, each named in its own language.
+  for (const name of ['Deutsch', 'English']) {
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), name);
+  }
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'f-username');
   const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
@@ -1321,16 +1367,18 @@ uiTest('keyboard use and a phone-sized screen', async () => {
 });
 
 uiTest('when the gateway itself is gone, the page says so and retries', async () => {
+  const view = await opsPage();
   await cluster.gateway.kill();
-  await page.locator('#cluster-msg', { hasText: 'The gateway cannot be reached' }).waitFor({ timeout: 5000 });
   await page.locator('#live[data-state="reconnecting"]').waitFor({ timeout: 5000 });
+  await view.getByRole('button', { name: 'Refresh now' }).click();
+  await view.locator('#cluster-msg', { hasText: 'The gateway cannot be reached' }).waitFor({ timeout: 5000 });
   await page.fill('#l-username', 'vienna');
   await page.click('#lookup-btn');
   await page.locator('#banner', { hasText: 'Retrying' }).waitFor({ timeout: 3000 });
-  await page.locator('#lookup-msg', { hasText: 'Network error: the server could not be reached (tried 4 times)' })
+  await page.locator('#lookup-msg', { hasText: 'Could not look up vienna: the server could not be reached (tried 4 times).' })
     .waitFor({ timeout: 10000 });
   await page.locator('#banner').waitFor({ state: 'hidden' });
-  await page.locator('#cluster').screenshot({ path: path.join(SHOTS, 'gateway-down.png') });
+  await view.locator('#cluster').screenshot({ path: path.join(SHOTS, 'gateway-down.png') });
 });
 
 uiTest('no script errors on the page during the whole run', async () => {

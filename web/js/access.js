@@ -1,5 +1,6 @@
 // Who may change what, and the words for it (CONTRACT §6). Pure functions, no DOM: the page and
 // tests/browser/unit.test.mjs both use them.
+import { t } from './i18n.js';
 import { textLength, USERNAME_RE } from './validate.js';
 
 export const PASSWORD_MIN = 8;
@@ -24,14 +25,15 @@ export function canChange({ mode, me }, target) {
 /** Why the page does not offer to change `target`'s status, in words; null when it does. */
 export function changeNote(access, target) {
   if (canChange(access, target)) return null;
-  if (!access.me) return `Sign in as ${target} (or as an admin) to change ${target}’s status.`;
+  if (!access.me) return t('access.signInAs', { name: target });
   return forbiddenMessage(target);
 }
 
-export const SIGN_IN_MESSAGE = 'Please sign in to change a status.';
+/** The words when a change needs a signed-in user. */
+export const signInMessage = () => t('access.signIn');
 
 export function forbiddenMessage(target) {
-  return `Only ${target} or an admin can change ${target}’s status.`;
+  return t('access.forbidden', { name: target });
 }
 
 /**
@@ -49,9 +51,9 @@ export function retryAfterSeconds(value, now = Date.now()) {
 
 /** "Too many attempts — wait 42 seconds." */
 export function tooManyMessage(seconds) {
-  if (seconds === null || seconds === undefined) return 'Too many attempts — wait a minute, then try again.';
-  if (seconds <= 0) return 'You can try again now.';
-  return `Too many attempts — wait ${seconds} ${seconds === 1 ? 'second' : 'seconds'}.`;
+  if (seconds === null || seconds === undefined) return t('access.tooManyMinute');
+  if (seconds <= 0) return t('access.tryAgain');
+  return t('access.tooMany', { count: seconds });
 }
 
 /**
@@ -60,12 +62,11 @@ export function tooManyMessage(seconds) {
  */
 export function validateCredentials({ username, password }, { signUp = false } = {}) {
   const errors = {};
-  if (!username) errors.username = 'Enter a username.';
-  else if (signUp && !USERNAME_RE.test(username))
-    errors.username = 'A username is 1–64 characters: letters, digits, ".", "_" or "-".';
-  if (!password) errors.password = 'Enter a password.';
+  if (!username) errors.username = t('err.usernameMissing');
+  else if (signUp && !USERNAME_RE.test(username)) errors.username = t('err.usernameRule');
+  if (!password) errors.password = t('err.passwordMissing');
   else if (signUp && (textLength(password) < PASSWORD_MIN || textLength(password) > PASSWORD_MAX))
-    errors.password = `A password is ${PASSWORD_MIN}–${PASSWORD_MAX} characters long; this one has ${textLength(password)}.`;
+    errors.password = t('err.passwordLength', { min: PASSWORD_MIN, max: PASSWORD_MAX, count: textLength(password) });
   return errors;
 }
 

@@ -1,8 +1,11 @@
 // Sign-up, sign-in and sign-out (CONTRACT §6), and the page's idea of who you are.
 // The credential is the node's HttpOnly session cookie (same origin through the gateway): the
-// page never sees the token and keeps nothing in localStorage. Who you are comes from
-// GET /api/me at load, from the sign-in answer, and again after any 401 or 403.
+// page never sees the token. Who you are comes from GET /api/me at load, from the sign-in answer,
+// and again after any 401 or 403. The one thing kept in localStorage is the last username used
+// (signing in, or writing while not signed in), so that the forms offer it again.
 import { account, ApiError } from './api.js';
+import { t } from './i18n.js';
+import { keepInPlace } from './util.js';
 import { credentialFieldOf, isAdmin, retryAfterSeconds, tooManyMessage, validateCredentials } from './access.js';
 
 const $ = (id) => document.getElementById(id);
@@ -13,6 +16,24 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // sign-up or sign-in that are refused with 401 are tried again after these pauses.
 export const FRESH_RETRY_MS = [250, 500, 1000];
 const FRESH_MS = 10000;
+
+const NAME_KEY = 'statusServer.username';
+
+/** The username last used in this browser ('' if none, or if storage is unavailable). */
+export function rememberedUsername() {
+  try {
+    return localStorage.getItem(NAME_KEY) || '';
+  } catch {
+    return '';
+  }
+}
+
+/** Remembers `name` as the last username used (until the next sign-in or write replaces it). */
+export function rememberUsername(name) {
+  try {
+    if (name) localStorage.setItem(NAME_KEY, name);
+  } catch { /* storage disabled: nothing is remembered */ }
+}
 
 export class AccountView {
   /** `describe(err, what)`: the page's words for an unexpected error. */
@@ -33,6 +54,7 @@ export class AccountView {
       f.user.addEventListener('input', () => this.fieldError(f, 'username', ''));
       f.pass.addEventListener('input', () => this.fieldError(f, 'password', ''));
     }
+    this.forms.signin.user.value ||= rememberedUsername();
     this.forms.signin.form.addEventListener('submit', (e) => { e.preventDefault(); this.signIn(); });
     this.forms.signup.form.addEventListener('submit', (e) => { e.preventDefault(); this.signUp(); });
     $('show-signup').addEventListener('click', () => this.show('signup'));
@@ -61,7 +83,7 @@ export class AccountView {
       else {
         // Cannot tell (network, 5xx): offer the sign-in form; the next request will tell.
         this.set('unknown', null);
-        this.message(this.forms.signin, 'error', this.describe(err, 'Could not find out whether you are signed in'));
+        this.message(this.forms.signin, 'error', this.describe(err, t('account.whoFailed')));
       }
     }
   }
@@ -98,10 +120,11 @@ export class AccountView {
     box.hidden = mode === 'off';
     const text = $('whoami-text');
     if (me) {
-      text.replaceChildren('you are ', Object.assign(document.createElement('strong'), { textContent: me.username }));
-      if (isAdmin(me)) text.append(' ', Object.assign(document.createElement('span'), { className: 'role', textContent: 'admin' }));
+      text.replaceChildren(`${t('who.youAre')} `, Object.assign(document.createElement('strong'),
+        { textContent: me.username, dir: 'auto' }));
+      if (isAdmin(me)) text.append(' ', Object.assign(document.createElement('span'), { className: 'role', textContent: t('who.admin') }));
     } else {
-      text.textContent = mode === 'unknown' ? 'cannot tell whether you are signed in' : 'not signed in';
+      text.textContent = t(mode === 'unknown' ? 'who.unknown' : 'who.out');
     }
     $('signin-link').hidden = !!me || mode === 'off';
     $('signout-btn').hidden = !me;
@@ -112,7 +135,9 @@ export class AccountView {
     const other = which === 'signin' ? 'signup' : 'signin';
     this.forms[which].form.hidden = false;
     this.forms[other].form.hidden = true;
-    $('account-h').textContent = which === 'signin' ? 'Sign in' : 'Create an account';
+    const h = $('account-h');
+    h.dataset.i18n = which === 'signin' ? 'account.signIn' : 'account.createOne';
+    h.textContent = t(h.dataset.i18n);
     // Carry the name over: whoever typed it meant it.
     if (!this.forms[which].user.value) this.forms[which].user.value = this.forms[other].user.value;
     this.forms[which].user.focus();
@@ -140,30 +165,43 @@ export class AccountView {
 
   /** Checks the form; returns {username, password} or null (the errors are shown). */
   read(f, signUp) {
-    this.message(f, '', '');
-    this.fieldError(f, 'username', '');
-    this.fieldError(f, 'password', '');
     const values = { username: f.user.value.trim(), password: f.pass.value };
     const errors = validateCredentials(values, { signUp });
-    for (const [name, msg] of Object.entries(errors)) this.fieldError(f, name, msg);
-    if (errors.username) f.user.focus();
-    else if (errors.password) f.pass.focus();
-    return Object.keys(errors).length ? null : values;
+    // The messages come and go above the button: the page scrolls along, the button stays put.
+    keepInPlace(f.btn, () => {
+      this.message(f, '', '');
+      this.fieldError(f, 'username', errors.username || '');
+      this.fieldError(f, 'password', errors.password || '');
+    });
+    const bad = errors.username ? f.user : errors.password ? f.pass : null;
+    if (bad) {
+      const r = bad.getBoundingClientRect();
+      const top = document.querySelector('.topbar')?.getBoundingClientRect().bottom ?? 0;
+      bad.focus({ preventScroll: r.top >= top && r.bottom <= window.innerHeight });
+    }
+    return bad ? null : values;
   }
 
+  /** Runs `fn` with the form's button disabled and aria-busy; null at once while one runs. */
   async busy(f, fn) {
+    if (f.pending) return null;
+    f.pending = true;
     f.btn.disabled = true;
+    f.btn.setAttribute('aria-busy', 'true');
     f.btn.classList.add('busy');
     try {
       return await fn();
     } finally {
+      f.pending = false;
       f.btn.classList.remove('busy');
+      f.btn.removeAttribute('aria-busy');
       if (!this.lockTimer || f !== this.forms.signin) f.btn.disabled = false;
     }
   }
 
   async signIn() {
     const f = this.forms.signin;
+    if (f.pending) return; // one at a time (Enter in a field while the first is under way)
     const values = this.read(f, false);
     if (!values) return;
     await this.busy(f, async () => {
@@ -171,8 +209,9 @@ export class AccountView {
         const r = await account.signIn(values.username, values.password);
         f.pass.value = '';
         this.signedInAt = Date.now();
+        rememberUsername(r.body.username);
         this.set('required', r.body);
-        this.welcome(`Signed in as ${r.body.username}.`);
+        this.welcome(t('account.signedIn', { name: r.body.username }));
       } catch (err) {
         this.signInFailed(f, err);
       }
@@ -181,16 +220,16 @@ export class AccountView {
 
   signInFailed(f, err) {
     if (err.status === 401) {
-      this.message(f, 'error', 'Wrong username or password.');
+      this.message(f, 'error', t('account.wrong'));
       f.pass.select();
       f.pass.focus();
     } else if (err.status === 429) {
       this.lockOut(f, retryAfterSeconds(err.retryAfter));
     } else if (err.status === 404) {
-      this.message(f, 'error', 'This cluster has no accounts (its nodes run with --auth off): anyone may set any status.');
+      this.message(f, 'error', t('account.noAccounts'));
       this.set('off', null);
     } else {
-      this.message(f, 'error', this.describe(err, 'Could not sign in'));
+      this.message(f, 'error', this.describe(err, t('account.signInFailed')));
     }
   }
 
@@ -218,6 +257,7 @@ export class AccountView {
 
   async signUp() {
     const f = this.forms.signup;
+    if (f.pending) return;
     const values = this.read(f, true);
     if (!values) return;
     await this.busy(f, async () => {
@@ -225,22 +265,22 @@ export class AccountView {
         await account.signUp(values.username, values.password);
       } catch (err) {
         if (err.status === 409) {
-          this.fieldError(f, 'username', 'That name is taken. Please choose another one.');
-          this.message(f, 'error', 'That name is taken.');
+          this.fieldError(f, 'username', t('account.takenField'));
+          this.message(f, 'error', t('account.taken'));
           f.user.select();
           f.user.focus();
         } else if (err.status === 400) {
           const field = credentialFieldOf(err.detail);
-          if (field) this.fieldError(f, field, `The server says: ${err.detail}.`);
-          this.message(f, 'error', this.describe(err, 'The account was not created'));
+          if (field) this.fieldError(f, field, t('account.serverSays', { detail: err.detail }));
+          this.message(f, 'error', this.describe(err, t('account.notCreated')));
           (field === 'password' ? f.pass : f.user).focus();
         } else if (err.status === 403) {
-          this.message(f, 'error', 'Only an admin can create accounts on this server. Ask one to create yours.');
+          this.message(f, 'error', t('account.adminOnly'));
         } else if (err.status === 404) {
-          this.message(f, 'error', 'This cluster has no accounts (its nodes run with --auth off): anyone may set any status.');
+          this.message(f, 'error', t('account.noAccounts'));
           this.set('off', null);
         } else {
-          this.message(f, 'error', this.describe(err, 'The account was not created'));
+          this.message(f, 'error', this.describe(err, t('account.notCreated')));
         }
         return;
       }
@@ -250,15 +290,16 @@ export class AccountView {
         const r = await this.fresh(() => account.signIn(values.username, values.password), { force: true });
         f.pass.value = '';
         this.signedInAt = Date.now();
+        rememberUsername(r.body.username);
         this.forms.signin.user.value = values.username;
         this.show('signin');
         this.set('required', r.body);
-        this.welcome(`Welcome, ${r.body.username}: your account is ready and you are signed in.`);
+        this.welcome(t('account.welcome', { name: r.body.username }));
       } catch (err) {
         f.pass.value = '';
         this.show('signin');
         this.forms.signin.user.value = values.username;
-        this.message(this.forms.signin, 'ok', `Account ${values.username} created. Sign in with your new password.`);
+        this.message(this.forms.signin, 'ok', t('account.created', { name: values.username }));
         if (err instanceof ApiError && err.status !== 401) this.signInFailed(this.forms.signin, err);
       }
     });
@@ -269,7 +310,7 @@ export class AccountView {
     this.message(this.forms.signin, '', '');
     this.message(this.forms.signup, '', '');
     const ok = $('form-ok');
-    ok.textContent = `${text} You can set your status now.`;
+    ok.textContent = `${text} ${t('account.setNow')}`;
     $('f-text').focus();
   }
 
@@ -281,7 +322,7 @@ export class AccountView {
     } catch (err) {
       // 401: the session had ended already; signed out either way.
       if (err.status !== 401) {
-        this.message(this.forms.signin, 'error', this.describe(err, 'Could not sign out'));
+        this.message(this.forms.signin, 'error', this.describe(err, t('account.signOutFailed')));
         btn.disabled = false;
         return;
       }
@@ -291,7 +332,7 @@ export class AccountView {
     this.set('required', null);
     this.show('signin');
     if (name) this.forms.signin.user.value = name;
-    this.message(this.forms.signin, 'ok', 'You are signed out.');
+    this.message(this.forms.signin, 'ok', t('account.signedOut'));
     this.forms.signin.pass.focus();
   }
 }

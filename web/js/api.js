@@ -1,9 +1,11 @@
 // Talks to the gateway's REST API. Every answer's X-Served-By is reported to the listeners
-// (the cluster view shows who answered); errors become ApiError with the server's own words
-// (problem+json `detail`); network errors are retried a few times and say so. With several
+// (the cluster view shows who answered); errors become ApiError with words for people (the
+// server's problem+json `detail` where it explains a rule, never an HTTP code in the message);
+// network errors are retried a few times and say so. With several
 // gateways (gateways.js), a call its gateway does not answer moves to the next one at once.
 import { answers, currentGateway, moveOn, requestInit, setSessionToken, severalGateways }
   from './gateways.js';
+import { t } from './i18n.js';
 
 const TIMEOUT_MS = 8000;
 const RETRY_DELAYS_MS = [500, 1000, 2000];
@@ -28,7 +30,8 @@ const retryListeners = new Set();
 
 /** fn(nodeId, {method, path, status, background}) after every answer naming the node that served it. */
 export function onServedBy(fn) { servedByListeners.add(fn); }
-/** fn({attempt, of, delayMs, method, path, error}) before each retry; fn(null) when it worked. */
+/** fn({attempt, of, delayMs, method, path, error}) before each retry; fn(null) when it worked.
+ * `error` is in words (no HTTP code). */
 export function onRetry(fn) { retryListeners.add(fn); }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -69,9 +72,9 @@ export async function api(method, path,
         attempt--;
         continue;
       }
-      const why = e === GATEWAY_DOWN ? 'the gateway stopped answering'
-        : e.name === 'TimeoutError' ? `no answer within ${TIMEOUT_MS / 1000} s`
-          : 'the server could not be reached';
+      const why = e === GATEWAY_DOWN ? t('net.gatewayDown')
+        : e.name === 'TimeoutError' ? t('net.timeout', { s: TIMEOUT_MS / 1000 })
+          : t('net.unreachable');
       if (attempt < retries) {
         announced = true;
         await retryPause(attempt, retries, method, path, why);
@@ -79,15 +82,15 @@ export async function api(method, path,
         continue;
       }
       done();
-      throw new ApiError(`Network error: ${why} (tried ${attempt + 1} times).`, { network: true });
+      throw new ApiError(t('net.failed', { why, count: attempt + 1 }), { network: true });
     }
     const servedBy = res.headers.get('X-Served-By');
     if (servedBy) for (const fn of servedByListeners) fn(servedBy, { method, path, status: res.status, background });
 
     if ([502, 503, 504].includes(res.status) && attempt < retries) {
-      const p = await problemOf(res);
+      await res.text().catch(() => ''); // drained: the connection is reused
       announced = true;
-      await retryPause(attempt, retries, method, path, `${res.status} ${p.detail || p.title || ''}`.trim(),
+      await retryPause(attempt, retries, method, path, t('net.busy'),
         Number(res.headers.get('Retry-After')) * 1000 || 0);
       continue;
     }
@@ -97,7 +100,7 @@ export async function api(method, path,
       let parsed = null;
       if (text) {
         try { parsed = JSON.parse(text); } catch {
-          throw new ApiError(`The server sent an answer that is not JSON (${res.status}).`, { status: res.status });
+          throw new ApiError(t('net.notJson'), { status: res.status });
         }
       }
       return { status: res.status, headers: res.headers, body: parsed, servedBy };
@@ -105,7 +108,7 @@ export async function api(method, path,
     const p = await problemOf(res);
     const title = p.title || res.statusText || `HTTP ${res.status}`;
     const detail = p.detail || '';
-    throw new ApiError(detail ? `${detail}` : `${title} (${res.status})`,
+    throw new ApiError(res.status >= 500 ? t('net.serverTrouble') : detail || t('net.refused'),
       { status: res.status, title, detail, retryAfter: res.headers.get('Retry-After') });
   }
 }

@@ -1,25 +1,31 @@
-// Wires the page: the status form, the look-up card, the feed, the map, the cluster view and
-// the live event stream. Talks only to the gateway's /api (see docs/web.md).
-import { canChange, changeNote, forbiddenMessage, isAdmin, SIGN_IN_MESSAGE } from './access.js';
-import { AccountView } from './account.js';
+// Wires the user's page: the status form, the look-up card, the feed, the map and the live event
+// stream, in the words of i18n.js (no node ids, versions or HTTP codes: the operators' view is
+// cluster.html). Talks only to the gateway's /api (see docs/web.md).
+import { canChange, changeNote, forbiddenMessage, isAdmin, signInMessage } from './access.js';
+import { AccountView, rememberedUsername, rememberUsername } from './account.js';
 import { allStatuses, ApiError, onRetry, statuses } from './api.js';
-import { ClusterView } from './cluster.js';
 import { Feed } from './feed.js';
 import { onGatewayChange, startGateways } from './gateways.js';
+import { languageSwitch, onLangChange, t } from './i18n.js';
 import { connectEvents } from './live.js';
 import { OSM_TILES, StatusMap, storeTileSetting, tileSetting } from './map.js';
 import { AVAILABILITY, availabilityLabel, EMOJI, endedLabel, EXPIRY, ExpiryClock, expiryHint, toLocalInput }
   from './status.js';
-import { availabilityDot, colorOf, debounce, formatPos, fullTime, h, pinIcon, relativeTime, textWithEmoji, untilOf }
-  from './util.js';
+import { availabilityDot, colorOf, debounce, followTopbarHeight, formatPos, fullTime, h, keepInPlace, pinIcon,
+  refreshTimes, scrollBehavior, textWithEmoji, timeButton, untilOf } from './util.js';
 import { MAX_TEXT, parseCoord, textLength, validateStatus } from './validate.js';
 
 const $ = (id) => document.getElementById(id);
+
+// The sticky top bar's height as --header-h (scroll-padding-top, the sticky list).
+const topbar = followTopbarHeight();
 
 // ---------------------------------------------------------------- shared state
 let editing = null;        // {username, version} while the form edits a looked-up status
 let shown = null;          // the status in the look-up card
 let lookedUp = null;       // the username whose history is shown
+let saving = false;        // a save is under way: a second submit is ignored
+let pickingFromForm = false; // "Pick on the map" was pressed: a pick returns to the form
 
 // ---------------------------------------------------------------- banner: retries, surprises
 const banner = $('banner');
@@ -32,19 +38,17 @@ function hideBanner() { banner.hidden = true; banner.textContent = ''; }
 
 onRetry((r) => {
   if (!r) return hideBanner();
-  showBanner(`Network problem on ${r.method} ${r.path}: ${r.error}. Retrying in ${r.delayMs / 1000} s `
-    + `(attempt ${r.attempt + 1} of ${r.of + 1})…`);
+  showBanner(t('banner.retry', { why: r.error, s: r.delayMs / 1000, attempt: r.attempt + 1, of: r.of + 1 }));
 });
-window.addEventListener('error', (e) => showBanner(`Unexpected error: ${e.message}`, 'error'));
+window.addEventListener('error', (e) => showBanner(t('banner.unexpected', { what: e.message }), 'error'));
 window.addEventListener('unhandledrejection', (e) =>
-  showBanner(`Unexpected error: ${e.reason?.message || e.reason}`, 'error'));
+  showBanner(t('banner.unexpected', { what: e.reason?.message || e.reason }), 'error'));
 
-/** Words for an error: what we tried, and the server's own detail. */
+/** Words for an error: what we tried, and why in words (ApiError's message; never an HTTP code). */
 function describe(err, what) {
-  if (!(err instanceof ApiError)) return `${what}: ${err.message || err}`;
-  if (err.network) return `${what}. ${err.message}`;
-  if (err.status === 401) return `${what}. Please sign in.`;
-  return `${what}: ${err.detail || err.message} (${err.status}${err.title ? ` ${err.title}` : ''})`;
+  if (!(err instanceof ApiError)) return t('err.what', { what, why: err.message || err });
+  if (err.status === 401) return t('err.signIn', { what });
+  return t('err.what', { what, why: err.message });
 }
 
 // ---------------------------------------------------------------- who you are
@@ -53,7 +57,7 @@ let access = accountView.access;
 
 /** A "Sign in" button for messages that ask for it. */
 function signInButton() {
-  return h('button', { type: 'button', class: 'primary', text: 'Sign in', onclick: () => accountView.focusSignIn() });
+  return h('button', { type: 'button', class: 'primary', text: t('account.signIn'), onclick: () => accountView.focusSignIn() });
 }
 
 /**
@@ -65,7 +69,7 @@ function refusal(err, target) {
   if (!(err instanceof ApiError)) return null;
   if (err.status === 401) {
     accountView.signedOut();
-    return SIGN_IN_MESSAGE;
+    return signInMessage();
   }
   if (err.status === 403) {
     accountView.refresh();
@@ -82,9 +86,15 @@ const map = new StatusMap($('map'), {
     setFieldError('latitude', '');
     setFieldError('longitude', '');
     map.setPick({ lat, lon });
-    $('form-ok').textContent = `Position set to ${lat}, ${lon} — save to keep it.`;
+    $('form-ok').textContent = t('form.positionSet', { pos: formatPos({ latitude: lat, longitude: lon }) });
+    if (pickingFromForm) {
+      // Came from "Pick on the map" (a phone, the map far below): back to the form, to the message.
+      pickingFromForm = false;
+      document.querySelector('fieldset.position').scrollIntoView({ behavior: scrollBehavior(), block: 'center' });
+      $('form-ok').focus({ preventScroll: true });
+    }
   },
-  onOpen: (username) => lookup(username),
+  onOpen: (username) => lookup(username, { focus: true }),
   // Only what is in view: one box, or two across the antimeridian.
   load: async (boxes) => (await Promise.all(boxes.map((b) =>
     allStatuses({ params: new URLSearchParams({ bbox: b.join(',') }) })))).flat(),
@@ -92,19 +102,33 @@ const map = new StatusMap($('map'), {
     for (const s of list) clock.track(s);
     updateMapCount();
   },
-  onError: (e) => { $('map-count').textContent = describe(e, 'Could not load the map’s statuses'); },
+  onError: (e) => { $('map-count').textContent = describe(e, t('map.loadFailed')); },
 });
+// A popup opening near the top of the map may lie under the sticky top bar (on a phone the map is
+// scrolled to): once Leaflet has panned it into the map, the page scrolls until it is clear of the bar.
+function clearOfTopbar(el) {
+  const gap = el.getBoundingClientRect().top - topbar.getBoundingClientRect().bottom - 8;
+  if (gap < 0) window.scrollBy({ top: gap, behavior: 'instant' });
+}
+new MutationObserver((changes) => {
+  for (const c of changes) {
+    for (const n of c.addedNodes) {
+      if (n.classList?.contains('leaflet-popup')) setTimeout(() => n.isConnected && clearOfTopbar(n), 300);
+    }
+  }
+}).observe($('map'), { childList: true, subtree: true });
+
 function updateMapCount() {
-  $('map-count').textContent = map.ok ? `${map.count} on the map` : '';
+  $('map-count').textContent = map.ok ? t('map.count', { count: map.count }) : '';
 }
 
 // ---------------------------------------------------------------- feed
 const feed = new Feed({
   list: $('feed-list'), total: $('feed-total'), page: $('feed-page'), prev: $('feed-prev'),
   next: $('feed-next'), empty: $('feed-empty'), msg: $('feed-msg'),
-  onOpen: (u) => lookup(u),
+  onOpen: (u) => lookup(u, { focus: true }),
   onShowOnMap: (s) => {
-    $('map-section').scrollIntoView({ behavior: 'smooth', block: 'center' });
+    $('map-section').scrollIntoView({ behavior: scrollBehavior(), block: 'center' });
     map.focus(s);
   },
   onLoad: (items) => { for (const s of items) clock.track(s); },
@@ -117,8 +141,14 @@ async function reloadAll() {
 // The search and the availability filter of the feed, applied by the server.
 const filterFeed = () => feed.setFilter({ q: $('feed-q').value.trim(), availability: $('feed-availability').value });
 const filterSoon = debounce(filterFeed, 300);
-$('feed-availability').replaceChildren(h('option', { value: '', text: 'Any availability' }),
-  ...AVAILABILITY.map((a) => h('option', { value: a.value, text: a.label })));
+function fillFeedAvailability() {
+  const el = $('feed-availability');
+  const v = el.value;
+  el.replaceChildren(h('option', { value: '', text: t('feed.anyAvailability') }),
+    ...AVAILABILITY.map((a) => h('option', { value: a.value, text: a.label })));
+  el.value = v;
+}
+fillFeedAvailability();
 $('feed-q').addEventListener('input', filterSoon);
 $('feed-availability').addEventListener('change', () => { filterSoon.cancel(); filterFeed(); });
 $('feed-filter').addEventListener('submit', (e) => { e.preventDefault(); filterSoon.cancel(); filterFeed(); });
@@ -134,7 +164,7 @@ function gone(username, how) {
     hideCard();
     const msg = $('lookup-msg');
     msg.className = 'msg ok';
-    msg.textContent = how === 'expired' ? `${username}’s status has expired.` : `${username}’s status was deleted.`;
+    msg.textContent = t(how === 'expired' ? 'lookup.expired' : 'lookup.deletedElsewhere', { name: username });
   }
   if (lookedUp === username) historySoon();
 }
@@ -162,13 +192,20 @@ const fields = {
 const errEl = { username: 'f-username-err', statusText: 'f-text-err', latitude: 'f-lat-err', longitude: 'f-lon-err',
   emoji: 'f-emoji-err', availability: 'f-availability-err', expiry: 'f-expiry-err', expiresAt: 'f-expires-at-err' };
 
-fields.availability.replaceChildren(...AVAILABILITY.map((a) => h('option', { value: a.value, text: a.label })));
-fields.expiry.replaceChildren(...EXPIRY.map((x) => h('option', { value: x.value, text: x.label })));
-$('emoji-choices').replaceChildren(...EMOJI.map(({ emoji, label }) => h('button', {
-  type: 'button', class: 'emoji-choice', text: emoji, title: label, 'aria-label': `${emoji} ${label}`,
-  'aria-pressed': 'false', 'data-emoji': emoji,
-  onclick: () => setEmoji(fields.emoji.value.trim() === emoji ? '' : emoji),
-})));
+/** The form's choices in the page's language (again after a change of language). */
+function fillChoices() {
+  for (const [el, list] of [[fields.availability, AVAILABILITY], [fields.expiry, EXPIRY]]) {
+    const v = el.value;
+    el.replaceChildren(...list.map((a) => h('option', { value: a.value, text: a.label })));
+    if (v || el === fields.expiry) el.value = v;
+  }
+  $('emoji-choices').replaceChildren(...EMOJI.map(({ emoji, label }) => h('button', {
+    type: 'button', class: 'emoji-choice', text: emoji, title: label, 'aria-label': `${emoji} ${label}`,
+    'aria-pressed': 'false', 'data-emoji': emoji,
+    onclick: () => setEmoji(fields.emoji.value.trim() === emoji ? '' : emoji),
+  })));
+  markEmoji();
+}
 
 /** The emoji field and its buttons (pressed: the one in the field). */
 function setEmoji(v) {
@@ -178,9 +215,30 @@ function setEmoji(v) {
 }
 function markEmoji() {
   const v = fields.emoji.value.trim();
-  for (const b of $('emoji-choices').children) b.setAttribute('aria-pressed', String(b.dataset.emoji === v));
+  const buttons = [...$('emoji-choices').children];
+  for (const b of buttons) b.setAttribute('aria-pressed', String(b.dataset.emoji === v));
+  // One tab stop for the whole row (the pressed emoji, else the first); arrow keys move within it.
+  const stop = buttons.find((b) => b.dataset.emoji === v) || buttons[0];
+  for (const b of buttons) b.tabIndex = b === stop ? 0 : -1;
 }
+$('emoji-choices').addEventListener('keydown', (e) => {
+  const buttons = [...$('emoji-choices').children];
+  const i = buttons.indexOf(document.activeElement);
+  if (i < 0) return;
+  // Left and right swap in a right-to-left layout; up and down do not.
+  const flip = getComputedStyle(e.currentTarget).direction === 'rtl' ? -1 : 1;
+  const step = { ArrowRight: flip, ArrowLeft: -flip, ArrowDown: 1, ArrowUp: -1 }[e.key];
+  let j = null;
+  if (step) j = (i + step + buttons.length) % buttons.length;
+  else if (e.key === 'Home') j = 0;
+  else if (e.key === 'End') j = buttons.length - 1;
+  if (j === null) return;
+  e.preventDefault();
+  for (const b of buttons) b.tabIndex = b === buttons[j] ? 0 : -1;
+  buttons[j].focus();
+});
 fields.emoji.addEventListener('input', () => { setFieldError('emoji', ''); markEmoji(); });
+fillChoices();
 
 /** "Clear after": the date-time field for a chosen date, and what the choice means in words. */
 function updateExpiry() {
@@ -197,7 +255,8 @@ fields.expiry.addEventListener('change', () => {
   updateExpiry();
 });
 fields.expiresAt.addEventListener('input', () => { setFieldError('expiresAt', ''); updateExpiry(); });
-setInterval(updateExpiry, 30000); // "Today", "1 hour": the hint's times move on
+// Local only: the hint's "Today", "1 hour" and the card's "5 minutes ago" move on.
+setInterval(() => { updateExpiry(); refreshTimes(card); }, 30000);
 
 /** Emoji, availability and "Clear after" as for a new status, or as `s` has them. */
 function setExtras(s = null) {
@@ -265,30 +324,34 @@ function applyAccessToForm() {
   if (!editing) {
     fields.username.readOnly = fixed;
     if (fixed) fields.username.value = me.username;
-    // Signed out (or now an admin): the name that was fixed to the old user goes.
-    else if (fields.username.dataset.fixed === 'true') fields.username.value = '';
+    // Signed out: the name last used (yours, from signing in) stays offered; an admin starts empty.
+    else if (fields.username.dataset.fixed === 'true' || !fields.username.value) {
+      fields.username.value = me ? '' : rememberedUsername();
+    }
   }
   if (!editing) fields.username.dataset.fixed = String(fixed);
-  fields.username.placeholder = me && !fixed ? 'anyone’s username' : '';
+  fields.username.placeholder = me && !fixed ? t('form.anyUsername') : '';
   $('f-username-hint').hidden = fixed;
   who.hidden = !me;
-  who.textContent = !me ? '' : fixed
-    ? `You are signed in as ${me.username}: this sets your own status.`
-    : `You are signed in as ${me.username}, with the admin role: you may set anyone’s status.`;
+  who.textContent = !me ? '' : t(fixed ? 'form.signedInAs' : 'form.signedInAdmin', { name: me.username });
   const note = $('compose-note');
   note.hidden = !!me || mode === 'off' || mode === 'unknown';
   if (!note.hidden) {
-    note.replaceChildren('You are not signed in. ', h('button', { type: 'button', class: 'link', text: 'Sign in',
-      onclick: () => accountView.focusSignIn() }), ' or create an account to set your status.');
+    note.replaceChildren(`${t('form.notSignedIn')} `, h('button', { type: 'button', class: 'link', text: t('account.signIn'),
+      onclick: () => accountView.focusSignIn() }), ` ${t('form.notSignedInRest')}`);
   }
+}
+
+function setComposeTitle() {
+  $('compose-h').textContent = editing ? t('form.editTitle', { name: editing.username }) : t('form.title');
+  $('save').textContent = t(editing ? 'form.update' : 'form.save');
 }
 
 function setEditing(s) {
   editing = s ? { username: s.username, version: s.version } : null;
   fields.username.readOnly = !!s;
   if (!s) applyAccessToForm();
-  $('compose-h').textContent = s ? `Edit ${s.username}’s status` : 'Set your status';
-  $('save').textContent = s ? 'Update status' : 'Save status';
+  setComposeTitle();
   $('cancel-edit').hidden = !s;
   if (s) {
     fields.username.value = s.username;
@@ -315,57 +378,106 @@ form.addEventListener('submit', async (e) => {
   await save({ overwrite: false });
 });
 
+/**
+ * Focuses `el` (a message under the Save button); when it is not quite in view, the page
+ * scrolls by as little as shows it, so that the button moves as little as can be.
+ */
+function focusQuietly(el) {
+  el.focus({ preventScroll: true });
+  const r = el.getBoundingClientRect();
+  if (r.top < topbar.getBoundingClientRect().bottom || r.bottom > window.innerHeight) {
+    el.scrollIntoView({ block: 'nearest', behavior: 'instant' });
+  }
+}
+
+/** The errors under the Save button, each a link-like button to its field (an error summary). */
+function errorSummary(errors) {
+  return h('ul', { class: 'fixes' }, ...Object.entries(errors).map(([n, text]) => h('li', {},
+    h('button', { type: 'button', class: 'link', 'data-field': n, text, onclick: () => fields[n].focus() }))));
+}
+
 async function save({ overwrite }) {
-  clearMessages();
-  for (const n of Object.keys(fields)) setFieldError(n, '');
+  // One save at a time: the button is disabled meanwhile, and Enter in a field lands here too.
+  if (saving) return;
+  const btn = $('save');
   const values = Object.fromEntries(Object.entries(fields).map(([k, el]) => [k, el.value]));
   values.username = values.username.trim();
   if (!editing && access.me && !isAdmin(access.me)) values.username = access.me.username;
   const { errors, status } = validateStatus(values, new Date());
   const bad = Object.keys(errors);
+  // Messages come and go above the button: the page scrolls along, the button stays put.
+  keepInPlace(btn, () => {
+    clearMessages();
+    for (const n of Object.keys(fields)) setFieldError(n, errors[n] || '');
+    if (bad.length) showFormError(t('form.correct'), errorSummary(errors));
+  });
   if (bad.length) {
-    for (const n of bad) setFieldError(n, errors[n]);
-    showFormError('Please correct the marked fields.');
-    fields[bad[0]].focus();
+    // Focus on the summary right under the button (a field higher up would scroll the page).
+    focusQuietly($('form-error'));
     return;
   }
-  const btn = $('save');
+  saving = true;
   btn.disabled = true;
+  btn.setAttribute('aria-busy', 'true');
   btn.classList.add('busy');
   const username = values.username;
+  // Not signed in (no accounts, or about to be asked to sign in): this name is the one to offer again.
+  if (!access.me) rememberUsername(username);
   try {
     const ifMatch = editing && !overwrite ? editing.version : undefined;
     const r = await accountView.fresh(() => statuses.put(username, status, { ifMatch }));
     const s = r.body;
     arrived(s);
-    $('form-ok').textContent = r.status === 201
-      ? `Saved: ${s.username} now has a status (served by ${r.servedBy || '?'}).`
-      : `Updated ${s.username}’s status (served by ${r.servedBy || '?'}).`;
-    if (editing) setEditing(null);
-    map.setPick(null);
+    keepInPlace(btn, () => {
+      if (editing) setEditing(null);
+      // Done: the text (and its emoji) go, so that the next click does not post it again; the
+      // name, the position, the availability and "Clear after" stay for the next status.
+      fields.statusText.value = '';
+      setEmoji('');
+      updateCount();
+      $('form-ok').textContent = t(r.status === 201 ? 'form.saved' : 'form.updated', { name: s.username });
+    });
+    focusQuietly($('form-ok'));
   } catch (err) {
-    const refused = refusal(err, username);
-    if (refused) {
-      showFormError(refused, ...(err.status === 401 ? [signInButton()] : []));
-      if (err.status === 401) accountView.forms.signin.user.value ||= username;
-    } else if (err.status === 412) {
-      const overwriteBtn = h('button', { type: 'button', class: 'danger', text: 'Overwrite anyway',
-        onclick: () => save({ overwrite: true }) });
-      const reloadBtn = h('button', { type: 'button', text: 'Load the current one',
-        onclick: async () => { await lookup(username); if (shown) startEdit(); } });
-      showFormError(describe(err, `${username}’s status was changed by someone else since you loaded it`),
-        reloadBtn, overwriteBtn);
-    } else {
-      const f = err.status === 400 ? fieldOfDetail(err.detail) : null;
-      if (f) setFieldError(f, err.detail);
-      showFormError(describe(err, 'The server did not accept the status'));
-      if (f) fields[f].focus();
-    }
+    keepInPlace(btn, () => {
+      const refused = refusal(err, username);
+      if (refused) {
+        showFormError(refused, ...(err.status === 401 ? [signInButton()] : []));
+        if (err.status === 401) accountView.forms.signin.user.value ||= username;
+      } else if (err.status === 412) {
+        // Changed (or deleted) meanwhile: keep theirs (show it, drop the edit), or save mine over it.
+        const mine = h('button', { type: 'button', class: 'danger', text: t('conflict.saveMine'),
+          onclick: () => save({ overwrite: true }) });
+        const theirs = h('button', { type: 'button', text: t('conflict.keepTheirs'),
+          onclick: async () => {
+            setEditing(null);
+            clearMessages();
+            fields.statusText.value = '';
+            setExtras();
+            updateCount();
+            await lookup(username, { focus: true });
+          } });
+        showFormError(t('conflict.changed', { name: username }), theirs, mine);
+      } else {
+        const f = err.status === 400 ? fieldOfDetail(err.detail) : null;
+        if (f) setFieldError(f, err.detail);
+        showFormError(describe(err, t('form.notAccepted')), ...(f ? [errorSummary({ [f]: err.detail })] : []));
+      }
+    });
+    focusQuietly($('form-error'));
   } finally {
+    saving = false;
     btn.disabled = false;
+    btn.removeAttribute('aria-busy');
     btn.classList.remove('busy');
   }
 }
+
+$('pick-on-map').addEventListener('click', () => {
+  pickingFromForm = true;
+  $('map-section').scrollIntoView({ behavior: scrollBehavior(), block: 'start' });
+  $('map').focus({ preventScroll: true });
+});
 
 $('clear-position').addEventListener('click', () => {
   fields.latitude.value = '';
@@ -378,12 +490,12 @@ $('clear-position').addEventListener('click', () => {
 $('use-location').addEventListener('click', () => {
   clearMessages();
   if (!('geolocation' in navigator)) {
-    showFormError('This browser cannot tell its location (no geolocation, or the page is not served over HTTPS or from localhost).');
+    showFormError(t('geo.unsupported'));
     return;
   }
   const btn = $('use-location');
   btn.disabled = true;
-  $('form-ok').textContent = 'Asking the browser for your location…';
+  $('form-ok').textContent = t('geo.asking');
   navigator.geolocation.getCurrentPosition((p) => {
     btn.disabled = false;
     const lat = Math.round(p.coords.latitude * 1e5) / 1e5;
@@ -393,13 +505,12 @@ $('use-location').addEventListener('click', () => {
     setFieldError('latitude', '');
     setFieldError('longitude', '');
     map.setPick({ lat, lon }, { pan: true });
-    $('form-ok').textContent = `Position set to your location (±${Math.round(p.coords.accuracy)} m) — save to keep it.`;
+    $('form-ok').textContent = t('geo.set', { m: Math.round(p.coords.accuracy) });
   }, (err) => {
     btn.disabled = false;
     $('form-ok').textContent = '';
-    const why = { 1: 'permission was denied', 2: 'the position is not available', 3: 'it took too long' }[err.code]
-      || err.message;
-    showFormError(`Could not get your location: ${why}. You can click the map or type coordinates instead.`);
+    const why = { 1: t('geo.denied'), 2: t('geo.unavailable'), 3: t('geo.slow') }[err.code] || err.message;
+    showFormError(t('geo.failed', { why }));
   }, { enableHighAccuracy: false, timeout: 10000, maximumAge: 60000 });
 });
 
@@ -416,14 +527,13 @@ function renderCard(s, flash = false) {
   av.style.background = colorOf(s.username);
   card.querySelector('.who').textContent = s.username;
   const when = card.querySelector('.when');
-  when.textContent = `${relativeTime(s.time)} · ${fullTime(s.time)}`;
+  when.replaceChildren(timeButton(s.time), ` · ${fullTime(s.time)}`);
   card.querySelector('.text').replaceChildren(...textWithEmoji(s));
   const until = untilOf(s);
   card.querySelector('.state').replaceChildren(availabilityDot(s.availability, { labelled: true }), ` ${availabilityLabel(s.availability)}`,
     ...(until ? [' · ', until] : []));
   const pos = formatPos(s);
-  card.querySelector('.where').replaceChildren(...(pos ? [pinIcon(), ` ${pos}`] : ['no position']));
-  card.querySelector('.meta').textContent = `version ${s.version}`;
+  card.querySelector('.where').replaceChildren(...(pos ? [pinIcon(), ` ${pos}`] : [t('lookup.noPosition')]));
   updateCardActions();
   if (flash) {
     card.classList.remove('flash');
@@ -441,7 +551,7 @@ function updateCardActions() {
   const text = changeNote(access, shown.username);
   note.hidden = !text;
   if (!text) note.replaceChildren();
-  else if (!access.me) note.replaceChildren(`${text} `, h('button', { type: 'button', class: 'link', text: 'Sign in',
+  else if (!access.me) note.replaceChildren(`${text} `, h('button', { type: 'button', class: 'link', text: t('account.signIn'),
     onclick: () => accountView.focusSignIn() }));
   else note.textContent = text;
 }
@@ -452,33 +562,39 @@ function hideCard() {
   delete card.dataset.username;
 }
 
-async function lookup(username) {
+/**
+ * Looks `username` up into the card. `focus`: opened from elsewhere (the list, the map, a
+ * conflict), so the focus moves to the card (or to the message saying why there is none).
+ */
+async function lookup(username, { focus = false } = {}) {
   username = username.trim();
   $('l-username').value = username;
   const msg = $('lookup-msg');
   msg.className = 'msg';
   if (!username) {
     msg.className = 'msg error';
-    msg.textContent = 'Enter a username to look up.';
+    msg.textContent = t('lookup.enterName');
     lookedUp = null;
     $('history').hidden = true;
     $('l-username').focus();
     return;
   }
-  msg.textContent = `Looking up ${username}…`;
+  msg.textContent = t('lookup.looking', { name: username });
   lookedUp = username;
   const history = loadHistory(username); // at the same time
   try {
     const r = await statuses.get(username);
     msg.textContent = '';
     renderCard(r.body, true);
-    $('lookup').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+    $('lookup').scrollIntoView({ behavior: scrollBehavior(), block: 'nearest' });
+    if (focus) card.focus({ preventScroll: true });
   } catch (err) {
     hideCard();
     msg.className = 'msg error';
     msg.textContent = err.status === 404
-      ? `${username} has no status (server: ${err.detail || 'not found'}).`
-      : describe(err, `Could not look up ${username}`);
+      ? t('lookup.none', { name: username })
+      : describe(err, t('lookup.failed', { name: username }));
+    if (focus) msg.focus();
   }
   await history;
 }
@@ -496,24 +612,24 @@ async function loadHistory(username) {
     const entries = (await statuses.history(username)).body || [];
     if (seq !== historySeq) return;
     section.hidden = false;
-    msg.textContent = entries.length ? '' : `${username} has no earlier statuses yet.`;
+    msg.textContent = entries.length ? '' : t('history.none', { name: username });
     list.replaceChildren(...entries.map(historyRow));
   } catch (err) {
     if (seq !== historySeq) return;
     list.replaceChildren();
     // 404: neither a status nor any history; the look-up's message says so.
     section.hidden = err.status === 404;
-    msg.textContent = err.status === 404 ? '' : describe(err, `Could not load ${username}’s earlier statuses`);
+    msg.textContent = err.status === 404 ? '' : describe(err, t('history.failed', { name: username }));
   }
 }
 const historySoon = debounce(() => { if (lookedUp) loadHistory(lookedUp); }, 300);
 
 function historyRow(e) {
-  const at = (iso) => h('time', { datetime: iso, title: fullTime(iso), text: fullTime(iso) });
+  const at = (iso) => h('time', { datetime: iso, text: fullTime(iso) });
   return h('li', { 'data-ended-by': e.endedBy },
-    h('p', { class: 'text' }, ...textWithEmoji(e)),
+    h('p', { class: 'text', dir: 'auto' }, ...textWithEmoji(e)),
     h('p', { class: 'muted' }, availabilityDot(e.availability, { labelled: true }),
-      ` ${availabilityLabel(e.availability)} · set `, at(e.time), ' · ',
+      ` ${availabilityLabel(e.availability)} · ${t('history.set')} `, at(e.time), ' · ',
       h('strong', { class: 'ended', text: endedLabel(e.endedBy) }), ' ', at(e.endedAt)));
 }
 
@@ -525,7 +641,7 @@ $('lookup-form').addEventListener('submit', (e) => {
 function startEdit() {
   clearMessages();
   setEditing(shown);
-  $('compose').scrollIntoView({ behavior: 'smooth', block: 'start' });
+  $('compose').scrollIntoView({ behavior: scrollBehavior(), block: 'start' });
   fields.statusText.focus();
 }
 $('edit-btn').addEventListener('click', () => shown && startEdit());
@@ -533,7 +649,9 @@ $('edit-btn').addEventListener('click', () => shown && startEdit());
 const dialog = $('confirm-delete');
 $('delete-btn').addEventListener('click', () => {
   if (!shown) return;
-  $('confirm-text').textContent = `${shown.username}’s status “${shown.statusText}” will be deleted on every node.`;
+  // The user's text in a <bdi>: Arabic or Hebrew keeps its own direction inside the sentence.
+  $('confirm-text').replaceChildren(t('confirm.textBefore', { name: shown.username }),
+    h('bdi', { text: shown.statusText }), t('confirm.textAfter', { name: shown.username }));
   dialog.returnValue = '';
   dialog.showModal();
 });
@@ -542,17 +660,18 @@ dialog.addEventListener('close', async () => {
   const s = shown;
   const msg = $('lookup-msg');
   msg.className = 'msg';
-  msg.textContent = `Deleting ${s.username}’s status…`;
+  msg.textContent = t('lookup.deleting', { name: s.username });
   try {
-    const r = await accountView.fresh(() => statuses.remove(s.username));
+    await accountView.fresh(() => statuses.remove(s.username));
     gone(s.username, 'deleted');
     msg.className = 'msg ok';
-    msg.textContent = `Deleted: ${s.username}’s status is gone (served by ${r.servedBy || '?'}).`;
+    msg.textContent = t('lookup.deleted', { name: s.username });
     if (editing?.username === s.username) setEditing(null);
-    $('l-username').focus();
+    // The card and its Delete button are gone: focus goes to the sentence that says what happened.
+    msg.focus();
   } catch (err) {
     msg.className = 'msg error';
-    msg.textContent = refusal(err, s.username) || describe(err, `Could not delete ${s.username}’s status`);
+    msg.textContent = refusal(err, s.username) || describe(err, t('lookup.deleteFailed', { name: s.username }));
   }
 });
 
@@ -582,20 +701,21 @@ startGateways();
 onGatewayChange((gateway) => {
   const via = $('via');
   via.hidden = !gateway;
-  via.title = gateway ? `This page's own server stopped answering: it now talks to ${gateway}` : '';
-  via.textContent = gateway ? `connected through another server (${new URL(gateway).host})` : '';
+  via.dataset.gateway = gateway || '';
+  via.textContent = gateway ? t('live.via', { host: new URL(gateway).host }) : '';
 });
 
 // ---------------------------------------------------------------- live events
 const live = $('live');
+let liveRetryS = 0;
+function liveLabel() {
+  live.querySelector('.label').textContent = t(`live.${live.dataset.state}`, { s: liveRetryS });
+}
 connectEvents({
   onState: (state, retryS) => {
     live.dataset.state = state;
-    live.querySelector('.label').textContent = {
-      connecting: 'connecting…',
-      live: 'live',
-      reconnecting: `reconnecting in ${retryS} s…`,
-    }[state];
+    liveRetryS = retryS;
+    liveLabel();
   },
   // Resumed from the last event id: the node replays what was missed, nothing to reload.
   onOpen: ({ resumed }) => { if (!resumed) reloadAll(); },
@@ -605,11 +725,26 @@ connectEvents({
   onExpire: ({ username }) => gone(username, 'expired'),
 });
 
-// ---------------------------------------------------------------- cluster
-new ClusterView({
-  list: $('nodes'), summary: $('cluster-summary'), msg: $('cluster-msg'), recent: $('recent'),
-  servedBy: $('served-by'),
-}).start();
+// ---------------------------------------------------------------- language
+languageSwitch($('lang-switch'));
+// Texts built here follow a change of language at once (those in the HTML: applyI18n).
+onLangChange(() => {
+  fillFeedAvailability();
+  fillChoices();
+  updateExpiry();
+  setComposeTitle();
+  applyAccessToForm();
+  accountView.render();
+  liveLabel();
+  if ($('via').dataset.gateway) $('via').textContent = t('live.via', { host: new URL($('via').dataset.gateway).host });
+  updateCount();
+  updateMapCount();
+  feed.render();
+  if (shown) renderCard(shown);
+  updateCardActions();
+  refreshTimes(document.body);
+  if (lookedUp) historySoon();
+});
 
 accountView.onChange((a) => {
   access = a;

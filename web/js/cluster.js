@@ -1,54 +1,88 @@
-// The cluster view: GET /api/services every 1.5 s, around one cheap API request per node
-// through the gateway each round (it shows the balancer at work, and a dead node is noticed by
-// the gateway's passive health check even when nobody else is using the system).
+// The operators' view of the cluster (cluster.html): GET /api/services and around one cheap API
+// request per node through the gateway each round (it shows the balancer at work, and a dead
+// node is noticed by the gateway's passive health check even when nobody else is using the
+// system). A round every 15 s, only while the page is visible (and at once when it shows again
+// or when asked with refresh()).
 import { api, onServedBy, statuses } from './api.js';
+import { fmtNumber, t } from './i18n.js';
 import { h } from './util.js';
 
-const POLL_MS = 1500;
+export const REFRESH_MS = 15000;
 const RECENT = 12;
 const GONE_MS = 5 * 60 * 1000;
 
 export class ClusterView {
-  constructor({ list, summary, msg, recent, servedBy }) {
-    Object.assign(this, { list, summary, msg, recent, servedByEl: servedBy });
+  constructor({ list, summary, msg, recent, updated = null }) {
+    Object.assign(this, { list, summary, msg, recent, updated });
     this.prev = new Map();        // instanceId -> {requests, at}
     this.nodeOfInstance = new Map(); // instanceId -> node id learned from X-Served-By
     this.seen = new Map();        // instanceId -> {s: last services entry, at}
-    this.lastUserNode = null;
-    this.pingNode = null;
-    this.stopped = false;
+    this.last = [];               // the last services answer, for a re-render in another language
+    this.timer = null;
+    this.running = null;          // the round under way (a promise)
+    this.again = false;           // another round asked for while one was under way
+    this.lastAt = 0;
     onServedBy((node, info) => this.answered(node, info));
   }
 
-  start() { this.round(); }
+  /** Rounds every REFRESH_MS while the page is visible. */
+  start() {
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState !== 'visible') {
+        clearTimeout(this.timer);
+        this.timer = null;
+      } else if (Date.now() - this.lastAt >= REFRESH_MS) {
+        this.refresh();
+      } else {
+        this.schedule(REFRESH_MS - (Date.now() - this.lastAt));
+      }
+    });
+    return this.refresh();
+  }
 
-  answered(node, { method, path, background }) {
-    const li = h('li', { class: background ? 'bg' : '', text: node, title: `${method} ${path}` });
-    this.recent.prepend(li);
+  schedule(ms = REFRESH_MS) {
+    clearTimeout(this.timer);
+    this.timer = document.visibilityState === 'visible' ? setTimeout(() => this.refresh(), ms) : null;
+  }
+
+  /**
+   * A round now, then the next one REFRESH_MS later. Asked while a round is under way (which may
+   * have read the state before the change one wants to see), another one follows it at once.
+   */
+  refresh() {
+    clearTimeout(this.timer);
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.round().finally(() => {
+      this.running = null;
+      this.lastAt = Date.now();
+      if (this.again) {
+        this.again = false;
+        this.refresh();
+      } else {
+        this.schedule();
+      }
+    });
+    return this.running;
+  }
+
+  answered(node, { method, path }) {
+    this.recent.prepend(h('li', { text: node, title: `${method} ${path}` }));
     while (this.recent.children.length > RECENT) this.recent.lastChild.remove();
-    if (background) return;
-    this.lastUserNode = node;
-    this.servedByEl.textContent = node;
-    this.servedByEl.dataset.node = node;
-    this.servedByEl.title = `${method} ${path}`;
-    this.servedByEl.classList.remove('bump');
-    void this.servedByEl.offsetWidth; // restart the animation
-    this.servedByEl.classList.add('bump');
-    this.markAnswered();
   }
 
   async round() {
-    if (this.stopped) return;
-    const started = performance.now();
     try {
-      // services, ping, services, ping, … — one ping per node, so that each node is asked about
-      // once a round (round-robin), and the gateway's passive health check sees a dead node
-      // within a round even when nobody else uses the system. Each ping is then (almost always)
-      // the only request between two snapshots: the instance whose counter moved is the node
-      // its X-Served-By names.
+      // services, ping, services, ping, … — two pings per node (the balancer need not take the
+      // nodes strictly in turn, and the gateway may retry a failed one elsewhere): so the
+      // gateway's passive health check sees a dead node within a round even when nobody else
+      // uses the system. Each ping is then (almost always) the only request between two
+      // snapshots: the instance whose counter moved is the node its X-Served-By names.
       let before = (await statuses.services()).body || [];
       let after = before;
-      for (let i = 0; i < Math.max(1, before.length); i++) {
+      for (let i = 0; i < Math.max(1, 2 * before.length); i++) {
         let pinged = null;
         try {
           pinged = (await api('GET', '/api/statuses?limit=1', { retries: 0, background: true })).servedBy;
@@ -59,20 +93,25 @@ export class ClusterView {
         if (pinged) this.learn(before, after, pinged);
         before = after;
       }
+      this.last = after;
       this.render(after);
       this.msg.textContent = '';
+      this.msg.dataset.state = 'ok';
+      if (this.updated) {
+        const now = new Date();
+        this.updated.dateTime = now.toISOString();
+        this.updated.textContent = now.toLocaleTimeString(document.documentElement.lang || undefined);
+      }
     } catch (e) {
-      this.msg.textContent = e.network
-        ? 'The gateway cannot be reached — retrying every 1.5 s.'
-        : `Could not read the cluster state: ${e.message}`;
+      this.msg.dataset.state = 'error';
+      this.msg.textContent = e.network ? t('cluster.unreachable', { s: REFRESH_MS / 1000 })
+        : t('cluster.failed', { why: e.message });
       for (const li of this.list.children) {
         li.dataset.state = 'unknown';
-        li.querySelector('.badge').textContent = 'unknown';
+        li.querySelector('.badge').textContent = t('cluster.badge.unknown');
       }
-      this.summary.textContent = 'gateway unreachable';
+      this.summary.textContent = t('cluster.gatewayUnreachable');
     }
-    const wait = Math.max(200, POLL_MS - (performance.now() - started));
-    setTimeout(() => this.round(), wait);
   }
 
   /** Learns which node id sits behind an instance (needed when instances are HOST:PORT). */
@@ -84,12 +123,15 @@ export class ClusterView {
     for (const s of after) if (s.instanceId === pinged) this.nodeOfInstance.set(s.instanceId, pinged);
   }
 
-  render(services) {
+  /** The last answer again, in the page's language now. */
+  rerender() { if (this.list.children.length) this.render(this.last, { again: true }); }
+
+  render(services, { again = false } = {}) {
     const now = performance.now();
     // A node the registry has dropped (its lease expired) stays on the list, red and marked
     // "gone", for GONE_MS: otherwise a dead node would just vanish a few seconds after dying.
     const listed = new Set(services.map((s) => s.instanceId));
-    for (const s of services) this.seen.set(s.instanceId, { s, at: now });
+    if (!again) for (const s of services) this.seen.set(s.instanceId, { s, at: now });
     const gone = [];
     for (const [id, { s, at }] of this.seen) {
       if (listed.has(id)) continue;
@@ -99,41 +141,37 @@ export class ClusterView {
     const all = [...services, ...gone];
 
     const up = all.filter((s) => isUp(s)).length;
-    this.summary.textContent = `${up} of ${all.length} up`;
+    this.summary.textContent = t('cluster.summary', { up, count: all.length });
     this.summary.dataset.up = String(up);
     this.summary.dataset.total = String(all.length);
 
+    const rates = again ? this.rates : new Map();
     const items = all.map((s) => {
       const prev = this.prev.get(s.instanceId);
-      const rate = prev ? ((s.requests - prev.requests) * 1000) / Math.max(1, now - prev.at) : 0;
+      const rate = again ? rates.get(s.instanceId) ?? 0
+        : prev ? ((s.requests - prev.requests) * 1000) / Math.max(1, now - prev.at) : 0;
+      rates.set(s.instanceId, rate);
       const nodeId = this.nodeOfInstance.get(s.instanceId) || (s.instanceId.includes(':') ? null : s.instanceId);
       const state = isUp(s) ? 'up' : 'down';
-      const badge = state === 'up' ? 'up' : s.status === 'GONE' ? 'gone' : !s.healthy ? 'down'
-        : s.status.toLowerCase().replace(/_/g, ' ');
+      const badge = state === 'up' ? 'up' : s.status === 'GONE' ? 'gone' : !s.healthy ? 'down' : 'other';
+      const badgeText = badge === 'other' ? s.status.toLowerCase().replace(/_/g, ' ') : t(`cluster.badge.${badge}`);
       return h('li', { class: 'node', 'data-state': state, 'data-instance': s.instanceId, 'data-node': nodeId || '' },
-        h('h3', {}, h('span', { text: nodeId || s.instanceId }),
-          h('span', { class: 'badge', text: badge, 'aria-label': `state: ${badge}` })),
+        h('h3', {}, h('span', { text: nodeId ? t('cluster.node', { id: nodeId }) : s.instanceId }),
+          h('span', { class: 'badge', text: badgeText })),
         h('p', { class: 'url', text: nodeId && nodeId !== s.instanceId ? `${s.instanceId} · ${s.url}` : s.url }),
         h('dl', {},
-          h('dt', { text: 'registry status' }),
-          h('dd', { text: s.status === 'GONE' ? 'not listed any more' : s.status }),
-          h('dt', { text: 'healthy' }), h('dd', { text: s.healthy ? 'yes' : 'no' }),
-          h('dt', { text: 'requests served' }), h('dd', { class: 'requests', text: s.requests.toLocaleString() }),
-          h('dt', { text: 'per second' }), h('dd', { text: rate.toFixed(1) }),
-          h('dt', { text: 'in flight' }), h('dd', { text: String(s.inFlight) })));
+          h('dt', { text: t('cluster.registry') }),
+          h('dd', { text: s.status === 'GONE' ? t('cluster.notListed') : s.status }),
+          h('dt', { text: t('cluster.health') }),
+          h('dd', { text: t(s.healthy ? 'cluster.healthOk' : 'cluster.healthBad') }),
+          h('dt', { text: t('cluster.requests') }), h('dd', { class: 'requests', text: fmtNumber(s.requests) }),
+          h('dt', { text: t('cluster.rate') }),
+          h('dd', { text: fmtNumber(rate, { minimumFractionDigits: 1, maximumFractionDigits: 1 }) }),
+          h('dt', { text: t('cluster.inFlight') }), h('dd', { text: fmtNumber(s.inFlight) })));
     });
+    this.rates = rates;
     this.list.replaceChildren(...items);
-    this.prev = new Map(all.map((s) => [s.instanceId, { requests: s.requests, at: now }]));
-    this.markAnswered();
-  }
-
-  markAnswered() {
-    for (const li of this.list.children) {
-      const yes = !!this.lastUserNode && li.dataset.node === this.lastUserNode;
-      li.classList.toggle('answered', yes);
-      if (yes) li.title = 'answered your last request';
-      else li.removeAttribute('title');
-    }
+    if (!again) this.prev = new Map(all.map((s) => [s.instanceId, { requests: s.requests, at: now }]));
   }
 }
 

@@ -3,9 +3,10 @@
 // events are applied to the first page in place; where a change may have touched what this
 // page cannot see (a later page), the total is asked for again; later pages reload.
 import { statuses } from './api.js';
+import { t } from './i18n.js';
 import { filterParams, matchesFilter } from './status.js';
-import { availabilityDot, colorOf, formatPos, fullTime, h, pinIcon, refreshTimes, relativeTime, textWithEmoji,
-  untilOf } from './util.js';
+import { availabilityDot, colorOf, formatPos, h, pinIcon, refreshTimes, textWithEmoji, timeButton, untilOf }
+  from './util.js';
 
 export class Feed {
   constructor({ list, total, page, prev, next, empty, msg, onOpen, onShowOnMap, onLoad = () => {}, limit = 10 }) {
@@ -21,7 +22,7 @@ export class Feed {
     this.recountTimer = null;
     prev.addEventListener('click', () => this.go(Math.max(0, this.offset - this.limit)));
     next.addEventListener('click', () => this.go(this.offset + this.limit));
-    setInterval(() => refreshTimes(this.list), 15000);
+    setInterval(() => refreshTimes(this.list), 15000); // local only: "vor 5 Minuten" moves on
   }
 
   get filtered() { return !!(this.filter.q || this.filter.availability); }
@@ -58,7 +59,7 @@ export class Feed {
       this.render();
       this.onLoad(this.items);
     } catch (e) {
-      if (seq === this.seq) this.msg.textContent = `Could not load the statuses: ${e.message}`;
+      if (seq === this.seq) this.msg.textContent = t('feed.loadFailed', { why: e.message });
     }
   }
 
@@ -152,19 +153,19 @@ export class Feed {
 
   renderCounts() {
     this.empty.hidden = this.items.length > 0;
-    this.empty.textContent = this.filtered ? 'No status matches.' : 'No statuses yet. Be the first!';
-    const noun = this.filtered ? (this.total === 1 ? 'match' : 'matches') : (this.total === 1 ? 'status' : 'statuses');
-    this.totalEl.textContent = `${this.total} ${noun}`;
+    this.empty.textContent = t(this.filtered ? 'feed.noMatch' : 'feed.empty');
+    this.totalEl.textContent = t(this.filtered ? 'feed.matches' : 'feed.statuses', { count: this.total });
     this.totalEl.dataset.total = String(this.total);
     const first = this.items.length ? this.offset + 1 : 0;
     const last = this.offset + this.items.length;
-    this.pageEl.textContent = this.items.length ? `${first}–${last} of ${this.total}` : '';
+    this.pageEl.textContent = this.items.length ? t('feed.page', { first, last, total: this.total }) : '';
     this.prev.disabled = this.offset === 0;
     this.next.disabled = !(this.offset + this.items.length < this.total);
   }
 
   row(s, fresh) {
     const pos = formatPos(s);
+    const whoId = `feed-who-${s.username}`; // usernames are letters, digits, ".", "_", "-": a valid id
     const until = untilOf(s);
     return h('li', { class: fresh ? 'flash' : '', 'data-username': s.username,
       'data-availability': s.availability || 'available' },
@@ -173,13 +174,14 @@ export class Feed {
         availabilityDot(s.availability)),
       h('div', {},
         h('div', { class: 'line1' },
-          h('button', { type: 'button', class: 'who', text: s.username, title: `Open ${s.username}'s status`,
-            onclick: () => this.onOpen(s.username) }),
-          h('time', { class: 'ago', datetime: s.time, title: fullTime(s.time), text: relativeTime(s.time) })),
-        h('p', { class: 'text' }, ...textWithEmoji(s)),
+          h('button', { type: 'button', class: 'who', id: whoId, dir: 'auto', text: s.username,
+            title: t('feed.open', { name: s.username }), onclick: () => this.onOpen(s.username) }),
+          timeButton(s.time)),
+        h('p', { class: 'text', dir: 'auto' }, ...textWithEmoji(s)),
         until ? h('p', { class: 'until-line muted' }, until) : null,
         pos ? h('div', { class: 'where muted' }, pinIcon(), ` ${pos} `,
-          h('button', { type: 'button', text: 'show on map', 'aria-label': `Show ${s.username} on the map`,
+          // Named by its visible words (what a voice user says); whose it is, by the description.
+          h('button', { type: 'button', class: 'on-map', text: t('feed.showOnMap'), 'aria-describedby': whoId,
             onclick: () => this.onShowOnMap(s) })) : null));
   }
 }

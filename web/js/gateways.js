@@ -1,5 +1,6 @@
 // Every gateway of the cluster serves the same API: the page knows them all (GET /api/gateways,
-// loaded at start and every 60 s while the page is visible) and, when the gateway it talks to
+// loaded at start and every 5 minutes while the page is visible: the one request an idle page
+// makes besides its event stream) and, when the gateway it talks to
 // stops answering, carries on through the next one of the list — its calls, its live feed and
 // its session — without a reload.
 //
@@ -13,7 +14,7 @@
 // reload there, one signs in again.
 
 const HOME = globalThis.location?.origin ?? '';
-const REFRESH_MS = 60000;
+const REFRESH_MS = 5 * 60 * 1000;
 const PROBE_MS = 1000;
 
 let listed = [];       // the bases of /api/gateways, as listed (sorted)
@@ -128,7 +129,8 @@ async function load() {
   }
 }
 
-/** Loads the list now, then every 60 s while the page is visible (and when it shows again). */
+/** Loads the list now, then every 5 minutes while the page is visible (and when it shows again
+ * after that long hidden). */
 export function startGateways() {
   setInterval(() => { if (document.visibilityState === 'visible') load(); }, REFRESH_MS);
   document.addEventListener('visibilitychange', () => {

@@ -8,7 +8,14 @@
 // With several gateways (gateways.js) the stream follows the page's current gateway: when the
 // stream fails and its gateway does not answer /health either, the page moves to the next
 // gateway and the stream resumes there at once, from the last event id.
-import { currentGateway, gatewayGone, onGatewayChange, openEventSource } from './gateways.js';
+//
+// A gateway that hangs (alive to TCP, answering nothing) leaves the stream open and silent, and
+// the page makes no other requests while it is idle: so with several gateways to go to (only
+// then), a visible page asks its stream's gateway for /health every WATCH_MS and moves on when it
+// does not answer within a second. With one gateway an idle page asks nothing besides the stream.
+import { currentGateway, gatewayGone, onGatewayChange, openEventSource, severalGateways } from './gateways.js';
+
+export const WATCH_MS = 2500;
 
 export function connectEvents({ onUpsert, onDelete, onExpire, onReset, onState, onOpen }) {
   let es = null;
@@ -72,9 +79,21 @@ export function connectEvents({ onUpsert, onDelete, onExpire, onReset, onState, 
     });
   }
 
+  let watching = false;
+  const watch = setInterval(async () => {
+    if (watching || closed || !es || es.readyState !== EventSource.OPEN) return;
+    if (document.visibilityState !== 'visible' || !severalGateways()) return;
+    watching = true;
+    try {
+      await gatewayGone(through); // moves on (and the stream with it) when it does not answer
+    } finally {
+      watching = false;
+    }
+  }, WATCH_MS);
+
   open();
   return {
-    close: () => { closed = true; clearTimeout(timer); es?.close(); },
+    close: () => { closed = true; clearTimeout(timer); clearInterval(watch); es?.close(); },
     /** The id of the last event applied ('' before the first). */
     get lastEventId() { return lastId; },
   };

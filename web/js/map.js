@@ -1,6 +1,7 @@
 // The map: one marker per status with a position in view, a "picked" marker for the form, a
 // configurable tile layer over an offline grid (so the map is useful without network). It asks
 // the server only for the statuses in view (`bbox`), again after each move (debounced).
+import { t } from './i18n.js';
 import { availabilityLabel, isShortcode, untilText } from './status.js';
 import { availabilityDot, colorOf, debounce, h, textWithEmoji, untilOf } from './util.js';
 
@@ -67,7 +68,7 @@ function offlineGrid(L) {
       return c;
     },
   });
-  return new Grid({ attribution: 'grid drawn locally' });
+  return new Grid({ attribution: t('map.gridAttribution') });
 }
 
 /**
@@ -114,7 +115,7 @@ export class StatusMap {
     this.L = L;
     if (!L) {
       el.replaceChildren(Object.assign(document.createElement('p'), {
-        className: 'map-fallback', textContent: 'The map library could not be loaded; everything else works.',
+        className: 'map-fallback', textContent: t('map.noLibrary'),
       }));
       return;
     }
@@ -184,7 +185,7 @@ export class StatusMap {
     this.tiles = this.L.tileLayer(template, {
       maxZoom: 19,
       attribution: osm ? '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
-        : 'custom tiles',
+        : t('map.customTiles'),
     });
     // A failed tile just leaves the grid visible underneath: nothing else to do.
     this.tiles.addTo(this.map);
@@ -285,12 +286,12 @@ export class StatusMap {
   }
 
   popup(s) {
-    const btn = h('button', { type: 'button', text: 'Open', onclick: () => this.onOpen(s.username) });
+    const btn = h('button', { type: 'button', text: t('map.open'), onclick: () => this.onOpen(s.username) });
     const until = untilOf(s);
     return h('div', {},
       h('strong', {}, availabilityDot(s.availability, { labelled: true }), ` ${s.username}`),
       h('p', { class: 'popup-state muted' }, availabilityLabel(s.availability), ...(until ? [' · ', until] : [])),
-      h('p', { class: 'popup-text' }, ...textWithEmoji(s)),
+      h('p', { class: 'popup-text', dir: 'auto' }, ...textWithEmoji(s)),
       btn);
   }
 }

@@ -1,13 +1,17 @@
 // What a status says besides its text (CONTRACT §2, §8): availability, emoji, expiry, how a
 // past status ended, and the feed's filters. Constants and pure functions (no DOM, no network),
 // shared by the form, the feed, the map and the look-up card, and tested in unit.test.mjs.
+// Labels are catalogue keys (i18n.js); the `label` getters give the words in the page's language.
+import { locale as pageLocale, t } from './i18n.js';
 
-export const AVAILABILITY = [
-  { value: 'available', label: 'Available' },
-  { value: 'busy', label: 'Busy' },
-  { value: 'away', label: 'Away' },
-  { value: 'dnd', label: 'Do not disturb' },
-];
+const labelled = (list) => list.map((x) => ({ ...x, get label() { return t(x.key); } }));
+
+export const AVAILABILITY = labelled([
+  { value: 'available', key: 'avail.available' },
+  { value: 'busy', key: 'avail.busy' },
+  { value: 'away', key: 'avail.away' },
+  { value: 'dnd', key: 'avail.dnd' },
+]);
 
 /** The words for an availability; a missing one is `available` (the server's default). */
 export function availabilityLabel(value) {
@@ -15,29 +19,29 @@ export function availabilityLabel(value) {
 }
 
 /** Common status emoji, shipped with the page (nothing is fetched). */
-export const EMOJI = [
-  { emoji: '📅', label: 'In a meeting' },
-  { emoji: '📞', label: 'On a call' },
-  { emoji: '🎯', label: 'Focusing' },
-  { emoji: '💻', label: 'Working' },
-  { emoji: '🏠', label: 'Working from home' },
-  { emoji: '🚌', label: 'Commuting' },
-  { emoji: '🍽️', label: 'Out for lunch' },
-  { emoji: '☕', label: 'On a break' },
-  { emoji: '🤒', label: 'Out sick' },
-  { emoji: '🌴', label: 'On holiday' },
-  { emoji: '✈️', label: 'Travelling' },
-  { emoji: '🎉', label: 'Celebrating' },
-];
+export const EMOJI = labelled([
+  { emoji: '📅', key: 'emoji.meeting' },
+  { emoji: '📞', key: 'emoji.call' },
+  { emoji: '🎯', key: 'emoji.focus' },
+  { emoji: '💻', key: 'emoji.working' },
+  { emoji: '🏠', key: 'emoji.home' },
+  { emoji: '🚌', key: 'emoji.commuting' },
+  { emoji: '🍽️', key: 'emoji.lunch' },
+  { emoji: '☕', key: 'emoji.break' },
+  { emoji: '🤒', key: 'emoji.sick' },
+  { emoji: '🌴', key: 'emoji.holiday' },
+  { emoji: '✈️', key: 'emoji.travelling' },
+  { emoji: '🎉', key: 'emoji.celebrating' },
+]);
 
 export const MAX_EMOJI = 32;
 
 /** The server's rule for `emoji` (1–32 code points, no control characters): a message or null. */
 export function emojiError(emoji) {
   const n = [...emoji].length;
-  if (n > MAX_EMOJI) return `An emoji is at most ${MAX_EMOJI} characters; this one has ${n}.`;
+  if (n > MAX_EMOJI) return t('err.emojiLong', { max: MAX_EMOJI, count: n });
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(emoji)) return 'The emoji must not contain control characters.';
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(emoji)) return t('err.emojiControl');
   return null;
 }
 
@@ -46,15 +50,15 @@ export const isShortcode = (emoji) => /^:.*:$/.test(emoji || '');
 
 // ---------------------------------------------------------------- expiry
 /** "Clear after" choices, as Mattermost offers them. Numbers are seconds (sent as `clearAfter`). */
-export const EXPIRY = [
-  { value: '', label: 'Don’t clear' },
-  { value: '1800', label: '30 minutes' },
-  { value: '3600', label: '1 hour' },
-  { value: '14400', label: '4 hours' },
-  { value: 'today', label: 'Today' },
-  { value: 'week', label: 'This week' },
-  { value: 'custom', label: 'Choose date and time' },
-];
+export const EXPIRY = labelled([
+  { value: '', key: 'expiry.never' },
+  { value: '1800', key: 'expiry.30min' },
+  { value: '3600', key: 'expiry.1h' },
+  { value: '14400', key: 'expiry.4h' },
+  { value: 'today', key: 'expiry.today' },
+  { value: 'week', key: 'expiry.week' },
+  { value: 'custom', key: 'expiry.custom' },
+]);
 
 export const MAX_AHEAD_DAYS = 366;
 const DAY_MS = 86400 * 1000;
@@ -70,7 +74,7 @@ export function endOfDay(now = new Date()) {
 }
 
 /** The first day of the week where the page is used: 1 = Monday … 7 = Sunday (Intl's numbering). */
-export function weekStart(locale = globalThis.navigator?.language) {
+export function weekStart(locale = globalThis.navigator?.language) { // the region's, not the page language's
   try {
     const loc = new Intl.Locale(locale || 'en');
     const info = typeof loc.getWeekInfo === 'function' ? loc.getWeekInfo() : loc.weekInfo;
@@ -99,12 +103,12 @@ export function expiryFields(choice, custom = '', now = new Date(), firstDay = w
   if (choice === 'today') at = endOfDay(now);
   else if (choice === 'week') at = endOfWeek(now, firstDay);
   else if (choice === 'custom') {
-    if (!custom) return { error: 'Choose the date and time when the status should clear.' };
+    if (!custom) return { error: t('err.expiryMissing') };
     at = new Date(custom); // "YYYY-MM-DDTHH:MM" without an offset: local time
-    if (Number.isNaN(at.getTime())) return { error: 'That is not a date and time.' };
-    if (at <= now) return { error: 'The time to clear the status must be in the future.' };
-    if (at - now > MAX_AHEAD_DAYS * DAY_MS) return { error: `At most ${MAX_AHEAD_DAYS} days ahead.` };
-  } else return { error: `Unknown choice “${choice}”.` };
+    if (Number.isNaN(at.getTime())) return { error: t('err.expiryInvalid') };
+    if (at <= now) return { error: t('err.expiryPast') };
+    if (at - now > MAX_AHEAD_DAYS * DAY_MS) return { error: t('err.expiryFar', { count: MAX_AHEAD_DAYS }) };
+  } else return { error: t('err.expiryChoice', { choice }) };
   return { expiresAt: rfc3339(at) };
 }
 
@@ -116,36 +120,39 @@ export function toLocalInput(iso) {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
-/** "until 15:00" today, "until Fri 15:00" within the week ahead, else "until 3 Dec 15:00". */
-export function untilText(iso, now = new Date(), locale = undefined) {
+/**
+ * "until 15:00" today, "until Fri 15:00" within the week ahead, else "until 3 Dec 15:00" (in the
+ * page's language, or `locale`'s).
+ */
+export function untilText(iso, now = new Date(), locale = pageLocale()) {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return '';
   const n = new Date(now);
   const time = d.toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit' });
   const dayOf = (x) => new Date(x.getFullYear(), x.getMonth(), x.getDate()).getTime();
   const days = Math.round((dayOf(d) - dayOf(n)) / DAY_MS);
-  if (days === 0) return `until ${time}`;
-  if (days > 0 && days < 7) return `until ${d.toLocaleDateString(locale, { weekday: 'short' })} ${time}`;
+  if (days === 0) return t('status.until', { when: time });
+  if (days > 0 && days < 7) return t('status.until', { when: `${d.toLocaleDateString(locale, { weekday: 'short' })} ${time}` });
   const date = d.toLocaleDateString(locale, {
     day: 'numeric', month: 'short', ...(d.getFullYear() !== n.getFullYear() ? { year: 'numeric' } : {}),
   });
-  return `until ${date} ${time}`;
+  return t('status.until', { when: `${date} ${time}` });
 }
 
 /** What the "Clear after" choice will do, in words, for the hint under it. */
-export function expiryHint(choice, custom, now = new Date(), locale = undefined, firstDay = weekStart()) {
+export function expiryHint(choice, custom, now = new Date(), locale = pageLocale(), firstDay = weekStart()) {
   const f = expiryFields(choice, custom, now, firstDay);
-  if (f.error) return choice === 'custom' && !custom ? 'Pick a date and time below.' : f.error;
-  if (f.clearAfter) return `Shown ${untilText(now.getTime() + f.clearAfter * 1000, now, locale)}.`;
-  if (f.expiresAt) return `Shown ${untilText(f.expiresAt, now, locale)}.`;
-  return 'The status stays until you change it.';
+  if (f.error) return choice === 'custom' && !custom ? t('expiry.pick') : f.error;
+  if (f.clearAfter) return t('expiry.shown', { until: untilText(now.getTime() + f.clearAfter * 1000, now, locale) });
+  if (f.expiresAt) return t('expiry.shown', { until: untilText(f.expiresAt, now, locale) });
+  return t('expiry.stays');
 }
 
 // ---------------------------------------------------------------- history
-const ENDED = { replaced: 'Replaced', deleted: 'Deleted', expired: 'Expired' };
+const ENDED = { replaced: 'history.replaced', deleted: 'history.deleted', expired: 'history.expired' };
 
 /** How a history entry ended, in a word ("Replaced", "Deleted", "Expired"). */
-export const endedLabel = (endedBy) => ENDED[endedBy] || String(endedBy || 'Ended');
+export const endedLabel = (endedBy) => (ENDED[endedBy] ? t(ENDED[endedBy]) : String(endedBy || t('history.ended')));
 
 // ---------------------------------------------------------------- feed filters
 /** Case folding as the server does it for `q`: ASCII letters only. */

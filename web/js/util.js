@@ -1,4 +1,5 @@
 // Small helpers shared by the views.
+import { fmtDate, fmtNumber, relTime, t } from './i18n.js';
 import { availabilityLabel, untilText } from './status.js';
 
 /** A stable, pleasant color per username. */
@@ -8,30 +9,25 @@ export function colorOf(name) {
   return `hsl(${h % 360} 62% 46%)`;
 }
 
-/** "just now", "5 min ago", "3 h ago", or a date. */
+/** How long ago `iso` was, in the page's language ("vor 5 Minuten", "3 hours ago", "now"). */
 export function relativeTime(iso, now = Date.now()) {
   const t = Date.parse(iso);
   if (Number.isNaN(t)) return iso || '';
-  const s = Math.round((now - t) / 1000);
-  if (s < -60) return new Date(t).toLocaleString();
-  if (s < 10) return 'just now';
-  if (s < 60) return `${s} s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
-  if (s < 7 * 86400) return `${Math.floor(s / 86400)} d ago`;
-  return new Date(t).toLocaleDateString();
+  return relTime(t, now);
 }
 
+/** The exact date and time of `iso` in the page's language. */
 export function fullTime(iso) {
   const t = Date.parse(iso);
-  return Number.isNaN(t) ? String(iso || '') : new Date(t).toLocaleString();
+  return Number.isNaN(t) ? String(iso || '') : fmtDate(t, { dateStyle: 'medium', timeStyle: 'medium' });
 }
 
 export function formatPos(s) {
   if (typeof s.latitude !== 'number' || typeof s.longitude !== 'number') return '';
-  const lat = `${Math.abs(s.latitude).toFixed(4)}° ${s.latitude >= 0 ? 'N' : 'S'}`;
-  const lon = `${Math.abs(s.longitude).toFixed(4)}° ${s.longitude >= 0 ? 'E' : 'W'}`;
-  return `${lat}, ${lon}`;
+  const deg = (v) => fmtNumber(Math.abs(v), { minimumFractionDigits: 4, maximumFractionDigits: 4 });
+  const lat = t(s.latitude >= 0 ? 'pos.north' : 'pos.south', { deg: deg(s.latitude) });
+  const lon = t(s.longitude >= 0 ? 'pos.east' : 'pos.west', { deg: deg(s.longitude) });
+  return t('pos.both', { lat, lon });
 }
 
 /** document.createElement with properties and children. */
@@ -80,23 +76,80 @@ export function availabilityDot(value, { labelled = false } = {}) {
   const label = availabilityLabel(v);
   // `labelled`: the words stand next to it already, so screen readers skip the dot.
   return h('span', { class: `avail avail-${v}`, title: label, 'data-availability': v, 'aria-hidden': labelled ? 'true' : null },
-    labelled ? null : h('span', { class: 'visually-hidden', text: `(${label})` }));
+    labelled ? null : h('span', { class: 'visually-hidden', text: t('avail.inParens', { label }) }));
 }
 
-/** A status's text with its emoji (if any) in front, both as text. */
+/** A status's text with its emoji (if any) in front, both as text (in an element with dir="auto"). */
 export function textWithEmoji(s) {
-  return s.emoji ? [h('span', { class: 'emoji', text: s.emoji }), ' ', s.statusText] : [s.statusText];
+  // No `dir` here: the element that holds the text carries dir="auto" and takes its direction
+  // (and so its alignment) from the text; a `dir` on a child would hide the text from it.
+  return s.emoji ? [h('span', { class: 'emoji', text: s.emoji }), ' ', h('span', { class: 'status-text', text: s.statusText })]
+    : [s.statusText];
+}
+
+/**
+ * A time as a button: it shows how long ago `iso` was and, on a click or tap (not only on hover),
+ * the exact date and time instead; again, and it is relative again. refreshTimes keeps it current.
+ */
+export function timeButton(iso, { cls = 'ago' } = {}) {
+  const time = h('time', { class: cls, datetime: iso, text: relativeTime(iso) });
+  const b = h('button', { type: 'button', class: 'time-toggle', title: fullTime(iso), 'aria-pressed': 'false',
+    onclick: () => {
+      const exact = b.getAttribute('aria-pressed') !== 'true';
+      b.setAttribute('aria-pressed', String(exact));
+      time.dataset.exact = String(exact);
+      time.textContent = exact ? fullTime(iso) : relativeTime(iso);
+    } }, time);
+  return b;
 }
 
 /** "until 15:00" for a status that expires, or null. Feed.refreshTimes keeps it current. */
 export function untilOf(s) {
   if (!s.expiresAt) return null;
-  return h('time', { class: 'until', datetime: s.expiresAt, title: `Clears at ${fullTime(s.expiresAt)}`,
+  return h('time', { class: 'until', datetime: s.expiresAt, title: t('status.clearsAt', { time: fullTime(s.expiresAt) }),
     text: untilText(s.expiresAt) });
 }
 
-/** Brings every "… ago" and "until …" below `root` up to date. */
+/** Brings every "… ago" and "until …" below `root` up to date (and into the page's language). */
 export function refreshTimes(root) {
-  for (const t of root.querySelectorAll('time.ago')) t.textContent = relativeTime(t.getAttribute('datetime'));
-  for (const t of root.querySelectorAll('time.until')) t.textContent = untilText(t.getAttribute('datetime'));
+  for (const el of root.querySelectorAll('time.ago')) {
+    const iso = el.getAttribute('datetime');
+    el.textContent = el.dataset.exact === 'true' ? fullTime(iso) : relativeTime(iso);
+    el.closest('.time-toggle')?.setAttribute('title', fullTime(iso));
+  }
+  for (const el of root.querySelectorAll('time.until')) {
+    el.textContent = untilText(el.getAttribute('datetime'));
+    el.title = t('status.clearsAt', { time: fullTime(el.getAttribute('datetime')) });
+  }
+}
+
+/** 'smooth' scrolling, unless the user asked for less motion (prefers-reduced-motion). */
+export function scrollBehavior() {
+  return globalThis.matchMedia?.('(prefers-reduced-motion: reduce)').matches ? 'auto' : 'smooth';
+}
+
+/**
+ * Runs `change` (which adds or removes content above `el`, such as error messages) and scrolls
+ * the page by as much as `el` moved, so that it stays where it was on the screen: a button just
+ * clicked does not slide away from under the pointer.
+ */
+export function keepInPlace(el, change) {
+  const before = el.getBoundingClientRect().top;
+  const result = change();
+  const moved = el.getBoundingClientRect().top - before;
+  if (moved) window.scrollBy({ top: moved, behavior: 'instant' });
+  return result;
+}
+
+/**
+ * Keeps --header-h on <html> at the sticky top bar's height (it wraps on narrow screens), so that
+ * scroll-padding-top keeps focused and scrolled-to elements below it. Returns the bar.
+ */
+export function followTopbarHeight() {
+  const bar = document.querySelector('.topbar');
+  if (bar) {
+    new ResizeObserver(() => document.documentElement.style.setProperty('--header-h', `${bar.offsetHeight}px`))
+      .observe(bar);
+  }
+  return bar;
 }

@@ -1,5 +1,6 @@
 // Client-side checks of the obvious rules of CONTRACT §2, so that a typo is caught before a
 // round trip. The server stays the authority: its `detail` is shown whenever it disagrees.
+import { t } from './i18n.js';
 import { AVAILABILITY, emojiError, expiryFields } from './status.js';
 
 export const USERNAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -23,21 +24,20 @@ export function parseCoord(s) {
 export function validateStatus({ username, statusText, latitude, longitude, emoji = '', availability = '',
   expiry = '', expiresAt = '' }, now = new Date()) {
   const errors = {};
-  if (!username) errors.username = 'Enter a username.';
-  else if (!USERNAME_RE.test(username))
-    errors.username = 'A username is 1–64 characters: letters, digits, ".", "_" or "-".';
-  if (!statusText || statusText.length === 0) errors.statusText = 'The status text must not be empty.';
+  if (!username) errors.username = t('err.usernameMissing');
+  else if (!USERNAME_RE.test(username)) errors.username = t('err.usernameRule');
+  if (!statusText || statusText.length === 0) errors.statusText = t('err.textEmpty');
   else if (textLength(statusText) > MAX_TEXT)
-    errors.statusText = `The status text is ${textLength(statusText)} characters long; at most ${MAX_TEXT} are allowed.`;
+    errors.statusText = t('err.textLong', { count: textLength(statusText), max: MAX_TEXT });
   const lat = parseCoord(latitude);
   const lon = parseCoord(longitude);
-  if (Number.isNaN(lat)) errors.latitude = 'Latitude must be a number, e.g. 48.2082.';
-  else if (lat !== null && (lat < -90 || lat > 90)) errors.latitude = 'Latitude must be between −90 and 90.';
-  if (Number.isNaN(lon)) errors.longitude = 'Longitude must be a number, e.g. 16.3738.';
-  else if (lon !== null && (lon < -180 || lon > 180)) errors.longitude = 'Longitude must be between −180 and 180.';
+  if (Number.isNaN(lat)) errors.latitude = t('err.latNumber');
+  else if (lat !== null && (lat < -90 || lat > 90)) errors.latitude = t('err.latRange');
+  if (Number.isNaN(lon)) errors.longitude = t('err.lonNumber');
+  else if (lon !== null && (lon < -180 || lon > 180)) errors.longitude = t('err.lonRange');
   if (!errors.latitude && !errors.longitude && (lat === null) !== (lon === null)) {
-    if (lat === null) errors.latitude = 'Give both latitude and longitude, or neither.';
-    else errors.longitude = 'Give both latitude and longitude, or neither.';
+    if (lat === null) errors.latitude = t('err.bothCoords');
+    else errors.longitude = t('err.bothCoords');
   }
   const status = { statusText };
   if (lat !== null && lon !== null && !Number.isNaN(lat) && !Number.isNaN(lon)) {
@@ -53,7 +53,7 @@ export function validateStatus({ username, statusText, latitude, longitude, emoj
   // `available` is the default: a PUT replaces the whole status, so leaving it out is the same.
   if (availability && availability !== 'available') {
     if (AVAILABILITY.some((a) => a.value === availability)) status.availability = availability;
-    else errors.availability = 'Choose an availability from the list.';
+    else errors.availability = t('err.availability');
   }
   const ex = expiryFields(expiry, expiresAt, now);
   if (ex.error) errors[expiry === 'custom' ? 'expiresAt' : 'expiry'] = ex.error;
