@@ -450,6 +450,8 @@ test('phone: a popup opens below the sticky header; screenshots light, dark and 
     await page.reload({ waitUntil: 'load' });
     await settled(page);
     await page.locator('#map-section').scrollIntoViewIfNeeded();
+    await landDrawn(page); // loaded as the map comes near the screen
+    await page.waitForTimeout(300);
     await page.screenshot({ path: path.join(SHOTS, 'map-phone.png') });
     assert.deepEqual(phone.errors, []);
   } finally {

@@ -152,6 +152,7 @@ export class StatusMap {
     this.fitted = false;  // the first load (the whole world, then the view fitted to it) is done
     this.touched = false; // the user moved the map: no more fitting
     this.basemap = null;  // Promise of the basemap's layers
+    this.seen = null;     // the observer that loads it when the map comes near the screen
     const L = window.L;
     this.L = L;
     if (!L || !L.markerClusterGroup) {
@@ -205,6 +206,24 @@ export class StatusMap {
       this.rewrap();
       this.refreshSoon();
     });
+  }
+
+  /**
+   * The basemap as soon as the map is (nearly) on screen: at once on a wide screen, on a phone
+   * (where the map comes after the list) only when the user scrolls towards it.
+   */
+  basemapWhenSeen() {
+    if (this.basemap || this.seen) return;
+    if (!('IntersectionObserver' in window)) {
+      this.loadBasemap();
+      return;
+    }
+    this.seen = new IntersectionObserver((entries) => {
+      if (!entries.some((e) => e.isIntersecting)) return;
+      this.seen.disconnect();
+      this.loadBasemap();
+    }, { rootMargin: '300px' });
+    this.seen.observe(this.el);
   }
 
   /**
@@ -296,7 +315,7 @@ export class StatusMap {
     } catch (e) {
       if (seq === this.seq) this.onError(e);
     } finally {
-      if (first) this.loadBasemap();
+      if (first) this.basemapWhenSeen();
     }
   }
 
