@@ -1,6 +1,6 @@
 // Plain Node tests of the page's pure helpers (no browser): the client-side validation, the
 // access rules and their messages, the status features' helpers (expiry presets, "until …",
-// filters, the map's bbox, the expiry clock) and small formatting functions, so that their
+// filters, the map's bbox, outlines and words, the expiry clock) and small formatting functions, so that their
 // rules are pinned down next to the contract's.
 // Local times are Vienna's (a zone with summer time): the presets are about the local day.
 process.env.TZ = 'Europe/Vienna';

@@ -792,12 +792,11 @@ uiTest('the map asks only for what is in view, again after moving (debounced), s
   await page.locator('#live[data-state="live"]').waitFor();
   await waitUntil(async () => (await mapHolds(page)).includes('vienna'), { what: 'vienna on the map' });
   // The first load asks for the whole world, and the view is fitted to what it finds (here
-  // statuses all round the world: as far out as the map zooms), then asked for.
+  // statuses all round the world), then asked for.
   await waitUntil(() => boxes.urls.length >= 2, { what: 'the first load and the fitted view’s' });
   const [first] = bboxes();
   assert.deepEqual(first, [-180, -90, 180, 90]);
   const v0 = await view();
-  assert.equal(await page.evaluate(() => window.testMap.getZoom()), 1);
   assert.ok(v0.west < 16.37 && v0.east > 16.37 && v0.south < 48.21 && v0.north > 48.21, `vienna in view: ${JSON.stringify(v0)}`);
 
   // "show on map" from the feed centres fiji at zoom 5: a view across the antimeridian, asked
@@ -936,14 +935,16 @@ uiTest('an expired status leaves the open page on time: by the server’s event:
   cut.on('pageerror', (e) => pageErrors.push(e.message));
   await cut.route('**/api/events**', (route) => route.abort('connectionrefused'));
 
-  // In Nuuk: no other status near it, so its own pin shows (not a cluster).
+  // In Nuuk: no other status near it, so its own pin shows (not a cluster); the main page's map
+  // is there already, so the pin arrives with the event.
+  await page.evaluate(() => window.testMap.setView([64.18, -51.72], 5, { animate: false }));
+  await page.waitForTimeout(700); // the map's load for its new view
   const s = (await apiCall('PUT', '/api/statuses/brief', { statusText: 'Gone in a moment', clearAfter: 4,
     latitude: 64.18, longitude: -51.72 })).body;
   const at = Date.parse(s.expiresAt);
   await cut.goto(`${cluster.url}/`);
   for (const p of [page, late, cut]) await p.locator('#feed-list li[data-username="brief"] time.until').waitFor();
   await lookUp(page, 'brief');
-  await page.evaluate(() => window.testMap.setView([64.18, -51.72], 5, { animate: false }));
   await page.locator('.leaflet-marker-icon[data-username="brief"]').waitFor();
   await page.waitForTimeout(700); // the pin's drop
   assert.notEqual(await cut.locator('#live').getAttribute('data-state'), 'live');

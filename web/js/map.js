@@ -199,7 +199,10 @@ export class StatusMap {
 
     this.map.on('click', (e) => onPick({ lat: round(e.latlng.lat), lon: round(wrapLon(e.latlng.lng)) }));
     // Any move of the user's own (drag, wheel, keys, a tap) ends the fitting to the statuses.
-    for (const ev of ['pointerdown', 'wheel', 'keydown']) el.addEventListener(ev, () => { this.touched = true; }, { passive: true });
+    const moves = (e) => e.type !== 'keydown' || /^(Arrow|[-+=]$)/.test(e.key);
+    for (const ev of ['pointerdown', 'wheel', 'keydown']) {
+      el.addEventListener(ev, (e) => { if (moves(e)) this.touched = true; }, { passive: true });
+    }
     this.refreshSoon = debounce(() => this.refresh(), MOVE_DEBOUNCE_MS);
     this.map.on('moveend', () => {
       this.seq++; // an answer for the view before this move would only take markers away
