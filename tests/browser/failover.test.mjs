@@ -185,7 +185,7 @@ async function signedInPage(gw) {
   const problems = [];
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
-  await page.goto(`${gw.url}/?tiles=none`);
+  await page.goto(`${gw.url}/`);
   await page.locator('#live[data-state="live"]').waitFor({ timeout: 30000 });
   await page.locator('#account').waitFor();
   await page.fill('#si-username', 'admin');

@@ -1,6 +1,6 @@
 // Plain Node tests of the page's pure helpers (no browser): the client-side validation, the
 // access rules and their messages, the status features' helpers (expiry presets, "until …",
-// filters, the map's bbox, the expiry clock) and small formatting functions, so that their
+// filters, the map's bbox, outlines and words, the expiry clock) and small formatting functions, so that their
 // rules are pinned down next to the contract's.
 // Local times are Vienna's (a zone with summer time): the presets are about the local day.
 process.env.TZ = 'Europe/Vienna';
@@ -14,7 +14,7 @@ import { parseCoord, textLength, validateStatus } from '../../web/js/validate.js
 import { debounce, formatPos, relativeTime } from '../../web/js/util.js';
 import { availabilityLabel, emojiError, endedLabel, endOfDay, endOfWeek, ExpiryClock, expiryFields, expiryHint,
   filterParams, isShortcode, matchesFilter, rfc3339, toLocalInput, untilText, weekStart } from '../../web/js/status.js';
-import { inBoxes, viewBoxes } from '../../web/js/map.js';
+import { clusterWords, inBoxes, markerLabel, tileConfig, unwrapRing, viewBoxes } from '../../web/js/map.js';
 import { canChange, changeNote, credentialFieldOf, forbiddenMessage, isAdmin, retryAfterSeconds,
   tooManyMessage, validateCredentials } from '../../web/js/access.js';
 
@@ -344,4 +344,36 @@ test('debounce: one call after a burst, with the last arguments; cancel drops it
   d.cancel();
   await new Promise((r) => setTimeout(r, 80));
   assert.deepEqual(calls, [4]);
+});
+
+test('the basemap: outlines across the antimeridian continue beyond 180°; a ring round the pole stays', () => {
+  // Like Russia's: east to 180°, on at −180° (Chukotka), back, and home.
+  const russia = [[170, 60], [180, 65], [-180, 65], [-170, 66], [-180, 68], [180, 68], [170, 70], [170, 60]];
+  assert.deepEqual(unwrapRing(russia, true),
+    [[170, 60], [180, 65], [180, 65], [190, 66], [180, 68], [180, 68], [170, 70], [170, 60]]);
+  // Antarctica's: once round the world, closed along the pole.
+  const antarctica = [[-180, -84], [0, -70], [180, -84], [180, -90], [-180, -90], [-180, -84]];
+  assert.deepEqual(unwrapRing(antarctica, true), antarctica);
+  assert.deepEqual(unwrapRing([[179, -16], [-179, -17]], false), [[179, -16], [181, -17]]);
+  assert.deepEqual(unwrapRing([[10, 1], [20, 2]], false), [[10, 1], [20, 2]]);
+});
+
+test('the map\'s words: markers named by the full username, clusters by how many people', () => {
+  assert.equal(markerLabel({ username: 'alice', statusText: 'in a meeting' }), 'alice (Available): in a meeting');
+  assert.equal(markerLabel({ username: 'bob', statusText: 'Lunch', emoji: '🍜', availability: 'away' }),
+    'bob (Away): 🍜 Lunch');
+  assert.deepEqual(clusterWords(['zoe', 'al', 'bo']), { label: '3 people', title: '3 people: al, bo, zoe' });
+  assert.deepEqual(clusterWords(['a', 'b', 'c', 'd', 'e', 'f', 'g']),
+    { label: '7 people', title: '7 people: a, b, c, d, e and 2 more' });
+});
+
+test('online tiles only from the page\'s meta tags (filled by the gateway); empty: none', () => {
+  const doc = (tags) => ({ querySelector: (sel) => {
+    const name = /name="([^"]+)"/.exec(sel)[1];
+    return name in tags ? { getAttribute: () => tags[name] } : null;
+  } });
+  assert.deepEqual(tileConfig(doc({})), { url: '', attribution: '' });
+  assert.deepEqual(tileConfig(doc({ 'tile-url': '', 'tile-attribution': '' })), { url: '', attribution: '' });
+  assert.deepEqual(tileConfig(doc({ 'tile-url': ' https://t.example/{z}/{x}/{y}.png ', 'tile-attribution': '© OSM' })),
+    { url: 'https://t.example/{z}/{x}/{y}.png', attribution: '© OSM' });
 });

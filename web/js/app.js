@@ -8,7 +8,7 @@ import { Feed } from './feed.js';
 import { onGatewayChange, startGateways } from './gateways.js';
 import { languageSwitch, onLangChange, t } from './i18n.js';
 import { connectEvents } from './live.js';
-import { OSM_TILES, StatusMap, storeTileSetting, tileSetting } from './map.js';
+import { StatusMap } from './map.js';
 import { AVAILABILITY, availabilityLabel, EMOJI, endedLabel, EXPIRY, ExpiryClock, expiryHint, toLocalInput }
   from './status.js';
 import { availabilityDot, colorOf, debounce, followTopbarHeight, formatPos, fullTime, h, keepInPlace, pinIcon,
@@ -673,25 +673,6 @@ dialog.addEventListener('close', async () => {
     msg.className = 'msg error';
     msg.textContent = refusal(err, s.username) || describe(err, t('lookup.deleteFailed', { name: s.username }));
   }
-});
-
-// ---------------------------------------------------------------- tiles
-$('tiles-url').value = tileSetting();
-$('tiles-form').addEventListener('submit', (e) => {
-  e.preventDefault();
-  const v = $('tiles-url').value.trim();
-  storeTileSetting(v);
-  map.setTiles(v === 'none' ? '' : v);
-});
-$('tiles-osm').addEventListener('click', () => {
-  $('tiles-url').value = OSM_TILES;
-  storeTileSetting(OSM_TILES);
-  map.setTiles(OSM_TILES);
-});
-$('tiles-none').addEventListener('click', () => {
-  $('tiles-url').value = '';
-  storeTileSetting('');
-  map.setTiles('');
 });
 
 // ---------------------------------------------------------------- gateways

@@ -1,74 +1,30 @@
-// The map: one marker per status with a position in view, a "picked" marker for the form, a
-// configurable tile layer over an offline grid (so the map is useful without network). It asks
-// the server only for the statuses in view (`bbox`), again after each move (debounced).
+// The map: a basemap of land and country borders shipped with the client (Natural Earth via
+// world-atlas, drawn as vector layers; no network needed), the statuses with a position in view
+// as clustered markers (leaflet.markercluster), a "picked" marker for the form, and online tiles
+// only when the operator configured them (<meta name="tile-url">, filled by the gateway's
+// --tile-url). It asks the server only for the statuses in view (`bbox`), again after each move
+// (debounced); the first load asks for the whole world and fits the view to what it finds.
 import { t } from './i18n.js';
 import { availabilityLabel, isShortcode, untilText } from './status.js';
 import { availabilityDot, colorOf, debounce, h, textWithEmoji, untilOf } from './util.js';
 
 const MOVE_DEBOUNCE_MS = 300;
+/** Data files relative to this module: the gateway serves assets under a content-hashed prefix. */
+const WORLD_URL = new URL('../vendor/world-atlas/countries-110m.json', import.meta.url);
+const TOPOJSON_URL = new URL('../vendor/topojson-client/topojson-client.min.js', import.meta.url);
+/** The whole world, for the first load (whatever the view: the view is fitted to the answer). */
+const WORLD_BOX = [-180, -90, 180, 90];
+/** Deepest zoom on the basemap alone (1:110m data; enough to tell people a street apart). */
+const MAX_ZOOM_BASEMAP = 12;
+const MAX_ZOOM_TILES = 18;
+/** The first view around the statuses: room for a pin (30 px above its point) at every edge. */
+const PAD = { paddingTopLeft: [28, 46], paddingBottomRight: [28, 26] };
+const FIT = { ...PAD, maxZoom: 7, animate: false };
 
-export const OSM_TILES = 'https://tile.openstreetmap.org/{z}/{x}/{y}.png';
-const TILE_KEY = 'statusServer.tiles';
-
-/** The tile URL template in force: ?tiles= beats localStorage beats OpenStreetMap. '' = none. */
-export function tileSetting() {
-  const q = new URLSearchParams(location.search).get('tiles');
-  let v = q;
-  if (v === null) {
-    try { v = localStorage.getItem(TILE_KEY); } catch { v = null; }
-  }
-  if (v === null) return OSM_TILES;
-  v = v.trim();
-  return v === 'none' ? '' : v;
-}
-
-export function storeTileSetting(v) {
-  try { localStorage.setItem(TILE_KEY, v.trim() === '' ? 'none' : v.trim()); } catch { /* private mode */ }
-}
-
-/** A canvas grid layer: graticule lines with degree labels, drawn locally. */
-function offlineGrid(L) {
-  const Grid = L.GridLayer.extend({
-    createTile(coords) {
-      const size = this.getTileSize();
-      const c = document.createElement('canvas');
-      c.width = size.x;
-      c.height = size.y;
-      const ctx = c.getContext('2d');
-      const dark = matchMedia('(prefers-color-scheme: dark)').matches;
-      ctx.fillStyle = dark ? '#1f2433' : '#eef1f8';
-      ctx.fillRect(0, 0, size.x, size.y);
-      const map = this._map;
-      const z = coords.z;
-      const step = z <= 2 ? 30 : z <= 4 ? 10 : z <= 6 ? 5 : z <= 8 ? 1 : z <= 11 ? 0.1 : 0.01;
-      const nw = coords.scaleBy(size);
-      const toPx = (lat, lon) => map.project([lat, lon], z).subtract(nw);
-      const tl = map.unproject(nw, z);
-      const br = map.unproject(nw.add(size), z);
-      ctx.font = '10px system-ui, sans-serif';
-      const lineColor = dark ? '#333a50' : '#d5dbea';
-      const mainColor = dark ? '#4b5575' : '#b7c0d8';
-      const label = dark ? '#7c86a6' : '#8a93ad';
-      const fmt = (v) => (step < 1 ? v.toFixed(step < 0.1 ? 2 : 1) : String(Math.round(v)));
-      for (let lon = Math.ceil(tl.lng / step) * step; lon <= br.lng; lon += step) {
-        const x = Math.round(toPx(0, lon).x) + 0.5;
-        ctx.strokeStyle = Math.abs(lon) < 1e-9 ? mainColor : lineColor;
-        ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, size.y); ctx.stroke();
-        ctx.fillStyle = label;
-        ctx.fillText(`${fmt(lon)}°`, x + 3, 12);
-      }
-      for (let lat = Math.ceil(br.lat / step) * step; lat <= tl.lat; lat += step) {
-        const y = Math.round(toPx(lat, tl.lng).y) + 0.5;
-        ctx.strokeStyle = Math.abs(lat) < 1e-9 ? mainColor : lineColor;
-        ctx.beginPath(); ctx.moveTo(0, y); ctx.lineTo(size.x, y); ctx.stroke();
-        if (y < 26) continue; // would run into the longitude labels at the top
-        ctx.fillStyle = label;
-        ctx.fillText(`${fmt(lat)}°`, 3, y - 3);
-      }
-      return c;
-    },
-  });
-  return new Grid({ attribution: t('map.gridAttribution') });
+/** The tile layer the operator configured (meta tags filled by the gateway); url '' = none. */
+export function tileConfig(doc = document) {
+  const meta = (name) => (doc.querySelector(`meta[name="${name}"]`)?.getAttribute('content') || '').trim();
+  return { url: meta('tile-url'), attribution: meta('tile-attribution') };
 }
 
 /**
@@ -96,6 +52,73 @@ export function inBoxes(s, boxes) {
   return boxes.some(([w, so, e, n]) => s.longitude >= w && s.longitude <= e && s.latitude >= so && s.latitude <= n);
 }
 
+/** A marker's accessible name: the full username, then the status in words. */
+export function markerLabel(s) {
+  const until = s.expiresAt ? `, ${untilText(s.expiresAt)}` : '';
+  return `${s.username} (${availabilityLabel(s.availability)}): ${s.emoji ? `${s.emoji} ` : ''}${s.statusText}${until}`;
+}
+
+/** A cluster's accessible name ("12 people") and, as its tooltip, whom it holds. */
+export function clusterWords(names) {
+  const n = names.length;
+  const label = t('map.people', { count: n });
+  const shown = [...names].sort((a, b) => a.localeCompare(b)).slice(0, 5);
+  const rest = n - shown.length;
+  return { label, title: `${label}: ${shown.join(', ')}${rest > 0 ? ` ${t('map.cluster.more', { n: rest })}` : ''}` };
+}
+
+/**
+ * A ring or line without jumps across the antimeridian: where it steps from 180° to −180° (as
+ * Russia's and Fiji's outlines do), the rest continues beyond 180°, so that Leaflet's flat map
+ * does not draw a band across the whole world. A ring round a pole (Antarctica's) stays as it is.
+ */
+export function unwrapRing(points, closed) {
+  let shift = 0;
+  let prev = null;
+  const out = points.map(([lon, lat]) => {
+    if (prev !== null) {
+      const d = lon + shift - prev;
+      if (d > 180) shift -= 360;
+      else if (d < -180) shift += 360;
+    }
+    prev = lon + shift;
+    return [prev, lat];
+  });
+  return closed && shift !== 0 ? points : out;
+}
+
+/** unwrapRing over a GeoJSON geometry's rings and lines, in place. */
+function unwrapGeometry(g) {
+  if (!g) return;
+  if (g.type === 'Polygon') g.coordinates = g.coordinates.map((r) => unwrapRing(r, true));
+  else if (g.type === 'MultiPolygon') g.coordinates = g.coordinates.map((p) => p.map((r) => unwrapRing(r, true)));
+  else if (g.type === 'LineString') g.coordinates = unwrapRing(g.coordinates, false);
+  else if (g.type === 'MultiLineString') g.coordinates = g.coordinates.map((l) => unwrapRing(l, false));
+}
+
+let topojsonScript = null;
+/** topojson-client (UMD, sets window.topojson), loaded once, on demand. */
+function loadTopojson() {
+  if (window.topojson) return Promise.resolve(window.topojson);
+  topojsonScript ||= new Promise((resolve, reject) => {
+    const s = document.createElement('script');
+    s.src = TOPOJSON_URL.href;
+    s.onload = () => (window.topojson ? resolve(window.topojson) : reject(new Error('topojson-client did not load')));
+    s.onerror = () => reject(new Error('topojson-client could not be loaded'));
+    document.head.append(s);
+  });
+  return topojsonScript;
+}
+
+const escapeHtml = (v) => v.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** How far the sticky header covers the top of `el` (0 when it does not). */
+function headerOverlap(el) {
+  const bar = document.querySelector('.topbar');
+  if (!bar || getComputedStyle(bar).position !== 'sticky') return 0;
+  return Math.max(0, bar.getBoundingClientRect().bottom - el.getBoundingClientRect().top);
+}
+
 export class StatusMap {
   /**
    * @param el the container
@@ -109,29 +132,124 @@ export class StatusMap {
     this.markers = new Map();
     this.pick = null;
     Object.assign(this, { onOpen, load, onLoad, onError });
-    this.boxes = null;   // what the markers were loaded for
+    this.boxes = null;    // what the markers were loaded for
     this.seq = 0;
+    this.fitted = false;  // the first load (the whole world, then the view fitted to it) is done
+    this.touched = false; // the user moved the map: no more fitting
+    this.basemap = null;  // Promise of the basemap's layers
+    this.seen = null;     // the observer that loads it when the map comes near the screen
     const L = window.L;
     this.L = L;
-    if (!L) {
+    if (!L || !L.markerClusterGroup) {
       el.replaceChildren(Object.assign(document.createElement('p'), {
-        className: 'map-fallback', textContent: t('map.noLibrary'),
+        className: 'map-fallback', textContent: t('map.unavailable'),
       }));
       return;
     }
+    // Cluster icons are named but no tab stops either (Leaflet would make each a button in the tab order).
+    L.MarkerCluster.mergeOptions({ keyboard: false });
+    const tiles = tileConfig();
     // At first the whole width of the world, as far as the container allows.
     const zoom = Math.max(1, Math.floor(Math.log2(Math.max(el.clientWidth, 256) / 256)));
-    this.map = L.map(el, { worldCopyJump: true, minZoom: 1, maxZoom: 18 }).setView([30, 10], zoom);
-    offlineGrid(L).addTo(this.map);
+    this.map = L.map(el, {
+      worldCopyJump: true, minZoom: 1, maxZoom: tiles.url ? MAX_ZOOM_TILES : MAX_ZOOM_BASEMAP,
+      zoomControl: false, attributionControl: false,
+      // Quarter steps: the first view fits the statuses closely (the keys and buttons still zoom by one).
+      zoomSnap: 0.25,
+    }).setView([30, 10], zoom);
+    // +/− and the arrow keys work on the focused map: its buttons are for the mouse, not more tab stops.
+    L.control.zoom({ zoomInTitle: t('map.zoomIn'), zoomOutTitle: t('map.zoomOut') }).addTo(this.map);
+    for (const a of el.querySelectorAll('.leaflet-control-zoom a')) a.tabIndex = -1;
+    L.control.attribution({ prefix: false }).addTo(this.map);
+
+    // The basemap lies under the tiles (if any): where tiles fail or are missing, land still shows.
+    const pane = this.map.createPane('basemap');
+    pane.style.zIndex = 150;
+    pane.style.pointerEvents = 'none';
     this.tiles = null;
-    this.setTiles(tileSetting());
+    if (tiles.url) {
+      this.tiles = L.tileLayer(tiles.url, { maxZoom: MAX_ZOOM_TILES, attribution: escapeHtml(tiles.attribution) });
+      // After the load event: a tile server that never answers must not hold the page's load up.
+      const add = () => this.tiles.addTo(this.map);
+      if (document.readyState === 'complete') add();
+      else window.addEventListener('load', add, { once: true });
+    }
+
+    this.group = L.markerClusterGroup({
+      // The plugin's radius (80 px at whole zooms): clusters stay apart at the quarter zooms too.
+      showCoverageOnHover: false, maxClusterRadius: 80, spiderfyOnMaxZoom: false, zoomToBoundsOnClick: false,
+      spiderfyDistanceMultiplier: 1.6, iconCreateFunction: (c) => this.clusterIcon(c),
+    }).addTo(this.map);
+    this.group.on('clusterclick', (e) => this.openCluster(e.layer));
+
     this.map.on('click', (e) => onPick({ lat: round(e.latlng.lat), lon: round(wrapLon(e.latlng.lng)) }));
+    // Any move of the user's own (drag, wheel, keys, a tap) ends the fitting to the statuses.
+    const moves = (e) => e.type !== 'keydown' || /^(Arrow|[-+=]$)/.test(e.key);
+    for (const ev of ['pointerdown', 'wheel', 'keydown']) {
+      el.addEventListener(ev, (e) => { if (moves(e)) this.touched = true; }, { passive: true });
+    }
     this.refreshSoon = debounce(() => this.refresh(), MOVE_DEBOUNCE_MS);
     this.map.on('moveend', () => {
       this.seq++; // an answer for the view before this move would only take markers away
       this.rewrap();
       this.refreshSoon();
     });
+  }
+
+  /**
+   * The basemap as soon as the map is (nearly) on screen: at once on a wide screen, on a phone
+   * (where the map comes after the list) only when the user scrolls towards it.
+   */
+  basemapWhenSeen() {
+    if (this.basemap || this.seen) return;
+    if (!('IntersectionObserver' in window)) {
+      this.loadBasemap();
+      return;
+    }
+    this.seen = new IntersectionObserver((entries) => {
+      if (!entries.some((e) => e.isIntersecting)) return;
+      this.seen.disconnect();
+      this.loadBasemap();
+    }, { rootMargin: '300px' });
+    this.seen.observe(this.el);
+  }
+
+  /**
+   * Loads and draws the basemap (once): countries as land, their shared edges as borders. Called
+   * after the first statuses are in, so it does not hold up the list.
+   */
+  loadBasemap() {
+    if (!this.map) return Promise.resolve(null);
+    this.basemap ||= (async () => {
+      const [topojson, topo] = await Promise.all([loadTopojson(),
+        fetch(WORLD_URL).then((r) => {
+          if (!r.ok) throw new Error(`basemap: ${r.status}`);
+          return r.json();
+        })]);
+      const L = this.L;
+      const renderer = L.svg({ pane: 'basemap', padding: 0.5 });
+      const opts = { pane: 'basemap', renderer, interactive: false };
+      const countries = topojson.feature(topo, topo.objects.countries);
+      for (const f of countries.features) unwrapGeometry(f.geometry);
+      const mesh = topojson.mesh(topo, topo.objects.countries, (a, b) => a !== b);
+      unwrapGeometry(mesh);
+      const land = L.geoJSON(countries, {
+        ...opts, style: { className: 'basemap-land', stroke: false, fillOpacity: 1 },
+      });
+      const borders = L.geoJSON(mesh, {
+        ...opts, style: { className: 'basemap-border', fill: false, weight: 0.8, opacity: 1 },
+      });
+      land.getAttribution = () => t('map.attribution.basemap');
+      land.addTo(this.map);
+      borders.addTo(this.map);
+      return { land, borders };
+    })().catch((e) => {
+      // Without the basemap the markers still work on the plain sea colour.
+      this.basemap = null;
+      console.warn(`The map's basemap could not be loaded: ${e.message}`);
+      return null;
+    });
+    return this.basemap;
   }
 
   /**
@@ -147,7 +265,10 @@ export class StatusMap {
   rewrap() {
     for (const m of this.markers.values()) {
       const lon = this.drawnLon(m.status.longitude);
-      if (lon !== m.getLatLng().lng) m.setLatLng([m.status.latitude, lon]);
+      if (lon !== m.at[1]) {
+        m.at = [m.status.latitude, lon];
+        m.setLatLng(m.at);
+      }
     }
   }
 
@@ -159,36 +280,38 @@ export class StatusMap {
     return viewBoxes(b.getSouth(), b.getWest(), b.getNorth(), b.getEast());
   }
 
-  /** Loads the statuses in view and shows exactly those. */
+  /**
+   * Loads the statuses in view and shows exactly those. The first time (until the user moves the
+   * map) the whole world, and the view is then fitted to them.
+   */
   async refresh() {
     if (!this.map) return;
     this.refreshSoon.cancel();
     const seq = ++this.seq;
-    const boxes = this.viewBoxes();
+    const first = !this.fitted && !this.touched;
+    const boxes = first ? [WORLD_BOX] : this.viewBoxes();
     try {
       const list = await this.load(boxes);
       if (seq !== this.seq) return; // the view moved on meanwhile
       this.boxes = boxes;
       this.replaceAll(list);
       this.onLoad(list);
+      if (first) {
+        this.fitted = true;
+        if (!this.touched) this.fit();
+      }
     } catch (e) {
       if (seq === this.seq) this.onError(e);
+    } finally {
+      if (first) this.basemapWhenSeen();
     }
   }
 
-  setTiles(template) {
-    if (!this.map) return;
-    if (this.tiles) this.tiles.remove();
-    this.tiles = null;
-    if (!template) return;
-    const osm = template === OSM_TILES;
-    this.tiles = this.L.tileLayer(template, {
-      maxZoom: 19,
-      attribution: osm ? '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
-        : t('map.customTiles'),
-    });
-    // A failed tile just leaves the grid visible underneath: nothing else to do.
-    this.tiles.addTo(this.map);
+  /** The view around every marker (the world view stays when there are none). */
+  fit() {
+    if (!this.markers.size) return;
+    const b = this.L.latLngBounds([...this.markers.values()].map((m) => m.getLatLng()));
+    this.map.fitBounds(b, FIT);
   }
 
   /** Redraws after the container changed size. */
@@ -202,32 +325,44 @@ export class StatusMap {
       if (m) this.remove(s.username);
       return;
     }
-    const looks = (x) => `${x.availability || 'available'} ${x.emoji || ''}`;
+    const looks = (x) => `${x.availability || 'available'} ${x.emoji || ''} ${markerLabel(x)}`;
     const at = [s.latitude, this.drawnLon(s.longitude)];
     if (!m) {
-      m = this.L.marker(at, {
-        icon: this.icon(s, fresh), title: s.username, keyboard: true, riseOnHover: true,
-      }).addTo(this.map);
-      m.bindPopup('');
+      m = this.L.marker(at, { icon: this.icon(s, fresh), keyboard: false, riseOnHover: true });
+      m.bindPopup(new this.Popup());
+      m.status = s;
+      m.at = at;
       this.markers.set(s.username, m);
+      this.group.addLayer(m);
     } else {
-      m.setLatLng(at);
+      // Only real changes: a move takes the marker out of its cluster and back (closing its popup).
+      // Compared with where it was put, not where it is drawn (spread out from a cluster, it is elsewhere).
+      if (m.at[0] !== at[0] || m.at[1] !== at[1]) m.setLatLng(at);
+      m.at = at;
       if (fresh || looks(m.status) !== looks(s)) m.setIcon(this.icon(s, fresh));
+      if (m.status.version === s.version && m.getPopup().getContent()) return;
     }
     m.status = s;
     m.setPopupContent(this.popup(s));
-    const el = m.getElement();
-    el?.setAttribute('data-username', s.username);
-    el?.setAttribute('data-availability', s.availability || 'available');
-    const until = s.expiresAt ? `, ${untilText(s.expiresAt)}` : '';
-    el?.setAttribute('aria-label', `${s.username} (${availabilityLabel(s.availability)}): `
-      + `${s.emoji ? `${s.emoji} ` : ''}${s.statusText}${until}`);
+  }
+
+  /** A popup that opens below the sticky header, however the page is scrolled. */
+  get Popup() {
+    const map = this;
+    this._Popup ||= this.L.Popup.extend({
+      _adjustPan() {
+        const top = headerOverlap(map.el);
+        this.options.autoPanPaddingTopLeft = map.L.point(10, Math.ceil(top) + 10);
+        map.L.Popup.prototype._adjustPan.call(this);
+      },
+    });
+    return this._Popup;
   }
 
   remove(username) {
     const m = this.markers.get(username);
     if (m) {
-      m.remove();
+      this.group.removeLayer(m);
       this.markers.delete(username);
     }
   }
@@ -242,15 +377,17 @@ export class StatusMap {
     for (const u of [...this.markers.keys()]) if (!keep.has(u)) this.remove(u);
   }
 
-  /** Centres the map on a status (from the feed) and opens its popup. */
+  /** Centres the map on a status (from the feed) and opens its popup, out of its cluster if need be. */
   focus(s) {
     if (!this.map || typeof s.latitude !== 'number') return;
+    this.touched = true;
     // Not animated: the view is where it should be at once, so the marker can be placed in it.
     this.map.setView([s.latitude, this.drawnLon(s.longitude)], Math.max(this.map.getZoom(), 5), { animate: false });
     // The view now contains it: show it at once, the reload after the move keeps it.
     this.boxes = this.viewBoxes();
     this.upsert(s);
-    this.markers.get(s.username)?.openPopup();
+    const m = this.markers.get(s.username);
+    if (m) this.group.zoomToShowLayer(m, () => m.openPopup());
   }
 
   /** Shows (or hides, with null) the position chosen in the form. */
@@ -268,21 +405,85 @@ export class StatusMap {
     } else {
       this.pick.setLatLng([pos.lat, pos.lon]);
     }
-    if (pan) this.map.setView([pos.lat, pos.lon], Math.max(this.map.getZoom(), 8));
+    if (pan) {
+      this.touched = true;
+      this.map.setView([pos.lat, pos.lon], Math.max(this.map.getZoom(), 8));
+    }
   }
 
   get count() { return this.markers.size; }
+
+  /** An icon element named for screen readers, neither a tab stop (the map is one) nor unnamed. */
+  get NamedIcon() {
+    const L = this.L;
+    this._NamedIcon ||= L.DivIcon.extend({
+      createIcon(old) {
+        const el = L.DivIcon.prototype.createIcon.call(this, old);
+        const o = this.options;
+        el.setAttribute('role', 'button');
+        el.tabIndex = -1;
+        el.setAttribute('aria-label', o.label);
+        el.title = o.title || o.label;
+        for (const [k, v] of Object.entries(o.data || {})) el.setAttribute(`data-${k}`, v);
+        // A click leaves the focus on the map (Leaflet focuses it), not on the icon: Escape then
+        // closes the popup and the arrow keys go on moving the map.
+        if (!old) el.addEventListener('mousedown', (e) => e.preventDefault());
+        return el;
+      },
+    });
+    return this._NamedIcon;
+  }
 
   /** A pin in the user's colour with their emoji (or initial), and a dot for the availability. */
   icon(s, fresh) {
     // Leaflet positions the icon element with a transform: the shape is an inner element.
     const emoji = s.emoji && !isShortcode(s.emoji);
-    const html = h('div', { class: 'pin-body' },
+    const html = h('div', { class: 'pin-body', 'aria-hidden': 'true' },
       h('div', { class: `pin-shape${fresh ? ' fresh' : ''}${emoji ? ' has-emoji' : ''}`,
         style: `background:${colorOf(s.username)}` },
       h('span', { text: emoji ? s.emoji : s.username.slice(0, 1) })),
       availabilityDot(s.availability));
-    return this.L.divIcon({ className: 'pin', html, iconSize: [30, 30], iconAnchor: [15, 30], popupAnchor: [0, -30] });
+    return new this.NamedIcon({
+      className: 'pin', html, iconSize: [30, 30], iconAnchor: [15, 30], popupAnchor: [0, -30],
+      label: markerLabel(s), data: { username: s.username, availability: s.availability || 'available' },
+    });
+  }
+
+  /**
+   * A click on a cluster: people at one place are spread out around it (spiderfied), at any zoom;
+   * otherwise the view zooms in to show all of them with room for their pins at the edges (at
+   * least one step deeper, so that every click takes the user closer).
+   */
+  openCluster(c) {
+    const map = this.map;
+    const all = c.getAllChildMarkers();
+    const one = all.every((m) => m.getLatLng().equals(all[0].getLatLng()));
+    if (one || map.getZoom() >= map.getMaxZoom()) {
+      c.spiderfy();
+      return;
+    }
+    this.touched = true;
+    const b = c.getBounds();
+    const zoom = map.getZoom();
+    const size = map.getSize();
+    const room = this.L.point(size.x - PAD.paddingTopLeft[0] - PAD.paddingBottomRight[0],
+      size.y - PAD.paddingTopLeft[1] - PAD.paddingBottomRight[1]);
+    const fits = map.getBoundsZoom(b, false, size.subtract(room));
+    if (fits >= zoom + 1) map.fitBounds(b, { ...PAD, maxZoom: map.getMaxZoom() });
+    else map.setView(b.getCenter(), Math.min(zoom + 1, map.getMaxZoom()));
+  }
+
+  /** A cluster: the number of people in it, in a circle that grows with it. */
+  clusterIcon(cluster) {
+    const names = cluster.getAllChildMarkers().map((m) => m.status.username);
+    const n = names.length;
+    const size = n < 10 ? 32 : n < 50 ? 38 : 44;
+    const { label, title } = clusterWords(names);
+    return new this.NamedIcon({
+      className: `cluster cluster-${n < 10 ? 's' : n < 50 ? 'm' : 'l'}`,
+      html: h('span', { 'aria-hidden': 'true', text: String(n) }),
+      iconSize: [size, size], label, title, data: { count: String(n) },
+    });
   }
 
   popup(s) {
