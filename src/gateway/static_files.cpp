@@ -918,6 +918,9 @@ common::Response StaticFiles::serve(const common::Request& req, std::string_view
   const File* file = rel ? find(*rel) : nullptr;
   if (!file) return common::problem(404, "no such file", 11, req.keep_alive());
 
+  // A page is revalidated whatever its URL: what the gateway fills into it (the tile flags) is
+  // not part of the hash.
+  if (file->content_type.starts_with("text/html")) hashed_current = false;
   const Representation* rep = &file->identity;
   Encoding enc = Encoding::kIdentity;
   if (file->compressible && (file->gzip || file->brotli)) {

@@ -106,7 +106,7 @@ struct StaticLimits {
 /// symbolic links that point out of the root (or at a directory). Every file is served at
 /// "/<path>" and at "/_/<hash>/<path>" (<hash>: over the whole root's content): the latter with
 /// Cache-Control "public, max-age=31536000, immutable" when <hash> is the current one, "no-cache"
-/// for another (an old page after an upgrade); everything else "no-cache". "/" and "/dir/" serve
+/// for another (an old page after an upgrade); pages (HTML) and everything else "no-cache". "/" and "/dir/" serve
 /// index.html; a path without an extension that names no file serves "<path>.html" ("/cluster").
 /// Answers carry the Content-Security-Policy given, a Referrer-Policy that sends other hosts
 /// the origin only, X-Content-Type-Options, an ETag per representation ("<h>", "<h>-gz",

@@ -370,6 +370,8 @@ TEST(StaticFilesServe, NegotiatesCachesAndRevalidates) {
   EXPECT_EQ(get(files, "/_/XYZ/js/a.js").result_int(), 404);
   EXPECT_EQ(get(files, "/_/" + files.hash()).result_int(), 404);
   EXPECT_EQ(get(files, hp + "../index.html").result_int(), 404);
+  // A page is always revalidated, under the prefix too.
+  EXPECT_EQ(get(files, hp + "index.html")[http::field::cache_control], "no-cache");
 
   // HEAD: the same fields, no body.
   auto head = get(files, hp + "js/a.js", {{"Accept-Encoding", "br"}}, http::verb::head);
