@@ -420,3 +420,46 @@ TEST(StaticFilesServe, BoundsAreAConfigurationError) {
   EXPECT_EQ(missing.file_count(), 0u);
   EXPECT_EQ(get(missing, "/").result_int(), 404);
 }
+
+// The invariants of tests/fuzz's web case, over random mutations of a few seeds (a quick run
+// with every build; `make fuzz` explores much further).
+TEST(StaticServingParsers, SurviveMutatedInput) {
+  const std::vector<std::string> seeds = {
+      "<!doctype html><head><meta name=\"tile-url\" content=\"\"><link href=\"css/a.css\">"
+      "<script type=module src='js/a.js'></script><!-- x --></head>",
+      "import { a } from './a.js'; export * as b from \"../b.js\"; const r = /'[/]/g; `${`x`}`",
+      "gzip;q=0.5, br;q=0, *;q=0.1, identity;q=0",
+      "W/\"abc\", \"abc-gz\", *",
+      "https://{s}.tile.example.org:8443/{z}/{x}/{y}{r}.png?k=1"};
+  std::uint32_t rng = 12345;
+  auto next = [&] { return rng = rng * 1664525u + 1013904223u; };
+  const std::string alphabet = "<>\"'=/ {}*;,.:?#-\\`$!\n\tabsrcefhimnoptuwxyz0123456789";
+  auto none = [](const std::string&) { return false; };
+  auto all = [](const std::string&) { return true; };
+  for (int round = 0; round < 3000; ++round) {
+    std::string in = seeds[next() % seeds.size()];
+    for (int m = 0, n = 1 + next() % 8; m < n && !in.empty(); ++m) {
+      std::size_t at = next() % in.size();
+      switch (next() % 3) {
+        case 0: in[at] = alphabet[next() % alphabet.size()]; break;
+        case 1: in.erase(at, 1 + next() % 4); break;
+        default: in.insert(at, 1, alphabet[next() % alphabet.size()]);
+      }
+    }
+    (void)choose_encoding(in, true, true);
+    (void)if_none_match(in, "\"abc-gz\"");
+    (void)module_imports(in);
+    (void)resolve_reference("js/app.js", in);
+    std::string folded = in;
+    for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (folded.find("tile") == std::string::npos) {
+      ASSERT_EQ(rewrite_html(in, "index.html", "0123456789abcdef", {}, none), in);
+    }
+    (void)rewrite_html(in, "a/index.html", "0123456789abcdef",
+                       {"https://t.example/{z}/{x}/{y}", "\"<&>"}, all, {"js/x.js"});
+    if (auto src = tile_image_source(in)) {
+      EXPECT_TRUE(src->starts_with("http://") || src->starts_with("https://")) << in;
+      EXPECT_EQ(src->find_first_of(";, \t'\""), std::string::npos) << in << " → " << *src;
+    }
+  }
+}
