@@ -73,20 +73,68 @@ std::optional<std::string> CorsPolicy::allowed(std::string_view origin) const {
   return c;
 }
 
-std::string content_security_policy(std::string_view extra) {
-  std::string csp(kContentSecurityPolicy);
+namespace {
+
+// `csp` with " <extra>" after the directive prefix `directive` (e.g. "connect-src 'self'").
+std::string add_sources(std::string csp, std::string_view directive, std::string_view extra) {
   if (extra.empty()) return csp;
-  constexpr std::string_view kConnect = "connect-src 'self'";
-  auto at = csp.find(kConnect);
+  auto at = csp.find(directive);
   if (at == std::string::npos) return csp;
-  at += kConnect.size();
+  at += directive.size();
   std::string out;
   out.reserve(csp.size() + extra.size() + 1);
   out.append(csp, 0, at).append(" ").append(extra).append(csp, at, std::string::npos);
   return out;
 }
 
-CorsPolicy make_cors_policy(std::string_view self, const std::vector<std::string>& urls) {
+}  // namespace
+
+std::string content_security_policy(std::string_view extra, std::string_view img_extra) {
+  std::string csp = add_sources(std::string(kContentSecurityPolicy), "connect-src 'self'", extra);
+  return add_sources(std::move(csp), "img-src 'self' data:", img_extra);
+}
+
+std::optional<std::string> tile_image_source(std::string_view url) {
+  if (url.empty() || url.size() > kMaxTileUrl) return std::nullopt;
+  for (unsigned char c : url)
+    if (c <= 0x20 || c == 0x7f || c == '"' || c == '\'' || c == '<' || c == '>' || c == '\\' ||
+        c == '`')
+      return std::nullopt;
+  auto sep = url.find("://");
+  if (sep == std::string_view::npos) return std::nullopt;
+  auto host_begin = sep + 3;
+  auto host_end = url.find_first_of("/?#", host_begin);
+  if (host_end == std::string_view::npos) return std::nullopt;  // no path: no {z}/{x}/{y}
+  std::string_view authority = url.substr(host_begin, host_end - host_begin);
+  std::string_view rest = url.substr(host_end);
+  // The placeholders: only these, and {z} {x} {y} in the path or query.
+  for (std::size_t i = 0; (i = url.find('{', i)) != std::string_view::npos; ++i) {
+    auto close = url.find('}', i);
+    if (close == std::string_view::npos) return std::nullopt;
+    std::string_view p = url.substr(i, close + 1 - i);
+    if (p != "{z}" && p != "{x}" && p != "{y}" && p != "{-y}" && p != "{s}" && p != "{r}")
+      return std::nullopt;
+  }
+  if (url.find('}') != std::string_view::npos &&
+      std::count(url.begin(), url.end(), '{') != std::count(url.begin(), url.end(), '}'))
+    return std::nullopt;
+  if (rest.find("{z}") == std::string_view::npos || rest.find("{x}") == std::string_view::npos ||
+      (rest.find("{y}") == std::string_view::npos && rest.find("{-y}") == std::string_view::npos))
+    return std::nullopt;
+  bool wildcard = authority.starts_with("{s}.");
+  std::string_view plain_authority = wildcard ? authority.substr(4) : authority;
+  if (plain_authority.find('{') != std::string_view::npos) return std::nullopt;
+  auto origin = canonical_origin(std::string(url.substr(0, host_begin)) +
+                                 std::string(plain_authority) + "/", true);
+  if (!origin) return std::nullopt;
+  if (!wildcard) return origin;
+  auto slashes = origin->find("://");
+  if (origin->compare(slashes + 3, 1, "[") == 0) return std::nullopt;  // no subdomains of an IP
+  return origin->substr(0, slashes + 3) + "*." + origin->substr(slashes + 3);
+}
+
+CorsPolicy make_cors_policy(std::string_view self, const std::vector<std::string>& urls,
+                            std::string_view img_extra) {
   CorsPolicy p;
   auto own = canonical_origin(self, true);
   if (own) p.origins.insert(*own);
@@ -99,7 +147,7 @@ CorsPolicy make_cors_policy(std::string_view self, const std::vector<std::string
   std::sort(others.begin(), others.end());
   std::string extra;
   for (const auto& o : others) extra += (extra.empty() ? "" : " ") + o;
-  p.csp = content_security_policy(extra);
+  p.csp = content_security_policy(extra, img_extra);
   return p;
 }
 

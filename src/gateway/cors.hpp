@@ -46,11 +46,27 @@ struct CorsPolicy {
 
 /// The policy for the gateway URLs `urls` (as /api/gateways lists them, this gateway's own
 /// `self` among them): every URL's origin is allowed; connect-src is 'self' plus the origins
-/// other than self's, the rest of the CSP as kContentSecurityPolicy.
-CorsPolicy make_cors_policy(std::string_view self, const std::vector<std::string>& urls);
+/// other than self's, img-src 'self' data: plus `img_extra` (the tile host, if configured), the
+/// rest of the CSP as kContentSecurityPolicy.
+CorsPolicy make_cors_policy(std::string_view self, const std::vector<std::string>& urls,
+                            std::string_view img_extra = {});
 
-/// kContentSecurityPolicy with `extra` (space-separated origins) added to connect-src.
-std::string content_security_policy(std::string_view extra);
+/// kContentSecurityPolicy with `extra` (space-separated origins) added to connect-src and
+/// `img_extra` (a source expression) to img-src.
+std::string content_security_policy(std::string_view extra, std::string_view img_extra = {});
+
+/// The longest --tile-url and --tile-attribution accepted.
+inline constexpr std::size_t kMaxTileUrl = 2048;
+inline constexpr std::size_t kMaxTileAttribution = 512;
+
+/// The CSP source expression of the host a tile URL template loads from, or nullopt when it is
+/// no valid template. Valid: an http:// or https:// URL without credentials, with {z}, {x} and
+/// {y} (or {-y}) in its path or query, no placeholders besides those and {s} and {r}, no white
+/// space, control characters, quotes, '<', '>' or '\'. {s} (Leaflet's subdomains) may only be
+/// the whole first label of the host: "https://{s}.tile.example.org/…" → the source
+/// "https://*.tile.example.org" (every subdomain of the parent domain); otherwise the source is
+/// the URL's origin, "https://tiles.example.org:8443".
+std::optional<std::string> tile_image_source(std::string_view tile_url);
 
 /// The current policy, replaced as a whole: readers copy the pointer under a mutex held for
 /// that copy only.

@@ -75,7 +75,7 @@ const char* api_route_label(std::string_view path) {
 }  // namespace
 
 Gateway::Gateway(GatewayOptions options)
-    : options_(std::move(options)), static_files_(options_.web_root),
+    : options_(std::move(options)), static_files_(options_.web_root, {options_.tile_url, options_.tile_attribution}),
       streams_per_client_(options_.max_streams_per_client) {
   std::vector<Discovered> statics;
   for (const auto& [host, port, tls] : options_.upstreams) {
@@ -129,9 +129,9 @@ Gateway::Gateway(GatewayOptions options)
 Gateway::~Gateway() { stop(); }
 
 void Gateway::start() {
-  std::error_code ec;
-  if (!std::filesystem::is_directory(options_.web_root, ec))
-    spdlog::warn("event=web_root_missing path={}", options_.web_root);
+  spdlog::info("event=web_root path={} files={} bytes={} hash={} tile_url={}", options_.web_root,
+               static_files_.file_count(), static_files_.total_bytes(), static_files_.hash(),
+               options_.tile_url.empty() ? "(none)" : options_.tile_url);
   if (!options_.registries.empty()) {
     discovery_ = std::make_unique<Discovery>(options_.registries, options_.app, *directory_,
                                              options_.registry_interval,
@@ -376,7 +376,8 @@ bool Gateway::misdirected(const Request& req, const ExchangePtr& ex) {
 }
 
 void Gateway::publish_cors(std::vector<std::string> urls) {
-  cors_.set(std::make_shared<const CorsPolicy>(make_cors_policy(advertise_url_, urls)));
+  cors_.set(std::make_shared<const CorsPolicy>(
+      make_cors_policy(advertise_url_, urls, options_.tile_source)));
   cors_urls_ = std::move(urls);
 }
 

@@ -2,6 +2,7 @@
 
 #include "common/eureka_client.hpp"
 #include "common/server_main.hpp"
+#include "gateway/cors.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -50,6 +51,25 @@ std::vector<common::Option> option_table(GatewayOptions& o) {
               },
               "a readable directory")
           .default_shown("<repo>/web"),
+      Option::text("tile-url", &o.tile_url, "",
+                   "online map tiles for the web client, a URL template such as "
+                   "https://tile.example.org/{z}/{x}/{y}.png ({s} as the first label of the host: "
+                   "Leaflet's subdomains; {r}: retina); the page's CSP allows exactly this host. "
+                   "Empty: no online tiles, the page draws its offline map only")
+          .valid_if([](const std::string& v) { return tile_image_source(v).has_value(); },
+                    "an http:// or https:// URL template with {z}, {x} and {y} (and optionally "
+                    "{s}, {r}), without spaces or quotes, at most 2048 characters"),
+      Option::text("tile-attribution", &o.tile_attribution, "",
+                   "the attribution the map shows with the --tile-url tiles, e.g. "
+                   "\"© OpenStreetMap contributors\"")
+          .valid_if(
+              [](const std::string& v) {
+                if (v.size() > kMaxTileAttribution) return false;
+                for (unsigned char c : v)
+                  if (c < 0x20 || c == 0x7f) return false;
+                return true;
+              },
+              "a text of at most 512 bytes without control characters"),
       Option::choice<LbPolicy>("lb-policy", &o.proxy.policy,
                                {{"round-robin", LbPolicy::kRoundRobin},
                                 {"p2c", LbPolicy::kP2c},
@@ -159,6 +179,11 @@ std::string default_web_root() {
 void finish_options(GatewayOptions& o, const common::Config& c) {
   if (o.app.empty()) throw ConfigError("--registry-app must not be empty");
   if (o.web_root.empty()) o.web_root = default_web_root();
+  o.tile_source = o.tile_url.empty() ? std::string() : tile_image_source(o.tile_url).value_or("");
+  if (!o.tile_url.empty() && o.tile_source.empty())
+    throw ConfigError("--tile-url is not a valid tile URL template");
+  if (!o.tile_attribution.empty() && o.tile_url.empty())
+    throw ConfigError("--tile-attribution needs --tile-url (it is shown with those tiles)");
   // The name the gateway is advertised under (the other gateways' pages call it by that name).
   std::string advertised;
   if (!o.advertise_url.empty()) {

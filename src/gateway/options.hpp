@@ -46,6 +46,11 @@ struct GatewayOptions {
   };
   std::vector<Upstream> upstreams;  // --upstream [http[s]://]HOST:PORT
   std::string web_root;
+  /// --tile-url: the map's online tiles (a URL template), filled into the page's
+  /// <meta name="tile-url"> and allowed in the CSP's img-src; empty: no online tiles.
+  std::string tile_url;
+  std::string tile_attribution;  // --tile-attribution, into <meta name="tile-attribution">
+  std::string tile_source;       // the CSP source of tile_url's host (finish_options)
   /// The URL clients reach this gateway at; registered (app STATUS-GATEWAY) at the registries
   /// and listed by /api/gateways. Empty: http[s]://HOST:PORT with advertised_host.
   std::string advertise_url;

@@ -2,17 +2,23 @@
 // the rest is the input. Besides "no crash, no sanitizer report" it checks invariants:
 //  - what the gateway sends upstream (upstream_request) and back (client_response_head) is
 //    always exactly one well-formed HTTP message, whatever the client or node sent;
-//  - wire and time forms round-trip.
+//  - wire and time forms round-trip;
+//  - the web client's parsers (Accept-Encoding, If-None-Match, the HTML rewriter, the module
+//    scanner, the tile URL check) never crash; a page with nothing to rewrite is left byte for
+//    byte; a tile URL's CSP source is one source expression (no ';', ',' or space in it).
 // Build and run: `make fuzz` (clang, -fsanitize=fuzzer,address,undefined); see docs/testing.md.
 
 #include "common/http.hpp"
+#include "gateway/cors.hpp"
 #include "gateway/headers.hpp"
+#include "gateway/static_files.hpp"
 #include "node/status.hpp"
 #include "registry/instance_codec.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 
+#include <cctype>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -144,6 +150,28 @@ void fuzz_gateway_response(std::string_view in) {
   check(back.get().body() == res.body(), "client answer body differs");
 }
 
+void fuzz_web(std::string_view in) {
+  using namespace status::gateway;
+  (void)choose_encoding(in, true, true);
+  (void)if_none_match(in, "\"abc-gz\"");
+  (void)module_imports(in);
+  (void)resolve_reference("js/app.js", in);
+  auto none = [](const std::string&) { return false; };
+  std::string folded(in);
+  for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // No file exists and no tile meta tag can be named: nothing to rewrite.
+  if (folded.find("tile") == std::string::npos)
+    check(rewrite_html(in, "index.html", "0123456789abcdef", {}, none) == in,
+          "a page without references to files or tile tags was changed");
+  auto all = [](const std::string&) { return true; };
+  (void)rewrite_html(in, "a/index.html", "0123456789abcdef", {"https://t.example/{z}/{x}/{y}", "\"<&>"},
+                     all, {"js/x.js"});
+  if (auto src = tile_image_source(in)) {
+    check(src->starts_with("http://") || src->starts_with("https://"), "tile source scheme");
+    check(src->find_first_of(";, \t'\"") == std::string::npos, "tile source is not one source");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -157,7 +185,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 4: fuzz_registry(in); break;
     case 5: fuzz_gateway_request(in); break;
     case 6: fuzz_gateway_response(in); break;
-    default: fuzz_wire(in); break;
+    case 7: fuzz_web(in); break;
   }
   return 0;
 }

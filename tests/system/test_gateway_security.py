@@ -464,7 +464,7 @@ def test_node_answer_within_the_limits_passes(tmp_path, procs):
 # ------------------------------------------------------------------------------------ F10, F19
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
-       "img-src 'self' data: https://tile.openstreetmap.org; connect-src 'self'; "
+       "img-src 'self' data:; connect-src 'self'; "
        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
 
