@@ -6,12 +6,16 @@
 
 #include "common/http.hpp"
 
+#include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -115,8 +119,15 @@ struct StaticLimits {
 /// construction). Throws common::ConfigError when the root exceeds `limits`.
 class StaticFiles {
  public:
+  /// Reads the files and starts compressing them on threads of its own (serve() waits until
+  /// they are done).
   explicit StaticFiles(std::filesystem::path root, PageSettings settings = {},
                        StaticLimits limits = {});
+  ~StaticFiles();
+  StaticFiles(const StaticFiles&) = delete;
+  StaticFiles& operator=(const StaticFiles&) = delete;
+  /// Until the gzip and brotli copies are made (at most the start's compression time).
+  void wait_compressed() const;
   /// `csp`: the Content-Security-Policy to send (the gateway's lists the other gateways).
   common::Response serve(const common::Request& req,
                          std::string_view csp = kContentSecurityPolicy) const;
@@ -140,11 +151,17 @@ class StaticFiles {
     std::optional<Representation> gzip, brotli;
   };
   const File* find(const std::string& rel) const;
+  void compress(const std::vector<File*>& to_compress);
 
   std::filesystem::path root_;
   std::unordered_map<std::string, File> files_;
   std::string hash_;
   std::size_t total_bytes_ = 0;
+  mutable std::mutex ready_mu_;
+  mutable std::condition_variable ready_cv_;
+  bool ready_ = false;                          // under ready_mu_
+  mutable std::atomic<bool> ready_fast_{false};  // ready_ seen: no lock any more
+  std::thread compressor_;                      // last: started once the rest is built
 };
 
 }  // namespace status::gateway
