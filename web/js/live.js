@@ -19,6 +19,7 @@ import { currentGateway, gatewayGone, moveOn, onGatewayChange, openEventSource, 
 
 export const HEARTBEAT_S = 1;
 export const SILENT_MS = 2500;
+const STALL_MS = 1000;
 
 /** The stream's URL: heartbeats, and where to resume from (the last event id, if any). */
 export function eventsPath(lastEventId) {
@@ -37,16 +38,26 @@ export function connectEvents({ onUpsert, onDelete, onExpire, onReset, onState, 
   let silence = null;  // the timer that notices a silent stream
   const ended = new WeakSet(); // the streams whose failure has been handled
 
+  let due = 0;         // when the silence timer should run
   // Something came (or the stream was just opened): the silence starts again.
   function alive() {
     heard = Date.now();
-    if (silence === null) silence = setTimeout(checkSilence, SILENT_MS);
+    if (silence === null) arm(SILENT_MS);
+  }
+  function arm(ms) {
+    due = Date.now() + ms;
+    silence = setTimeout(checkSilence, ms);
   }
   function checkSilence() {
     silence = null;
     if (closed || !es) return;
-    const left = heard + SILENT_MS - Date.now();
-    if (left > 0) silence = setTimeout(checkSilence, left); // heard meanwhile: wait the rest
+    const now = Date.now();
+    // Run much later than asked, the page itself stood still (a long task, a hidden page's
+    // throttled timers, a sleeping laptop): what the stream brought meanwhile may still wait
+    // behind this timer, so the silence is measured again from now.
+    if (now - due > STALL_MS) heard = now;
+    const left = heard + SILENT_MS - now;
+    if (left > 0) arm(left); // heard meanwhile: wait the rest
     else failed(es, true);
   }
 
