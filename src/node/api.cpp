@@ -269,13 +269,20 @@ void events(Request&& req, const common::RouteMatch& m, const ExchangePtr& ex, A
       req, ex->remote_address(), deps.trusted_proxies ? *deps.trusted_proxies : kNone));
   // EventSource sends Last-Event-ID on its own reconnects; a new EventSource can only name it
   // in the URL.
+  auto [path, query] = common::split_target(std::string_view(req.target().data(), req.target().size()));
   auto last = common::header(req, "Last-Event-ID");
   std::optional<std::string> last_id = last ? std::optional<std::string>(std::string(*last)) : std::nullopt;
-  if (!last_id) {
-    auto [path, query] = common::split_target(std::string_view(req.target().data(), req.target().size()));
-    last_id = common::query_param(query, "lastEventId");
+  if (!last_id) last_id = common::query_param(query, "lastEventId");
+  // ?heartbeat=S: `event: heartbeat` after S seconds without an event, so that a client can
+  // tell a silent stream from a dead one (the keep-alive comment does not reach EventSource's
+  // listeners).
+  int heartbeat_s = 0;
+  if (auto h = common::query_param(query, "heartbeat")) {
+    auto v = parse_count(*h, 60);
+    if (!v || *v < 1) throw common::HttpError(400, "heartbeat must be a whole number of seconds between 1 and 60");
+    heartbeat_s = static_cast<int>(*v);
   }
-  switch (deps.events.subscribe(ex, std::move(head), client, last_id)) {
+  switch (deps.events.subscribe(ex, std::move(head), client, last_id, heartbeat_s)) {
     case EventHub::Subscribed::kOk:
       return;
     case EventHub::Subscribed::kClientFull:

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 
 namespace status::node {
@@ -34,12 +35,19 @@ std::optional<EventId> EventId::parse(std::string_view s) {
 }
 
 EventHub::EventHub(Options o, WallClock now)
-    : options_(o), now_(std::move(now)), boot_(common::random_id().substr(0, 12)),
+    : options_(o), now_(std::move(now)),
+      beat_clock_([] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now().time_since_epoch())
+            .count();
+      }),
+      boot_(common::random_id().substr(0, 12)),
       started_ms_(now_()), complete_since_ms_(started_ms_) {}
 
 EventHub::Subscribed EventHub::subscribe(const common::ExchangePtr& ex, common::Response head,
                                          const std::string& client,
-                                         const std::optional<std::string>& last_event_id) {
+                                         const std::optional<std::string>& last_event_id,
+                                         int heartbeat_s) {
   std::lock_guard lock(mutex_);
   std::erase_if(subs_, [](const auto& s) { return !s.ex->open(); });
   if (subs_.size() >= options_.max_subscribers) return Subscribed::kFull;
@@ -56,7 +64,8 @@ EventHub::Subscribed EventHub::subscribe(const common::ExchangePtr& ex, common::
     trim(now);
     ex->push(replay(last_event_id, now));
   }
-  subs_.push_back({ex, client});
+  subs_.push_back({ex, client, heartbeat_s > 0 ? heartbeat_s * 1000LL : 0, beat_clock_()});
+  if (heartbeat_s > 0) ++beating_;
   return Subscribed::kOk;
 }
 
@@ -139,6 +148,10 @@ void EventHub::publish(const std::vector<Change>& changes) {
   trim(now);
   if (subs_.empty() || data.empty()) return;
   std::erase_if(subs_, [&](const auto& s) { return !s.ex->push(data); });
+  if (beating_) {
+    auto t = beat_clock_();
+    for (auto& s : subs_) s.sent_ms = t;
+  }
 }
 
 void EventHub::ping() {
@@ -147,10 +160,28 @@ void EventHub::ping() {
   std::erase_if(subs_, [](const auto& s) { return !s.ex->push(": ping\n\n"); });
 }
 
+void EventHub::beat() {
+  std::lock_guard lock(mutex_);
+  if (!beating_) return;
+  auto t = beat_clock_();
+  std::size_t beating = 0;
+  std::erase_if(subs_, [&](auto& s) {
+    if (!s.heartbeat_ms) return false;
+    if (t - s.sent_ms >= s.heartbeat_ms) {
+      if (!s.ex->push(kHeartbeat)) return true;
+      s.sent_ms = t;
+    }
+    ++beating;
+    return false;
+  });
+  beating_ = beating;
+}
+
 void EventHub::close_all() {
   std::lock_guard lock(mutex_);
   for (auto& s : subs_) s.ex->end_stream();
   subs_.clear();
+  beating_ = 0;
 }
 
 std::size_t EventHub::subscribers() const {

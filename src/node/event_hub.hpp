@@ -54,9 +54,12 @@ class EventHub {
   /// the hub is full (kFull) or that client holds max_per_client streams already (kClientFull).
   /// With `last_event_id` the stream starts with every change since that event (some may
   /// repeat), or with `event: reset` when this node cannot tell what the client missed.
+  /// With `heartbeat_s` (> 0) the stream gets `event: heartbeat` (data {}, no id) whenever that
+  /// many seconds passed without an event to it (see beat()).
   Subscribed subscribe(const common::ExchangePtr& ex, common::Response head,
                        const std::string& client,
-                       const std::optional<std::string>& last_event_id = std::nullopt);
+                       const std::optional<std::string>& last_event_id = std::nullopt,
+                       int heartbeat_s = 0);
   void set_limits(std::size_t max_subscribers, std::size_t max_per_client) {
     std::lock_guard lock(mutex_);
     options_.max_subscribers = max_subscribers;
@@ -79,6 +82,16 @@ class EventHub {
   }
   /// A comment line to every subscriber, so idle proxies keep the stream open; drops dead ones.
   void ping();
+  /// `event: heartbeat` to each heartbeat subscriber whose last event is its interval old or
+  /// older; drops dead ones. Called often (every 250 ms): a heartbeat comes within that much
+  /// after its due time. Costs a look at each subscriber, nothing when none asked for one.
+  void beat();
+  /// The monotonic clock (ms) beat() measures intervals on; for tests. Set before clients connect.
+  void set_beat_clock(WallClock c) {
+    std::lock_guard lock(mutex_);
+    beat_clock_ = std::move(c);
+  }
+  static constexpr const char* kHeartbeat = "event: heartbeat\ndata: {}\n\n";
   void close_all();
   std::size_t subscribers() const;
   std::size_t replay_size() const;
@@ -90,6 +103,8 @@ class EventHub {
   struct Sub {
     common::ExchangePtr ex;
     std::string client;
+    std::int64_t heartbeat_ms = 0;  // 0: none
+    std::int64_t sent_ms = 0;       // beat_clock_ at its last event (or its subscribe)
   };
   struct Logged {
     std::uint64_t seq;
@@ -102,6 +117,8 @@ class EventHub {
   mutable std::mutex mutex_;
   Options options_;
   WallClock now_;
+  WallClock beat_clock_;
+  std::size_t beating_ = 0;  // subscribers with a heartbeat (as of the last look)
   std::string boot_;
   std::vector<Sub> subs_;
   std::deque<Logged> log_;

@@ -400,6 +400,7 @@ void Node::start() {
     store_->collect_tombstones();
   });
   add("events_ping", 15000ms, [this] { events_.ping(); });
+  add("events_heartbeat", 250ms, [this] { events_.beat(); });
   repair_task_ = add("anti_entropy", options_.anti_entropy_interval, [this] {
     if (!ready()) return;
     peer_sync_->anti_entropy_round([this](std::chrono::milliseconds d) { return repair_task_->pause(d); });

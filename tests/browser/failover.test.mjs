@@ -2,11 +2,14 @@
 // a registry, two status-nodes with a private RabbitMQ, and three status-gateways registered at
 // the registry as STATUS-GATEWAY — A and B on 127.0.0.1, C advertised as http://localhost:PORT
 // (another host for the browser: its cookies are not sent there). The nodes require sign-in.
-//   0. The page on A; A hangs (SIGSTOP): the page moves to B all the same (then A goes on).
-//   1. The page on A, signed in; A is killed (-9): within 5 s a write through B (another
+//   0. The page on A, idle for 60 s with all three up: at most one request besides its event
+//      stream, which stays the same one (its heartbeats keep it trusted: no /health polling).
+//   1. The page on A; A hangs (SIGSTOP): the stream goes silent — no heartbeat — and within 5 s
+//      the page moves to B all the same (then A goes on).
+//   2. The page on A, signed in; A is killed (-9): within 5 s a write through B (another
 //      client) shows in the open page's feed, and the page's own write goes through B with the
 //      session (the cookie: same host), without a reload.
-//   2. A page on B, signed in; B is killed: the page carries on through C, on another host,
+//   3. A page on B, signed in; B is killed: the page carries on through C, on another host,
 //      with the token of its sign-in kept in memory (Authorization: Bearer).
 // First the pure helpers of gateways.js (no browser). Screenshots land in build/screenshots/.
 import assert from 'node:assert/strict';
@@ -185,6 +188,8 @@ async function signedInPage(gw) {
   const problems = [];
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+  const streams = []; // the URLs of the event streams the page opened
+  page.on('request', (r) => { if (new URL(r.url()).pathname === '/api/events') streams.push(r.url()); });
   await page.goto(`${gw.url}/`);
   await page.locator('#live[data-state="live"]').waitFor({ timeout: 30000 });
   await page.locator('#account').waitFor();
@@ -194,7 +199,7 @@ async function signedInPage(gw) {
   await page.locator('#whoami[data-state="in"] #whoami-text', { hasText: 'you are admin' }).waitFor();
   await page.evaluate(() => { window.loadMark = 'loaded once'; });
   problems.length = 0; // the 401 of GET /api/me before signing in is the page's way to ask
-  return { ctx, page, problems };
+  return { ctx, page, problems, streams };
 }
 
 async function postFromPage(page, username, text, saved) {
@@ -228,7 +233,30 @@ function unexpected(problems) {
 
 const timings = [];
 
-test('a gateway that hangs is given up on too (its /health does not answer)', { timeout: 120000 }, async () => {
+test('an idle page with several gateways makes at most one request in 60 s besides its stream', { timeout: 120000 }, async () => {
+  const { ctx, page, problems, streams } = await signedInPage(gws[0]);
+  try {
+    // The stream asks for heartbeats.
+    assert.ok(streams.length >= 1 && streams.every((u) => new URL(u).searchParams.get('heartbeat') === '1'),
+      streams.join(', '));
+    await page.waitForTimeout(2000); // the start's requests are answered
+    const others = [];
+    const opened = streams.length;
+    page.on('request', (r) => { if (new URL(r.url()).pathname !== '/api/events') others.push(r.url()); });
+    await page.waitForTimeout(60000);
+    console.log(`  requests besides the event stream in 60 s with three gateways: ${others.length}` +
+      `${others.length ? ` (${others.join(', ')})` : ''}; streams opened meanwhile: ${streams.length - opened}`);
+    assert.ok(others.length <= 1, `at most one request a minute: ${others.join(', ')}`);
+    // The one stream stayed open all along: its heartbeats came, so it was never taken for gone.
+    assert.deepEqual(streams.slice(opened), []);
+    assert.equal(await page.locator('#live').getAttribute('data-state'), 'live');
+    assert.deepEqual(unexpected(problems), []);
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('a gateway that hangs is given up on within 5 s (its stream brings no heartbeat)', { timeout: 120000 }, async () => {
   const [a, b] = gws;
   const { ctx, page, problems } = await signedInPage(a);
   try {
@@ -239,7 +267,9 @@ test('a gateway that hangs is given up on too (its /health does not answer)', { 
     const text = 'written through gateway-b while gateway-a hangs';
     assert.ok([200, 201].includes(await putThrough(b, 'frank', text)));
     await page.locator('#feed-list li[data-username="frank"]', { hasText: text }).waitFor({ timeout: FAILOVER_MS });
-    timings.push(['A hung → B (SIGSTOP)', Date.now() - stopped]);
+    const ms = Date.now() - stopped;
+    timings.push(['A hung → B (SIGSTOP)', ms]);
+    assert.ok(ms < FAILOVER_MS, `${ms} ms`);
     await page.locator('#via', { hasText: `connected through another server (127.0.0.1:${b.port})` }).waitFor();
     await postFromPage(page, 'erin', 'Written while A hangs', 'Updated erin’s status');
     assert.equal(await page.evaluate(() => window.loadMark), 'loaded once', 'no reload');

@@ -377,3 +377,92 @@ test('online tiles only from the page\'s meta tags (filled by the gateway); empt
   assert.deepEqual(tileConfig(doc({ 'tile-url': ' https://t.example/{z}/{x}/{y}.png ', 'tile-attribution': '© OSM' })),
     { url: 'https://t.example/{z}/{x}/{y}.png', attribution: '© OSM' });
 });
+
+// ------------------------------------------------------------------ the live feed's silence watch
+
+test('the live feed asks for heartbeats and takes 2.5 s of silence for a failed stream', async (t) => {
+  const { connectEvents, eventsPath, SILENT_MS, HEARTBEAT_S } = await import('../../web/js/live.js');
+  assert.equal(HEARTBEAT_S, 1);
+  assert.equal(SILENT_MS, 2500);
+  assert.equal(eventsPath(''), '/api/events?heartbeat=1');
+  assert.equal(eventsPath('1a.2.b c'), '/api/events?heartbeat=1&lastEventId=1a.2.b%20c');
+  const opened = [];
+  class FakeEventSource {
+    constructor(url) { this.url = url; this.listeners = {}; this.closed = false; opened.push(this); }
+    addEventListener(type, fn) { (this.listeners[type] ??= []).push(fn); }
+    emit(type, data, lastEventId = '') {
+      for (const fn of this.listeners[type] ?? []) fn({ data: JSON.stringify(data), lastEventId });
+    }
+    close() { this.closed = true; }
+  }
+  const saved = globalThis.EventSource;
+  globalThis.EventSource = FakeEventSource;
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  // Time goes on in steps of 10 ms, as it would for the page (a timer runs about when due).
+  const advance = (ms) => { for (let left = ms; left > 0; left -= 10) t.mock.timers.tick(Math.min(10, left)); };
+  const states = [];
+  const upserts = [];
+  const live = connectEvents({ onUpsert: (s) => upserts.push(s.username), onDelete() {}, onExpire() {}, onReset() {},
+    onState: (s) => states.push(s), onOpen() {} });
+  try {
+    // One gateway (no list loaded): a silent stream is reconnected through the same one.
+    assert.equal(opened.length, 1);
+    assert.equal(opened[0].url, '/api/events?heartbeat=1');
+    opened[0].onopen();
+    opened[0].emit('upsert', { username: 'ann' }, 'id-1');
+    // Heartbeats every second keep it: 20 s, still the one stream.
+    for (let i = 0; i < 20; i++) {
+      advance(1000);
+      opened[0].emit('heartbeat', {});
+    }
+    assert.equal(opened.length, 1);
+    assert.equal(opened[0].closed, false);
+    assert.deepEqual(states, ['connecting', 'live']);
+    // An event keeps it too; a heartbeat carries no id, so the last id stays the event's.
+    advance(2000);
+    opened[0].emit('upsert', { username: 'ben' }, 'id-2');
+    advance(2000);
+    opened[0].emit('heartbeat', {});
+    assert.equal(opened[0].closed, false);
+    assert.equal(live.lastEventId, 'id-2');
+    // Then nothing for 2.5 s: closed, and after 0.5 s a new stream resumes from the last id.
+    advance(SILENT_MS - 1);
+    assert.equal(opened[0].closed, false);
+    advance(1);
+    assert.equal(opened[0].closed, true);
+    assert.equal(states.at(-1), 'reconnecting');
+    advance(500);
+    assert.equal(opened.length, 2);
+    assert.equal(opened[1].url, '/api/events?heartbeat=1&lastEventId=id-2');
+    // A stream that does not even open within 2.5 s has failed as well (the next wait: 1 s).
+    advance(SILENT_MS);
+    assert.equal(opened[1].closed, true);
+    advance(999);
+    assert.equal(opened.length, 2);
+    advance(1);
+    assert.equal(opened.length, 3);
+    opened[2].onopen();
+    opened[2].emit('upsert', { username: 'cat' }, 'id-3');
+    assert.deepEqual(upserts, ['ann', 'ben', 'cat']);
+    // A page that stood still (its timer runs 4 s late, the stream's events may wait behind it)
+    // does not give up at once: it waits SILENT_MS more for what the stream brings.
+    t.mock.timers.tick(4000);
+    assert.equal(opened[2].closed, false);
+    advance(SILENT_MS - 10);
+    assert.equal(opened[2].closed, false);
+    advance(10);
+    assert.equal(opened[2].closed, true);
+    advance(500);
+    assert.equal(opened.length, 4);
+    assert.equal(opened[3].url, '/api/events?heartbeat=1&lastEventId=id-3');
+    // Late events of a stream given up on change nothing.
+    opened[0].emit('heartbeat', {});
+    opened[1].onerror?.();
+    assert.equal(opened.length, 4);
+  } finally {
+    live.close();
+    t.mock.timers.reset();
+    globalThis.EventSource = saved;
+  }
+  assert.equal(opened[3].closed, true);
+});

@@ -3,7 +3,7 @@ real RabbitMQ (and a gateway): validation of emoji / availability / expiresAt / 
 expiry on every node within a second, the history (replace, delete, expire; at most 10; byte for
 byte the same on every node after conflicting writes, a bootstrap and an anti-entropy repair;
 removed with the account), the list filters with paging, and resumable event streams
-(Last-Event-ID, ?lastEventId=, `event: reset`).
+(Last-Event-ID, ?lastEventId=, `event: reset`, heartbeats on request).
 
 Most tests share one module cluster (three nodes, a gateway) and use usernames of their own; the
 filter test and the account test start their own, the replay-window test a lone node. Every wait
@@ -952,6 +952,70 @@ def test_plain_connect_gets_live_events_only(c3):
         assert [e["event"] for e in evs] == ["upsert"] and all(e["id"] for e in evs), evs
     finally:
         stream.close()
+
+
+def heartbeats(evs):
+    return [e for e in evs if e["event"] == "heartbeat"]
+
+
+def test_heartbeat_on_request_every_interval_while_idle_without_an_id(c3):
+    """?heartbeat=1 on a node and through the gateway: `event: heartbeat`, data {}, no id, about
+    every second while nothing happens (and a second after the last event, not sooner); a plain
+    stream on the same node gets none. Resuming with Last-Event-ID beside ?heartbeat=1 replays
+    exactly as without it. Values other than 1-60 whole seconds: 400 problem+json."""
+    n1 = c3.urls[0]
+    for bad in ["0", "61", "-1", "1.5", "abc", "", "+1", " 1", "1s", "100000000000000000000"]:
+        where = f"/api/events?heartbeat={urllib.parse.quote(bad, safe='')}"
+        assert "heartbeat" in assert_problem(request("GET", n1 + where)), bad
+        assert_problem(request("GET", c3.gw.url + where))
+    edge = EventStream(n1, query="?heartbeat=60")
+    assert edge.status == 200 and edge.content_type.startswith("text/event-stream")
+    edge.close()
+
+    plain, beat, through = EventStream(n1), EventStream(n1, query="?heartbeat=1"), \
+        EventStream(c3.gw.url, query="?heartbeat=1")
+    opened = time.time()
+    try:
+        for stream in (plain, beat, through):
+            assert stream.status == 200 and stream.content_type.startswith("text/event-stream")
+        for stream, where in ((beat, "a node"), (through, "the gateway")):
+            evs = stream.wait_for(lambda e: len(heartbeats(e)) >= 3, 6, what=f"3 heartbeats from {where}")
+            hb = heartbeats(evs)
+            assert all(e["id"] is None and e["data"] == {} for e in hb), hb
+            # Each a second (give or take the node's 250-ms tick and scheduling) after the last.
+            ats = [opened] + [e["at"] for e in hb[:3]]
+            gaps = [b - a for a, b in zip(ats, ats[1:])]
+            assert all(0.7 <= g <= 1.8 for g in gaps[1:]) and gaps[0] <= 1.8, (where, gaps)
+        # An event restarts the interval: the next heartbeat comes a second after it.
+        v = sync_put(n1, "hb-a", "a status").json()["version"]
+        def at_a(e):
+            return next((k for k, x in enumerate(e) if has([x], "upsert", "hb-a", v)), None)
+        evs = beat.wait_for(lambda e: at_a(e) is not None and heartbeats(e[at_a(e):]), 3,
+                            what="a heartbeat after the event")
+        k = at_a(evs)
+        last_id = evs[k]["id"]
+        assert last_id, evs[k]
+        after = next(x for x in evs[k:] if x["event"] == "heartbeat")
+        assert 0.7 <= after["at"] - evs[k]["at"] <= 1.8, (after["at"] - evs[k]["at"])
+        assert all(x["id"] for x in evs if x["event"] != "heartbeat"), evs
+        plain.wait_for(lambda e: has(e, "upsert", "hb-a", v), 5)
+        assert heartbeats(plain.events()) == [], plain.events()
+        assert {x["event"] for x in plain.events()} == {"upsert"}, plain.events()
+    finally:
+        for stream in (plain, beat, through):
+            stream.close()
+    # Resuming from the event's id with heartbeats on: exactly what came after it, then heartbeats.
+    v_b = sync_put(n1, "hb-b", "missed").json()["version"]
+    resumed = EventStream(n1, last_event_id=last_id, query="?heartbeat=1")
+    try:
+        evs = resumed.wait_for(lambda e: len(heartbeats(e)) >= 1, 3, what="a heartbeat after the replay")
+        first = [x for x in evs if x["event"] != "heartbeat"]
+        assert first and first[0]["event"] == "upsert" and first[0]["data"]["username"] == "hb-b", evs
+        assert first[0]["data"]["version"] == v_b and first[0]["id"], evs
+        assert not any(x["event"] == "reset" or has([x], "upsert", "hb-a") for x in evs), evs
+        assert evs.index(first[0]) < evs.index(heartbeats(evs)[0])
+    finally:
+        resumed.close()
 
 
 def test_id_older_than_the_replay_window_gets_reset(tmp_path, procs):

@@ -5,17 +5,26 @@
 // Last-Event-ID header by themselves). The node then first replays what was missed (some events
 // may come twice: applying one again changes nothing), so the page need not reload its lists;
 // when it can no longer tell, it sends `event: reset` and the page reloads.
-// With several gateways (gateways.js) the stream follows the page's current gateway: when the
-// stream fails and its gateway does not answer /health either, the page moves to the next
-// gateway and the stream resumes there at once, from the last event id.
 //
-// A gateway that hangs (alive to TCP, answering nothing) leaves the stream open and silent, and
-// the page makes no other requests while it is idle: so with several gateways to go to (only
-// then), a visible page asks its stream's gateway for /health every WATCH_MS and moves on when it
-// does not answer within a second. With one gateway an idle page asks nothing besides the stream.
-import { currentGateway, gatewayGone, onGatewayChange, openEventSource, severalGateways } from './gateways.js';
+// A gateway that hangs (alive to TCP, answering nothing) leaves the stream open and silent; the
+// node's keep-alive (`: ping`) is a comment that EventSource does not show. So the stream asks
+// for heartbeats (`?heartbeat=1`: `event: heartbeat`, no id, after a second without an event),
+// and a stream that has brought nothing — no event, no heartbeat, not even its opening — for
+// SILENT_MS has failed: its gateway hangs. With another gateway to go to (gateways.js) the page
+// moves there and the stream resumes at once, from the last event id. A stream that fails with
+// an error moves on too when its gateway does not answer /health within a second either. Else
+// the page reconnects (quickly, then backing off) and the gateway picks a node. An idle page
+// asks nothing besides the stream (and the gateway list every 5 minutes).
+import { currentGateway, gatewayGone, moveOn, onGatewayChange, openEventSource, severalGateways } from './gateways.js';
 
-export const WATCH_MS = 2500;
+export const HEARTBEAT_S = 1;
+export const SILENT_MS = 2500;
+const STALL_MS = 1000;
+
+/** The stream's URL: heartbeats, and where to resume from (the last event id, if any). */
+export function eventsPath(lastEventId) {
+  return `/api/events?heartbeat=${HEARTBEAT_S}${lastEventId ? `&lastEventId=${encodeURIComponent(lastEventId)}` : ''}`;
+}
 
 export function connectEvents({ onUpsert, onDelete, onExpire, onReset, onState, onOpen }) {
   let es = null;
@@ -25,14 +34,42 @@ export function connectEvents({ onUpsert, onDelete, onExpire, onReset, onState, 
 
   let through = null; // the gateway of the stream
   let closed = false;
+  let heard = 0;       // Date.now() when the stream last brought something (or was opened)
+  let silence = null;  // the timer that notices a silent stream
+  const ended = new WeakSet(); // the streams whose failure has been handled
+
+  let due = 0;         // when the silence timer should run
+  // Something came (or the stream was just opened): the silence starts again.
+  function alive() {
+    heard = Date.now();
+    if (silence === null) arm(SILENT_MS);
+  }
+  function arm(ms) {
+    due = Date.now() + ms;
+    silence = setTimeout(checkSilence, ms);
+  }
+  function checkSilence() {
+    silence = null;
+    if (closed || !es) return;
+    const now = Date.now();
+    // Run much later than asked, the page itself stood still (a long task, a hidden page's
+    // throttled timers, a sleeping laptop): what the stream brought meanwhile may still wait
+    // behind this timer, so the silence is measured again from now.
+    if (now - due > STALL_MS) heard = now;
+    const left = heard + SILENT_MS - now;
+    if (left > 0) arm(left); // heard meanwhile: wait the rest
+    else failed(es, true);
+  }
 
   function open() {
     clearTimeout(timer);
     onState('connecting');
     const resume = lastId;
     through = currentGateway();
-    es = openEventSource(resume ? `/api/events?lastEventId=${encodeURIComponent(resume)}` : '/api/events');
+    es = openEventSource(eventsPath(resume));
+    alive(); // a stream that does not even open within SILENT_MS has failed too
     es.onopen = () => {
+      alive();
       delay = 500;
       onState('live');
       // Without an id to resume from (the first connect, or no event seen yet) the events sent
@@ -43,18 +80,27 @@ export function connectEvents({ onUpsert, onDelete, onExpire, onReset, onState, 
     on('delete', onDelete);
     on('expire', onExpire);
     on('reset', onReset);
+    es.addEventListener('heartbeat', alive);
     const mine = es;
-    es.onerror = async () => {
-      es.close();
-      // Its gateway gone: on through the next one now (the change reopens the stream).
-      if (await gatewayGone(through)) return;
-      if (es !== mine) return; // reopened meanwhile (another call moved to another gateway)
-      // The node behind the stream may have died: reconnect ourselves (quickly, then backing
-      // off) so that the gateway can pick another node.
-      onState('reconnecting', Math.round(delay / 100) / 10);
-      timer = setTimeout(open, delay);
-      delay = Math.min(delay * 2, 10000);
-    };
+    es.onerror = () => failed(mine);
+  }
+
+  // The stream `which` failed: an error, or `silent` for SILENT_MS.
+  async function failed(which, silent = false) {
+    if (which !== es || ended.has(which)) return; // an old stream, or this one's failure handled
+    ended.add(which);
+    which.close();
+    clearTimeout(silence);
+    silence = null;
+    // Its gateway gone — silent (it hangs), or it does not answer /health after an error
+    // either: on through the next one now (the change reopens the stream).
+    if (silent ? severalGateways() && moveOn(through) : await gatewayGone(through)) return;
+    if (es !== which || closed) return; // reopened meanwhile (another call moved to another gateway)
+    // The node behind the stream may have died: reconnect ourselves (quickly, then backing
+    // off) so that the gateway can pick another node.
+    onState('reconnecting', Math.round(delay / 100) / 10);
+    timer = setTimeout(open, delay);
+    delay = Math.min(delay * 2, 10000);
   }
 
   // The page moved to another gateway (this stream's failure or a call's): the stream too.
@@ -67,6 +113,7 @@ export function connectEvents({ onUpsert, onDelete, onExpire, onReset, onState, 
 
   function on(type, fn) {
     es.addEventListener(type, (e) => {
+      alive();
       let data;
       try {
         data = JSON.parse(e.data);
@@ -79,21 +126,9 @@ export function connectEvents({ onUpsert, onDelete, onExpire, onReset, onState, 
     });
   }
 
-  let watching = false;
-  const watch = setInterval(async () => {
-    if (watching || closed || !es || es.readyState !== EventSource.OPEN) return;
-    if (document.visibilityState !== 'visible' || !severalGateways()) return;
-    watching = true;
-    try {
-      await gatewayGone(through); // moves on (and the stream with it) when it does not answer
-    } finally {
-      watching = false;
-    }
-  }, WATCH_MS);
-
   open();
   return {
-    close: () => { closed = true; clearTimeout(timer); clearInterval(watch); es?.close(); },
+    close: () => { closed = true; clearTimeout(timer); clearTimeout(silence); es?.close(); },
     /** The id of the last event applied ('' before the first). */
     get lastEventId() { return lastId; },
   };

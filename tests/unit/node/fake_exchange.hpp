@@ -68,6 +68,11 @@ class FakeExchange : public Exchange {
                  [&] { return chunks_.find(needle) != std::string::npos; });
     return chunks_;
   }
+  /// What was pushed so far (not waiting).
+  std::string chunks() const {
+    std::lock_guard lock(m_);
+    return chunks_;
+  }
   bool streaming() const { return open(); }
   Response head() const {
     std::lock_guard lock(m_);

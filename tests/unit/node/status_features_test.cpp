@@ -376,6 +376,57 @@ std::vector<std::string> ids_in(const std::string& stream) {
 
 }  // namespace
 
+std::size_t count_of(const std::string& s, std::string_view what) {
+  std::size_t n = 0;
+  for (std::size_t p = 0; (p = s.find(what, p)) != std::string::npos; p += what.size()) ++n;
+  return n;
+}
+
+TEST(EventHeartbeat, OnlyToThoseWhoAskAfterTheirIntervalWithoutAnEvent) {
+  HubFixture f;
+  auto clock = std::make_shared<std::atomic<std::int64_t>>(1000);
+  f.hub->set_beat_clock([c = clock] { return c->load(); });
+  f.hub->beat();  // nobody asked: nothing
+  auto plain = f.connect();
+  auto ex1 = std::make_shared<FakeExchange>();
+  auto ex2 = std::make_shared<FakeExchange>();
+  status::common::Response head;
+  ASSERT_EQ(f.hub->subscribe(ex1, head, "c", std::nullopt, 1), EventHub::Subscribed::kOk);
+  ASSERT_EQ(f.hub->subscribe(ex2, head, "c", std::nullopt, 2), EventHub::Subscribed::kOk);
+  *clock = 1999;
+  f.hub->beat();
+  EXPECT_EQ(count_of(ex1->chunks(), "event: heartbeat"), 0u);
+  *clock = 2000;  // 1 s after the subscribe
+  f.hub->beat();
+  f.hub->beat();  // once per interval, however often beat() runs
+  EXPECT_EQ(count_of(ex1->chunks(), "event: heartbeat\ndata: {}\n\n"), 1u);
+  EXPECT_EQ(count_of(ex2->chunks(), "event: heartbeat"), 0u);
+  // An event restarts every subscriber's interval.
+  *clock = 2500;
+  f.change("u1", 1);
+  *clock = 3000;  // 2 s after ex2's subscribe, but 0.5 s after the event
+  f.hub->beat();
+  EXPECT_EQ(count_of(ex1->chunks(), "event: heartbeat"), 1u);
+  EXPECT_EQ(count_of(ex2->chunks(), "event: heartbeat"), 0u);
+  *clock = 3500;
+  f.hub->beat();
+  EXPECT_EQ(count_of(ex1->chunks(), "event: heartbeat"), 2u);
+  *clock = 4500;
+  f.hub->beat();
+  EXPECT_EQ(count_of(ex1->chunks(), "event: heartbeat"), 3u);
+  EXPECT_EQ(count_of(ex2->chunks(), "event: heartbeat"), 1u);
+  // No id on a heartbeat: the ids are the events' alone, and nobody else gets one.
+  EXPECT_EQ(ids_in(ex1->chunks()).size(), 1u);
+  EXPECT_EQ(count_of(plain->chunks(), "heartbeat"), 0u);
+  EXPECT_NE(plain->chunks().find("\"u1\""), std::string::npos);
+  // A closed stream is dropped.
+  ex1->end_stream();
+  *clock = 9000;
+  f.hub->beat();
+  EXPECT_EQ(f.hub->subscribers(), 2u);
+  EXPECT_EQ(count_of(ex2->chunks(), "event: heartbeat"), 2u);
+}
+
 TEST(EventReplay, SameNodeResumesExactlyAfterTheLastId) {
   HubFixture f;
   auto a = f.connect();
