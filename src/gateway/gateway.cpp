@@ -169,11 +169,25 @@ void Gateway::start() {
       auto found = common::fetch_instances(options_.registries, options_.gateway_app,
                                            options_.registry_timeout);
       if (!found) return;  // unreachable: keep the last list
-      auto urls = gateway_urls(advertise_url_, *found);
+      auto listed = gateway_urls(advertise_url_, *found);
       {
         std::lock_guard lock(gateways_mu_);
         gateways_ = std::move(*found);
       }
+      // A gateway that left the list (stopped, hung, killed) stays an allowed origin for a
+      // while: the pages it served have moved to the others and still call from its origin.
+      auto now = std::chrono::steady_clock::now();
+      for (const auto& u : listed) origins_seen_[u] = now;
+      std::erase_if(origins_seen_, [&](const auto& kv) {
+        return now - kv.second > options_.gateway_origin_ttl;
+      });
+      while (origins_seen_.size() > kMaxGatewayOrigins) {  // bounded: the oldest go first
+        auto oldest = std::min_element(origins_seen_.begin(), origins_seen_.end(),
+                                       [](const auto& a, const auto& b) { return a.second < b.second; });
+        origins_seen_.erase(oldest);
+      }
+      std::vector<std::string> urls;
+      for (const auto& [u, _] : origins_seen_) urls.push_back(u);
       if (urls != cors_urls_) publish_cors(std::move(urls));  // this thread's own copy
     });
   }

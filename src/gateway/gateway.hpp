@@ -14,6 +14,7 @@
 #include "gateway/rate_limiter.hpp"
 #include "gateway/static_files.hpp"
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,9 @@ std::string services_json(const Snapshot& snapshot);
 /// "url", else its Eureka URL) that is an http(s) URL without credentials, each once, sorted.
 std::vector<std::string> gateway_urls(const std::string& self,
                                       const std::vector<common::DiscoveredInstance>& registered);
+
+/// At most this many gateway origins are allowed at once (listed and recently gone).
+inline constexpr std::size_t kMaxGatewayOrigins = 256;
 
 /// /api/gateways: [{"url":…}] for `self` and every UP gateway of the registry (its metadata
 /// "url", else its Eureka URL), each once, sorted.
@@ -90,6 +94,8 @@ class Gateway {
   std::vector<common::DiscoveredInstance> gateways_;     // guarded by gateways_mu_
   CorsState cors_;                     // from the gateway list; read per request with Origin
   std::vector<std::string> cors_urls_;  // the list it was made from (the polling thread's)
+  // Every gateway URL listed within --gateway-origin-ttl, and when last (the polling thread's).
+  std::map<std::string, std::chrono::steady_clock::time_point> origins_seen_;
   bool started_ = false;
 };
 

@@ -26,6 +26,10 @@ std::vector<common::Option> option_table(GatewayOptions& o) {
                                      "how often to poll the registry"),
       Option::duration<milliseconds>("registry-timeout-ms", &o.registry_timeout, 50, 60000, 1000,
                                      "timeout of one registry poll"),
+      Option::duration<std::chrono::seconds>(
+          "gateway-origin-ttl", &o.gateway_origin_ttl, 0, 604800, 86400,
+          "s: a gateway gone from the registry's list stays an allowed CORS origin this long (the "
+          "pages it served carry on through the others)"),
       Option::duration<milliseconds>("registry-empty-grace-ms", &o.registry_empty_grace, 0, 600000,
                                      5000, "a registry that answers with no node at all, after it listed some, is believed only after this long (a restarted registry is empty until the nodes renew)"),
       Option::each(

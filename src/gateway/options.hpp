@@ -77,6 +77,9 @@ struct GatewayOptions {
   milliseconds registry_interval{500};
   milliseconds registry_timeout{1000};
   milliseconds registry_empty_grace{5000};
+  /// How long a gateway gone from the registry's list stays an allowed CORS origin: the pages
+  /// it served moved to the other gateways and keep calling them from its origin.
+  std::chrono::seconds gateway_origin_ttl{86400};
   milliseconds probe_interval{100};
   common::LogOptions log;
 };

@@ -1,6 +1,8 @@
 """Several gateways over one cluster: each registers at the registries as app STATUS-GATEWAY
 under its --advertise-url, GET /api/gateways lists every UP one (for the web client to move to
 another), a stopped gateway deregisters, a killed one's lease runs out."""
+import time
+
 import pytest
 
 import harness
@@ -105,7 +107,8 @@ def test_cors_for_the_clusters_gateways_only(tmp_path, procs):
     w = str(tmp_path)
     _, registry = registry_and_node(w, procs)
     a = harness.gateway(w, registry_url=registry, name="gwa")
-    b = harness.gateway(w, registry_url=registry, name="gwb")
+    # b remembers a gone gateway's origin for 6 s here (default a day).
+    b = harness.gateway(w, registry_url=registry, name="gwb", extra=["--gateway-origin-ttl", "6"])
     for g in (a, b):
         procs.append(g)
         g.start()
@@ -180,11 +183,19 @@ def test_cors_for_the_clusters_gateways_only(tmp_path, procs):
     csp_a = harness.request("GET", a.url + "/").header("content-security-policy")
     assert f"connect-src 'self' {b.url};" in csp_a, csp_a
 
-    # A gateway gone from the list is no longer an allowed origin.
+    # A gateway gone from the list: no longer listed, but still an allowed origin for a while
+    # (--gateway-origin-ttl), since the pages it served have moved to b and call from a's origin.
     assert a.stop() == 0
+    wait_until(lambda: gateways(b) == [b.url], 10, what="a gone from b's list")
+    gone = time.monotonic()
+    r = harness.request("PUT", b.url + "/api/statuses/alice", {"statusText": "moved over"},
+                        headers={"Origin": a.url})
+    assert r.status in (200, 201) and r.header("access-control-allow-origin") == a.url, r
+    # Then, the time over, refused.
     wait_until(lambda: harness.request("OPTIONS", b.url + "/api/statuses/alice", headers={
-        "Origin": a.url, "Access-Control-Request-Method": "PUT"}).status == 403, 10,
-        what="a's origin refused once a is gone")
+        "Origin": a.url, "Access-Control-Request-Method": "PUT"}).status == 403, 20,
+        what="a's origin refused once its time is over")
+    assert time.monotonic() - gone > 3, "refused too early"
     csp = harness.request("GET", b.url + "/").header("content-security-policy")
     assert "connect-src 'self';" in csp, csp
 
