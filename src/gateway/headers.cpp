@@ -1,5 +1,7 @@
 #include "gateway/headers.hpp"
 
+#include "gateway/static_files.hpp"
+
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/rfc7230.hpp>
 #include <boost/container/small_vector.hpp>
@@ -270,4 +272,40 @@ bool host_allowed(std::string_view host, const std::vector<std::string>& allowed
   return false;
 }
 
+bool accepts_gzip(const common::Request& req) {
+  std::string all;
+  bool any = false;
+  for (const auto& f : req) {
+    if (f.name() != http::field::accept_encoding) continue;
+    if (any) all += ", ";
+    all.append(f.value().data(), f.value().size());
+    any = true;
+  }
+  return any && choose_encoding(all, true, false) == Encoding::kGzip;
+}
+
+bool gzip_answer(http::response<http::string_body>& answer) {
+  if (answer.result() != http::status::ok || answer.body().size() < kGzipMinBytes) return false;
+  if (answer.find(http::field::content_encoding) != answer.end() ||
+      answer.find(http::field::etag) != answer.end())
+    return false;
+  auto type = answer.find(http::field::content_type);
+  if (type == answer.end()) return false;
+  std::string_view t(type->value().data(), type->value().size());
+  if (!(t.starts_with("application/json") || t.starts_with("application/problem+json"))) return false;
+  auto gz = gzip_compress(answer.body(), 1);
+  if (gz.empty() || gz.size() >= answer.body().size()) return false;
+  answer.body() = std::move(gz);
+  answer.set(http::field::content_encoding, "gzip");
+  auto vary = answer.find(http::field::vary);
+  if (vary == answer.end()) {
+    answer.set(http::field::vary, "Accept-Encoding");
+  } else {
+    std::string v(vary->value().data(), vary->value().size());
+    answer.set(http::field::vary, v + ", Accept-Encoding");
+  }
+  return true;
+}
+
 }  // namespace status::gateway
+

@@ -42,6 +42,18 @@ std::string upstream_request(const Request& req, std::string_view client_ip,
                              std::string_view request_id, std::string_view traceparent = {},
                              bool client_tls = false);
 
+/// Whether the client's Accept-Encoding (all its fields) takes gzip (q > 0; see
+/// choose_encoding in static_files.hpp).
+bool accepts_gzip(const common::Request& req);
+
+/// Compresses a node's answer for a client that takes gzip, in place, when it is worth it: a
+/// 200 JSON answer (problem+json too) of at least kGzipMinBytes, not compressed yet and without
+/// an ETag (a strong tag names the node's bytes; those answers stay as they are), and only when
+/// gzip (zlib level 1: tens of µs for the API's pages) makes it smaller. Sets Content-Encoding
+/// and adds Accept-Encoding to Vary. True when it compressed.
+inline constexpr std::size_t kGzipMinBytes = 1024;
+bool gzip_answer(http::response<http::string_body>& answer);
+
 /// The head of the client's answer made from an upstream answer's head, for
 /// Exchange::respond_serialized: status line and fields without the hop-by-hop ones, the
 /// upstream's X-Request-Id or `request_id`, and Content-Length `body_size` — or, for answers

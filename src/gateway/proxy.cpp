@@ -153,6 +153,7 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
         request_id_(std::move(request_id)),
         deadline_(Clock::now() + proxy.options_.response_timeout),
         head_(req.method() == http::verb::head), keep_alive_(req.keep_alive()),
+        gzip_ok_(accepts_gzip(req)),
         may_resend_(may_resend(req)),
         stream_request_(req.method() == http::verb::get &&
                         common::split_target(std::string_view(req.target().data(),
@@ -274,6 +275,7 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
     if (ec) return finish_error(ec);
     bool reusable = parser_->keep_alive() && conn_->buffer.size() == 0;
     auto& answer = parser_->get();
+    if (gzip_ok_ && !head_) gzip_answer(answer);
     auto head = client_response_head(answer.base(), answer.body().size(), request_id_, head_);
     ex_->respond_serialized(answer.result_int(), std::move(head), std::move(answer.body()));
     if (reusable)
@@ -450,6 +452,7 @@ class Proxy::Call : public std::enable_shared_from_this<Proxy::Call> {
   Clock::time_point deadline_;
   bool head_;
   bool keep_alive_;  // the client's
+  bool gzip_ok_;     // the client takes gzip (its Accept-Encoding)
   bool may_resend_;  // after it went out to a node that then failed (may_resend())
   bool stream_request_;  // GET /api/events
   common::PerClientCounter::Slot slot_;

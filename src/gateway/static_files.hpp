@@ -62,8 +62,8 @@ bool if_none_match(std::string_view field, std::string_view etag);
 /// Lower-case hex of the SHA-256 of `data`, the first `hex_chars` characters (at most 64).
 std::string sha256_hex(std::string_view data, std::size_t hex_chars = 64);
 
-/// gzip (zlib, level 9) of `data`; empty on failure.
-std::string gzip_compress(std::string_view data);
+/// gzip (zlib, `level` 1-9; 9 for files made once) of `data`; empty on failure.
+std::string gzip_compress(std::string_view data, int level = 9);
 /// brotli (libbrotlienc, quality 11) of `data`; empty on failure.
 std::string brotli_compress(std::string_view data);
 

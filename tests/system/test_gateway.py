@@ -2,6 +2,7 @@
 discovery through the registry, streaming, request hygiene and static files. Black-box."""
 import collections
 import http.client
+import json
 import os
 import signal
 import socket
@@ -201,6 +202,36 @@ def test_p2c_spreads_too(tmp_path, procs):
     counts = served_by_counts(gw.port, 900)
     assert set(counts) == {"g1", "g2", "g3"}, counts
     assert min(counts.values()) > 150, counts
+
+
+def test_json_pages_go_gzipped_to_clients_that_take_gzip(tmp_path, procs):
+    """The API's JSON pages, compressed by the gateway for a browser (Accept-Encoding: gzip):
+    the same JSON, Vary names Accept-Encoding; a status with its ETag, a small answer and a
+    client without gzip get the node's bytes as they are."""
+    import gzip
+    nodes = start_nodes(tmp_path, procs, 1)
+    gw = start_gateway(tmp_path, procs, nodes)
+    base = f"http://127.0.0.1:{gw.port}"
+    for i in range(30):
+        r = harness.request("PUT", f"{base}/api/statuses/zip{i:02d}",
+                            {"statusText": f"compressible status number {i}"})
+        assert r.status in (200, 201), r
+    plain = harness.request("GET", base + "/api/statuses?limit=100")
+    assert plain.status == 200 and plain.header("content-encoding") is None, plain
+    zipped = harness.request("GET", base + "/api/statuses?limit=100",
+                             headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert zipped.status == 200 and zipped.header("content-encoding") == "gzip", zipped.headers
+    assert "Accept-Encoding" in zipped.header("vary"), zipped.headers
+    assert int(zipped.header("content-length")) == len(zipped.body) < len(plain.body) / 3
+    assert json.loads(gzip.decompress(zipped.body)) == json.loads(plain.body)
+    # Not compressed: a status (it has an ETag), a small page, a client refusing gzip.
+    one = harness.request("GET", base + "/api/statuses/zip01", headers={"Accept-Encoding": "gzip"})
+    assert one.status == 200 and one.header("etag") and one.header("content-encoding") is None
+    small = harness.request("GET", base + "/api/statuses?limit=1", headers={"Accept-Encoding": "gzip"})
+    assert small.status == 200 and small.header("content-encoding") is None, small.headers
+    refused = harness.request("GET", base + "/api/statuses?limit=100",
+                              headers={"Accept-Encoding": "gzip;q=0, identity"})
+    assert refused.header("content-encoding") is None and refused.body == plain.body
 
 
 # ------------------------------------------------------------------------------------ failover

@@ -2,6 +2,7 @@
 
 #include <boost/beast/http/parser.hpp>
 #include <gtest/gtest.h>
+#include "../gunzip.hpp"
 
 using namespace status::gateway;
 
@@ -221,4 +222,52 @@ TEST(ClientResponseHead, DropsTheNodesSecurityHeaders) {
   stream.set("X-Frame-Options", "ALLOWALL");
   prepare_stream_head(stream, "rid");
   EXPECT_EQ(stream.find("X-Frame-Options"), stream.end());
+}
+
+
+// The API's JSON answers go gzipped to a client that takes gzip, when it is worth it; answers
+// with an ETag, small ones, other types and other statuses stay as the node sent them.
+TEST(GzipAnswer, JsonPagesForClientsThatTakeGzip) {
+  namespace http = status::common::http;
+  auto request = [](std::vector<std::string> accept) {
+    status::common::Request r{http::verb::get, "/api/statuses", 11};
+    for (auto& a : accept) r.insert(http::field::accept_encoding, a);
+    return r;
+  };
+  EXPECT_TRUE(accepts_gzip(request({"gzip, deflate, br"})));
+  EXPECT_TRUE(accepts_gzip(request({"br;q=1", "gzip;q=0.5"})));
+  EXPECT_FALSE(accepts_gzip(request({})));
+  EXPECT_FALSE(accepts_gzip(request({"gzip;q=0"})));
+  EXPECT_FALSE(accepts_gzip(request({"identity"})));
+
+  std::string page = "[";
+  for (int i = 0; i < 40; ++i) page += R"({"username":"user)" + std::to_string(i) + R"(","statusText":"in a meeting"},)";
+  page.back() = ']';
+  auto answer = [&](http::status s, std::string type, std::string body) {
+    http::response<http::string_body> a{s, 11};
+    a.set(http::field::content_type, type);
+    a.body() = std::move(body);
+    return a;
+  };
+  auto a = answer(http::status::ok, "application/json", page);
+  a.set(http::field::vary, "Origin");
+  ASSERT_TRUE(gzip_answer(a));
+  EXPECT_EQ(a[http::field::content_encoding], "gzip");
+  EXPECT_EQ(a[http::field::vary], "Origin, Accept-Encoding");
+  EXPECT_LT(a.body().size(), page.size() / 3);
+  EXPECT_EQ(status::test::gunzip(a.body()), page);
+
+  auto tagged = answer(http::status::ok, "application/json", page);
+  tagged.set(http::field::etag, "\"v1\"");
+  EXPECT_FALSE(gzip_answer(tagged));
+  auto small = answer(http::status::ok, "application/json", R"({"username":"a"})");
+  EXPECT_FALSE(gzip_answer(small));
+  auto html = answer(http::status::ok, "text/html", page);
+  EXPECT_FALSE(gzip_answer(html));
+  auto missing = answer(http::status::not_found, "application/problem+json", page);
+  EXPECT_FALSE(gzip_answer(missing));
+  auto done = answer(http::status::ok, "application/json", page);
+  done.set(http::field::content_encoding, "br");
+  EXPECT_FALSE(gzip_answer(done));
+  EXPECT_EQ(done.body(), page);
 }
