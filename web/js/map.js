@@ -151,7 +151,10 @@ export class StatusMap {
     const tiles = tileConfig();
     // At first the whole width of the world, as far as the container allows.
     const zoom = Math.max(1, Math.floor(Math.log2(Math.max(el.clientWidth, 256) / 256)));
+    // "Reduce motion": Leaflet's own zoom, fade and cluster animations off (CSS stops the rest).
+    const still = typeof matchMedia === 'function' && matchMedia('(prefers-reduced-motion: reduce)').matches;
     this.map = L.map(el, {
+      zoomAnimation: !still, fadeAnimation: !still, markerZoomAnimation: !still,
       worldCopyJump: true, minZoom: 1, maxZoom: tiles.url ? MAX_ZOOM_TILES : MAX_ZOOM_BASEMAP,
       zoomControl: false, attributionControl: false,
       // Quarter steps: the first view fits the statuses closely (the keys and buttons still zoom by one).
@@ -178,6 +181,7 @@ export class StatusMap {
     this.group = L.markerClusterGroup({
       // The plugin's radius (80 px at whole zooms): clusters stay apart at the quarter zooms too.
       showCoverageOnHover: false, maxClusterRadius: 80, spiderfyOnMaxZoom: false, zoomToBoundsOnClick: false,
+      animate: !still,
       spiderfyDistanceMultiplier: 1.6, iconCreateFunction: (c) => this.clusterIcon(c),
     }).addTo(this.map);
     this.group.on('clusterclick', (e) => this.openCluster(e.layer));
