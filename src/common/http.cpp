@@ -93,11 +93,12 @@ std::optional<std::string> percent_decode(std::string_view in, bool plus_is_spac
   return out;
 }
 
-std::string percent_encode_segment(std::string_view segment) {
+std::string percent_encode(std::string_view text, std::string_view also_keep) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
-  for (unsigned char c : segment) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == ':') {
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+        also_keep.find(static_cast<char>(c)) != std::string_view::npos) {
       out += static_cast<char>(c);
     } else {
       out += '%';
@@ -107,6 +108,8 @@ std::string percent_encode_segment(std::string_view segment) {
   }
   return out;
 }
+
+std::string percent_encode_segment(std::string_view segment) { return percent_encode(segment, ":"); }
 
 std::vector<std::string> query_params(std::string_view query, std::string_view name) {
   std::vector<std::string> out;

@@ -33,6 +33,8 @@ std::pair<std::string_view, std::string_view> split_target(std::string_view targ
 std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space = false);
 /// Percent-encodes one path segment (RFC 3986: unreserved characters and ':' stay as they are).
 std::string percent_encode_segment(std::string_view segment);
+/// `text` with every byte but letters, digits, "-._~" and those of `also_keep` as %XX.
+std::string percent_encode(std::string_view text, std::string_view also_keep);
 /// Value of one query parameter (decoded), or nullopt if absent.
 std::optional<std::string> query_param(std::string_view query, std::string_view name);
 /// Every value of a repeatable query parameter (decoded), in order.

@@ -485,19 +485,7 @@ bool local_reference(std::string_view ref) {
 }
 
 std::string encode_path(std::string_view path) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : path) {
-    if (std::isalnum(c) || std::string_view("-._~/!$&'()*+,;=:@").find(static_cast<char>(c)) !=
-                               std::string_view::npos) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
+  return common::percent_encode(path, "/!$&'()*+,;=:@");
 }
 
 bool iequals(std::string_view a, std::string_view b) {
