@@ -18,15 +18,12 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
-import { Cluster, ROOT, TLS } from './cluster.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, Cluster, keepLeafletMap, ROOT, TLS } from './cluster.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SHOTS = path.join(ROOT, 'build', 'screenshots', ...(TLS ? ['tls'] : []));
 const TEST_TIMEOUT = 180000;
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--no-first-run', '--disable-sync'];
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 const NARROW = { width: 320, height: 640 };
@@ -59,17 +56,7 @@ async function openPage({ viewport = DESKTOP, colorScheme = 'light', reducedMoti
   ctx.setDefaultTimeout(15000);
   contexts.push(ctx);
   // The map's Leaflet instance as window.testMap (caught as Leaflet loads), for opening a popup.
-  await ctx.addInitScript(() => {
-    let leaflet;
-    Object.defineProperty(window, 'L', {
-      configurable: true,
-      get: () => leaflet,
-      set: (v) => {
-        leaflet = v;
-        v?.Map?.addInitHook(function keep() { window.testMap = this; });
-      },
-    });
-  });
+  await keepLeafletMap(ctx);
   const p = await ctx.newPage();
   p.on('pageerror', (e) => pageErrors.push(e.message));
   await p.goto(cluster.url + url);

@@ -29,6 +29,26 @@ const RABBIT = path.join(ROOT, 'scripts', 'rabbitmq-private');
 const TLS_PKI = path.join(ROOT, 'scripts', 'tls-pki');
 export const TLS = process.env.STATUS_TLS === '1';
 
+/** Debian's Chromium (never a downloaded one) and the flags the page tests launch it with. */
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--no-first-run', '--disable-sync'];
+
+/** Makes the page's Leaflet map reachable as window.testMap (caught as Leaflet loads). */
+export async function keepLeafletMap(ctx) {
+  await ctx.addInitScript(() => {
+    let leaflet;
+    Object.defineProperty(window, 'L', {
+      configurable: true,
+      get: () => leaflet,
+      set: (v) => {
+        leaflet = v;
+        v?.Map?.addInitHook(function keep() { window.testMap = this; });
+      },
+    });
+  });
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export function freePort() {

@@ -9,12 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
-import { Cluster, ROOT, waitUntil } from './cluster.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, Cluster, keepLeafletMap, ROOT, waitUntil } from './cluster.mjs';
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SHOTS = path.join(ROOT, 'build', 'screenshots');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--no-first-run', '--disable-sync'];
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 /** How long the load event may take on this (shared, slow) machine with nothing reachable outside. */
@@ -61,17 +58,7 @@ async function api(method, p, body) {
 async function openMapPage({ viewport = DESKTOP, colorScheme = 'light', outside = 'abort', html = null } = {}) {
   const ctx = await browser.newContext({ viewport, colorScheme, locale: 'en-GB', timezoneId: 'UTC' });
   ctx.setDefaultTimeout(15000);
-  await ctx.addInitScript(() => {
-    let leaflet;
-    Object.defineProperty(window, 'L', {
-      configurable: true,
-      get: () => leaflet,
-      set: (v) => {
-        leaflet = v;
-        v?.Map?.addInitHook(function keep() { window.testMap = this; });
-      },
-    });
-  });
+  await keepLeafletMap(ctx);
   const foreign = [];
   const hanging = [];
   await ctx.route((u) => u.host !== gatewayHost, (route) => {

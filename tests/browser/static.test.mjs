@@ -7,12 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
-import { Cluster } from './cluster.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, Cluster } from './cluster.mjs';
 import { isApi, isEventStream, recordNetwork, transferred, wireStatus } from './netlog.mjs';
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--no-first-run', '--disable-sync'];
 const RELOAD_BUDGET = 5 * 1024;
 
 let cluster;
