@@ -13,7 +13,7 @@ export CCACHE_DIR ?= $(HOME)/.cache/ccache
 export CCACHE_BASEDIR ?= $(CURDIR)
 export CCACHE_NOHASHDIR ?= true
 
-.PHONY: all deps build test unit system browser bench up clean asan fuzz chaos test-hosts
+.PHONY: all deps build test unit system browser bench up clean asan fuzz chaos test-hosts web
 
 all: build
 
@@ -58,6 +58,12 @@ test-hosts: build
 bench: build
 	@WITH_BROWSER=1 scripts/install-deps
 	bench/run
+
+# The web client's bundles (web/dist/) from its sources (web/js/), after an edit there:
+# esbuild from tests/browser's npm packages. `make test` checks that they are current.
+web:
+	@[ -d tests/browser/node_modules/esbuild ] || (cd tests/browser && npm ci --no-audit --no-fund)
+	scripts/web-bundle.mjs
 
 up: build
 	TLS=$(TLS) HA=$(HA) scripts/up $(NODES)

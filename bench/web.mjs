@@ -10,8 +10,6 @@
 //     of the status list is in the page and visible (LIST_SELECTOR);
 //   - the same under Chromium DevTools' "Fast 3G" (CDP Network.emulateNetworkConditions), cold
 //     and warm, with the waterfall of one cold load;
-//   - modulepreload on/off under Fast 3G (the page's <link rel="modulepreload"> stripped from
-//     the HTML by a route, the same route without stripping for "on": the comparison is fair);
 //   - the requests an idle open page makes in IDLE_SECONDS besides its event stream.
 import { createRequire } from 'node:module';
 import { Cluster } from '../tests/browser/cluster.mjs';
@@ -25,7 +23,6 @@ const LOADS = Number(env('BENCH_LOADS', 10));
 const STATUSES = Number(env('BENCH_STATUSES', 40));
 const NODES = Number(env('BENCH_NODES', 3));
 const IDLE_SECONDS = Number(env('IDLE_SECONDS', 60));
-const PRELOAD_LOADS = Number(env('PRELOAD_LOADS', 5));
 const LIST_SELECTOR = env('LIST_SELECTOR', '#feed-list li[data-username]');
 const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
 
@@ -126,12 +123,11 @@ async function newPage(browser) {
 }
 
 /** One cold load (fresh context, cache off); returns {bytes, listMs, entries}. */
-async function coldLoad(browser, url, { conditions = null, route = null, timeoutMs = 20000 } = {}) {
+async function coldLoad(browser, url, { conditions = null, timeoutMs = 20000 } = {}) {
   const { ctx, page, net } = await newPage(browser);
   try {
     await net.cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
     if (conditions) await net.cdp.send('Network.emulateNetworkConditions', conditions);
-    if (route) await page.route(`${url}/`, route);
     await page.goto(`${url}/`, { waitUntil: 'commit', timeout: timeoutMs });
     const listMs = await settle(page, net, { timeoutMs, quietMs: conditions ? 1500 : 600, capMs: conditions ? 8000 : 2500 });
     const entries = net.entries();
@@ -142,19 +138,6 @@ async function coldLoad(browser, url, { conditions = null, route = null, timeout
   } finally {
     await ctx.close();
   }
-}
-
-// Removes the gateway's modulepreload links: "before" in the comparison.
-function htmlRoute(strip) {
-  return async (route) => {
-    const res = await route.fetch();
-    let body = await res.text();
-    if (strip) body = body.replace(/<link rel="modulepreload"[^>]*>\n?/g, '');
-    // The body is decoded here: sent on without its Content-Encoding.
-    const headers = { ...res.headers(), 'content-length': String(Buffer.byteLength(body)) };
-    delete headers['content-encoding'];
-    await route.fulfill({ status: res.status(), body, headers });
-  };
 }
 
 function waterfall(entries, origin) {
@@ -229,15 +212,7 @@ async function main() {
     const byList = (xs) => xs.filter((r) => r.listMs !== null).sort((a, b) => a.listMs - b.listMs);
     const mid = byList(slow)[Math.floor(byList(slow).length / 2)];
 
-    // 4. modulepreload on/off (Fast 3G, cold; the HTML through the same route in both).
-    const pre = { on: [], off: [] };
-    for (let i = 0; i < PRELOAD_LOADS; i++) {
-      pre.off.push(await coldLoad(browser, url, { conditions: FAST_3G, route: htmlRoute(true), timeoutMs: 60000 }));
-      pre.on.push(await coldLoad(browser, url, { conditions: FAST_3G, route: htmlRoute(false), timeoutMs: 60000 }));
-    }
-    const preMid = byList(pre.off)[Math.floor(byList(pre.off).length / 2)];
-
-    // 5. An idle open page.
+    // 4. An idle open page.
     let idle;
     {
       const { ctx, page, net } = await newPage(browser);
@@ -258,16 +233,14 @@ async function main() {
       listReload: median(reloads.map((r) => r.listMs)),
       fast3g: median(slow.map((r) => r.listMs)),
       fast3gWarm: median(slowWarm.map((r) => r.listMs)),
-      preOn: median(pre.on.map((r) => r.listMs)),
-      preOff: median(pre.off.map((r) => r.listMs)),
     };
     const ok = (v, t) => (v <= t ? 'met' : '**not met**');
     const ms = (xs) => xs.map((r) => (r.listMs === null ? 'timeout' : r.listMs.toFixed(0))).join(' ');
-    const failures = [...first, ...slow, ...slowWarm, ...pre.on, ...pre.off].filter((r) => r.listMs === null);
+    const failures = [...first, ...slow, ...slowWarm].filter((r) => r.listMs === null);
     const firstStatic = median(first.filter((r) => r.listMs !== null).map((r) => transferred(r.entries.filter((e) => !new URL(e.url).pathname.startsWith('/api/')))));
     const out = [];
     out.push(`bench/web.mjs: ${NODES} node(s)${NODES > 1 ? ' + RabbitMQ' : ''}, ${STATUSES} statuses, Chromium ${browser.version()}, `
-      + `median of ${LOADS} loads (modulepreload A/B: ${PRELOAD_LOADS} each), idle ${IDLE_SECONDS} s; ${((Date.now() - t0) / 1000).toFixed(0)} s in all`);
+      + `median of ${LOADS} loads, idle ${IDLE_SECONDS} s; ${((Date.now() - t0) / 1000).toFixed(0)} s in all`);
     out.push('');
     out.push('| what | median | target | |');
     out.push('|---|---:|---:|---|');
@@ -277,23 +250,17 @@ async function main() {
     out.push(`| navigation → list shows data, reload | ${m.listReload.toFixed(0)} ms | — | |`);
     out.push(`| the same under Fast 3G, first load | ${m.fast3g.toFixed(0)} ms | ≤ 1.5 s | ${ok(m.fast3g, TARGETS.fast3g)} |`);
     out.push(`| the same under Fast 3G, reload | ${m.fast3gWarm.toFixed(0)} ms | — | |`);
-    out.push(`| Fast 3G first load, modulepreload on / off | ${m.preOn.toFixed(0)} / ${m.preOff.toFixed(0)} ms | — | |`);
     out.push(`| requests of an idle page besides its event stream | ${idle.count} in ${IDLE_SECONDS} s = ${idle.perMin.toFixed(1)}/min | ≤ 1/min | ${ok(idle.perMin, TARGETS.idle)} |`);
     out.push('');
     out.push(`All first loads (bytes): ${first.map((r) => r.bytes).join(' ')}; list ms: ${ms(first)}`);
     out.push(`Reloads (bytes): ${reloads.map((r) => r.bytes).join(' ')}; list ms: ${ms(reloads)}`);
     out.push(`Fast 3G first loads (list ms): ${ms(slow)}; reloads: ${ms(slowWarm)}`);
-    out.push(`modulepreload on: ${ms(pre.on)}; off: ${ms(pre.off)}`);
     if (failures.length) out.push(`Loads without the list within their timeout: ${failures.length} (${[...new Set(failures.map((r) => r.error))].join('; ')})`);
     if (idle.count) out.push(`Idle requests: ${[...new Set(idle.paths)].map((p) => `${p} ×${idle.paths.filter((x) => x === p).length}`).join(', ')}`);
     out.push('');
     out.push(`Waterfall of the median Fast 3G first load (list at ${mid.listMs.toFixed(0)} ms; times from the page's request):`);
     out.push('');
     out.push(mid ? waterfall(mid.entries) : '(no Fast 3G load showed the list)');
-    out.push('');
-    out.push(`The same without modulepreload (list at ${preMid.listMs.toFixed(0)} ms; the HTML through a route, so it has no emulated latency):`);
-    out.push('');
-    out.push(preMid ? waterfall(preMid.entries) : '(none showed the list)');
     console.log(out.join('\n'));
   } finally {
     await browser?.close().catch(() => {});

@@ -7,7 +7,7 @@
 # (bench/run collects it). 127.0.0.1 only; bounded by timeout.
 #
 # Knobs: STATUS_BUILD_DIR (build), BENCH_NODES (3), BENCH_STATUSES (40), BENCH_LOADS (10),
-# PRELOAD_LOADS (5), IDLE_SECONDS (60), LIST_SELECTOR ('#feed-list li[data-username]'),
+# IDLE_SECONDS (60), LIST_SELECTOR ('#feed-list li[data-username]'),
 # CHROMIUM (/usr/bin/chromium), BENCH_TIMEOUT (900 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."

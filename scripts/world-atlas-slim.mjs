@@ -1,16 +1,50 @@
 #!/usr/bin/env node
 // The web client's basemap from npm world-atlas: its countries-110m.json as the same topology,
-// re-quantized to N steps per axis (default 10^4: 0.036° of longitude, finer than the 1:110m data)
-// and without the "land" object and the country names, which the map does not use. Consecutive
-// points that fall on the same step are dropped (an arc's ends stay). A third fewer bytes.
+// with each arc simplified (Visvalingam–Whyatt: a point goes while the triangle it makes with its
+// neighbours is smaller than AREA square degrees, default 0.05 — about 25 × 25 km at the
+// equator, under a pixel at the world views and still the shape of a coast at a country's), then
+// re-quantized to N steps per axis (default 10^4: 0.036° of longitude), without the "land"
+// object and the country names, which the map does not use. An arc's ends stay, so neighbouring
+// countries still share their borders exactly. Consecutive points on the same step are dropped.
 //
-//   scripts/world-atlas-slim.mjs package/countries-110m.json web/vendor/world-atlas/countries-110m.json [N]
+//   scripts/world-atlas-slim.mjs package/countries-110m.json web/vendor/world-atlas/countries-110m.json [N] [AREA]
 import fs from 'node:fs';
-const [src, dst, nArg] = process.argv.slice(2);
+const [src, dst, nArg, areaArg] = process.argv.slice(2);
 const n = Number(nArg || 1e4);
+const minArea = Number(areaArg ?? 0.05);
+
+/** Visvalingam–Whyatt on one arc: interior points whose effective area is under minArea go. */
+function simplify(points) {
+  if (points.length <= 3 || !(minArea > 0)) return points;
+  const closed = points[0][0] === points.at(-1)[0] && points[0][1] === points.at(-1)[1];
+  const keepAtLeast = closed ? 4 : 2;
+  const prev = points.map((_, i) => i - 1);
+  const next = points.map((_, i) => i + 1);
+  const tri = (i) => {
+    const [a, b, c] = [points[prev[i]], points[i], points[next[i]]];
+    return Math.abs((b[0] - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (b[1] - a[1])) / 2;
+  };
+  const area = points.map((_, i) => (i === 0 || i === points.length - 1 ? Infinity : tri(i)));
+  let left = points.length;
+  while (left > keepAtLeast) {
+    let best = -1;
+    for (let i = next[0]; i < points.length - 1; i = next[i]) if (best < 0 || area[i] < area[best]) best = i;
+    if (best < 0 || area[best] >= minArea) break;
+    const [p, q] = [prev[best], next[best]];
+    next[p] = q;
+    prev[q] = p;
+    left--;
+    // A neighbour's area never drops below the one just removed (the order stays monotonic).
+    if (p > 0) area[p] = Math.max(tri(p), area[best]);
+    if (q < points.length - 1) area[q] = Math.max(tri(q), area[best]);
+  }
+  const out = [];
+  for (let i = 0; i < points.length; i = next[i]) out.push(points[i]);
+  return out;
+}
 const t = JSON.parse(fs.readFileSync(src, 'utf8'));
 const { scale: [sx, sy], translate: [tx, ty] } = t.transform;
-const abs = t.arcs.map((arc) => { let x = 0, y = 0; return arc.map(([dx, dy]) => [(x += dx) * sx + tx, (y += dy) * sy + ty]); });
+const abs = t.arcs.map((arc) => { let x = 0, y = 0; return simplify(arc.map(([dx, dy]) => [(x += dx) * sx + tx, (y += dy) * sy + ty])); });
 let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
 for (const a of abs) for (const [x, y] of a) { x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y); }
 const kx = (x1 - x0) / (n - 1) || 1, ky = (y1 - y0) / (n - 1) || 1;

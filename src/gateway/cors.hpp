@@ -28,7 +28,7 @@ std::optional<std::string> canonical_origin(std::string_view s, bool allow_path 
 /// The CORS answer fields (besides Access-Control-Allow-Origin, which names the request's
 /// origin): what the web client reads from other gateways' answers, and what a preflight allows.
 inline constexpr std::string_view kCorsExposeHeaders =
-    "X-Served-By, X-Request-Id, ETag, X-Total-Count, Link, Retry-After, X-Replicated";
+    "X-Served-By, X-Request-Id, ETag, X-Total-Count, Link, Retry-After, X-Replicated, X-Event-Id";
 inline constexpr std::string_view kCorsAllowMethods = "GET, HEAD, POST, PUT, DELETE, PATCH";
 inline constexpr std::string_view kCorsAllowHeaders =
     "Content-Type, Authorization, If-Match, If-None-Match, X-Consistency, Last-Event-ID, "

@@ -944,14 +944,20 @@ common::Response StaticFiles::serve(const common::Request& req, std::string_view
     if (enc == Encoding::kGzip) rep = &*file->gzip;
     if (enc == Encoding::kBrotli) rep = &*file->brotli;
   }
+  // The policies rule documents (a page, or an SVG opened as one); on a script or a style
+  // sheet they would be bytes on every answer that no browser reads.
+  bool document = file->content_type.starts_with("text/html") ||
+                  file->content_type.starts_with("image/svg+xml");
   auto common_fields = [&](common::Response& res) {
     res.set(field::cache_control,
             hashed_current ? "public, max-age=31536000, immutable" : "no-cache");
     res.set(field::etag, rep->etag);
     if (file->compressible) res.set(field::vary, "Accept-Encoding");
     res.set("X-Content-Type-Options", "nosniff");
-    res.set("Content-Security-Policy", csp);
-    res.set("Referrer-Policy", "strict-origin-when-cross-origin");
+    if (document) {
+      res.set("Content-Security-Policy", csp);
+      res.set("Referrer-Policy", "strict-origin-when-cross-origin");
+    }
     res.keep_alive(req.keep_alive());
   };
   if (req.find(field::if_none_match) != req.end() &&

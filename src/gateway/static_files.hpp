@@ -112,8 +112,8 @@ struct StaticLimits {
 /// Cache-Control "public, max-age=31536000, immutable" when <hash> is the current one, "no-cache"
 /// for another (an old page after an upgrade); pages (HTML) and everything else "no-cache". "/" and "/dir/" serve
 /// index.html; a path without an extension that names no file serves "<path>.html" ("/cluster").
-/// Answers carry the Content-Security-Policy given, a Referrer-Policy that sends other hosts
-/// the origin only, X-Content-Type-Options, an ETag per representation ("<h>", "<h>-gz",
+/// Documents (HTML, SVG) carry the Content-Security-Policy given and a Referrer-Policy that sends
+/// other hosts the origin only; every answer X-Content-Type-Options, an ETag per representation ("<h>", "<h>-gz",
 /// "<h>-br") and Vary: Accept-Encoding for compressible files; If-None-Match → 304. 404
 /// problem+json for missing files, 405 for other methods. Thread-safe (read-only after
 /// construction). Throws common::ConfigError when the root exceeds `limits`.

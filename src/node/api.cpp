@@ -363,7 +363,11 @@ void add_api_routes(common::Router& r, ApiDeps& deps) {
   using common::RouteMatch;
   auto* d = &deps;
   auto list = [d](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
-    answer(ex, m, d->node_id, list_statuses(req, d->store.index()));
+    // Taken before the read: every change the list lacks comes after this position.
+    auto position = d->events.position();
+    auto res = list_statuses(req, d->store.index());
+    if (res.result() == http::status::ok) res.set("X-Event-Id", position);
+    answer(ex, m, d->node_id, std::move(res));
   };
   auto post = [d](Request&& req, const RouteMatch& m, const ExchangePtr& ex) {
     write_status(std::move(req), m, ex, *d, false, std::nullopt);

@@ -184,6 +184,11 @@ void EventHub::close_all() {
   beating_ = 0;
 }
 
+std::string EventHub::position() const {
+  std::lock_guard lock(mutex_);
+  return EventId{now_(), next_seq_ - 1, boot_}.str();
+}
+
 std::size_t EventHub::subscribers() const {
   std::lock_guard lock(mutex_);
   return subs_.size();

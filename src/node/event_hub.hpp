@@ -93,6 +93,10 @@ class EventHub {
   }
   static constexpr const char* kHeartbeat = "event: heartbeat\ndata: {}\n\n";
   void close_all();
+  /// The stream's position now: the id of this node's last event (as `event: reset` carries
+  /// it). A stream opened with it as Last-Event-ID gets every change applied after this call —
+  /// so a list read after it, with a stream started from it, misses nothing.
+  std::string position() const;
   std::size_t subscribers() const;
   std::size_t replay_size() const;
   /// "event: upsert\ndata: {…}\n\n", "event: delete…" or "event: expire…" (without the id);

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CATALOGUES, hasKey, lang, pickLang, relTime, setLang, t } from '../../web/js/i18n.js';
 import { parseCoord, textLength, validateStatus } from '../../web/js/validate.js';
@@ -99,6 +100,16 @@ test('the language: stored choice, else the browser\'s languages in order (de*, 
   assert.equal(pickLang([]), 'en');
   assert.equal(pickLang(['de-DE'], 'en'), 'en', 'the switch beats the browser');
   assert.equal(pickLang(['de-DE'], 'xx'), 'de', 'a stored language without a catalogue is ignored');
+});
+
+// ---------------------------------------------------------------- the bundles
+test('web/dist/ is what scripts/web-bundle.mjs makes of web/js/ (the pages load the bundles)', () => {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'web-bundle.mjs'), '--check'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  for (const [page, bundle] of [['index.html', 'dist/app.js'], ['cluster.html', 'dist/cluster-page.js']]) {
+    const html = fs.readFileSync(path.join(ROOT, 'web', page), 'utf8');
+    assert.ok(html.includes(`<script src="${bundle}" type="module"></script>`), `${page} loads ${bundle}`);
+  }
 });
 
 // ---------------------------------------------------------------- the catalogues

@@ -180,7 +180,7 @@ def test_the_repository_web_client(tmp_path, procs):
     gw.start()
     html = get(gw, "/", Accept_Encoding="identity").body.decode()
     refs = HASHED.findall(html)
-    assert any(rel == "js/app.js" for _, _, rel in refs), html[:2000]
+    assert any(rel == "dist/app.js" for _, _, rel in refs), html[:2000]
     total = 0
     for path, _, rel in refs:
         r = get(gw, path, Accept_Encoding="gzip, deflate, br")
@@ -215,7 +215,7 @@ def test_tile_flags_fill_the_meta_tags_and_the_csp(tmp_path, procs):
                                  "http://127.0.0.1:8099/tiles/{z}/{x}/{y}.png"], name="gw2")
     procs.append(gw2)
     gw2.start()
-    csp2 = get(gw2, "/js/app.js").header("content-security-policy")
+    csp2 = get(gw2, "/").header("content-security-policy")
     assert "img-src 'self' data: http://127.0.0.1:8099;" in csp2, csp2
 
 

@@ -1018,6 +1018,41 @@ def test_heartbeat_on_request_every_interval_while_idle_without_an_id(c3):
         resumed.close()
 
 
+def test_a_list_answers_event_id_starts_a_stream_that_misses_nothing(c3):
+    """Every list answer (a node's and the gateway's) carries X-Event-Id, the stream's position
+    taken before the read: a stream started from it (Last-Event-ID or ?lastEventId=) gets every
+    change after the list — on the node that answered the list and on another — none from
+    before it, no reset; nothing at all when nothing changed. The gateway exposes it to other
+    origins. The web client starts its stream this way and loads the list only once."""
+    n1, n2 = c3.urls[0], c3.urls[1]
+    v_before = sync_put(n1, "pos-before", "before the list").json()["version"]
+    lists = {where: request("GET", base + "/api/statuses?limit=5") for where, base in
+             (("n1", n1), ("gateway", c3.gw.url))}
+    for where, r in lists.items():
+        assert r.status == 200 and r.headers.get("x-event-id"), (where, r.headers)
+    pos = lists["n1"].headers["x-event-id"]
+    quiet = EventStream(n1, last_event_id=pos, query="?heartbeat=1")
+    try:  # nothing changed since: no replay, no reset, only heartbeats
+        evs = quiet.wait_for(lambda e: len(heartbeats(e)) >= 1, 3, what="a heartbeat")
+        assert all(x["event"] == "heartbeat" for x in evs), evs
+    finally:
+        quiet.close()
+    v_after = sync_put(n1, "pos-after", "after the list").json()["version"]
+    for where, stream in (("n1", EventStream(n1, last_event_id=pos)),
+                          ("n2", EventStream(n2, query="?lastEventId=" + urllib.parse.quote(pos))),
+                          ("gateway", EventStream(c3.gw.url, last_event_id=lists["gateway"].headers["x-event-id"]))):
+        try:
+            evs = stream.wait_for(lambda e: has(e, "upsert", "pos-after", v_after), 5, what=f"the change after, {where}")
+            assert not any(x["event"] == "reset" for x in evs), (where, evs)
+            if where == "n1":  # the same node: exactly what came after the position
+                assert not has(evs, "upsert", "pos-before", v_before), evs
+        finally:
+            stream.close()
+    exposed = request("GET", c3.gw.url + "/api/statuses?limit=1",
+                      headers={"Origin": c3.gw.url}).headers.get("access-control-expose-headers", "")
+    assert "X-Event-Id" in exposed, exposed
+
+
 def test_id_older_than_the_replay_window_gets_reset(tmp_path, procs):
     """--event-replay-window-s 1 on a lone node: within the window an id resumes; once the change
     after it is more than the window old, the node can no longer tell what was missed (also when

@@ -138,6 +138,18 @@ async function reloadAll() {
   await Promise.all([feed.load(), map.refresh()]);
 }
 
+/**
+ * The page's start: the first list page (its request preloaded by the HTML), then the map's
+ * statuses and the event stream, which starts after that list's X-Event-Id. The node replays
+ * every change since that read, so the map's later read is covered too and nothing is loaded
+ * twice. Without an id (the list failed) the stream's opening reloads both.
+ */
+async function start() {
+  await feed.load();
+  map.refresh();
+  streamEvents(feed.eventId);
+}
+
 // The search and the availability filter of the feed, applied by the server.
 const filterFeed = () => feed.setFilter({ q: $('feed-q').value.trim(), availability: $('feed-availability').value });
 const filterSoon = debounce(filterFeed, 300);
@@ -692,7 +704,9 @@ let liveRetryS = 0;
 function liveLabel() {
   live.querySelector('.label').textContent = t(`live.${live.dataset.state}`, { s: liveRetryS });
 }
-connectEvents({
+/** The stream, from where the first list page was read (see start()). */
+const streamEvents = (from) => connectEvents({
+  from,
   onState: (state, retryS) => {
     live.dataset.state = state;
     liveRetryS = retryS;
@@ -736,5 +750,5 @@ accountView.refresh();
 
 updateCount();
 setExtras();
-reloadAll();
+start();
 window.addEventListener('resize', () => map.invalidate());

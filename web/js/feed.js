@@ -49,6 +49,8 @@ export class Feed {
       if (seq !== this.seq) return; // other filters or another page were asked for meanwhile
       this.items = r.body || [];
       this.total = Number(r.headers.get('X-Total-Count') ?? this.items.length);
+      // Where the event stream stood when this page was read: a stream opened from there misses nothing.
+      this.eventId = r.headers.get('X-Event-Id') || '';
       if (!this.items.length && this.offset > 0 && this.total > 0) {
         // The page we were on emptied (deletes): step back to the last page that has entries.
         this.offset = Math.max(0, Math.floor((this.total - 1) / this.limit) * this.limit);

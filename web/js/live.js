@@ -26,11 +26,16 @@ export function eventsPath(lastEventId) {
   return `/api/events?heartbeat=${HEARTBEAT_S}${lastEventId ? `&lastEventId=${encodeURIComponent(lastEventId)}` : ''}`;
 }
 
-export function connectEvents({ onUpsert, onDelete, onExpire, onReset, onState, onOpen }) {
+/**
+ * Opens the stream and keeps it open. `from`: the event id to start after — a list answer's
+ * X-Event-Id, so that the stream replays every change since that list was read (and the page
+ * need not load it again when the stream opens).
+ */
+export function connectEvents({ onUpsert, onDelete, onExpire, onReset, onState, onOpen, from = '' }) {
   let es = null;
   let delay = 500;
   let timer = null;
-  let lastId = '';
+  let lastId = from;
 
   let through = null; // the gateway of the stream
   let closed = false;
@@ -72,7 +77,7 @@ export function connectEvents({ onUpsert, onDelete, onExpire, onReset, onState, 
       alive();
       delay = 500;
       onState('live');
-      // Without an id to resume from (the first connect, or no event seen yet) the events sent
+      // Without an id to resume from (no list read yet, no event seen yet) the events sent
       // while the stream was down are lost: the caller reloads.
       onOpen({ resumed: !!resume });
     };

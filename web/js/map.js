@@ -12,6 +12,10 @@ const MOVE_DEBOUNCE_MS = 300;
 /** Data files relative to this module: the gateway serves assets under a content-hashed prefix. */
 const WORLD_URL = new URL('../vendor/world-atlas/countries-110m.json', import.meta.url);
 const TOPOJSON_URL = new URL('../vendor/topojson-client/topojson-client.min.js', import.meta.url);
+const LEAFLET_SCRIPTS = ['../vendor/leaflet/leaflet.js', '../vendor/leaflet.markercluster/leaflet.markercluster.js']
+  .map((u) => new URL(u, import.meta.url));
+const LEAFLET_STYLES = ['../vendor/leaflet/leaflet.css', '../vendor/leaflet.markercluster/MarkerCluster.css']
+  .map((u) => new URL(u, import.meta.url));
 /** The whole world, for the first load (whatever the view: the view is fitted to the answer). */
 const WORLD_BOX = [-180, -90, 180, 90];
 /** Deepest zoom on the basemap alone (1:110m data; enough to tell people a street apart). */
@@ -96,18 +100,41 @@ function unwrapGeometry(g) {
   else if (g.type === 'MultiLineString') g.coordinates = g.coordinates.map((l) => unwrapRing(l, false));
 }
 
-let topojsonScript = null;
+/** A classic (UMD) script or a stylesheet of the client's, loaded once (a Promise per URL). */
+const loading = new Map();
+function loadOnce(url) {
+  if (!loading.has(url.href)) {
+    loading.set(url.href, new Promise((resolve, reject) => {
+      const style = url.pathname.endsWith('.css');
+      const el = style ? Object.assign(document.createElement('link'), { rel: 'stylesheet', href: url.href })
+        // Not async: scripts inserted together run in the order inserted (the plugin after Leaflet).
+        : Object.assign(document.createElement('script'), { src: url.href, async: false });
+      el.onload = resolve;
+      el.onerror = () => reject(new Error(`${url.pathname.split('/').pop()} could not be loaded`));
+      // Leaflet's styles before the page's own, which override some of them.
+      if (style) document.head.insertBefore(el, document.head.querySelector('link[rel="stylesheet"]'));
+      else document.head.append(el);
+    }));
+  }
+  return loading.get(url.href);
+}
+
+/**
+ * Leaflet and the cluster plugin (window.L) with their styles, all requested at once. They are not
+ * in the page's HTML: the list and the form need none of them, so the page's first data does not
+ * wait for 45 KB of map code (module scripts would run only after deferred classic ones).
+ */
+export async function loadLeaflet() {
+  await Promise.all([...LEAFLET_STYLES, ...LEAFLET_SCRIPTS].map(loadOnce));
+  if (!window.L?.markerClusterGroup) throw new Error('Leaflet did not load');
+  return window.L;
+}
+
 /** topojson-client (UMD, sets window.topojson), loaded once, on demand. */
-function loadTopojson() {
-  if (window.topojson) return Promise.resolve(window.topojson);
-  topojsonScript ||= new Promise((resolve, reject) => {
-    const s = document.createElement('script');
-    s.src = TOPOJSON_URL.href;
-    s.onload = () => (window.topojson ? resolve(window.topojson) : reject(new Error('topojson-client did not load')));
-    s.onerror = () => reject(new Error('topojson-client could not be loaded'));
-    document.head.append(s);
-  });
-  return topojsonScript;
+async function loadTopojson() {
+  await loadOnce(TOPOJSON_URL);
+  if (!window.topojson) throw new Error('topojson-client did not load');
+  return window.topojson;
 }
 
 const escapeHtml = (v) => v.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -131,21 +158,28 @@ export class StatusMap {
     this.el = el;
     this.markers = new Map();
     this.pick = null;
-    Object.assign(this, { onOpen, load, onLoad, onError });
+    Object.assign(this, { onPick, onOpen, load, onLoad, onError });
     this.boxes = null;    // what the markers were loaded for
     this.seq = 0;
     this.fitted = false;  // the first load (the whole world, then the view fitted to it) is done
     this.touched = false; // the user moved the map: no more fitting
     this.basemap = null;  // Promise of the basemap's layers
     this.seen = null;     // the observer that loads it when the map comes near the screen
-    const L = window.L;
-    this.L = L;
-    if (!L || !L.markerClusterGroup) {
+    this.map = null;      // the Leaflet map, once Leaflet is loaded
+    this.L = null;
+    /** Settles when the map is there (or could not be made: then `ok` stays false). */
+    this.ready = loadLeaflet().then((L) => this.init(L), (e) => {
+      console.warn(`The map could not be loaded: ${e.message}`);
       el.replaceChildren(Object.assign(document.createElement('p'), {
         className: 'map-fallback', textContent: t('map.unavailable'),
       }));
-      return;
-    }
+    });
+  }
+
+  /** Makes the Leaflet map in the container (once Leaflet is loaded). */
+  init(L) {
+    const { el, onPick } = this;
+    this.L = L;
     // Cluster icons are named but no tab stops either (Leaflet would make each a button in the tab order).
     L.MarkerCluster.mergeOptions({ keyboard: false });
     const tiles = tileConfig();
@@ -198,6 +232,7 @@ export class StatusMap {
       this.rewrap();
       this.refreshSoon();
     });
+    if (this.picked) this.setPick(...this.picked);
   }
 
   /**
@@ -289,13 +324,15 @@ export class StatusMap {
    * map) the whole world, and the view is then fitted to them.
    */
   async refresh() {
-    if (!this.map) return;
-    this.refreshSoon.cancel();
+    this.refreshSoon?.cancel();
     const seq = ++this.seq;
     const first = !this.fitted && !this.touched;
+    if (!first && !this.map) return;
+    // The first load needs no view (the whole world): it runs while Leaflet still loads.
     const boxes = first ? [WORLD_BOX] : this.viewBoxes();
     try {
-      const list = await this.load(boxes);
+      const [list] = await Promise.all([this.load(boxes), this.ready]);
+      if (!this.map) return;
       if (seq !== this.seq) return; // the view moved on meanwhile
       this.boxes = boxes;
       this.replaceAll(list);
@@ -307,7 +344,7 @@ export class StatusMap {
     } catch (e) {
       if (seq === this.seq) this.onError(e);
     } finally {
-      if (first) this.basemapWhenSeen();
+      if (first && this.map) this.basemapWhenSeen();
     }
   }
 
@@ -396,7 +433,10 @@ export class StatusMap {
 
   /** Shows (or hides, with null) the position chosen in the form. */
   setPick(pos, { pan = false } = {}) {
-    if (!this.map) return;
+    if (!this.map) {
+      this.picked = [pos, { pan }]; // shown once the map is there
+      return;
+    }
     if (!pos) {
       this.pick?.remove();
       this.pick = null;

@@ -446,6 +446,35 @@ TEST(EventReplay, SameNodeResumesExactlyAfterTheLastId) {
   EXPECT_NE(b->wait_chunks("u5").find("u5"), std::string::npos);
 }
 
+// A list answer's X-Event-Id: a stream started from the position taken before the read gets
+// exactly the changes after it — none before, nothing at all when nothing changed, no reset;
+// the same from an empty hub, and from another node's position.
+TEST(EventReplay, FromAPositionGetsEveryChangeAfterItAndNoReset) {
+  HubFixture f;
+  HubFixture other;  // another node, up since the same time
+  auto empty = f.hub->position();
+  EXPECT_TRUE(EventId::parse(empty));
+  auto none = f.connect(empty);
+  f.change("u1", 1);
+  f.change("u2", 2);
+  EXPECT_NE(none->wait_chunks("u2").find("\"u1\""), std::string::npos);
+  *f.now = kNow + 3000;
+  auto pos = f.hub->position();
+  auto quiet = f.connect(pos);  // nothing since: an empty replay, then live
+  f.change("u3", 3);
+  for (const auto& got : {f.connect(pos)->wait_chunks("u3"), quiet->wait_chunks("u3")}) {
+    EXPECT_EQ(got.find("\"u1\""), std::string::npos) << got;
+    EXPECT_EQ(got.find("\"u2\""), std::string::npos) << got;
+    EXPECT_NE(got.find("\"u3\""), std::string::npos) << got;
+    EXPECT_EQ(got.find("event: reset"), std::string::npos) << got;
+  }
+  // Another node's hub reads it as a foreign id: what it applied since then (minus the margin).
+  *other.now = kNow + 3100;
+  other.change("elsewhere", 4);
+  auto got = other.connect(pos)->wait_chunks("elsewhere");
+  EXPECT_EQ(got.find("event: reset"), std::string::npos);
+}
+
 TEST(EventReplay, AnotherNodesIdResumesFromItsTimeMinusTheMargin) {
   HubFixture f;
   f.change("early", 1);  // applied here at kNow
