@@ -190,7 +190,10 @@ function listQuery(limit, offset, params) {
   return q.toString().replace(/%2C/g, ','); // bbox=1,2,3,4 reads better, and a comma needs no escaping
 }
 
-/** Every status that passes `params` (filters), following the Link rel="next" pages (bounded). */
+/**
+ * Every status that passes `params` (filters), following the Link rel="next" pages (bounded):
+ * an array, whose `complete` says whether the last page was reached.
+ */
 export async function allStatuses({ params = new URLSearchParams(), pageSize = 1000, maxPages = 20 } = {}) {
   const out = [];
   let url = `/api/statuses?${listQuery(pageSize, 0, params)}`;
@@ -199,6 +202,7 @@ export async function allStatuses({ params = new URLSearchParams(), pageSize = 1
     out.push(...(r.body || []));
     url = nextLink(r.headers.get('Link'));
   }
+  out.complete = !url; // every page followed (not cut off at maxPages)
   return out;
 }
 

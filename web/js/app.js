@@ -96,8 +96,10 @@ const map = new StatusMap($('map'), {
   },
   onOpen: (username) => lookup(username, { focus: true }),
   // Only what is in view: one box, or two across the antimeridian.
-  load: async (boxes) => (await Promise.all(boxes.map((b) =>
-    allStatuses({ params: new URLSearchParams({ bbox: b.join(',') }) })))).flat(),
+  load: async (boxes) => {
+    const parts = await Promise.all(boxes.map((b) => allStatuses({ params: new URLSearchParams({ bbox: b.join(',') }) })));
+    return Object.assign(parts.flat(), { complete: parts.every((p) => p.complete) });
+  },
   onLoad: (list) => {
     for (const s of list) clock.track(s);
     updateMapCount();

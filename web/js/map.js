@@ -151,7 +151,7 @@ export class StatusMap {
    * @param el the container
    * @param onPick fn({lat, lon}) when the user clicks the map
    * @param onOpen fn(username) when a marker's popup asks to open a status
-   * @param load fn(boxes) → Promise of the statuses in those boxes
+   * @param load fn(boxes) → Promise of the statuses in those boxes (an array; `complete`: none left out)
    * @param onLoad fn(list) after each load; onError fn(err) when one fails
    */
   constructor(el, { onPick, onOpen, load, onLoad = () => {}, onError = () => {} }) {
@@ -228,8 +228,9 @@ export class StatusMap {
     }
     this.refreshSoon = debounce(() => this.refresh(), MOVE_DEBOUNCE_MS);
     this.map.on('moveend', () => {
-      this.seq++; // an answer for the view before this move would only take markers away
       this.rewrap();
+      if (this.settled) return; // the first fit of a complete world: everything is in hand
+      this.seq++; // an answer for the view before this move would only take markers away
       this.refreshSoon();
     });
     if (this.picked) this.setPick(...this.picked);
@@ -339,7 +340,11 @@ export class StatusMap {
       this.onLoad(list);
       if (first) {
         this.fitted = true;
+        // The whole world's statuses, none cut off (`list.complete`): the view fitted to them
+        // needs no load of its own. Later moves load what is in view, as always.
+        this.settled = !!list.complete;
         if (!this.touched) this.fit();
+        this.settled = false;
       }
     } catch (e) {
       if (seq === this.seq) this.onError(e);
