@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// The web client's scripts as the browser gets them: each page's ES-module graph (web/js/, with
-// the message catalogues web/i18n/*.json it imports) bundled and minified by esbuild into one
-// file under web/dist/. One request instead of fifteen: a browser opens at most six connections
+// The web client's scripts and styles as the browser gets them: each page's ES-module graph
+// (web/js/, with the message catalogues web/i18n/*.json it imports) bundled and minified by
+// esbuild into one file under web/dist/, and the style sheets (web/css/) into one. One request instead of fifteen: a browser opens at most six connections
 // to a host, so on a slow link (Chromium's "Fast 3G": 562 ms a request) fifteen modules cost
 // three round trips in a row before the first line runs; the bundle costs one. The sources stay
 // the truth: edit web/js/, then run this (or `make web`). The gateway serves web/dist/ like any
@@ -27,31 +27,60 @@ try {
   process.exit(2);
 }
 
-/** Each page's entry module and its bundle. */
-const ENTRIES = { 'js/app.js': 'dist/app.js', 'js/cluster-page.js': 'dist/cluster-page.js' };
+/** Each bundle and what it is made of: a page's entry module, or the style sheets in order. */
+const ENTRIES = {
+  'dist/app.js': 'js/app.js',
+  'dist/cluster-page.js': 'js/cluster-page.js',
+  // The map's libraries: a bundle of its own (a chunk shared with dist/app.js would be one more
+  // request), which js/map.js imports by URL once the list is shown.
+  'dist/map-libs.js': 'js/map-libs.js',
+  'dist/app.css': ['css/app.css', 'css/map.css'],
+  // Loaded by js/map.js with the map's libraries (js/map-libs.js, a chunk of dist/app.js).
+  'dist/map.css': ['vendor/leaflet/leaflet.css', 'vendor/leaflet.markercluster/MarkerCluster.css'],
+};
 const check = process.argv.includes('--check');
 const web = path.join(ROOT, 'web');
 
-let stale = [];
-for (const [entry, out] of Object.entries(ENTRIES)) {
+// Every file of web/dist/ as the sources make it: a build per bundle (no chunk shared between
+// pages); a script's dynamic imports (the other languages' catalogues, the map's libraries)
+// become chunks beside it, and the images a style sheet names are copied beside it.
+const dist = path.join(web, 'dist');
+const files = new Map();
+for (const [out, entry] of Object.entries(ENTRIES)) {
+  const css = Array.isArray(entry);
   const r = await esbuild.build({
-    entryPoints: [path.join(web, entry)], outfile: path.join(web, out), write: false,
-    bundle: true, format: 'esm', minify: true, charset: 'utf8', legalComments: 'none',
+    ...(css ? { stdin: { contents: entry.map((f) => `@import "./${f}";`).join('\n'), resolveDir: web, loader: 'css' } }
+      : { entryPoints: { [path.basename(out, '.js')]: path.join(web, entry) }, splitting: true, chunkNames: '[name]-[hash]' }),
+    ...(css ? { outfile: path.join(web, out) } : { outdir: dist }),
+    absWorkingDir: ROOT, // the output (chunk names too) must not depend on where this runs
+    nodePaths: [path.join(ROOT, 'tests', 'browser', 'node_modules')], // leaflet's sources (map-libs.js)
+    loader: { '.png': 'file' }, assetNames: '[name]-[hash]',
+    // Licence headers (Leaflet's, the plugin's) stay, at the end of the file they came into.
+    write: false, bundle: true, format: 'esm', minify: true, charset: 'utf8', legalComments: 'eof',
     // What the page already requires (import attributes, top-level await, private fields).
     target: ['chrome123', 'firefox125', 'safari17.2'],
     logLevel: 'warning',
   });
-  const text = `// Built by scripts/web-bundle.mjs from web/${entry}: edit the sources, then run it.\n${r.outputFiles[0].text}`;
-  const file = path.join(web, out);
-  if (check) {
-    if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== text) stale.push(`web/${out}`);
-  } else {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, text);
-    console.log(`web/${out}: ${text.length} bytes`);
+  const from = [entry].flat().map((f) => `web/${f}`).join(', ');
+  for (const f of r.outputFiles) {
+    const text = /\.(js|css)$/.test(f.path)
+      ? `/* Built by scripts/web-bundle.mjs from ${from}: edit the sources, then run it. */\n${f.text}` : null;
+    files.set(path.relative(dist, f.path), text === null ? Buffer.from(f.contents) : Buffer.from(text));
   }
 }
-if (stale.length) {
-  console.error(`${stale.join(', ')}: not what web/js/ makes; run scripts/web-bundle.mjs (or make web)`);
-  process.exit(1);
+const onDisk = fs.existsSync(dist) ? fs.readdirSync(dist) : [];
+if (check) {
+  const stale = [...new Set([...files.keys(), ...onDisk])].filter((f) =>
+    !files.has(f) || !onDisk.includes(f) || !fs.readFileSync(path.join(dist, f)).equals(files.get(f)));
+  if (stale.length) {
+    console.error(`web/dist/: ${stale.join(', ')} not what the sources make; run scripts/web-bundle.mjs (or make web)`);
+    process.exit(1);
+  }
+} else {
+  fs.mkdirSync(dist, { recursive: true });
+  for (const f of onDisk) if (!files.has(f)) fs.rmSync(path.join(dist, f));
+  for (const [f, bytes] of files) {
+    fs.writeFileSync(path.join(dist, f), bytes);
+    console.log(`web/dist/${f}: ${bytes.length} bytes`);
+  }
 }

@@ -1,17 +1,18 @@
 #!/usr/bin/env node
 // The web client's basemap from npm world-atlas: its countries-110m.json as the same topology,
 // with each arc simplified (Visvalingam–Whyatt: a point goes while the triangle it makes with its
-// neighbours is smaller than AREA square degrees, default 0.05 — about 25 × 25 km at the
-// equator, under a pixel at the world views and still the shape of a coast at a country's), then
-// re-quantized to N steps per axis (default 10^4: 0.036° of longitude), without the "land"
-// object and the country names, which the map does not use. An arc's ends stay, so neighbouring
-// countries still share their borders exactly. Consecutive points on the same step are dropped.
+// neighbours is smaller than AREA square degrees), then re-quantized to N steps per axis, without
+// the "land" object and the country names, which the map does not use. An arc's ends stay, so
+// neighbouring countries still share their borders exactly. Consecutive points on the same step
+// are dropped. The web client's file is made with N = 3000 (0.12° of longitude) and AREA = 0.3
+// (a triangle of about 60 × 60 km at the equator: under a pixel at the world views, still the
+// outline of a coast at a country's); the defaults below.
 //
 //   scripts/world-atlas-slim.mjs package/countries-110m.json web/vendor/world-atlas/countries-110m.json [N] [AREA]
 import fs from 'node:fs';
 const [src, dst, nArg, areaArg] = process.argv.slice(2);
-const n = Number(nArg || 1e4);
-const minArea = Number(areaArg ?? 0.05);
+const n = Number(nArg || 3000);
+const minArea = Number(areaArg ?? 0.3);
 
 /** Visvalingam–Whyatt on one arc: interior points whose effective area is under minArea go. */
 function simplify(points) {

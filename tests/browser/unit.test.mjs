@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { CATALOGUES, hasKey, lang, pickLang, relTime, setLang, t } from '../../web/js/i18n.js';
+import { hasKey, LANGUAGES, lang, loadLang, pickLang, relTime, setLang, t } from '../../web/js/i18n.js';
 import { parseCoord, textLength, validateStatus } from '../../web/js/validate.js';
 import { debounce, formatPos, relativeTime } from '../../web/js/util.js';
 import { availabilityLabel, emojiError, endedLabel, endOfDay, endOfWeek, ExpiryClock, expiryFields, expiryHint,
@@ -68,9 +68,9 @@ test('formatting', () => {
   assert.equal(relativeTime('2026-11-25T14:00:00Z', now), 'in 2 hours');
 });
 
-test('in German: relative times, plurals, numbers, positions and the "until" words', () => {
+test('in German: relative times, plurals, numbers, positions and the "until" words', async () => {
   const now = Date.parse('2026-11-25T12:00:00Z');
-  setLang('de');
+  await setLang('de');
   try {
     assert.equal(lang(), 'de');
     assert.equal(relativeTime('2026-11-25T11:55:00Z', now), 'vor 5 Minuten');
@@ -87,7 +87,7 @@ test('in German: relative times, plurals, numbers, positions and the "until" wor
     assert.equal(availabilityLabel('dnd'), 'Nicht stören');
     assert.equal(t('no.such.key'), 'no.such.key', 'a missing key shows as itself');
   } finally {
-    setLang('en');
+    await setLang('en');
   }
   assert.equal(relativeTime('2026-11-25T11:55:00Z', now), '5 minutes ago');
 });
@@ -118,8 +118,12 @@ const catalogues = Object.fromEntries(fs.readdirSync(I18N).filter((f) => f.endsW
   .map((f) => [f.replace(/\.json$/, ''), JSON.parse(fs.readFileSync(path.join(I18N, f), 'utf8'))]));
 const paramsOf = (text) => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
 
-test('every catalogue has every key of the English one and no other, each with a text and the same {params}', () => {
-  assert.deepEqual(Object.keys(catalogues).sort(), Object.keys(CATALOGUES).sort(), 'each file is listed in i18n.js');
+test('every catalogue has every key of the English one and no other, each with a text and the same {params}', async () => {
+  assert.deepEqual(Object.keys(catalogues).sort(), Object.keys(LANGUAGES).sort(), 'each file is listed in i18n.js');
+  for (const [l, c] of Object.entries(catalogues)) {
+    assert.equal(LANGUAGES[l].name, c['lang.name'], `the switch names ${l} as its catalogue does`);
+    assert.deepEqual(await loadLang(l), c, `i18n.js loads ${l}.json`);
+  }
   const en = catalogues.en;
   assert.ok(Object.keys(en).length > 200, `the English catalogue is complete (${Object.keys(en).length} keys)`);
   for (const [l, c] of Object.entries(catalogues)) {

@@ -81,6 +81,8 @@ export class Feed {
         const total = Number(r.headers.get('X-Total-Count'));
         if (seq !== this.seq || Number.isNaN(total)) return;
         this.total = total;
+        // More match than a first page with room left shows: it is out of date, read it again.
+        if (this.offset === 0 && this.items.length < this.limit && total > this.items.length) return this.load();
         this.renderCounts();
       } catch { /* the next change or load corrects it */ }
     }, 250);
@@ -104,6 +106,9 @@ export class Feed {
     let at = this.items.findIndex((x) => Date.parse(x.time) < t);
     if (at < 0) at = this.items.length;
     if (at === this.items.length && later > 0) {
+      // A first page with room left while more match: it is out of date (read from a node that
+      // had not yet received them all, say). Read again.
+      if (this.items.length < this.limit) return this.reloadSoon();
       // Older than everything here while more follow: it belongs to a later page (and if it was
       // on this one, the page now lacks an entry from the next).
       if (old < 0) return this.recountSoon();

@@ -2,22 +2,41 @@
 // "section.key": "text with {params}"), the language in force, and Intl for plurals, numbers,
 // dates and relative times in that language.
 //
-// The catalogues are JSON modules imported with the page's other modules: they arrive with the
-// module graph (no extra round trip after it), so the first render is already in the chosen
-// language. A language is a catalogue file and one entry in CATALOGUES below.
+// English, the fallback of every other language, is a JSON module imported with the page's code
+// (bundled into dist/app.js); another language's catalogue is loaded when it is chosen (its own
+// small file beside the bundle), before the page first shows, so the first render is already in
+// the chosen language. A language is a catalogue file and one entry in LANGUAGES below.
 //
 // The language: the one chosen with the switch (localStorage), else the first of the browser's
 // languages (navigator.languages) that has a catalogue, else English. <html lang> follows it.
-import de from '../i18n/de.json' with { type: 'json' };
 import en from '../i18n/en.json' with { type: 'json' };
 
-/** Every language of the page: its code and catalogue ("lang.name" is its own name for itself). */
-export const CATALOGUES = { de, en };
+/** Every language of the page: its name in itself (its catalogue's "lang.name") and its catalogue. */
+export const LANGUAGES = {
+  de: { name: 'Deutsch', load: () => import('../i18n/de.json', { with: { type: 'json' } }) },
+  en: { name: 'English', load: async () => ({ default: en }) },
+};
 export const FALLBACK = 'en';
+/** The catalogues loaded so far. */
+export const CATALOGUES = { en };
 const KEY = 'statusServer.lang';
 
 const listeners = new Set();
 let current = initialLang();
+if (current !== FALLBACK) {
+  try {
+    await loadLang(current);
+  } catch (e) {
+    console.warn(`The ${current} texts could not be loaded: ${e.message}`);
+    current = FALLBACK;
+  }
+}
+
+/** Loads the catalogue of `l` (once). */
+export async function loadLang(l) {
+  CATALOGUES[l] ||= (await LANGUAGES[l].load()).default;
+  return CATALOGUES[l];
+}
 
 function stored() {
   try { return globalThis.localStorage?.getItem(KEY) || null; } catch { return null; }
@@ -25,10 +44,10 @@ function stored() {
 
 /** The language for `preferred` (navigator.languages order): the first with a catalogue. */
 export function pickLang(preferred = [], saved = null) {
-  if (saved && CATALOGUES[saved]) return saved;
+  if (saved && LANGUAGES[saved]) return saved;
   for (const l of preferred || []) {
     const base = String(l).toLowerCase().split('-')[0];
-    if (CATALOGUES[base]) return base;
+    if (LANGUAGES[base]) return base;
   }
   return FALLBACK;
 }
@@ -47,18 +66,43 @@ export const lang = () => current;
  */
 export function locale() {
   const nav = globalThis.navigator;
-  for (const l of nav?.languages?.length ? nav.languages : [nav?.language].filter(Boolean)) {
-    if (String(l).toLowerCase().split('-')[0] === current) {
-      try { return Intl.getCanonicalLocales(l)[0]; } catch { /* not a locale */ }
+  const langs = nav?.languages?.length ? nav.languages : [nav?.language].filter(Boolean);
+  const key = `${current}|${langs.join(',')}`;
+  if (localeKey !== key) {
+    localeKey = key;
+    localeNow = current;
+    for (const l of langs) {
+      if (String(l).toLowerCase().split('-')[0] === current) {
+        try {
+          localeNow = Intl.getCanonicalLocales(l)[0];
+          break;
+        } catch { /* not a locale */ }
+      }
     }
   }
-  return current;
+  return localeNow;
+}
+let localeKey = '';
+let localeNow = '';
+
+// An Intl formatter costs a good fraction of a millisecond to make, and the page formats
+// hundreds of numbers and times at its start: each kind is made once per locale and options.
+const formatters = new Map();
+function formatter(Kind, options) {
+  const key = `${Kind.name}|${locale()}|${JSON.stringify(options ?? {})}`;
+  let f = formatters.get(key);
+  if (!f) formatters.set(key, (f = new Kind(locale(), options)));
+  return f;
 }
 
-/** Switches the page to `l` (remembered in this browser), re-labels it and tells the listeners. */
-export function setLang(l) {
-  if (!CATALOGUES[l]) return;
+/**
+ * Switches the page to `l` (remembered in this browser) once its catalogue is loaded, re-labels
+ * it and tells the listeners.
+ */
+export async function setLang(l) {
+  if (!LANGUAGES[l]) return;
   try { globalThis.localStorage?.setItem(KEY, l); } catch { /* private mode: for this page only */ }
+  await loadLang(l);
   if (l === current) return;
   current = l;
   if (globalThis.document) applyI18n(document);
@@ -104,12 +148,12 @@ export function t(key, params = {}) {
   });
 }
 
-export const fmtNumber = (n, options) => new Intl.NumberFormat(locale(), options).format(n);
+export const fmtNumber = (n, options) => formatter(Intl.NumberFormat, options).format(n);
 
 /** A date and/or time in the page's language (Intl.DateTimeFormat `options`). */
 export function fmtDate(d, options = { dateStyle: 'medium', timeStyle: 'short' }) {
   const date = d instanceof Date ? d : new Date(d);
-  return Number.isNaN(date.getTime()) ? '' : new Intl.DateTimeFormat(locale(), options).format(date);
+  return Number.isNaN(date.getTime()) ? '' : formatter(Intl.DateTimeFormat, options).format(date);
 }
 
 const UNITS = [
@@ -123,7 +167,7 @@ const UNITS = [
  */
 export function relTime(ms, now = Date.now()) {
   const s = Math.round((ms - now) / 1000);
-  const rtf = new Intl.RelativeTimeFormat(locale(), { numeric: 'auto' });
+  const rtf = formatter(Intl.RelativeTimeFormat, { numeric: 'auto' });
   if (Math.abs(s) < 10) return rtf.format(0, 'second');
   for (const [unit, size] of UNITS) {
     if (Math.abs(s) >= size || unit === 'second') return rtf.format(Math.trunc(s / size), unit);
@@ -154,13 +198,13 @@ export function applyI18n(root = document) {
  * pressed for the one in force.
  */
 export function languageSwitch(el) {
-  const render = () => el.replaceChildren(...Object.keys(CATALOGUES).sort().map((l) => {
+  const render = () => el.replaceChildren(...Object.keys(LANGUAGES).sort().map((l) => {
     const b = document.createElement('button');
     b.type = 'button';
     b.className = 'small lang-choice';
     b.lang = l;
     b.dataset.lang = l;
-    b.textContent = CATALOGUES[l]['lang.name'] || l;
+    b.textContent = LANGUAGES[l].name;
     b.setAttribute('aria-pressed', String(l === current));
     b.addEventListener('click', () => setLang(l));
     return b;

@@ -11,11 +11,9 @@ import { availabilityDot, colorOf, debounce, h, textWithEmoji, untilOf } from '.
 const MOVE_DEBOUNCE_MS = 300;
 /** Data files relative to this module: the gateway serves assets under a content-hashed prefix. */
 const WORLD_URL = new URL('../vendor/world-atlas/countries-110m.json', import.meta.url);
-const TOPOJSON_URL = new URL('../vendor/topojson-client/topojson-client.min.js', import.meta.url);
-const LEAFLET_SCRIPTS = ['../vendor/leaflet/leaflet.js', '../vendor/leaflet.markercluster/leaflet.markercluster.js']
-  .map((u) => new URL(u, import.meta.url));
-const LEAFLET_STYLES = ['../vendor/leaflet/leaflet.css', '../vendor/leaflet.markercluster/MarkerCluster.css']
-  .map((u) => new URL(u, import.meta.url));
+/** Leaflet, the cluster plugin and topojson-client, and their styles: bundles (scripts/web-bundle.mjs). */
+const MAP_LIBS = new URL('../dist/map-libs.js', import.meta.url);
+const MAP_STYLES = new URL('../dist/map.css', import.meta.url);
 /** The whole world, for the first load (whatever the view: the view is fitted to the answer). */
 const WORLD_BOX = [-180, -90, 180, 90];
 /** Deepest zoom on the basemap alone (1:110m data; enough to tell people a street apart). */
@@ -100,41 +98,30 @@ function unwrapGeometry(g) {
   else if (g.type === 'MultiLineString') g.coordinates = g.coordinates.map((l) => unwrapRing(l, false));
 }
 
-/** A classic (UMD) script or a stylesheet of the client's, loaded once (a Promise per URL). */
-const loading = new Map();
-function loadOnce(url) {
-  if (!loading.has(url.href)) {
-    loading.set(url.href, new Promise((resolve, reject) => {
-      const style = url.pathname.endsWith('.css');
-      const el = style ? Object.assign(document.createElement('link'), { rel: 'stylesheet', href: url.href })
-        // Not async: scripts inserted together run in the order inserted (the plugin after Leaflet).
-        : Object.assign(document.createElement('script'), { src: url.href, async: false });
-      el.onload = resolve;
-      el.onerror = () => reject(new Error(`${url.pathname.split('/').pop()} could not be loaded`));
-      // Leaflet's styles before the page's own, which override some of them.
-      if (style) document.head.insertBefore(el, document.head.querySelector('link[rel="stylesheet"]'));
-      else document.head.append(el);
-    }));
-  }
-  return loading.get(url.href);
+let styles = null;
+/** The map's style sheet, loaded once, before the page's own (which override some of its rules). */
+function loadStyles() {
+  styles ||= new Promise((resolve, reject) => {
+    const el = Object.assign(document.createElement('link'), { rel: 'stylesheet', href: MAP_STYLES.href });
+    el.onload = resolve;
+    el.onerror = () => reject(new Error('the map\'s styles could not be loaded'));
+    document.head.insertBefore(el, document.head.querySelector('link[rel="stylesheet"]'));
+  });
+  return styles;
 }
 
+let libs = null;
 /**
- * Leaflet and the cluster plugin (window.L) with their styles, all requested at once. They are not
- * in the page's HTML: the list and the form need none of them, so the page's first data does not
- * wait for 45 KB of map code (module scripts would run only after deferred classic ones).
+ * Leaflet (window.L), the cluster plugin and topojson-client (dist/map-libs.js, made of
+ * js/map-libs.js) with their styles, all requested at once. Not in the page's HTML: the list and the form need
+ * none of it, so the page's first data waits for none of it.
  */
-export async function loadLeaflet() {
-  await Promise.all([...LEAFLET_STYLES, ...LEAFLET_SCRIPTS].map(loadOnce));
-  if (!window.L?.markerClusterGroup) throw new Error('Leaflet did not load');
-  return window.L;
-}
-
-/** topojson-client (UMD, sets window.topojson), loaded once, on demand. */
-async function loadTopojson() {
-  await loadOnce(TOPOJSON_URL);
-  if (!window.topojson) throw new Error('topojson-client did not load');
-  return window.topojson;
+export function loadLeaflet() {
+  libs ||= Promise.all([import(MAP_LIBS.href), loadStyles()]).then(([m]) => {
+    if (!m.L?.markerClusterGroup) throw new Error('Leaflet did not load');
+    return m;
+  });
+  return libs;
 }
 
 const escapeHtml = (v) => v.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -167,19 +154,29 @@ export class StatusMap {
     this.seen = null;     // the observer that loads it when the map comes near the screen
     this.map = null;      // the Leaflet map, once Leaflet is loaded
     this.L = null;
-    /** Settles when the map is there (or could not be made: then `ok` stays false). */
-    this.ready = loadLeaflet().then((L) => this.init(L), (e) => {
+    this.ready = null;    // see whenReady()
+  }
+
+  /**
+   * Loads Leaflet (the first time) and makes the map; settles when the map is there or could not
+   * be made (then `ok` stays false). The first refresh() calls it: the page asks for that after
+   * its list is shown, so Leaflet's 150 KB of script are neither fetched nor run before.
+   */
+  whenReady() {
+    this.ready ||= loadLeaflet().then(({ L, topojson }) => this.init(L, topojson), (e) => {
       console.warn(`The map could not be loaded: ${e.message}`);
-      el.replaceChildren(Object.assign(document.createElement('p'), {
+      this.el.replaceChildren(Object.assign(document.createElement('p'), {
         className: 'map-fallback', textContent: t('map.unavailable'),
       }));
     });
+    return this.ready;
   }
 
   /** Makes the Leaflet map in the container (once Leaflet is loaded). */
-  init(L) {
+  init(L, topojson) {
     const { el, onPick } = this;
     this.L = L;
+    this.topojson = topojson;
     // Cluster icons are named but no tab stops either (Leaflet would make each a button in the tab order).
     L.MarkerCluster.mergeOptions({ keyboard: false });
     const tiles = tileConfig();
@@ -261,12 +258,10 @@ export class StatusMap {
   loadBasemap() {
     if (!this.map) return Promise.resolve(null);
     this.basemap ||= (async () => {
-      const [topojson, topo] = await Promise.all([loadTopojson(),
-        fetch(WORLD_URL).then((r) => {
-          if (!r.ok) throw new Error(`basemap: ${r.status}`);
-          return r.json();
-        })]);
-      const L = this.L;
+      const r = await fetch(WORLD_URL);
+      if (!r.ok) throw new Error(`basemap: ${r.status}`);
+      const topo = await r.json();
+      const { L, topojson } = this;
       const renderer = L.svg({ pane: 'basemap', padding: 0.5 });
       const opts = { pane: 'basemap', renderer, interactive: false };
       const countries = topojson.feature(topo, topo.objects.countries);
@@ -332,7 +327,7 @@ export class StatusMap {
     // The first load needs no view (the whole world): it runs while Leaflet still loads.
     const boxes = first ? [WORLD_BOX] : this.viewBoxes();
     try {
-      const [list] = await Promise.all([this.load(boxes), this.ready]);
+      const [list] = await Promise.all([this.load(boxes), this.whenReady()]);
       if (!this.map) return;
       if (seq !== this.seq) return; // the view moved on meanwhile
       this.boxes = boxes;

@@ -75,13 +75,19 @@ export function endOfDay(now = new Date()) {
 
 /** The first day of the week where the page is used: 1 = Monday … 7 = Sunday (Intl's numbering). */
 export function weekStart(locale = globalThis.navigator?.language) { // the region's, not the page language's
-  try {
-    const loc = new Intl.Locale(locale || 'en');
-    const info = typeof loc.getWeekInfo === 'function' ? loc.getWeekInfo() : loc.weekInfo;
-    if (info && info.firstDay >= 1 && info.firstDay <= 7) return info.firstDay;
-  } catch { /* an odd locale: fall back to ISO weeks */ }
-  return 1;
+  const key = locale || 'en';
+  if (!weekStarts.has(key)) { // Intl.Locale's week info is slow to make: once per locale
+    let first = 1; // an odd locale: ISO weeks
+    try {
+      const loc = new Intl.Locale(key);
+      const info = typeof loc.getWeekInfo === 'function' ? loc.getWeekInfo() : loc.weekInfo;
+      if (info && info.firstDay >= 1 && info.firstDay <= 7) first = info.firstDay;
+    } catch { /* an odd locale */ }
+    weekStarts.set(key, first);
+  }
+  return weekStarts.get(key);
 }
+const weekStarts = new Map();
 
 /** The last second of the local week that contains `now`, weeks starting on `firstDay` (1–7). */
 export function endOfWeek(now = new Date(), firstDay = weekStart()) {
