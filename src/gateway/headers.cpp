@@ -293,7 +293,7 @@ bool gzip_answer(http::response<http::string_body>& answer) {
   if (type == answer.end()) return false;
   std::string_view t(type->value().data(), type->value().size());
   if (!(t.starts_with("application/json") || t.starts_with("application/problem+json"))) return false;
-  auto gz = gzip_compress(answer.body(), 1);
+  auto gz = gzip_compress(answer.body(), 6);
   if (gz.empty() || gz.size() >= answer.body().size()) return false;
   answer.body() = std::move(gz);
   answer.set(http::field::content_encoding, "gzip");

@@ -49,7 +49,8 @@ bool accepts_gzip(const common::Request& req);
 /// Compresses a node's answer for a client that takes gzip, in place, when it is worth it: a
 /// 200 JSON answer (problem+json too) of at least kGzipMinBytes, not compressed yet and without
 /// an ETag (a strong tag names the node's bytes; those answers stay as they are), and only when
-/// gzip (zlib level 1: tens of µs for the API's pages) makes it smaller. Sets Content-Encoding
+/// gzip (zlib level 6: about 65 µs for a page of 40 statuses, 9 KB, against 50 µs at level 1
+/// for a tenth more bytes) makes it smaller. Sets Content-Encoding
 /// and adds Accept-Encoding to Vary. True when it compressed.
 inline constexpr std::size_t kGzipMinBytes = 1024;
 bool gzip_answer(http::response<http::string_body>& answer);
