@@ -51,15 +51,33 @@ export async function keepLeafletMap(ctx) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
+// A port free on 127.0.0.1 now, below the kernel's ephemeral range (15000 up to it), never the same
+// one twice in a run: outgoing connections take their local ports from that range, in sequence,
+// and one of them would take a port picked for a process that binds it seconds later (a broker).
+const handedOut = new Set();
+function ephemeralLow() {
+  try {
+    const [lo] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (lo > 16000) return lo;
+  } catch { /* not Linux: the usual low end */ }
+  return 32768;
+}
+function bindable(port) {
+  return new Promise((resolve) => {
     const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
+}
+export async function freePort() {
+  const top = ephemeralLow() - 1;
+  for (let i = 0; i < 500; i++) {
+    const port = 15000 + Math.floor(Math.random() * (top - 15000 + 1));
+    if (handedOut.has(port) || !(await bindable(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port in 15000-${top}`);
 }
 
 /** Polls `fn` until it returns something truthy; throws after `timeoutMs`. */

@@ -1,11 +1,13 @@
 """Black-box helpers for system tests: start the real binaries and a private RabbitMQ, talk HTTP.
 
-Everything binds to 127.0.0.1 on ports the OS hands out; every wait is bounded.
+Everything binds to 127.0.0.1 on free ports outside the kernel's ephemeral range (free_port);
+every wait is bounded.
 """
 import base64
 import http.client
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -20,10 +22,37 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BIN = os.path.join(ROOT, os.environ.get("STATUS_BUILD_DIR", "build"), "bin")
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+        return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free on 127.0.0.1 now, below the kernel's ephemeral range (15000 up to it) and never
+    the same one twice in a run. Not one the kernel hands out (bind to port 0): outgoing connections
+    take their local ports from that range too, in sequence, and one of them takes a port picked
+    for a process that binds it seconds later (a RabbitMQ broker takes that long to start)."""
+    lo, hi = _ephemeral_range()
+    span = (15000, lo - 1) if lo > 16000 else (hi + 1, 65535)
+    for _ in range(500):
+        port = random.randint(*span)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port in {span[0]}-{span[1]}")
 
 
 class Reply:

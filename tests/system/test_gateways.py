@@ -98,7 +98,7 @@ def stream_head(url, headers):
         conn.close()
 
 
-EXPOSED = "X-Served-By, X-Request-Id, ETag, X-Total-Count, Link, Retry-After, X-Replicated"
+EXPOSED = "X-Served-By, X-Request-Id, ETag, X-Total-Count, Link, Retry-After, X-Replicated, X-Event-Id"
 
 
 def test_cors_for_the_clusters_gateways_only(tmp_path, procs):
