@@ -8,6 +8,8 @@
 #include "common/log.hpp"
 
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/compose.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/impl/src.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
@@ -198,16 +200,186 @@ namespace detail {
 namespace {
 
 // The context is held by the stream for its whole life (base-from-member: constructed before
-// the stream and destroyed after it), so a reload does not touch open connections. Beast's
-// ssl_stream (over Asio's) coalesces a gather write (an answer's header and body) into one
-// TLS record rather than one record per buffer.
+// the stream and destroyed after it), so a reload does not touch open connections.
 struct HeldContext {
   std::shared_ptr<ssl::context> ctx;
 };
-class TlsStream : private HeldContext, public beast::ssl_stream<Socket> {
+
+// A server's TLS stream over the socket itself: OpenSSL reads and writes the socket's
+// descriptor (its socket BIO, as nginx has it), and an operation that cannot go on waits for
+// the socket's readiness (async_wait) and tries again. Asio's ssl::stream instead puts a BIO
+// pair between OpenSSL and the socket and keeps two zero-filled buffers of its own: four
+// 17 KiB buffers per connection beside OpenSSL's, and each record copied once more. With many
+// connections open at once that memory costs the cache what a new connection needs
+// (bench/README.md, "New connections on a quiet machine").
+//
+// Completion semantics are Asio's: a handler never runs inside the call that started its
+// operation (a result known at once is posted). Reads and writes may be outstanding together
+// (a stream's writes while its read watches for the client's close), one of each at most.
+class TlsStream : private HeldContext {
  public:
+  using executor_type = Socket::executor_type;
+
   TlsStream(Socket socket, std::shared_ptr<ssl::context> ctx)
-      : HeldContext{std::move(ctx)}, beast::ssl_stream<Socket>(std::move(socket), *this->ctx) {}
+      : HeldContext{std::move(ctx)}, socket_(std::move(socket)),
+        ssl_(SSL_new(this->ctx->native_handle())) {
+    if (!ssl_) throw std::bad_alloc();
+    beast::error_code ec;
+    socket_.non_blocking(true, ec);
+    SSL_set_fd(ssl_, static_cast<int>(socket_.native_handle()));  // BIO_NOCLOSE: the socket closes it
+    SSL_set_accept_state(ssl_);
+    SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                           SSL_MODE_RELEASE_BUFFERS);
+    // A connection that ends without the client's close_notify (most do) reads as its end
+    // (eof), not as a fatal TLS error, which would drop the session from the cache and make the
+    // client's next connection a full handshake.
+    SSL_set_options(ssl_, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  }
+  ~TlsStream() { SSL_free(ssl_); }
+  TlsStream(const TlsStream&) = delete;
+  TlsStream& operator=(const TlsStream&) = delete;
+
+  executor_type get_executor() { return socket_.get_executor(); }
+  Socket& next_layer() { return socket_; }
+  SSL* native_handle() { return ssl_; }
+
+  template <class Buffers, class Handler>
+  auto async_read_some(const Buffers& buffers, Handler&& handler) {
+    asio::mutable_buffer b;
+    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers);
+         ++it)
+      if (asio::mutable_buffer x(*it); x.size() > 0) {
+        b = x;
+        break;
+      }
+    return start(std::forward<Handler>(handler), [this, b](std::size_t& n) {
+      if (b.size() == 0) return 1;  // nothing asked for: done, 0 bytes
+      return SSL_read_ex(ssl_, b.data(), b.size(), &n);
+    });
+  }
+
+  // A gather write of up to one record's worth goes out as one record (an answer's head and
+  // body together), as Beast's ssl_stream does; a larger one record by record.
+  template <class Buffers, class Handler>
+  auto async_write_some(const Buffers& buffers, Handler&& handler) {
+    asio::const_buffer b;
+    std::size_t total = asio::buffer_size(buffers);
+    auto first = asio::buffer_sequence_begin(buffers);
+    for (auto it = first; it != asio::buffer_sequence_end(buffers); ++it)
+      if (asio::const_buffer x(*it); x.size() > 0) {
+        b = x;
+        break;
+      }
+    if (b.size() < total && total <= kCoalesce) {
+      gather_.resize(total);
+      asio::buffer_copy(asio::buffer(gather_), buffers);
+      b = asio::buffer(gather_);
+    } else if (b.size() < total && b.size() < kCoalesce) {
+      gather_.resize(kCoalesce);
+      asio::buffer_copy(asio::buffer(gather_), buffers);
+      b = asio::buffer(gather_);
+    }
+    return start(std::forward<Handler>(handler), [this, b](std::size_t& n) {
+      if (b.size() == 0) return 1;
+      return SSL_write_ex(ssl_, b.data(), b.size(), &n);
+    });
+  }
+
+  // A failed handshake leaves the rest of what the client sent (e.g. a plain HTTP request: OpenSSL
+  // read only its first five bytes) unread; it is read and dropped (up to 64 KiB, what has
+  // arrived), so that closing the socket sends a FIN, not a reset.
+  template <class Handler>
+  void async_handshake(Handler&& handler) {
+    start(
+        [this, h = std::forward<Handler>(handler)](beast::error_code ec, std::size_t) mutable {
+          if (ec) discard_input();
+          h(ec);
+        },
+        [this](std::size_t&) { return SSL_do_handshake(ssl_); });
+  }
+
+  // Our close_notify, then the client's (application data meanwhile is discarded by OpenSSL).
+  template <class Handler>
+  void async_shutdown(Handler&& handler) {
+    start([h = std::forward<Handler>(handler)](beast::error_code ec, std::size_t) mutable { h(ec); },
+          [this](std::size_t&) {
+            int r = SSL_shutdown(ssl_);
+            return r == 0 ? SSL_shutdown(ssl_) : r;  // 0: ours sent; the second reads theirs
+          });
+  }
+
+ private:
+  static constexpr std::size_t kCoalesce = 16384;
+
+  void discard_input() {
+    std::array<char, 4096> sink;
+    beast::error_code ec;
+    for (int i = 0; i < 16; ++i)
+      if (socket_.read_some(asio::buffer(sink), ec) < sink.size() || ec) break;
+  }
+
+  // One operation: Step(n) is an OpenSSL call (> 0 done, n bytes); tried at once and again
+  // each time the socket is ready for what OpenSSL wants.
+  template <class Step>
+  struct Op {
+    Op(TlsStream& stream, Step st) : s(stream), step(std::move(st)) {}
+    TlsStream& s;
+    Step step;
+    enum { kStart, kWaiting, kDone } phase = kStart;
+    beast::error_code result;
+    std::size_t n = 0;
+
+    template <class Self>
+    void operator()(Self& self, beast::error_code ec = {}) {
+      if (phase == kDone) return self.complete(result, n);
+      bool first = phase == kStart;
+      phase = kWaiting;
+      if (ec) return self.complete(ec, 0);
+      ERR_clear_error();
+      errno = 0;
+      int r = step(n);
+      int sys_errno = errno;
+      if (r > 0) {
+        result = {};
+      } else {
+        switch (int e = SSL_get_error(s.ssl_, r)) {
+          case SSL_ERROR_WANT_READ:
+            return s.socket_.async_wait(Socket::wait_read, std::move(self));
+          case SSL_ERROR_WANT_WRITE:
+            return s.socket_.async_wait(Socket::wait_write, std::move(self));
+          default:
+            result = s.error(e, sys_errno);
+            n = 0;
+        }
+      }
+      if (!first) return self.complete(result, n);
+      phase = kDone;
+      asio::post(s.socket_.get_executor(), std::move(self));
+    }
+  };
+
+  template <class Handler, class Step>
+  auto start(Handler&& handler, Step step) {
+    return asio::async_compose<Handler, void(beast::error_code, std::size_t)>(
+        Op<Step>{*this, std::move(step)}, handler, socket_);
+  }
+
+  // What an OpenSSL call's failure means, in Asio's terms: the client's close_notify is eof; a
+  // connection that ends without one, ssl::error::stream_truncated (as ssl::stream says).
+  static beast::error_code error(int ssl_error, int sys_errno) {
+    unsigned long err = ERR_get_error();
+    ERR_clear_error();
+    if (ssl_error == SSL_ERROR_ZERO_RETURN) return asio::error::eof;
+    if (err != 0 && ERR_GET_REASON(err) != SSL_R_UNEXPECTED_EOF_WHILE_READING)
+      return {static_cast<int>(err), asio::error::get_ssl_category()};
+    if (err == 0 && ssl_error == SSL_ERROR_SYSCALL && sys_errno != 0)
+      return {sys_errno, boost::system::system_category()};
+    return ssl::error::stream_truncated;
+  }
+
+  Socket socket_;
+  SSL* ssl_;
+  std::string gather_;  // a coalesced gather write (one write at a time)
 };
 
 }  // namespace
@@ -218,7 +390,7 @@ struct StreamTraits<TlsStream> {
   static Socket& socket(TlsStream& s) { return s.next_layer(); }
   template <class Handler>
   static void handshake(TlsStream& s, Handler&& h) {
-    s.async_handshake(ssl::stream_base::server, std::forward<Handler>(h));
+    s.async_handshake(std::forward<Handler>(h));
   }
   static void keep_session(TlsStream& s) {
     SSL_set_shutdown(s.native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
