@@ -234,6 +234,9 @@ class TlsStream : private HeldContext {
     // (eof), not as a fatal TLS error, which would drop the session from the cache and make the
     // client's next connection a full handshake.
     SSL_set_options(ssl_, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    // Records read whole, as far as they have arrived: one read() for the client's hello or
+    // request instead of one per record header and one per record.
+    SSL_set_read_ahead(ssl_, 1);
   }
   ~TlsStream() { SSL_free(ssl_); }
   TlsStream(const TlsStream&) = delete;
