@@ -7,11 +7,10 @@
 #include "common/http_session.hpp"
 #include "common/log.hpp"
 
-#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/compose.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/impl/src.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -20,7 +19,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 
@@ -70,6 +71,9 @@ void warn_validity(SSL_CTX* ctx, const std::string& cert_file) {
 }
 
 std::shared_ptr<ssl::context> load(const std::string& cert_file, const std::string& key_file) {
+  // The servers' TLS stream lets OpenSSL write() the socket: a write to a connection the client
+  // has closed must fail (EPIPE), not end the process with SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
   require_readable("certificate", cert_file);
   require_readable("private key", key_file);
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
@@ -266,19 +270,14 @@ class TlsStream : private HeldContext {
   template <class Buffers, class Handler>
   auto async_write_some(const Buffers& buffers, Handler&& handler) {
     asio::const_buffer b;
-    std::size_t total = asio::buffer_size(buffers);
-    auto first = asio::buffer_sequence_begin(buffers);
-    for (auto it = first; it != asio::buffer_sequence_end(buffers); ++it)
+    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers);
+         ++it)
       if (asio::const_buffer x(*it); x.size() > 0) {
         b = x;
         break;
       }
-    if (b.size() < total && total <= kCoalesce) {
-      gather_.resize(total);
-      asio::buffer_copy(asio::buffer(gather_), buffers);
-      b = asio::buffer(gather_);
-    } else if (b.size() < total && b.size() < kCoalesce) {
-      gather_.resize(kCoalesce);
+    if (std::size_t total = asio::buffer_size(buffers); b.size() < total && b.size() < kCoalesce) {
+      gather_.resize(std::min(total, kCoalesce));
       asio::buffer_copy(asio::buffer(gather_), buffers);
       b = asio::buffer(gather_);
     }
@@ -367,8 +366,8 @@ class TlsStream : private HeldContext {
         Op<Step>{*this, std::move(step)}, handler, socket_);
   }
 
-  // What an OpenSSL call's failure means, in Asio's terms: the client's close_notify is eof; a
-  // connection that ends without one, ssl::error::stream_truncated (as ssl::stream says).
+  // What an OpenSSL call's failure means, in Asio's terms: the client's close_notify is eof, and
+  // so (SSL_OP_IGNORE_UNEXPECTED_EOF) is a TCP end without one; a socket error is that error.
   static beast::error_code error(int ssl_error, int sys_errno) {
     unsigned long err = ERR_get_error();
     ERR_clear_error();
