@@ -252,13 +252,7 @@ class TlsStream : private HeldContext {
 
   template <class Buffers, class Handler>
   auto async_read_some(const Buffers& buffers, Handler&& handler) {
-    asio::mutable_buffer b;
-    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers);
-         ++it)
-      if (asio::mutable_buffer x(*it); x.size() > 0) {
-        b = x;
-        break;
-      }
+    auto b = first_nonempty<asio::mutable_buffer>(buffers);
     return start(std::forward<Handler>(handler), [this, b](std::size_t& n) {
       if (b.size() == 0) return 1;  // nothing asked for: done, 0 bytes
       return SSL_read_ex(ssl_, b.data(), b.size(), &n);
@@ -269,13 +263,7 @@ class TlsStream : private HeldContext {
   // body together), as Beast's ssl_stream does; a larger one record by record.
   template <class Buffers, class Handler>
   auto async_write_some(const Buffers& buffers, Handler&& handler) {
-    asio::const_buffer b;
-    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers);
-         ++it)
-      if (asio::const_buffer x(*it); x.size() > 0) {
-        b = x;
-        break;
-      }
+    auto b = first_nonempty<asio::const_buffer>(buffers);
     if (std::size_t total = asio::buffer_size(buffers); b.size() < total && b.size() < kCoalesce) {
       gather_.resize(std::min(total, kCoalesce));
       asio::buffer_copy(asio::buffer(gather_), buffers);
@@ -312,6 +300,15 @@ class TlsStream : private HeldContext {
 
  private:
   static constexpr std::size_t kCoalesce = 16384;
+
+  // One OpenSSL call reads into, or writes from, one buffer: the sequence's first non-empty one.
+  template <class Buffer, class Buffers>
+  static Buffer first_nonempty(const Buffers& buffers) {
+    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers);
+         ++it)
+      if (Buffer x(*it); x.size() > 0) return x;
+    return Buffer();
+  }
 
   void discard_input() {
     std::array<char, 4096> sink;
