@@ -9,7 +9,12 @@
 //   static Socket& socket(Stream&);                 the TCP socket under it
 // and, when tls is true:
 //   static void handshake(Stream&, Handler);        async server handshake, Handler(ec)
-//   static void shutdown(Stream&, Handler);         async close_notify exchange, Handler(ec)
+//   static void shutdown(Stream&, bool wait, Handler);  async close_notify: ours, then (wait)
+//                                                   the client's; Handler(ec)
+//   static bool pending(Stream&);                   bytes read from the socket, not yet by us
+//   static void close_after_write(Stream&);         the next write that ends its buffers sends
+//                                                   our close_notify with them (the last answer)
+//   static bool close_sent(Stream&);                our close_notify has gone
 //   static void keep_session(Stream&);              before a close without close_notify
 
 #include "common/deadlines.hpp"
@@ -145,6 +150,7 @@ class Session final : public std::enable_shared_from_this<Session<Stream>>, publ
     if (keep && http10_) res->set(http::field::connection, "keep-alive");
     for (const auto& [k, v] : server_.options().every_answer_headers) res->set(k, v);
     answered(res->result_int(), route, method, started);
+    if (!keep) last_answer();
     http::async_write(stream_, *res,
                       [self = this->shared_from_this(), res, keep](beast::error_code ec,
                                                                    std::size_t) {
@@ -168,6 +174,7 @@ class Session final : public std::enable_shared_from_this<Session<Stream>>, publ
                  : http10_ ? "Connection: keep-alive\r\n\r\n"
                            : "\r\n";
     answered(status, route, method, started);
+    if (!keep) last_answer();
     std::array<asio::const_buffer, 2> buffers{asio::buffer(out->head), asio::buffer(out->body)};
     asio::async_write(stream_, buffers,
                       [self = this->shared_from_this(), out, keep](beast::error_code ec,
@@ -190,7 +197,11 @@ class Session final : public std::enable_shared_from_this<Session<Stream>>, publ
     state_ = State::kEnding;
     this->expires_after(std::chrono::seconds(1));
     if constexpr (Traits::tls) {
-      Traits::shutdown(stream_, [self = this->shared_from_this()](beast::error_code) {
+      // The client sends no more and nothing of it is left unread: our close_notify, then the
+      // close (as nginx does; waiting for the client's would cost a wait and a read).
+      bool wait = !quiet_end();
+      if (!wait && Traits::close_sent(stream_)) return close();  // it went with the answer
+      Traits::shutdown(stream_, wait, [self = this->shared_from_this()](beast::error_code) {
         self->close();
       });
     } else if (client_done_ && buffer_.size() == 0) {
@@ -299,6 +310,19 @@ class Session final : public std::enable_shared_from_this<Session<Stream>>, publ
     --server_.in_flight_;
     state_ = State::kWriting;
     this->expires_after(server_.options().write_timeout);
+  }
+  // The client sends no more and nothing of it is left unread.
+  bool quiet_end() {
+    if constexpr (Traits::tls)
+      if (Traits::pending(stream_)) return false;
+    return client_done_ && buffer_.size() == 0;
+  }
+  // The answer about to be written is the connection's last. With TLS and a client that sends
+  // no more, our close_notify goes out with it, in the same turn (written later, it would
+  // mostly reach a client that has closed already, and cost a reset).
+  void last_answer() {
+    if constexpr (Traits::tls)
+      if (quiet_end()) Traits::close_after_write(stream_);
   }
   void written(beast::error_code ec, bool keep) {
     if (ec || state_ == State::kClosed) return close();

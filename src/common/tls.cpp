@@ -269,11 +269,22 @@ class TlsStream : private HeldContext {
       asio::buffer_copy(asio::buffer(gather_), buffers);
       b = asio::buffer(gather_);
     }
-    return start(std::forward<Handler>(handler), [this, b](std::size_t& n) {
+    return start(std::forward<Handler>(handler), [this, b, total = asio::buffer_size(buffers)](
+                                                      std::size_t& n) {
       if (b.size() == 0) return 1;
-      return SSL_write_ex(ssl_, b.data(), b.size(), &n);
+      int r = SSL_write_ex(ssl_, b.data(), b.size(), &n);
+      if (r > 0 && n == total && close_after_write_) {
+        // Our close_notify right behind the answer's last record. Should it not fit into the
+        // socket now, the connection closes without it (the session stays: keep_session).
+        close_after_write_ = false;
+        if (SSL_shutdown(ssl_) < 0) ERR_clear_error();
+      }
+      return r;
     });
   }
+
+  void close_after_write() { close_after_write_ = true; }
+  bool close_sent() { return (SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN) != 0; }
 
   // A failed handshake leaves the rest of what the client sent (e.g. a plain HTTP request: OpenSSL
   // read only its first five bytes) unread; it is read and dropped (up to 64 KiB, what has
@@ -288,13 +299,14 @@ class TlsStream : private HeldContext {
         [this](std::size_t&) { return SSL_do_handshake(ssl_); });
   }
 
-  // Our close_notify, then the client's (application data meanwhile is discarded by OpenSSL).
+  // Our close_notify, then (wait_for_peer) the client's; application data meanwhile is
+  // discarded by OpenSSL.
   template <class Handler>
-  void async_shutdown(Handler&& handler) {
+  void async_shutdown(bool wait_for_peer, Handler&& handler) {
     start([h = std::forward<Handler>(handler)](beast::error_code ec, std::size_t) mutable { h(ec); },
-          [this](std::size_t&) {
-            int r = SSL_shutdown(ssl_);
-            return r == 0 ? SSL_shutdown(ssl_) : r;  // 0: ours sent; the second reads theirs
+          [this, wait_for_peer](std::size_t&) {
+            int r = SSL_shutdown(ssl_);  // 0: ours sent; a second call reads theirs
+            return r != 0 ? r : wait_for_peer ? SSL_shutdown(ssl_) : 1;
           });
   }
 
@@ -379,6 +391,7 @@ class TlsStream : private HeldContext {
   Socket socket_;
   SSL* ssl_;
   std::string gather_;  // a coalesced gather write (one write at a time)
+  bool close_after_write_ = false;
 };
 
 }  // namespace
@@ -395,9 +408,12 @@ struct StreamTraits<TlsStream> {
     SSL_set_shutdown(s.native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
   }
   template <class Handler>
-  static void shutdown(TlsStream& s, Handler&& h) {
-    s.async_shutdown(std::forward<Handler>(h));
+  static void shutdown(TlsStream& s, bool wait, Handler&& h) {
+    s.async_shutdown(wait, std::forward<Handler>(h));
   }
+  static bool pending(TlsStream& s) { return SSL_has_pending(s.native_handle()) == 1; }
+  static void close_after_write(TlsStream& s) { s.close_after_write(); }
+  static bool close_sent(TlsStream& s) { return s.close_sent(); }
 };
 
 void start_tls_session(Socket socket, HttpServer& server, HttpServer::Worker& worker,

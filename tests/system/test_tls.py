@@ -5,6 +5,7 @@ seen by new connections while an open keep-alive connection keeps working."""
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -193,6 +194,50 @@ def test_sighup_reload_reaches_new_connections_and_keeps_open_ones(tls_node, pki
     for c in (kept, fresh, again):
         c.close()
     assert n.stop() == 0
+
+
+def tls_exchange(port, ctx, data, session=None):
+    """One TLS connection: sends data, reads until the server's close_notify, returns (what was
+    read, the connection's session, whether it resumed `session`). A TCP end without a
+    close_notify raises ssl.SSLEOFError (ragged ends are not suppressed)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as plain:
+        with ctx.wrap_socket(plain, server_hostname="localhost", session=session,
+                             suppress_ragged_eofs=False) as s:
+            s.sendall(data)
+            out = b""
+            while chunk := s.recv(65536):
+                out += chunk
+            return out, s.session, s.session_reused
+
+
+def test_the_last_answer_ends_with_a_close_notify_and_the_session_stays(tls_node, pki):
+    n, _ = tls_node
+    ctx = client_context(pki)
+    close = b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    out, session, _ = tls_exchange(n.port, ctx, close)
+    assert out.startswith(b"HTTP/1.1 200") and b"Connection: close" in out, out
+    out, _, resumed = tls_exchange(n.port, ctx, close, session=session)
+    assert out.startswith(b"HTTP/1.1 200") and resumed, "the session was kept for resumption"
+    # More sent after the request that asks to close: the answer is whole all the same, and
+    # the close_notify follows it (the server reads and drops the rest before it closes).
+    more = close + b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    out, _, _ = tls_exchange(n.port, ctx, more)
+    assert out.count(b"HTTP/1.1 200") == 1 and out.endswith(b"}"), out
+    # An answer of several records (beyond 16 KiB) comes whole before it.
+    c = https(n.port, pki)
+    for i in range(24):
+        c.request("PUT", f"/api/statuses/user{i}", body=json.dumps({"statusText": "x" * 1000}),
+                  headers={"Content-Type": "application/json"})
+        c.getresponse().read()
+    c.close()
+    out, _, _ = tls_exchange(n.port, ctx, close.replace(b"/health", b"/api/statuses"))
+    head, _, body = out.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+    assert length > 16384 and len(body) == length, (length, len(body))
+    # HTTP/1.0 without keep-alive asks to close as well.
+    out, _, _ = tls_exchange(n.port, ctx, b"GET /health HTTP/1.0\r\n\r\n")
+    assert out.startswith(b"HTTP/1.0 200") or out.startswith(b"HTTP/1.1 200"), out
+    assert n.running()
 
 
 def test_tls_flags_go_together_and_a_bad_file_is_exit_2(tmp_path, pki):
