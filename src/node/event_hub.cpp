@@ -191,7 +191,9 @@ std::string EventHub::position() const {
 
 std::size_t EventHub::subscribers() const {
   std::lock_guard lock(mutex_);
-  return subs_.size();
+  // Those whose stream is still open: one that closed stays in the list until the next event
+  // or heartbeat sweeps it out, but it is no subscriber any more.
+  return std::count_if(subs_.begin(), subs_.end(), [](const auto& s) { return s.ex->open(); });
 }
 
 std::size_t EventHub::replay_size() const {

@@ -97,6 +97,7 @@ class EventHub {
   /// it). A stream opened with it as Last-Event-ID gets every change applied after this call —
   /// so a list read after it, with a stream started from it, misses nothing.
   std::string position() const;
+  /// The subscribers whose stream is open (one whose client has gone no longer counts).
   std::size_t subscribers() const;
   std::size_t replay_size() const;
   /// "event: upsert\ndata: {…}\n\n", "event: delete…" or "event: expire…" (without the id);

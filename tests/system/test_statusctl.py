@@ -133,16 +133,23 @@ def test_server_refusal_is_exit_2_and_env_gives_the_url(system):
     assert r.returncode == 1, r
 
 
+def subscribers(node):
+    m = request("GET", node.url + "/metrics").body.decode()
+    return sum(float(l.split()[1]) for l in m.splitlines()
+               if l.startswith("status_event_subscribers "))
+
+
 def watcher(base, node, *args):
-    """statusctl watch, returned once the node counts it as a subscriber."""
+    """statusctl watch, returned once the node counts it as a subscriber. A watcher that ended
+    just before may still be counted until the node sees its stream close: that count goes
+    first, or the new watcher would seem subscribed before it is and miss the first event."""
+    harness.wait_until(lambda: subscribers(node) == 0, 10, what="no watcher left subscribed")
     w = subprocess.Popen([CTL, "--gateway", base, "watch", *args], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
 
     def subscribed():
         assert w.poll() is None, w.communicate()
-        m = request("GET", node.url + "/metrics").body.decode()
-        return any(l.startswith("status_event_subscribers ") and float(l.split()[1]) >= 1
-                   for l in m.splitlines())
+        return subscribers(node) >= 1
     harness.wait_until(subscribed, 10, what="the watcher to subscribe")
     return w
 

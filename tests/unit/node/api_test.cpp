@@ -354,6 +354,9 @@ TEST_F(ApiTest, EventsStreamUpsertsAndDeletes) {
   EXPECT_NE(del, std::string::npos) << chunks;
   EXPECT_LT(up, del);
   EXPECT_EQ(events_.subscribers(), 1u);
+  // A stream that has closed no longer counts, at once (not only after the next heartbeat).
+  ex->end_stream();
+  EXPECT_EQ(events_.subscribers(), 0u);
 }
 
 TEST_F(ApiTest, EventsSubscriberLimit) {
