@@ -204,7 +204,7 @@ class Session final : public std::enable_shared_from_this<Session<Stream>>, publ
       Traits::shutdown(stream_, wait, [self = this->shared_from_this()](beast::error_code) {
         self->close();
       });
-    } else if (client_done_ && buffer_.size() == 0) {
+    } else if (quiet_end()) {
       close();
     } else {
       linger_tcp();
